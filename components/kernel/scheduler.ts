@@ -1,0 +1,91 @@
+import Denque from 'denque';
+import type { ComponentDefinition } from './component.js';
+
+/** The kernel tells its scheduler when a component has work; the scheduler decides when it runs. */
+export interface Scheduler {
+  ready(component: ComponentDefinition): void;
+}
+
+/**
+ * Components with work, in FIFO order. A component runs at most `eventsPerTurn` events per
+ * turn and then goes to the back, so one busy component cannot starve the others.
+ */
+export class ReadyQueue implements Scheduler {
+  private readonly queue = new Denque<ComponentDefinition>();
+
+  constructor(private readonly eventsPerTurn = 32) {}
+
+  ready(component: ComponentDefinition): void {
+    component.queued = true;
+    this.queue.push(component);
+    this.onReady();
+  }
+
+  /** Hook for subclasses that drain on their own. */
+  protected onReady(): void {}
+
+  get idle(): boolean {
+    return this.queue.length === 0;
+  }
+
+  /** Runs events until none are left or `budget` have run; returns how many ran. */
+  run(budget: number): number {
+    let ran = 0;
+    const queue = this.queue;
+    while (ran < budget) {
+      const component = queue.shift();
+      if (component === undefined) break;
+      component.queued = false;
+      ran += component.execute(this.eventsPerTurn);
+      if (!component.queued && component.hasRunnableWork()) {
+        component.queued = true;
+        queue.push(component);
+      }
+    }
+    return ran;
+  }
+}
+
+/**
+ * Runs components on Node's event loop. A drain starts in a microtask after the first ready
+ * component and yields to I/O (setImmediate) after `eventsPerSlice` events, so sockets and
+ * timers are served even while components are busy.
+ */
+export class LiveScheduler extends ReadyQueue {
+  private draining = false;
+
+  constructor(
+    eventsPerTurn = 32,
+    private readonly eventsPerSlice = 20_000,
+  ) {
+    super(eventsPerTurn);
+  }
+
+  protected override onReady(): void {
+    if (this.draining) return;
+    this.draining = true;
+    queueMicrotask(this.drain);
+  }
+
+  private readonly drain = (): void => {
+    this.run(this.eventsPerSlice);
+    if (this.idle) this.draining = false;
+    else setImmediate(this.drain);
+  };
+}
+
+/**
+ * Runs components only when the simulator asks: all handler work happens in zero virtual
+ * time between two timed events, in a deterministic order.
+ */
+export class SimScheduler extends ReadyQueue {
+  /** Runs until no component has work. */
+  runUntilIdle(): number {
+    let total = 0;
+    for (;;) {
+      const ran = this.run(1_000_000);
+      total += ran;
+      if (this.idle) return total;
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import { portType } from '../kernel/index.js';
+import type { NodeId, PeerAddress } from './node-id.js';
+
+/**
+ * The payload fields of every message kind that crosses the network, by kind. Each protocol
+ * module adds its own kinds by augmenting this interface next to its message schemas
+ * (see `defineMessages`), so `NetMessage` is the union of all of them and a handler
+ * subscribed to `'fd.Heartbeat'` receives exactly that shape.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface NetworkMessages {}
+
+export type MessageKind = keyof NetworkMessages & string;
+
+/** Every message names its kind, its sender and its destination (Kompics' Msg header). */
+export interface Envelope<K extends string = string> {
+  readonly kind: K;
+  readonly src: NodeId;
+  readonly dst: NodeId;
+}
+
+export type NetMessage = {
+  [K in MessageKind]: Envelope<K> & Readonly<NetworkMessages[K]>;
+}[MessageKind];
+
+export type MessageOf<K extends MessageKind> = Extract<NetMessage, { kind: K }>;
+
+/** Tells the network where peers listen; later entries for the same id replace earlier ones. */
+export interface SetPeers {
+  readonly kind: 'SetPeers';
+  readonly peers: readonly PeerAddress[];
+}
+
+/**
+ * Requests are messages to send (plus address updates); indications are messages received.
+ * Delivery is FIFO per ordered pair of nodes with no duplicates, but not reliable: a message
+ * may be lost when a link breaks or is partitioned, so protocols detect gaps themselves.
+ * A message whose `dst` is the sender is delivered locally, without encoding.
+ */
+export const Network = portType<NetMessage | SetPeers, NetMessage>('Network');

@@ -1,0 +1,54 @@
+// Lint rules. The second block is the determinism fence around protocol code (DESIGN §2):
+// protocol components get time from the Timer port, randomness from a seeded generator and
+// I/O from ports, so none of the escape hatches below may appear there.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const protocolFolders = ['components/fd/**', 'bootstrap/**', 'overlay/**', 'replica/**'];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'off',
+    },
+  },
+  {
+    files: protocolFolders.map((f) => `${f.replace('/**', '')}/**/*.ts`),
+    ignores: ['**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'process', 'fetch'].map(
+          (name) => ({ name, message: 'Protocol code is deterministic: time comes from the Timer port, I/O from ports.' }),
+        ),
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'Use the seeded generator handed in at init.' },
+        { object: 'Date', property: 'now', message: 'Time comes from the Timer port.' },
+        { object: 'crypto', property: 'randomUUID', message: 'Use the seeded generator handed in at init.' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'NewExpression[callee.name="Date"]', message: 'No wall clock in protocol code.' },
+        { selector: 'AwaitExpression', message: 'Handlers are synchronous: results of I/O come back as events.' },
+        { selector: ':function[async=true]', message: 'Handlers are synchronous: results of I/O come back as events.' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(node:)?(net|fs|fs/promises|dgram|http|https|child_process|timers|timers/promises|worker_threads|crypto)$', message: 'Protocol code does no I/O: use a port.' },
+            { regex: '^(lmdb|undici|fastify)$', message: 'Protocol code does no I/O: use a port.' },
+          ],
+        },
+      ],
+    },
+  },
+);
