@@ -147,6 +147,15 @@ export abstract class ComponentDefinition {
     port.handlers.set(kind, [...list, handler as unknown as Handler<KEvent, KEvent>]);
   }
 
+  /** Subscribes one handler to every event kind arriving on `port`, after kind handlers. */
+  protected subscribeAll<In extends KEvent, Out extends KEvent>(
+    port: PortEnd<In, Out>,
+    handler: Handler<In, Out>,
+  ): void {
+    assert(port.owner === this, 'a component subscribes only to its own ports');
+    port.catchAll = [...port.catchAll, handler as unknown as Handler<KEvent, KEvent>];
+  }
+
   protected unsubscribe<In extends KEvent, Out extends KEvent, K extends In['kind']>(
     port: PortEnd<In, Out>,
     kind: K,
@@ -247,10 +256,14 @@ export abstract class ComponentDefinition {
       const origin = mailbox.shift() as PortEnd<KEvent, KEvent>;
       ran++;
       const handlers = to.handlers.get(event.kind);
-      if (handlers === undefined) continue;
+      const catchAll = to.catchAll;
+      if (handlers === undefined && catchAll.length === 0) continue;
       this.system.onDispatch?.(this, event);
       try {
-        for (let i = 0; i < handlers.length; i++) handlers[i]!(event, origin);
+        if (handlers !== undefined) {
+          for (let i = 0; i < handlers.length; i++) handlers[i]!(event, origin);
+        }
+        for (let i = 0; i < catchAll.length; i++) catchAll[i]!(event, origin);
         if (check) this.checkInvariants!();
       } catch (error) {
         this.fail(new Fault(error, this, event));

@@ -53,6 +53,8 @@ export class PortEnd<In extends KEvent, Out extends KEvent> implements ReplyTo<I
   declare readonly _out: Out;
   /** Handlers by event kind. Arrays are replaced, never mutated, so dispatch can iterate safely. */
   readonly handlers = new Map<string, readonly Handler<KEvent, KEvent>[]>();
+  /** Handlers for every kind (e.g. a network that sends whatever message it is given). */
+  catchAll: readonly Handler<KEvent, KEvent>[] = [];
   outlets: readonly Outlet[] = [];
 
   constructor(

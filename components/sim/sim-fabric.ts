@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { Packr } from 'msgpackr';
+import type { SeededRandom } from '../random/seeded-random.js';
+import type { MessageCatalogue } from '../network/message-catalogue.js';
+import type { Envelope } from '../network/network-port.js';
+import type { NodeId } from '../network/node-id.js';
+import type { SimClock } from './sim-clock.js';
+
+/** How links behave. Latency is drawn per message, but never lets a message overtake another. */
+export interface LinkModel {
+  readonly minLatencyMs: number;
+  readonly maxLatencyMs: number;
+  /** Probability that a message is lost. */
+  readonly lossRate: number;
+}
+
+export const RELIABLE_LAN: LinkModel = { minLatencyMs: 1, maxLatencyMs: 3, lossRate: 0 };
+
+interface Endpoint {
+  readonly incarnation: number;
+  readonly deliver: (message: Envelope) => void;
+}
+
+export interface FabricStats {
+  sent: number;
+  delivered: number;
+  lost: number;
+  blocked: number;
+  toDeadNode: number;
+}
+
+/**
+ * The simulated wire between all nodes of a simulation. FIFO per ordered pair of nodes: a
+ * message's arrival time is at least the previous arrival on the same link, and equal times
+ * keep send order on the agenda. Messages are lost by the link model's loss rate, by
+ * partitions (checked at send and at arrival), and when the receiver crashed or restarted
+ * since the send (its connection, and what was in flight on it, died with it).
+ */
+export class SimFabric {
+  readonly stats: FabricStats = { sent: 0, delivered: 0, lost: 0, blocked: 0, toDeadNode: 0 };
+  private readonly endpoints = new Map<NodeId, Endpoint>();
+  private readonly incarnations = new Map<NodeId, number>();
+  private readonly lastArrival = new Map<number, number>();
+  /** Blocked ordered pairs `from → to`, as `from * 65536 + to`. */
+  private readonly blockedLinks = new Set<number>();
+  private readonly packr = new Packr({ useRecords: false });
+
+  constructor(
+    private readonly clock: SimClock,
+    private readonly random: SeededRandom,
+    public model: LinkModel = RELIABLE_LAN,
+    /** When given, every message is encoded, decoded and validated as TCP would. */
+    private readonly catalogue?: MessageCatalogue,
+  ) {}
+
+  attach(id: NodeId, deliver: (message: Envelope) => void): void {
+    assert(!this.endpoints.has(id), `node ${id} attached twice`);
+    const incarnation = (this.incarnations.get(id) ?? 0) + 1;
+    this.incarnations.set(id, incarnation);
+    this.endpoints.set(id, { incarnation, deliver });
+  }
+
+  detach(id: NodeId): void {
+    this.endpoints.delete(id);
+  }
+
+  isAttached(id: NodeId): boolean {
+    return this.endpoints.has(id);
+  }
+
+  send(message: Envelope): void {
+    this.stats.sent++;
+    const { src, dst } = message;
+    const wire = this.catalogue === undefined ? message : this.throughTheWire(message);
+    if (this.isBlocked(src, dst)) return this.drop('blocked', message);
+    if (this.random.chance(this.model.lossRate)) return this.drop('lost', message);
+    const target = this.endpoints.get(dst);
+    if (target === undefined) return this.drop('toDeadNode', message);
+    const link = src * 65536 + dst;
+    const latency = this.random.int(this.model.minLatencyMs, this.model.maxLatencyMs);
+    const arrival = Math.max(this.clock.now + latency, this.lastArrival.get(link) ?? 0);
+    this.lastArrival.set(link, arrival);
+    this.clock.after(arrival - this.clock.now, () => this.arrive(wire, target.incarnation));
+  }
+
+  private arrive(message: Envelope, incarnation: number): void {
+    const target = this.endpoints.get(message.dst);
+    if (target === undefined || target.incarnation !== incarnation) {
+      return this.drop('toDeadNode', message);
+    }
+    if (this.isBlocked(message.src, message.dst)) return this.drop('blocked', message);
+    this.stats.delivered++;
+    this.clock.traceLine(`deliver ${message.src}>${message.dst} ${message.kind}`);
+    target.deliver(message);
+  }
+
+  private drop(reason: 'blocked' | 'lost' | 'toDeadNode', message: Envelope): void {
+    this.stats[reason]++;
+    this.clock.traceLine(`drop ${reason} ${message.src}>${message.dst} ${message.kind}`);
+  }
+
+  private throughTheWire(message: Envelope): Envelope {
+    const decoded: unknown = this.packr.unpack(this.packr.pack(message));
+    const reason = this.catalogue!.invalid(decoded);
+    assert(reason === null, `a node sent a message the network would reject: ${reason}`);
+    return decoded as Envelope;
+  }
+
+  // ---- partitions ---------------------------------------------------------------------------
+
+  isBlocked(from: NodeId, to: NodeId): boolean {
+    return this.blockedLinks.has(from * 65536 + to);
+  }
+
+  /** Cuts one direction only: `from` can no longer reach `to`. */
+  block(from: NodeId, to: NodeId): void {
+    if (from === to) return;
+    this.blockedLinks.add(from * 65536 + to);
+    this.clock.traceLine(`block ${from}>${to}`);
+  }
+
+  unblock(from: NodeId, to: NodeId): void {
+    this.blockedLinks.delete(from * 65536 + to);
+  }
+
+  /** Splits nodes into sides that cannot reach each other (both directions). */
+  partition(sides: readonly (readonly NodeId[])[]): void {
+    for (const a of sides) {
+      for (const b of sides) {
+        if (a === b) continue;
+        for (const from of a) for (const to of b) this.block(from, to);
+      }
+    }
+  }
+
+  /** Removes every partition and blocked link. */
+  heal(): void {
+    this.blockedLinks.clear();
+    this.clock.traceLine('heal');
+  }
+}
