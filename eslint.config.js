@@ -12,9 +12,17 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
+      // Message modules augment NetworkMessages with `interface NetworkMessages extends PayloadsOf<...> {}`.
+      '@typescript-eslint/no-empty-object-type': [
+        'error',
+        { allowInterfaces: 'with-single-extends' },
+      ],
     },
   },
   {
@@ -24,27 +32,60 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       'no-restricted-globals': [
         'error',
-        ...['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'process', 'fetch'].map(
-          (name) => ({ name, message: 'Protocol code is deterministic: time comes from the Timer port, I/O from ports.' }),
-        ),
+        ...[
+          'setTimeout',
+          'setInterval',
+          'setImmediate',
+          'clearTimeout',
+          'clearInterval',
+          'queueMicrotask',
+          'performance',
+          'process',
+          'fetch',
+        ].map((name) => ({
+          name,
+          message:
+            'Protocol code is deterministic: time comes from the Timer port, I/O from ports.',
+        })),
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Math', property: 'random', message: 'Use the seeded generator handed in at init.' },
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Use the seeded generator handed in at init.',
+        },
         { object: 'Date', property: 'now', message: 'Time comes from the Timer port.' },
-        { object: 'crypto', property: 'randomUUID', message: 'Use the seeded generator handed in at init.' },
+        {
+          object: 'crypto',
+          property: 'randomUUID',
+          message: 'Use the seeded generator handed in at init.',
+        },
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: 'NewExpression[callee.name="Date"]', message: 'No wall clock in protocol code.' },
-        { selector: 'AwaitExpression', message: 'Handlers are synchronous: results of I/O come back as events.' },
-        { selector: ':function[async=true]', message: 'Handlers are synchronous: results of I/O come back as events.' },
+        {
+          selector: 'NewExpression[callee.name="Date"]',
+          message: 'No wall clock in protocol code.',
+        },
+        {
+          selector: 'AwaitExpression',
+          message: 'Handlers are synchronous: results of I/O come back as events.',
+        },
+        {
+          selector: ':function[async=true]',
+          message: 'Handlers are synchronous: results of I/O come back as events.',
+        },
       ],
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { regex: '^(node:)?(net|fs|fs/promises|dgram|http|https|child_process|timers|timers/promises|worker_threads|crypto)$', message: 'Protocol code does no I/O: use a port.' },
+            {
+              regex:
+                '^(node:)?(net|fs|fs/promises|dgram|http|https|child_process|timers|timers/promises|worker_threads|crypto)$',
+              message: 'Protocol code does no I/O: use a port.',
+            },
             { regex: '^(lmdb|undici|fastify)$', message: 'Protocol code does no I/O: use a port.' },
           ],
         },

@@ -44,7 +44,9 @@ export class EventuallyPerfectFailureDetector extends ComponentDefinition {
 
   constructor(context: ComponentContext, init: FailureDetectorInit) {
     super(context);
-    assert(init.heartbeatMs > 0 && init.initialTimeoutTicks >= 2 && init.timeoutIncrementTicks >= 1);
+    assert(
+      init.heartbeatMs > 0 && init.initialTimeoutTicks >= 2 && init.timeoutIncrementTicks >= 1,
+    );
     this.settings = init;
     this.monitor(init.peers);
     this.subscribe(this.timer, 'Timeout', this.timers.onTimeout);

@@ -90,12 +90,16 @@ export abstract class ComponentDefinition {
   }
 
   /** The outside of a port this component provides, for a parent to connect. */
-  provided<Req extends KEvent, Ind extends KEvent>(type: PortType<Req, Ind>): ProvidedRef<Req, Ind> {
+  provided<Req extends KEvent, Ind extends KEvent>(
+    type: PortType<Req, Ind>,
+  ): ProvidedRef<Req, Ind> {
     return this.outside(type, 'provided') as ProvidedRef<Req, Ind>;
   }
 
   /** The outside of a port this component requires, for a parent to connect. */
-  required<Req extends KEvent, Ind extends KEvent>(type: PortType<Req, Ind>): RequiredRef<Req, Ind> {
+  required<Req extends KEvent, Ind extends KEvent>(
+    type: PortType<Req, Ind>,
+  ): RequiredRef<Req, Ind> {
     return this.outside(type, 'required') as RequiredRef<Req, Ind>;
   }
 
@@ -220,7 +224,11 @@ export abstract class ComponentDefinition {
   // ---- execution (called by the scheduler) ----------------------------------------------
 
   /** @internal */
-  enqueue(to: PortEnd<KEvent, KEvent>, event: KEvent, origin: PortEnd<KEvent, KEvent> | null): void {
+  enqueue(
+    to: PortEnd<KEvent, KEvent>,
+    event: KEvent,
+    origin: PortEnd<KEvent, KEvent> | null,
+  ): void {
     if (this.state === 'destroyed' || this.state === 'faulty') return;
     this.mailbox.push(to);
     this.mailbox.push(event);

@@ -1,6 +1,9 @@
 import type { ComponentClass, ComponentDefinition } from './component.js';
 
-type CreateChild = <Init, C extends ComponentDefinition>(cls: ComponentClass<Init, C>, init: Init) => C;
+type CreateChild = <Init, C extends ComponentDefinition>(
+  cls: ComponentClass<Init, C>,
+  init: Init,
+) => C;
 
 /**
  * A child a host will create without knowing its class: how a node host gets its outside-world

@@ -26,7 +26,10 @@ export type IndicationOf<P> = P extends PortType<KEvent, infer I> ? I : never;
 export type Polarity = 'provided' | 'required';
 
 /** A handler receives the event and the end it came from, to `answer` it directly. */
-export type Handler<E extends KEvent, Back extends KEvent> = (event: E, origin: ReplyTo<Back>) => void;
+export type Handler<E extends KEvent, Back extends KEvent> = (
+  event: E,
+  origin: ReplyTo<Back>,
+) => void;
 
 /** An end that will receive events of type E when answered (Kompics' Direct.Response). */
 export interface ReplyTo<E extends KEvent> {

@@ -32,7 +32,10 @@ export class MessageCatalogue {
           src: nodeIdSchema,
           dst: nodeIdSchema,
         };
-        this.checks.set(kind, TypeCompiler.Compile(Type.Object(properties, { additionalProperties: false })));
+        this.checks.set(
+          kind,
+          TypeCompiler.Compile(Type.Object(properties, { additionalProperties: false })),
+        );
       }
     }
   }

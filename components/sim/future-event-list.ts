@@ -10,7 +10,10 @@ export interface FutureEvent {
 
 /** The simulator's agenda: a priority queue ordered by (time, sequence). */
 export class FutureEventList {
-  private readonly queue = new TinyQueue<FutureEvent>([], (a, b) => a.time - b.time || a.seq - b.seq);
+  private readonly queue = new TinyQueue<FutureEvent>(
+    [],
+    (a, b) => a.time - b.time || a.seq - b.seq,
+  );
   private seq = 0;
 
   add(time: number, action: () => void): FutureEvent {

@@ -1,4 +1,10 @@
-export { Simulator, SimulationFailure, type NodeFactory, type SimNodeEnvironment, type SimulatorOptions } from './simulator.js';
+export {
+  Simulator,
+  SimulationFailure,
+  type NodeFactory,
+  type SimNodeEnvironment,
+  type SimulatorOptions,
+} from './simulator.js';
 export { SimFabric, RELIABLE_LAN, type LinkModel, type FabricStats } from './sim-fabric.js';
 export { SimNetwork, type SimNetworkInit } from './sim-network.js';
 export { SimTimer } from './sim-timer.js';

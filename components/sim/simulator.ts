@@ -98,7 +98,8 @@ export class Simulator implements SimClock {
       checkInvariants: options.checkInvariants ?? true,
       onRootFault: (fault) => this.faults.push(fault),
       onDispatch: traceDispatch
-        ? (component, event) => this.trace.record(`${this.currentTime} ${component.id} ${event.kind}`)
+        ? (component, event) =>
+            this.trace.record(`${this.currentTime} ${component.id} ${event.kind}`)
         : undefined,
     });
     this.fabric = new SimFabric(

@@ -21,9 +21,13 @@ describe('eventually perfect failure detector, simulated', () => {
         sim.crash(n(3));
         const crashedAt = sim.now;
         const expected = ids.filter((id) => id !== 3).map((id) => `${id}>3`);
-        expect(sim.runUntil(() => suspicions().join() === expected.join(), 10 * HEARTBEAT_MS)).toBe(true);
+        expect(sim.runUntil(() => suspicions().join() === expected.join(), 10 * HEARTBEAT_MS)).toBe(
+          true,
+        );
         expect(events.every((e) => e.event.kind === 'Suspect' && e.event.peer === 3)).toBe(true);
-        expect(Math.max(...events.map((e) => e.at)) - crashedAt).toBeLessThanOrEqual(6 * HEARTBEAT_MS);
+        expect(Math.max(...events.map((e) => e.at)) - crashedAt).toBeLessThanOrEqual(
+          6 * HEARTBEAT_MS,
+        );
         // ... and it stays that way.
         sim.runFor(20_000);
         expect(suspicions()).toEqual(expected);
@@ -38,10 +42,12 @@ describe('eventually perfect failure detector, simulated', () => {
     sim.runUntil(() => suspicions().length === 2, 5_000);
     sim.restart(n(2));
     expect(sim.runUntil(() => suspicions().length === 0, 5_000)).toBe(true);
-    expect(events.filter((e) => e.event.kind === 'Restore').map((e) => `${e.node}>${e.event.peer}`).sort()).toEqual([
-      '1>2',
-      '3>2',
-    ]);
+    expect(
+      events
+        .filter((e) => e.event.kind === 'Restore')
+        .map((e) => `${e.node}>${e.event.peer}`)
+        .sort(),
+    ).toEqual(['1>2', '3>2']);
     // The restarted node's own detector is new and suspects nobody.
     expect(host(n(2)).suspects()).toEqual([]);
   });
@@ -55,7 +61,20 @@ describe('eventually perfect failure detector, simulated', () => {
           [n(1), n(2)],
           [n(3), n(4), n(5)],
         ]);
-        const across = ['1>3', '1>4', '1>5', '2>3', '2>4', '2>5', '3>1', '3>2', '4>1', '4>2', '5>1', '5>2'];
+        const across = [
+          '1>3',
+          '1>4',
+          '1>5',
+          '2>3',
+          '2>4',
+          '2>5',
+          '3>1',
+          '3>2',
+          '4>1',
+          '4>2',
+          '5>1',
+          '5>2',
+        ];
         expect(sim.runUntil(() => suspicions().join() === across.join(), 2_000)).toBe(true);
         sim.fabric.heal();
         expect(sim.runUntil(() => suspicions().length === 0, 2_000)).toBe(true);
