@@ -26,7 +26,12 @@ export function median(values: readonly number[]): number {
  * Replaces (or appends) the section `name` of BENCHMARKS.md with a heading, the command that
  * produced it, the machine and the date, then `body`.
  */
-export function writeBenchmarkSection(name: string, title: string, command: string, body: string): void {
+export function writeBenchmarkSection(
+  name: string,
+  title: string,
+  command: string,
+  body: string,
+): void {
   const start = `<!-- section:${name} -->`;
   const end = `<!-- /section:${name} -->`;
   const section = [
