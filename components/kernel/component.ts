@@ -55,7 +55,11 @@ export abstract class ComponentDefinition {
   private readonly mailbox = new Denque<unknown>();
   private readonly control = new Denque<ControlEvent>();
   private readonly children = new Set<ComponentDefinition>();
-  private readonly ports = new Map<PortTypeKey, PortEnd<KEvent, KEvent>>();
+  /** By polarity: a component may provide and require the same port type (an interceptor). */
+  private readonly ports = {
+    provided: new Map<PortTypeKey, PortEnd<KEvent, KEvent>>(),
+    required: new Map<PortTypeKey, PortEnd<KEvent, KEvent>>(),
+  };
 
   constructor(context: ComponentContext) {
     this.system = context.system;
@@ -83,9 +87,13 @@ export abstract class ComponentDefinition {
   }
 
   private declarePort(type: PortTypeKey, polarity: 'provided' | 'required') {
-    assert(!this.ports.has(type), `${this.describe()} declares port ${type.name} twice`);
+    const ports = this.ports[polarity];
+    assert(
+      !ports.has(type),
+      `${this.describe()} ${polarity === 'provided' ? 'provides' : 'requires'} ${type.name} twice`,
+    );
     const end = new PortEnd<KEvent, KEvent>(this, type, polarity);
-    this.ports.set(type, end);
+    ports.set(type, end);
     return end;
   }
 
@@ -104,9 +112,12 @@ export abstract class ComponentDefinition {
   }
 
   private outside(type: PortTypeKey, polarity: 'provided' | 'required'): unknown {
-    const end = this.ports.get(type);
-    assert(end, `${this.describe()} has no port ${type.name}`);
-    assert.equal(end.polarity, polarity, `${this.describe()}'s ${type.name} is ${end.polarity}`);
+    const end = this.ports[polarity].get(type);
+    if (end === undefined) {
+      const other = polarity === 'provided' ? 'required' : 'provided';
+      assert(!this.ports[other].has(type), `${this.describe()}'s ${type.name} is ${other}`);
+      assert.fail(`${this.describe()} has no port ${type.name}`);
+    }
     return end;
   }
 
@@ -354,7 +365,7 @@ export abstract class ComponentDefinition {
     this.state = 'destroyed';
     this.mailbox.clear();
     this.control.clear();
-    for (const end of this.ports.values()) {
+    for (const end of [...this.ports.provided.values(), ...this.ports.required.values()]) {
       for (const outlet of end.outlets) disconnectChannel(outlet.channel);
     }
     this.parent?.children.delete(this);

@@ -1,0 +1,18 @@
+// The far side of the network benchmark: node <this> <peerPort>; prints "listening <port>".
+import { ComponentSystem, LiveScheduler } from '../components/kernel/index.js';
+import { nodeId } from '../components/network/node-id.js';
+import { BenchNode } from './net-bench-peer.js';
+
+const peerPort = Number(process.argv[2]);
+const system = new ComponentSystem({
+  scheduler: new LiveScheduler(),
+  onRootFault: () => process.exit(1),
+});
+const node = system.createRoot(BenchNode, {
+  self: nodeId(2),
+  port: 0,
+  peers: [{ id: nodeId(1), host: '127.0.0.1', port: peerPort }],
+});
+node.start();
+void node.tcp.whenListening().then((port) => console.log(`listening ${port}`));
+process.on('disconnect', () => process.exit(0));
