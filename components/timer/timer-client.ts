@@ -1,4 +1,4 @@
-import type { ComponentDefinition, Required } from '../kernel/index.js';
+import type { ComponentDefinition } from '../kernel/index.js';
 import type { TimeoutId, TimerIndication, TimerRequest } from './timer-port.js';
 
 type Trigger = (event: TimerRequest) => void;
@@ -46,6 +46,3 @@ export class TimerClient {
     for (const id of [...this.pending.keys()]) this.cancel(id);
   }
 }
-
-/** Wires a TimerClient to a component's required Timer port. */
-export type TimerPortEnd = Required<TimerRequest, TimerIndication>;
