@@ -80,10 +80,21 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
+          paths: ['crypto', 'node:crypto'].map((name) => ({
+            name,
+            importNames: [
+              'randomUUID',
+              'randomBytes',
+              'randomInt',
+              'randomFill',
+              'getRandomValues',
+            ],
+            message: 'Use the seeded generator handed in at init (hashing is fine).',
+          })),
           patterns: [
             {
               regex:
-                '^(node:)?(net|fs|fs/promises|dgram|http|https|child_process|timers|timers/promises|worker_threads|crypto)$',
+                '^(node:)?(net|fs|fs/promises|dgram|http|https|child_process|timers|timers/promises|worker_threads)$',
               message: 'Protocol code does no I/O: use a port.',
             },
             { regex: '^(lmdb|undici|fastify)$', message: 'Protocol code does no I/O: use a port.' },

@@ -85,7 +85,8 @@ function step(state: KvState, input: KvInput, output: KvOutput | undefined): KvS
         case 204:
           return state.present && canBe(truth, true) ? [removed] : [];
         case 404:
-          return !state.present && input.condition === undefined ? [state] : [];
+          // A condition that holds on an absent key (If-None-Match: *) lets the delete run: 404.
+          return !state.present && canBe(truth, true) ? [state] : [];
         case 412:
           return canBe(truth, false) ? [state] : [];
         default:

@@ -1,0 +1,318 @@
+import assert from 'node:assert/strict';
+import type { MessageOf } from '../components/network/network-port.js';
+import type { NodeId } from '../components/network/node-id.js';
+import type { StoredEntry } from '../components/storage/index.js';
+import type { ReplicaCore } from './replica-core.js';
+import { epochOf, follows, formatZxid, makeZxid, type Zxid } from './zxid.js';
+
+type SessionMessage = MessageOf<
+  | 'zab.LeaderInfo'
+  | 'zab.Diff'
+  | 'zab.Trunc'
+  | 'zab.Snap'
+  | 'zab.Proposal'
+  | 'zab.NewLeader'
+  | 'zab.UpToDate'
+  | 'zab.Commit'
+  | 'zab.Ping'
+>;
+
+/** What arrived between DIFF/TRUNC/SNAP and NEWLEADER: applied only once it is all here (R3, R7). */
+interface SyncBuffer {
+  mode: 'diff' | 'trunc' | 'snap';
+  /** The history point the entries continue from. */
+  point: Zxid;
+  snapshot: Uint8Array[];
+  snapshotBytes: number;
+  snapshotTotal: number;
+  entries: StoredEntry[];
+}
+
+type Phase =
+  | 'registering' // FOLLOWERINFO sent
+  | 'discovered' // ACKEPOCH sent, waiting for the sync stream
+  | 'syncing' // receiving DIFF/TRUNC/SNAP payload
+  | 'synced' // NEWLEADER handled (its ACK goes out once durable)
+  | 'broadcast'; // UPTODATE received: serving
+
+/**
+ * A follower's session with its leader (Learner.registerWithLeader, syncWithLeader and
+ * Follower.processPacket). The session is this replica's view of one connection: any gap,
+ * silence or protocol surprise ends it and the replica looks for a leader again.
+ */
+export class FollowerSession {
+  readonly session: number;
+  private phase: Phase = 'registering';
+  private epoch = -1;
+  private sendSeq = 0;
+  private receiveSeq = 0;
+  private silentTicks = 0;
+  private sync: SyncBuffer | null = null;
+  /** COMMITs that arrive between NEWLEADER and UPTODATE, applied at UPTODATE (ZOOKEEPER-4394). */
+  private pendingCommit = 0;
+  private active = true;
+
+  constructor(
+    private readonly core: ReplicaCore,
+    readonly leader: NodeId,
+  ) {
+    this.session = core.nextSessionId();
+    this.send({
+      kind: 'zab.FollowerInfo',
+      acceptedEpoch: core.acceptedEpoch,
+      voter: core.voter,
+    });
+  }
+
+  /** Serving (UPTODATE received): stale reads and forwarded requests are meaningful. */
+  get serving(): boolean {
+    return this.phase === 'broadcast';
+  }
+
+  get leaderEpoch(): number {
+    return this.epoch;
+  }
+
+  end(): void {
+    this.active = false;
+  }
+
+  onTick(): void {
+    this.silentTicks++;
+    const limit =
+      this.phase === 'broadcast'
+        ? this.core.config.syncLimitTicks
+        : this.core.config.initLimitTicks;
+    if (this.silentTicks > limit) this.fail(`leader ${this.leader} silent for ${limit} ticks`);
+  }
+
+  onClose(): void {
+    this.fail('leader closed the session');
+  }
+
+  onMessage(message: SessionMessage): void {
+    if (message.session !== this.session || message.src !== this.leader) return;
+    if (message.seq !== this.receiveSeq) {
+      this.fail(`gap in the session: seq ${message.seq}, expected ${this.receiveSeq}`);
+      return;
+    }
+    this.receiveSeq++;
+    this.silentTicks = 0;
+    switch (message.kind) {
+      case 'zab.LeaderInfo':
+        return this.onLeaderInfo(message.epoch);
+      case 'zab.Diff':
+      case 'zab.Trunc':
+        return this.startSync(message.kind === 'zab.Diff' ? 'diff' : 'trunc', message.zxid);
+      case 'zab.Snap':
+        return this.onSnapshotPiece(message);
+      case 'zab.Proposal':
+        return this.onProposal(message.entries);
+      case 'zab.NewLeader':
+        return this.onNewLeader(message.epoch);
+      case 'zab.UpToDate':
+        return this.onUpToDate(message.committed);
+      case 'zab.Commit':
+        return this.onCommit(message.zxid);
+      case 'zab.Ping':
+        return this.send({ kind: 'zab.Pong', round: message.round });
+    }
+  }
+
+  private onLeaderInfo(epoch: number): void {
+    if (!this.expect('registering', 'LEADERINFO')) return;
+    const { acceptedEpoch } = this.core;
+    if (epoch < acceptedEpoch) {
+      this.fail(`leader proposes epoch ${epoch} below accepted ${acceptedEpoch}`);
+      return;
+    }
+    this.epoch = epoch;
+    this.phase = 'discovered';
+    const ackEpoch = (currentEpoch: number): void =>
+      this.send({
+        kind: 'zab.AckEpoch',
+        currentEpoch,
+        lastZxid: this.core.history.last,
+        epochEnds: this.core.history.epochEnds(),
+      });
+    // The promise is durable before it is made (R2); an equal epoch was promised before.
+    if (epoch === acceptedEpoch) ackEpoch(-1);
+    else this.core.acceptEpoch(epoch, () => this.active && ackEpoch(this.core.currentEpoch));
+  }
+
+  private startSync(mode: 'diff' | 'trunc', point: Zxid): void {
+    if (!this.expect('discovered', mode.toUpperCase())) return;
+    if (mode === 'trunc') {
+      assert(point >= this.core.committed, `TRUNC to ${formatZxid(point)} below the commit point`);
+      if (!this.core.history.contains(point)) {
+        this.fail(`TRUNC to ${formatZxid(point)}, which this history does not hold`);
+        return;
+      }
+    } else if (point !== this.core.history.last) {
+      this.fail(
+        `DIFF from ${formatZxid(point)}, but this history ends at ${formatZxid(this.core.history.last)}`,
+      );
+      return;
+    }
+    this.phase = 'syncing';
+    this.sync = { mode, point, snapshot: [], snapshotBytes: 0, snapshotTotal: 0, entries: [] };
+  }
+
+  private onSnapshotPiece(message: MessageOf<'zab.Snap'>): void {
+    if (this.phase === 'discovered') {
+      this.phase = 'syncing';
+      this.sync = {
+        mode: 'snap',
+        point: message.zxid,
+        snapshot: [],
+        snapshotBytes: 0,
+        snapshotTotal: message.totalBytes,
+        entries: [],
+      };
+    }
+    const sync = this.sync;
+    if (
+      sync === null ||
+      sync.mode !== 'snap' ||
+      sync.point !== message.zxid ||
+      sync.entries.length > 0
+    ) {
+      this.fail('snapshot piece out of place');
+      return;
+    }
+    sync.snapshot.push(message.data);
+    sync.snapshotBytes += message.data.length;
+    if (sync.snapshotBytes > sync.snapshotTotal) this.fail('snapshot longer than announced');
+  }
+
+  private onProposal(entries: readonly (readonly [number, Uint8Array])[]): void {
+    const stored = entries.map(([zxid, payload]) => ({ zxid, payload }));
+    if (this.phase === 'syncing') {
+      const sync = this.sync!;
+      let previous = sync.entries.at(-1)?.zxid ?? sync.point;
+      for (const entry of stored) {
+        if (!follows(previous, entry.zxid)) {
+          this.fail(`gap in sync: ${formatZxid(entry.zxid)} after ${formatZxid(previous)}`);
+          return;
+        }
+        previous = entry.zxid;
+      }
+      sync.entries.push(...stored);
+      return;
+    }
+    if (this.phase !== 'synced' && this.phase !== 'broadcast') {
+      this.fail(`PROPOSAL in phase ${this.phase}`);
+      return;
+    }
+    let previous = this.core.history.last;
+    for (const entry of stored) {
+      // Only this leader's epoch, contiguous (R9): anything else means a lost or stray message.
+      if (epochOf(entry.zxid) !== this.epoch || !follows(previous, entry.zxid)) {
+        this.fail(`proposal ${formatZxid(entry.zxid)} does not follow ${formatZxid(previous)}`);
+        return;
+      }
+      previous = entry.zxid;
+    }
+    const last = previous;
+    this.core.appendEntries(stored, () => {
+      if (!this.active) return;
+      this.core.noteAcknowledging(last);
+      this.send({ kind: 'zab.Ack', zxid: last });
+    });
+  }
+
+  /**
+   * R3, in this order: log everything the sync brought, then currentEpoch, then ACK. The
+   * storage applies writes in order and durability is prefix-closed, so a crash anywhere in
+   * between leaves a prefix of these steps on disk, never currentEpoch without the history.
+   */
+  private onNewLeader(epoch: number): void {
+    if (!this.expect('syncing', 'NEWLEADER')) return;
+    if (epoch !== this.epoch) {
+      this.fail(`NEWLEADER for epoch ${epoch}, session is for ${this.epoch}`);
+      return;
+    }
+    const sync = this.sync!;
+    this.sync = null;
+    if (sync.mode === 'snap') {
+      if (sync.snapshotBytes !== sync.snapshotTotal) {
+        this.fail('snapshot incomplete at NEWLEADER');
+        return;
+      }
+      this.core.installSnapshot(sync.point, concat(sync.snapshot, sync.snapshotBytes));
+    } else if (sync.mode === 'trunc') {
+      this.core.truncateAfter(sync.point);
+    }
+    if (sync.entries.length > 0) this.core.appendEntries(sync.entries);
+    this.phase = 'synced';
+    this.core.adoptEpoch(epoch, () => {
+      if (!this.active) return;
+      const zxid = makeZxid(epoch, 0);
+      this.core.noteAcknowledging(this.core.history.last);
+      this.send({ kind: 'zab.Ack', zxid });
+    });
+  }
+
+  private onUpToDate(committed: Zxid): void {
+    if (!this.expect('synced', 'UPTODATE')) return;
+    this.phase = 'broadcast';
+    this.core.commitThrough(Math.max(committed, this.pendingCommit));
+    this.core.noteEstablished(this.epoch);
+  }
+
+  private onCommit(zxid: Zxid): void {
+    if (this.phase !== 'synced' && this.phase !== 'broadcast') {
+      this.fail(`COMMIT in phase ${this.phase}`);
+      return;
+    }
+    // R10: a commit names a proposal this follower holds; anything else is a protocol bug.
+    assert(this.core.history.contains(zxid), `COMMIT ${formatZxid(zxid)} for a proposal not held`);
+    if (this.phase === 'broadcast') this.core.commitThrough(zxid);
+    else this.pendingCommit = Math.max(this.pendingCommit, zxid);
+  }
+
+  private expect(phase: Phase, what: string): boolean {
+    if (this.phase === phase) return true;
+    this.fail(`${what} in phase ${this.phase}`);
+    return false;
+  }
+
+  private send(
+    message:
+      | { kind: 'zab.FollowerInfo'; acceptedEpoch: number; voter: boolean }
+      | { kind: 'zab.AckEpoch'; currentEpoch: number; lastZxid: Zxid; epochEnds: Zxid[] }
+      | { kind: 'zab.Ack'; zxid: Zxid }
+      | { kind: 'zab.Pong'; round: number },
+  ): void {
+    this.core.send({
+      ...message,
+      src: this.core.config.self,
+      dst: this.leader,
+      group: this.core.config.group,
+      session: this.session,
+      seq: this.sendSeq++,
+    });
+  }
+
+  private fail(reason: string): void {
+    if (!this.active) return;
+    this.core.send({
+      kind: 'zab.Close',
+      src: this.core.config.self,
+      dst: this.leader,
+      group: this.core.config.group,
+      session: this.session,
+    });
+    this.core.lookForLeader(reason);
+  }
+}
+
+function concat(pieces: readonly Uint8Array[], length: number): Uint8Array {
+  const whole = new Uint8Array(length);
+  let at = 0;
+  for (const piece of pieces) {
+    whole.set(piece, at);
+    at += piece.length;
+  }
+  return whole;
+}

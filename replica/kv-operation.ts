@@ -1,0 +1,94 @@
+import { Packr } from 'msgpackr';
+
+/** If-Match: "<version>", If-Match: *, If-None-Match: * (DESIGN §7). */
+export type Condition = { readonly ifMatch: number | '*' } | { readonly ifNoneMatch: '*' };
+
+export type KvWrite =
+  | {
+      readonly op: 'put';
+      readonly key: string;
+      readonly value: Uint8Array;
+      readonly condition?: Condition;
+    }
+  | { readonly op: 'delete'; readonly key: string; readonly condition?: Condition };
+
+export type KvRead = {
+  readonly op: 'get';
+  readonly key: string;
+  /** `stale` is served from the local replica's applied state, labelled as such. */
+  readonly consistency: 'linearizable' | 'stale';
+};
+
+export type KvOperation = KvWrite | KvRead;
+
+/**
+ * What an operation produced. 503: it provably did not happen (no leader, no quorum, node
+ * shutting down). 504: it may or may not have happened (timed out or lost in flight).
+ */
+export type KvOutcome =
+  | { readonly status: 200; readonly version: number; readonly value?: Uint8Array }
+  | { readonly status: 204 | 404 | 412 }
+  | { readonly status: 503 | 504; readonly reason: string };
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/**
+ * A write is logged as the request itself and evaluated when it is applied: every replica
+ * applies the same log in the same order, so a condition is always checked against the
+ * state right before the write, never against a stale copy (a failed condition is a logged
+ * no-op answered 412 at commit, as ZooKeeper logs error txns).
+ */
+export function encodeOperation(operation: KvOperation): Uint8Array {
+  const condition = operation.op === 'get' ? undefined : operation.condition;
+  const cond =
+    condition === undefined
+      ? 0
+      : 'ifNoneMatch' in condition
+        ? -1
+        : condition.ifMatch === '*'
+          ? -2
+          : condition.ifMatch;
+  switch (operation.op) {
+    case 'put':
+      return packr.pack([1, operation.key, cond, operation.value]);
+    case 'delete':
+      return packr.pack([2, operation.key, cond]);
+    case 'get':
+      return packr.pack([3, operation.key, operation.consistency === 'stale' ? 1 : 0]);
+  }
+}
+
+function decodeCondition(code: unknown): Condition | undefined | null {
+  if (code === 0) return undefined;
+  if (code === -1) return { ifNoneMatch: '*' };
+  if (code === -2) return { ifMatch: '*' };
+  if (typeof code === 'number' && Number.isSafeInteger(code) && code > 0) return { ifMatch: code };
+  return null;
+}
+
+/** The operation in `payload`, or null if it is not a well-formed operation (untrusted input). */
+export function decodeOperation(payload: Uint8Array): KvOperation | null {
+  let fields: unknown;
+  try {
+    fields = packr.unpack(payload);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(fields) || typeof fields[1] !== 'string') return null;
+  const [type, key] = fields as [unknown, string];
+  if (type === 3 && fields.length === 3 && (fields[2] === 0 || fields[2] === 1)) {
+    return { op: 'get', key, consistency: fields[2] === 1 ? 'stale' : 'linearizable' };
+  }
+  const condition = decodeCondition(fields[2]);
+  if (condition === null) return null;
+  const withCondition = condition === undefined ? {} : { condition };
+  if (type === 1 && fields.length === 4 && fields[3] instanceof Uint8Array) {
+    return { op: 'put', key, value: fields[3], ...withCondition };
+  }
+  if (type === 2 && fields.length === 3) return { op: 'delete', key, ...withCondition };
+  return null;
+}
+
+export function isWrite(operation: KvOperation): operation is KvWrite {
+  return operation.op !== 'get';
+}

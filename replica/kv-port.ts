@@ -1,0 +1,32 @@
+import { portType } from '../components/kernel/index.js';
+import type { KvOperation, KvOutcome } from './kv-operation.js';
+import type { Zxid } from './zxid.js';
+
+/** A client operation for this replica's group; `id` is the requester's, echoed in the response. */
+export interface KvRequest {
+  readonly kind: 'KvRequest';
+  readonly id: number;
+  readonly operation: KvOperation;
+}
+
+/** Where the answer came from, for the X-Kv-* response headers. */
+export interface ServedBy {
+  readonly epoch: number;
+  /** The zxid the answer reflects: the write's zxid, or the applied zxid a read saw. */
+  readonly zxid: Zxid;
+  /** True for `consistency=stale` reads, which may lag the group. */
+  readonly stale: boolean;
+}
+
+export interface KvResponse {
+  readonly kind: 'KvResponse';
+  readonly id: number;
+  readonly outcome: KvOutcome;
+  readonly served: ServedBy;
+}
+
+/**
+ * The key-value service of one replication group, provided by every replica of the group.
+ * A request may reach any replica; it answers to the requester that sent it, exactly once.
+ */
+export const Kv = portType<KvRequest, KvResponse>('Kv');

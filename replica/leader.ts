@@ -1,0 +1,504 @@
+import assert from 'node:assert/strict';
+import type { MessageOf } from '../components/network/network-port.js';
+import type { NodeId } from '../components/network/node-id.js';
+import type { StoredEntry } from '../components/storage/index.js';
+import type { KvOutcome } from './kv-operation.js';
+import type { Reply, ReplicaCore } from './replica-core.js';
+import { planSync } from './sync-plan.js';
+import { counterOf, epochOf, formatZxid, makeZxid, type Zxid } from './zxid.js';
+
+/** The leader's side of one follower's session (ZooKeeper's LearnerHandler). */
+interface LearnerHandler {
+  readonly follower: NodeId;
+  readonly session: number;
+  /** Registered as a voter: only then does it count toward any quorum of this epoch. */
+  readonly voter: boolean;
+  readonly acceptedEpoch: number;
+  phase: 'registered' | 'epoch-sent' | 'epoch-acked' | 'newleader-sent' | 'synced';
+  lastZxid: Zxid;
+  epochEnds: readonly Zxid[];
+  sendSeq: number;
+  receiveSeq: number;
+  /** Cumulative: the follower holds every proposal up to here durably. */
+  acked: Zxid;
+  /** The latest read-barrier round it answered. */
+  pongRound: number;
+  silentTicks: number;
+}
+
+type Phase =
+  | 'discovery' // gathering FOLLOWERINFO from a quorum to choose the epoch
+  | 'epoch-pending' // persisting acceptedEpoch before any LEADERINFO (R2)
+  | 'ack-epoch' // gathering ACKEPOCH from a quorum
+  | 'current-pending' // persisting currentEpoch
+  | 'sync' // syncing followers, gathering NEWLEADER ACKs
+  | 'broadcast'; // established
+
+interface PendingRead {
+  readonly key: string;
+  readonly reply: Reply;
+  /** The first barrier round sent after the read arrived: only its quorum proves leadership. */
+  readonly round: number;
+}
+
+const MAX_ENTRIES_PER_MESSAGE = 512;
+const MAX_BYTES_PER_MESSAGE = 1 << 20;
+
+/**
+ * A leader for one epoch: discovery (Leader.getEpochToPropose, waitForEpochAck), sync
+ * (LearnerHandler.syncFollower, waitForNewLeaderAck) and broadcast (propose, processAck,
+ * tryToCommit), plus the batched quorum read barrier of reference/zab.md §4.
+ * All of it runs in one handler at a time, so building a follower's sync stream and adding
+ * it to the broadcast set is atomic with respect to new proposals (R5).
+ */
+export class LeaderRole {
+  private phase: Phase = 'discovery';
+  private epoch: number;
+  private readonly handlers = new Map<NodeId, LearnerHandler>();
+  private readonly connected = new Set<NodeId>();
+  private readonly epochAcked = new Set<NodeId>();
+  private readonly newLeaderAcked = new Set<NodeId>();
+  private readonly summary: { readonly currentEpoch: number; readonly lastZxid: Zxid };
+  private phaseTicks = 0;
+  private counter = 0;
+  private selfDurable: Zxid = 0;
+  private lastProposed: Zxid = 0;
+  private lastCommitted: Zxid = 0;
+  private readonly writes = new Map<Zxid, Reply>();
+  private reads: PendingRead[] = [];
+  private lastSentRound = 0;
+  private roundInFlight = false;
+  private active = true;
+
+  constructor(private readonly core: ReplicaCore) {
+    assert(core.voter, 'a non-voter cannot lead');
+    this.summary = { currentEpoch: core.currentEpoch, lastZxid: core.history.last };
+    this.epoch = core.acceptedEpoch + 1;
+    this.maybeDecideEpoch();
+  }
+
+  get established(): boolean {
+    return this.phase === 'broadcast';
+  }
+
+  get leaderEpoch(): number {
+    return this.epoch;
+  }
+
+  get commitPoint(): Zxid {
+    return this.lastCommitted;
+  }
+
+  // ---- discovery ------------------------------------------------------------------------
+
+  onFollowerInfo(message: MessageOf<'zab.FollowerInfo'>): void {
+    const existing = this.handlers.get(message.src);
+    if (existing !== undefined) this.drop(existing, 'replaced by a new session');
+    if (message.seq !== 0) return;
+    const handler: LearnerHandler = {
+      follower: message.src,
+      session: message.session,
+      voter: message.voter && this.core.isVoter(message.src),
+      acceptedEpoch: message.acceptedEpoch,
+      phase: 'registered',
+      lastZxid: 0,
+      epochEnds: [],
+      sendSeq: 0,
+      receiveSeq: 1,
+      acked: 0,
+      pongRound: 0,
+      silentTicks: 0,
+    };
+    this.handlers.set(message.src, handler);
+    if (this.phase === 'discovery') {
+      // The new epoch is above every epoch any of them promised (Leader.getEpochToPropose).
+      this.epoch = Math.max(this.epoch, message.acceptedEpoch + 1);
+      if (handler.voter) this.connected.add(message.src);
+      this.maybeDecideEpoch();
+    } else if (this.phase !== 'epoch-pending') {
+      this.sendLeaderInfo(handler);
+    }
+  }
+
+  private maybeDecideEpoch(): void {
+    if (this.phase !== 'discovery' || !this.core.isQuorum(this.connected.size + 1)) return;
+    this.phase = 'epoch-pending';
+    this.core.acceptEpoch(this.epoch, () => {
+      if (!this.active) return;
+      this.phase = 'ack-epoch';
+      for (const handler of this.handlers.values()) this.sendLeaderInfo(handler);
+      this.maybeAdoptEpoch();
+    });
+  }
+
+  private sendLeaderInfo(handler: LearnerHandler): void {
+    if (handler.phase !== 'registered') return;
+    handler.phase = 'epoch-sent';
+    this.send(handler, { kind: 'zab.LeaderInfo', epoch: this.epoch });
+  }
+
+  private onAckEpoch(handler: LearnerHandler, message: MessageOf<'zab.AckEpoch'>): void {
+    if (handler.phase !== 'epoch-sent') {
+      this.drop(handler, `ACKEPOCH in phase ${handler.phase}`);
+      return;
+    }
+    handler.phase = 'epoch-acked';
+    handler.lastZxid = message.lastZxid;
+    handler.epochEnds = message.epochEnds;
+    if (this.phase === 'ack-epoch' && message.currentEpoch !== -1 && this.isAhead(message)) {
+      // A follower of the quorum holds a more recent history: this leader must not lead.
+      this.core.lookForLeader(`follower ${handler.follower} is ahead`);
+      return;
+    }
+    // An epoch promised to this very leader in an earlier session still counts.
+    if (handler.voter && (message.currentEpoch !== -1 || this.epochAcked.has(handler.follower))) {
+      this.epochAcked.add(handler.follower);
+    }
+    if (this.phase === 'ack-epoch') this.maybeAdoptEpoch();
+    else if (this.phase === 'sync' || this.phase === 'broadcast') this.syncFollower(handler);
+  }
+
+  private isAhead(message: MessageOf<'zab.AckEpoch'>): boolean {
+    if (message.currentEpoch !== this.summary.currentEpoch) {
+      return message.currentEpoch > this.summary.currentEpoch;
+    }
+    return message.lastZxid > this.summary.lastZxid;
+  }
+
+  private maybeAdoptEpoch(): void {
+    if (this.phase !== 'ack-epoch' || !this.core.isQuorum(this.epochAcked.size + 1)) return;
+    this.phase = 'current-pending';
+    this.core.adoptEpoch(this.epoch, () => {
+      if (!this.active) return;
+      this.phase = 'sync';
+      this.selfDurable = this.core.history.last;
+      for (const handler of this.handlers.values()) {
+        if (handler.phase === 'epoch-acked') this.syncFollower(handler);
+      }
+      this.maybeEstablish();
+    });
+  }
+
+  // ---- synchronization ------------------------------------------------------------------
+
+  /** DIFF/TRUNC/SNAP, the entries after it, NEWLEADER last (R4); then the follower is in the broadcast set. */
+  private syncFollower(handler: LearnerHandler): void {
+    const log = this.core.history;
+    const plan = planSync(log, handler.lastZxid, handler.epochEnds);
+    let point: Zxid;
+    if (plan.kind === 'snap') {
+      point = this.core.machine.appliedZxid;
+      const state = this.core.machine.encode();
+      for (let at = 0; at === 0 || at < state.length; at += MAX_BYTES_PER_MESSAGE) {
+        const data = state.subarray(at, at + MAX_BYTES_PER_MESSAGE);
+        this.send(handler, { kind: 'zab.Snap', zxid: point, totalBytes: state.length, data });
+      }
+    } else if (plan.kind === 'trunc') {
+      point = plan.to;
+      this.send(handler, { kind: 'zab.Trunc', zxid: point });
+    } else {
+      point = plan.from;
+      this.send(handler, { kind: 'zab.Diff', zxid: point });
+    }
+    this.sendEntries(handler, log.after(point));
+    this.send(handler, { kind: 'zab.NewLeader', epoch: this.epoch });
+    handler.phase = 'newleader-sent';
+    // Its NEWLEADER ACK will vouch for exactly this much; later proposals are acked one by one.
+    handler.acked = log.last;
+  }
+
+  private onNewLeaderAck(handler: LearnerHandler): void {
+    if (handler.phase !== 'newleader-sent') return;
+    handler.phase = 'synced';
+    if (handler.voter) this.newLeaderAcked.add(handler.follower);
+    if (this.phase === 'broadcast') {
+      this.send(handler, { kind: 'zab.UpToDate', committed: this.lastCommitted });
+    } else {
+      this.maybeEstablish();
+    }
+  }
+
+  private maybeEstablish(): void {
+    if (this.phase !== 'sync' || !this.core.isQuorum(this.newLeaderAcked.size + 1)) return;
+    this.phase = 'broadcast';
+    const last = this.core.history.last;
+    assert(epochOf(last) < this.epoch, 'proposals of this epoch before it was established');
+    this.lastProposed = last;
+    this.selfDurable = last;
+    this.lastCommitted = last;
+    // The whole history a quorum acknowledged with NEWLEADER is committed in this epoch.
+    this.core.commitThrough(last);
+    for (const handler of this.handlers.values()) {
+      if (handler.phase === 'synced') {
+        this.send(handler, { kind: 'zab.UpToDate', committed: this.lastCommitted });
+      }
+    }
+    this.core.noteEstablished(this.epoch);
+  }
+
+  // ---- broadcast ------------------------------------------------------------------------
+
+  /** A client operation (already decoded and validated) with its encoded form. */
+  submitWrite(payload: Uint8Array, reply: Reply): void {
+    if (this.phase !== 'broadcast') {
+      this.core.respond(reply, unavailable('leader not established yet'), this.lastCommitted);
+      return;
+    }
+    if (this.writes.size >= this.core.config.maxOutstanding) {
+      this.core.respond(reply, unavailable('too many writes in flight'), this.lastCommitted);
+      return;
+    }
+    if (this.counter + 1 >= this.core.config.counterLimit) {
+      // ZOOKEEPER-1277: the last counter value is never used; a new epoch starts at 1 again.
+      this.core.respond(reply, unavailable('zxid counter exhausted, electing'), this.lastCommitted);
+      this.core.lookForLeader('zxid counter exhausted');
+      return;
+    }
+    this.counter++;
+    const zxid = makeZxid(this.epoch, this.counter);
+    const entry: StoredEntry = { zxid, payload };
+    this.lastProposed = zxid;
+    this.writes.set(zxid, reply);
+    // Followers get the proposal before the leader's own fsync, as in ZooKeeper.
+    for (const handler of this.handlers.values()) {
+      if (handler.phase === 'newleader-sent' || handler.phase === 'synced') {
+        this.send(handler, { kind: 'zab.Proposal', entries: [[zxid, payload]] });
+      }
+    }
+    this.core.appendEntries([entry], () => {
+      if (!this.active) return;
+      this.core.noteAcknowledging(zxid);
+      this.selfDurable = Math.max(this.selfDurable, zxid);
+      this.tryCommit();
+    });
+  }
+
+  submitRead(key: string, reply: Reply): void {
+    if (this.phase !== 'broadcast') {
+      this.core.respond(reply, unavailable('leader not established yet'), this.lastCommitted);
+      return;
+    }
+    this.reads.push({ key, reply, round: this.lastSentRound + 1 });
+    if (!this.roundInFlight) this.startRound();
+    this.completeRounds();
+  }
+
+  /** Applied at `zxid` with this outcome: answer the write that asked for it. */
+  onApplied(zxid: Zxid, outcome: KvOutcome): void {
+    const reply = this.writes.get(zxid);
+    if (reply === undefined) return;
+    this.writes.delete(zxid);
+    this.core.respond(reply, outcome, zxid);
+  }
+
+  private onProposalAck(handler: LearnerHandler, zxid: Zxid): void {
+    if (handler.phase !== 'synced' || zxid <= handler.acked) return;
+    assert(zxid <= this.lastProposed, `ACK ${formatZxid(zxid)} beyond the last proposal`);
+    handler.acked = zxid;
+    this.tryCommit();
+  }
+
+  /** Commit the highest zxid a quorum holds durably; commits are cumulative, so in order (R10). */
+  private tryCommit(): void {
+    const acked = [this.selfDurable];
+    for (const handler of this.handlers.values()) {
+      if (handler.phase === 'synced' && handler.voter) acked.push(handler.acked);
+    }
+    const point = this.quorumValue(acked);
+    if (point <= this.lastCommitted) return;
+    this.lastCommitted = point;
+    for (const handler of this.handlers.values()) {
+      if (handler.phase === 'newleader-sent' || handler.phase === 'synced') {
+        this.send(handler, { kind: 'zab.Commit', zxid: point });
+      }
+    }
+    this.core.commitThrough(point);
+  }
+
+  /** The largest value that at least a quorum of `values` reach (-1 if none). */
+  private quorumValue(values: number[]): number {
+    values.sort((a, b) => b - a);
+    for (let i = 0; i < values.length; i++) if (this.core.isQuorum(i + 1)) return values[i]!;
+    return -1;
+  }
+
+  // ---- read barrier ---------------------------------------------------------------------
+
+  private startRound(): void {
+    this.lastSentRound++;
+    this.roundInFlight = true;
+    for (const handler of this.handlers.values()) {
+      if (handler.phase !== 'registered')
+        this.send(handler, { kind: 'zab.Ping', round: this.lastSentRound });
+    }
+  }
+
+  private onPong(handler: LearnerHandler, round: number): void {
+    handler.pongRound = Math.max(handler.pongRound, round);
+    this.completeRounds();
+  }
+
+  /**
+   * A round completes when a quorum (this leader included) has answered it: at that moment
+   * no other leader can have been established since the round was sent, and this leader has
+   * applied everything committed before its reads arrived (it applies at commit).
+   */
+  private completeRounds(): void {
+    if (this.phase !== 'broadcast' || this.reads.length === 0) {
+      if (this.reads.length === 0) this.roundInFlight = false;
+      return;
+    }
+    const rounds = [Number.MAX_SAFE_INTEGER];
+    for (const handler of this.handlers.values()) {
+      if (handler.phase === 'synced' && handler.voter) rounds.push(handler.pongRound);
+    }
+    const proven = this.quorumValue(rounds);
+    if (proven < this.reads[0]!.round) return;
+    const served = this.core.machine.appliedZxid;
+    const waiting: PendingRead[] = [];
+    for (const read of this.reads) {
+      if (read.round <= proven)
+        this.core.respond(read.reply, this.core.machine.get(read.key), served);
+      else waiting.push(read);
+    }
+    this.reads = waiting;
+    if (proven >= this.lastSentRound) {
+      this.roundInFlight = false;
+      if (waiting.length > 0) this.startRound();
+    }
+  }
+
+  // ---- sessions -------------------------------------------------------------------------
+
+  onSessionMessage(message: MessageOf<'zab.AckEpoch' | 'zab.Ack' | 'zab.Pong'>): void {
+    const handler = this.handlers.get(message.src);
+    if (handler === undefined || handler.session !== message.session) return;
+    if (message.seq !== handler.receiveSeq) {
+      this.drop(handler, `gap in the session: seq ${message.seq}, expected ${handler.receiveSeq}`);
+      return;
+    }
+    handler.receiveSeq++;
+    handler.silentTicks = 0;
+    switch (message.kind) {
+      case 'zab.AckEpoch':
+        return this.onAckEpoch(handler, message);
+      case 'zab.Ack':
+        if (counterOf(message.zxid) !== 0) return this.onProposalAck(handler, message.zxid);
+        if (message.zxid === makeZxid(this.epoch, 0)) return this.onNewLeaderAck(handler);
+        return; // an old epoch's NEWLEADER ACK: not counted (ZOOKEEPER-4685's failure mode)
+      case 'zab.Pong':
+        return this.onPong(handler, message.round);
+    }
+  }
+
+  onClose(message: MessageOf<'zab.Close'>): void {
+    const handler = this.handlers.get(message.src);
+    if (handler !== undefined && handler.session === message.session) {
+      this.handlers.delete(message.src);
+      this.afterHandlerLoss();
+    }
+  }
+
+  onTick(): void {
+    this.phaseTicks++;
+    const { initLimitTicks, syncLimitTicks } = this.core.config;
+    for (const handler of [...this.handlers.values()]) {
+      if (!this.active) return;
+      handler.silentTicks++;
+      const limit = handler.phase === 'synced' ? syncLimitTicks : initLimitTicks;
+      if (handler.silentTicks > limit) this.drop(handler, `silent for ${limit} ticks`);
+    }
+    if (!this.active) return;
+    if (this.phase !== 'broadcast') {
+      if (this.phaseTicks > initLimitTicks) this.core.lookForLeader('no quorum within initLimit');
+      return;
+    }
+    this.startRound();
+  }
+
+  /** Leaves the role: unknown outcomes for proposed writes, "did not happen" for reads. */
+  end(): void {
+    if (!this.active) return;
+    this.active = false;
+    for (const [zxid, reply] of this.writes) {
+      this.core.respond(reply, { status: 504, reason: 'leader changed before commit' }, zxid);
+    }
+    this.writes.clear();
+    for (const read of this.reads) {
+      this.core.respond(read.reply, unavailable('leader changed'), this.lastCommitted);
+    }
+    this.reads = [];
+    for (const handler of this.handlers.values()) this.sendClose(handler);
+    this.handlers.clear();
+  }
+
+  private drop(handler: LearnerHandler, reason: string): void {
+    this.core.logDebug({ follower: handler.follower, reason }, 'session dropped');
+    this.sendClose(handler);
+    this.handlers.delete(handler.follower);
+    this.afterHandlerLoss();
+  }
+
+  /** A leader that cannot hear a quorum of synced followers steps down (Leader.lead's loop). */
+  private afterHandlerLoss(): void {
+    if (this.phase !== 'broadcast' || !this.active) return;
+    let synced = 1;
+    for (const handler of this.handlers.values()) {
+      if (handler.phase === 'synced' && handler.voter) synced++;
+    }
+    if (!this.core.isQuorum(synced)) this.core.lookForLeader('lost the quorum of synced followers');
+  }
+
+  private sendEntries(handler: LearnerHandler, entries: readonly StoredEntry[]): void {
+    let batch: [number, Uint8Array][] = [];
+    let bytes = 0;
+    for (const { zxid, payload } of entries) {
+      if (
+        batch.length === MAX_ENTRIES_PER_MESSAGE ||
+        bytes + payload.length > MAX_BYTES_PER_MESSAGE
+      ) {
+        if (batch.length > 0) this.send(handler, { kind: 'zab.Proposal', entries: batch });
+        batch = [];
+        bytes = 0;
+      }
+      batch.push([zxid, payload]);
+      bytes += payload.length;
+    }
+    if (batch.length > 0) this.send(handler, { kind: 'zab.Proposal', entries: batch });
+  }
+
+  private send(
+    handler: LearnerHandler,
+    message:
+      | { kind: 'zab.LeaderInfo'; epoch: number }
+      | { kind: 'zab.Diff' | 'zab.Trunc' | 'zab.Commit'; zxid: Zxid }
+      | { kind: 'zab.Snap'; zxid: Zxid; totalBytes: number; data: Uint8Array }
+      | { kind: 'zab.Proposal'; entries: [number, Uint8Array][] }
+      | { kind: 'zab.NewLeader'; epoch: number }
+      | { kind: 'zab.UpToDate'; committed: Zxid }
+      | { kind: 'zab.Ping'; round: number },
+  ): void {
+    this.core.send({
+      ...message,
+      src: this.core.config.self,
+      dst: handler.follower,
+      group: this.core.config.group,
+      session: handler.session,
+      seq: handler.sendSeq++,
+    });
+  }
+
+  private sendClose(handler: LearnerHandler): void {
+    this.core.send({
+      kind: 'zab.Close',
+      src: this.core.config.self,
+      dst: handler.follower,
+      group: this.core.config.group,
+      session: handler.session,
+    });
+  }
+}
+
+function unavailable(reason: string): KvOutcome {
+  return { status: 503, reason };
+}

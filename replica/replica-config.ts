@@ -1,0 +1,52 @@
+import type { NodeId } from '../components/network/node-id.js';
+import type { SeededRandom } from '../components/random/seeded-random.js';
+import type { ReplicaObserver } from './replica-observer.js';
+
+/** Settings of one replica of one group. Times are in ticks of `tickMs`, as ZooKeeper counts them. */
+export interface ReplicaConfig {
+  readonly group: number;
+  readonly self: NodeId;
+  /** Every voting member of the group, this node included. */
+  readonly members: readonly NodeId[];
+  /** The heartbeat: pings, silence checks and timeouts all count in ticks. */
+  readonly tickMs: number;
+  /** Ticks a leader has to gather its quorum through discovery and sync (initLimit). */
+  readonly initLimitTicks: number;
+  /** Ticks of silence after which a leader drops a follower and a follower its leader (syncLimit). */
+  readonly syncLimitTicks: number;
+  /** How long a node with a quorum for its proposal waits for a better vote (finalizeWait). */
+  readonly finalizeWaitMs: number;
+  /** Ticks between election retransmissions at first; doubles up to `maxVoteResendTicks`. */
+  readonly voteResendTicks: number;
+  readonly maxVoteResendTicks: number;
+  /** Ticks a forwarded request may wait for its answer before it is reported unknown (504). */
+  readonly requestTimeoutTicks: number;
+  /** Committed entries between snapshots. */
+  readonly snapshotEvery: number;
+  /** Log entries kept behind a snapshot, so a follower a little behind still gets a DIFF. */
+  readonly retainEntries: number;
+  /** Proposals the leader may have outstanding before it answers 503 (back-pressure). */
+  readonly maxOutstanding: number;
+  /** The counter value that forces a new epoch (ZooKeeper: 0xffffffff). Lower only in tests. */
+  readonly counterLimit: number;
+}
+
+export interface ReplicaInit extends ReplicaConfig {
+  /** Session ids and nothing else; seeded, so simulations replay. */
+  readonly random: SeededRandom;
+  readonly observer?: ReplicaObserver;
+}
+
+export const DEFAULT_REPLICA_TIMING = {
+  tickMs: 100,
+  initLimitTicks: 10,
+  syncLimitTicks: 5,
+  finalizeWaitMs: 50,
+  voteResendTicks: 2,
+  maxVoteResendTicks: 20,
+  requestTimeoutTicks: 50,
+  snapshotEvery: 10_000,
+  retainEntries: 5_000,
+  maxOutstanding: 10_000,
+  counterLimit: 0xffff_ffff,
+} as const;

@@ -1,0 +1,36 @@
+import type { ReplicaLog } from './replica-log.js';
+import { epochOf, type Zxid } from './zxid.js';
+
+/** How the leader brings one follower to its history (LearnerHandler.syncFollower). */
+export type SyncPlan =
+  | { readonly kind: 'diff'; readonly from: Zxid }
+  | { readonly kind: 'trunc'; readonly to: Zxid }
+  | { readonly kind: 'snap' };
+
+/**
+ * Chooses DIFF, TRUNC or SNAP for a follower whose history ends at `followerLast` and whose
+ * epochs end at `followerEpochEnds`.
+ *
+ * Within one epoch every history is a prefix of that epoch's leader's proposals, and a
+ * history holding zxid z holds exactly the history that preceded z. So the longest common
+ * prefix ends, for the newest epoch both histories hold, at the smaller of their last zxids
+ * in it. A follower holding zxids the leader lacks is truncated to exactly that point and no
+ * further (ZOOKEEPER-1154); where the leader no longer has the log to send from that point
+ * (compacted), it sends a snapshot instead.
+ */
+export function planSync(
+  log: ReplicaLog,
+  followerLast: Zxid,
+  followerEpochEnds: readonly Zxid[],
+): SyncPlan {
+  if (log.contains(followerLast)) return { kind: 'diff', from: followerLast };
+  let common = -1;
+  for (const end of followerEpochEnds) {
+    const leaderEnd = log.lastInEpoch(epochOf(end));
+    if (leaderEnd === undefined) continue;
+    const candidate = Math.min(end, leaderEnd);
+    if (candidate > common && log.contains(candidate)) common = candidate;
+  }
+  if (common < 0 && log.contains(0)) common = 0;
+  return common >= 0 ? { kind: 'trunc', to: common } : { kind: 'snap' };
+}

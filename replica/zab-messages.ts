@@ -1,0 +1,85 @@
+import { Type } from '@sinclair/typebox';
+import { defineMessages, type PayloadsOf } from '../components/network/message-catalogue.js';
+
+const zxid = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const epoch = Type.Integer({ minimum: 0, maximum: 0x1f_ffff });
+const count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const group = Type.Integer({ minimum: 0, maximum: 0xffff_ffff });
+const entry = Type.Tuple([zxid, Type.Uint8Array()]);
+
+/**
+ * A leader–follower connection: every message on it names the session (chosen by the
+ * follower when it registers) and carries a sequence number per direction, so a lost message
+ * is seen as a gap and ends the session, as a broken TCP connection would (DESIGN §4).
+ */
+const session = { group, session: count, seq: count };
+
+/** Peer states in election notifications, as FastLeaderElection's ServerState. */
+export const LOOKING = 0;
+export const FOLLOWING = 1;
+export const LEADING = 2;
+
+export const zabMessages = defineMessages({
+  /** Fast Leader Election notification: the sender's current vote and state. */
+  'zab.Vote': Type.Object({
+    group,
+    leader: Type.Integer({ minimum: 0 }),
+    zxid,
+    peerEpoch: epoch,
+    round: count,
+    state: Type.Union([Type.Literal(LOOKING), Type.Literal(FOLLOWING), Type.Literal(LEADING)]),
+    /** False for a node with a wiped or damaged disk: its vote never counts (ZOOKEEPER-261). */
+    voter: Type.Boolean(),
+  }),
+  /** Follower → leader, opens a session. */
+  'zab.FollowerInfo': Type.Object({ ...session, acceptedEpoch: epoch, voter: Type.Boolean() }),
+  'zab.LeaderInfo': Type.Object({ ...session, epoch }),
+  /** `currentEpoch` is -1 when the follower had already accepted this epoch. */
+  'zab.AckEpoch': Type.Object({
+    ...session,
+    currentEpoch: Type.Integer({ minimum: -1, maximum: 0x1f_ffff }),
+    lastZxid: zxid,
+    /** The last zxid of each epoch in the follower's history, ascending: finds the common prefix. */
+    epochEnds: Type.Array(zxid, { maxItems: 4096 }),
+  }),
+  /** Sync: the follower's history up to `zxid` is the leader's; entries follow. */
+  'zab.Diff': Type.Object({ ...session, zxid }),
+  /** Sync: drop everything above `zxid`, then entries follow. */
+  'zab.Trunc': Type.Object({ ...session, zxid }),
+  /** Sync: a piece of the state machine snapshot at `zxid`; entries follow the last piece. */
+  'zab.Snap': Type.Object({
+    ...session,
+    zxid,
+    totalBytes: count,
+    data: Type.Uint8Array({ maxByteLength: 8 * 1024 * 1024 }),
+  }),
+  'zab.Proposal': Type.Object({ ...session, entries: Type.Array(entry, { minItems: 1 }) }),
+  'zab.NewLeader': Type.Object({ ...session, epoch }),
+  /** Cumulative: the follower holds every proposal up to `zxid` durably. Counter 0: NEWLEADER. */
+  'zab.Ack': Type.Object({ ...session, zxid }),
+  /** The follower is synced; everything up to `committed` is committed. */
+  'zab.UpToDate': Type.Object({ ...session, committed: zxid }),
+  /** Cumulative commit point. */
+  'zab.Commit': Type.Object({ ...session, zxid }),
+  /** Liveness and the read barrier: a quorum answering round R proves leadership after R was sent. */
+  'zab.Ping': Type.Object({ ...session, round: count }),
+  'zab.Pong': Type.Object({ ...session, round: count }),
+  /** Either side ends the session (best effort; silence ends it too). */
+  'zab.Close': Type.Object({ group, session: count }),
+  /** A client operation forwarded by the replica it reached to the leader. */
+  'zab.Request': Type.Object({ group, requestId: count, payload: Type.Uint8Array() }),
+  'zab.Response': Type.Object({
+    group,
+    requestId: count,
+    status: Type.Union([200, 204, 404, 412, 503, 504].map((s) => Type.Literal(s))),
+    version: Type.Optional(zxid),
+    value: Type.Optional(Type.Uint8Array()),
+    reason: Type.Optional(Type.String({ maxLength: 200 })),
+    epoch,
+    zxid,
+  }),
+});
+
+declare module '../components/network/network-port.js' {
+  interface NetworkMessages extends PayloadsOf<typeof zabMessages> {}
+}
