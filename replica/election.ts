@@ -1,5 +1,5 @@
 import type { NodeId } from '../components/network/node-id.js';
-import { FOLLOWING, LEADING, LOOKING } from './zab-messages.js';
+import { LEADING, LOOKING, type FOLLOWING } from './zab-messages.js';
 import type { Zxid } from './zxid.js';
 
 export type PeerState = typeof LOOKING | typeof FOLLOWING | typeof LEADING;
@@ -22,7 +22,7 @@ export interface Notification extends Vote {
 
 export interface ElectionHost {
   readonly self: NodeId;
-  readonly selfIsVoter: boolean;
+  selfIsVoter(): boolean;
   /** True when `count` votes (each from a distinct voter of the group) form a quorum. */
   isQuorum(count: number): boolean;
   isVoter(node: NodeId): boolean;
@@ -89,7 +89,7 @@ export class FastLeaderElection {
     if (proposal === null) return;
     if (n.state === LOOKING) {
       // Wiped servers neither count nor are counted (ZOOKEEPER-261).
-      if (!n.voter || !this.host.selfIsVoter || !this.host.isVoter(n.from)) return;
+      if (!n.voter || !this.host.selfIsVoter() || !this.host.isVoter(n.from)) return;
       if (n.round > this.round) {
         this.round = n.round;
         this.received.clear();
@@ -174,7 +174,7 @@ export class FastLeaderElection {
     const own = this.proposal;
     const selfAgrees =
       own !== null &&
-      this.host.selfIsVoter &&
+      this.host.selfIsVoter() &&
       matches({ ...own, from: this.host.self, round: this.round, state: LOOKING, voter: true });
     return selfAgrees ? count + 1 : count;
   }

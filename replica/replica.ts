@@ -89,9 +89,7 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     this.voteResendTicks = config.voteResendTicks;
     this.election = new FastLeaderElection({
       self: config.self,
-      get selfIsVoter() {
-        return replica.voter;
-      },
+      selfIsVoter: () => this.voter,
       isQuorum: (count) => this.isQuorum(count),
       isVoter: (node) => this.isVoter(node),
       broadcast: (vote, round) => {
@@ -113,7 +111,6 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
       },
       decide: (vote, round) => this.onElected(vote, round),
     });
-    const replica = this;
 
     this.subscribe(this.timer, 'Timeout', this.timers.onTimeout);
     this.subscribe(this.storage, 'Loaded', ({ image }) => this.onLoaded(image));

@@ -23,6 +23,8 @@ export class SimDisk {
   private log: Uint8Array[] = [];
   private zxids: number[] = [];
   private volatile: StorageWrite[] = [];
+  /** Rotted since the last load: the next load will find the damage. */
+  private rotten = false;
   flushHook: FlushHook | undefined;
   /** Counters for tests: how often each crash outcome happened. */
   readonly stats = { flushes: 0, crashes: 0, keptVolatile: 0, torn: 0 };
@@ -92,6 +94,7 @@ export class SimDisk {
   /** Flips one bit of a durable log record, as bit rot would. False when there is none. */
   rot(): boolean {
     if (this.log.length === 0) return false;
+    this.rotten = true;
     const index = this.random.int(0, this.log.length - 1);
     const record = Uint8Array.from(this.log[index]!);
     const at = this.random.int(0, record.length - 1);
@@ -100,20 +103,38 @@ export class SimDisk {
     return true;
   }
 
+  /** Reads the disk back and, like a real store's recovery, cuts off what it had to discard. */
   load(): StoredImage {
     assert.equal(this.volatile.length, 0, 'load with volatile writes pending');
-    return recoverImage({
+    const image = recoverImage({
       acceptedEpoch: this.acceptedEpoch,
       currentEpoch: this.currentEpoch,
       voter: this.voter,
       snapshot: this.snapshot,
       log: this.log,
     });
+    this.rotten = false;
+    if (image.damage === 'torn-tail') {
+      this.log.pop();
+      this.zxids.pop();
+    } else if (image.damage === 'corrupt') {
+      this.voter = false;
+      this.snapshot = null;
+      this.snapshotZxid = 0;
+      this.log = [];
+      this.zxids = [];
+    }
+    return image;
   }
 
   /** The highest zxid that is durable in the log (for the "no ACK before durable" check). */
   get durableLastZxid(): number {
     return Math.max(this.zxids.at(-1) ?? 0, this.snapshotZxid);
+  }
+
+  /** Whether the durable state may vote (initialized, or synced since a wipe or damage). */
+  get isVoter(): boolean {
+    return this.voter && !this.rotten;
   }
 
   get durableEpochs(): { acceptedEpoch: number; currentEpoch: number } {

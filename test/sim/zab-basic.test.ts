@@ -6,11 +6,10 @@ function outcomeOf(
   cluster: ZabCluster,
   run: (done: (o: KvOutcome | undefined) => void) => void,
 ): KvOutcome | undefined {
-  let result: KvOutcome | undefined | 'pending' = 'pending';
-  run((o) => (result = o));
-  cluster.sim.runUntil(() => result !== 'pending', 10_000);
-  expect(result).not.toBe('pending');
-  return result as KvOutcome | undefined;
+  const result: { outcome?: KvOutcome | undefined; done: boolean } = { done: false };
+  run((outcome) => Object.assign(result, { outcome, done: true }));
+  expect(cluster.sim.runUntil(() => result.done, 10_000)).toBe(true);
+  return result.outcome;
 }
 
 describe('ZAB group, no faults', () => {
