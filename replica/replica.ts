@@ -74,7 +74,8 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
   private voteResendTicks: number;
   private ticksSinceVote = 0;
   private finalizeTimer: number | null = null;
-  private nextRequestId = 1;
+  /** Forwarded request ids; random start so an answer meant for an earlier incarnation never matches. */
+  private nextRequestId: number;
   private readonly forwarded = new Map<number, ForwardedRequest>();
   private appliedSinceSnapshot = 0;
   private snapshotPending = false;
@@ -87,6 +88,7 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     assert(config.members.includes(config.self), 'a replica is a member of its group');
     this.members = new Set(config.members);
     this.voteResendTicks = config.voteResendTicks;
+    this.nextRequestId = config.random.int(1, 2 ** 52);
     this.election = new FastLeaderElection({
       self: config.self,
       selfIsVoter: () => this.voter,
@@ -169,15 +171,7 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     this.machine =
       image.snapshot === null ? new KvStateMachine() : KvStateMachine.decode(image.snapshot.state);
     assert.equal(this.machine.appliedZxid, snapshotZxid, 'snapshot zxid and state disagree');
-    const first = image.log[0]?.zxid;
-    // Without a snapshot the log was never compacted: it starts the history.
-    const base =
-      image.snapshot === null
-        ? 0
-        : first === undefined || first > snapshotZxid
-          ? snapshotZxid
-          : null;
-    this.history = new ReplicaLog(base, image.log);
+    this.history = historyAfterLoad(image);
     // Only the snapshot is known committed: the log tail waits for sync (§6.1; ZOOKEEPER-2845).
     this.committed = snapshotZxid;
     this.config.observer?.restored?.(this.config.self, snapshotZxid);
@@ -642,6 +636,23 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
       'commit point beyond the log',
     );
   }
+}
+
+/**
+ * The log as loaded, seen from the snapshot: without a snapshot the log was never compacted
+ * and starts the history; entries at or below the snapshot are kept for DIFF only while the
+ * log still reaches past the snapshot (a log that ends below it has nothing to add).
+ */
+function historyAfterLoad(image: StoredImage): ReplicaLog {
+  if (image.snapshot === null) return new ReplicaLog(0, image.log);
+  const snapshotZxid = image.snapshot.zxid;
+  const first = image.log[0]?.zxid;
+  const last = image.log.at(-1)?.zxid;
+  if (first === undefined || last === undefined || last < snapshotZxid) {
+    return new ReplicaLog(snapshotZxid, []);
+  }
+  if (first > snapshotZxid) return new ReplicaLog(snapshotZxid, image.log);
+  return new ReplicaLog(null, image.log);
 }
 
 function unavailable(reason: string): KvOutcome {

@@ -11,12 +11,14 @@ export interface RawImage {
 }
 
 /**
- * Checks every record. A bad last log record is a write torn by a crash: it was never
+ * Checks every record. A short last log record is a write torn by a crash: it was never
  * durable, so it is dropped. Any other bad record, or log entries out of order, is damage the
  * node cannot explain: it keeps only its epochs (its promises must survive) and starts as an
  * empty non-voter that re-syncs from the leader, so nothing damaged is ever served.
+ * A store whose writes are atomic (lmdb) passes `tornTailPossible = false`: for it even a
+ * short last record is damage.
  */
-export function recoverImage(raw: RawImage): StoredImage {
+export function recoverImage(raw: RawImage, tornTailPossible = true): StoredImage {
   const epochs = { acceptedEpoch: raw.acceptedEpoch, currentEpoch: raw.currentEpoch };
   const corrupt: StoredImage = {
     ...epochs,
@@ -25,14 +27,15 @@ export function recoverImage(raw: RawImage): StoredImage {
     log: [],
     damage: 'corrupt',
   };
+  // Snapshots are written whole (atomically replaced), so any bad snapshot is damage.
   const snapshot = raw.snapshot === null ? null : openSnapshot(raw.snapshot);
-  if (snapshot === undefined) return corrupt;
+  if (typeof snapshot === 'string') return corrupt;
   const log: StoredEntry[] = [];
   let damage: StoredImage['damage'] = 'none';
   for (let i = 0; i < raw.log.length; i++) {
     const entry = openEntry(raw.log[i]!);
-    if (entry === undefined) {
-      if (i !== raw.log.length - 1) return corrupt;
+    if (typeof entry === 'string') {
+      if (entry === 'corrupt' || !tornTailPossible || i !== raw.log.length - 1) return corrupt;
       damage = 'torn-tail';
       break;
     }

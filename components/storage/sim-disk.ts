@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { SeededRandom } from '../random/seeded-random.js';
 import { recoverImage } from './recover-image.js';
-import { sealEntry, sealSnapshot } from './stored-record.js';
+import { HEADER_BYTES, sealEntry, sealSnapshot } from './stored-record.js';
 import type { StorageWrite, StoredImage } from './storage-port.js';
 
 /** A test hook called around each flush; it may crash the node (a failpoint). */
@@ -97,7 +97,9 @@ export class SimDisk {
     this.rotten = true;
     const index = this.random.int(0, this.log.length - 1);
     const record = Uint8Array.from(this.log[index]!);
-    const at = this.random.int(0, record.length - 1);
+    // The length header is left alone: a flipped length would look like a torn write, the
+    // one damage a log cannot tell from a crash (real logs share this blind spot).
+    const at = this.random.int(HEADER_BYTES, record.length - 1);
     record[at] = record[at]! ^ (1 << this.random.int(0, 7));
     this.log[index] = record;
     return true;
