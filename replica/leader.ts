@@ -413,7 +413,8 @@ export class LeaderRole {
       if (this.phaseTicks > initLimitTicks) this.core.lookForLeader('no quorum within initLimit');
       return;
     }
-    this.startRound();
+    this.afterHandlerLoss();
+    if (this.active) this.startRound();
   }
 
   /** Leaves the role: unknown outcomes for proposed writes, "did not happen" for reads. */
