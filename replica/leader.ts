@@ -109,6 +109,13 @@ export class LeaderRole {
       pongRound: 0,
       silentTicks: 0,
     };
+    if (this.phase !== 'discovery' && message.acceptedEpoch >= this.epoch) {
+      // It promised a newer epoch (to a leader that never got established), so it can never
+      // follow this one; ZooKeeper would leave it out until the next election. Stepping down
+      // starts that election now, with an epoch above every promise.
+      this.core.lookForLeader(`follower ${message.src} promised epoch ${message.acceptedEpoch}`);
+      return;
+    }
     this.handlers.set(message.src, handler);
     if (this.phase === 'discovery') {
       // The new epoch is above every epoch any of them promised (Leader.getEpochToPropose).
