@@ -44,6 +44,11 @@ export class SimFabric {
   /** Blocked ordered pairs `from → to`, as `from * 65536 + to`. */
   private readonly blockedLinks = new Set<number>();
   private readonly packr = new Packr({ useRecords: false });
+  /**
+   * A scenario's hook on every arrival: return false to drop the message. It may also inject
+   * faults (crash a node) at exactly the moment a chosen message arrives.
+   */
+  onArrival: ((message: Envelope) => boolean) | undefined;
 
   constructor(
     private readonly clock: SimClock,
@@ -89,6 +94,8 @@ export class SimFabric {
       return this.drop('toDeadNode', message);
     }
     if (this.isBlocked(message.src, message.dst)) return this.drop('blocked', message);
+    if (this.onArrival !== undefined && !this.onArrival(message)) return this.drop('lost', message);
+    if (!this.endpoints.has(message.dst)) return this.drop('toDeadNode', message);
     this.stats.delivered++;
     this.clock.traceLine(`deliver ${message.src}>${message.dst} ${message.kind}`);
     target.deliver(message);
