@@ -1,0 +1,335 @@
+/**
+ * The regression corpus of reference/zab.md §6.2: each ZooKeeper bug that broke ZAB in the
+ * field, replayed as a scripted scenario. Every scenario also runs under the global
+ * invariants (one leader per epoch, identical committed prefixes, no ACK before durable,
+ * acceptedEpoch ≥ currentEpoch) and ends with heal, final write, convergence and a
+ * linearizability check of everything the clients saw.
+ */
+import { describe, expect, it } from 'vitest';
+import type { NodeId } from '../../components/network/node-id.js';
+import type { StorageWrite } from '../../components/storage/index.js';
+import { counterOf, epochOf } from '../../replica/zxid.js';
+import { ScriptedRun } from './fixtures/scripted-run.js';
+import { runSeed, seedsToRun } from './fixtures/seeds.js';
+import { submitAndWait } from './fixtures/verify-run.js';
+import { RandomScenario } from './fixtures/zab-workload.js';
+
+const FILE = 'test/sim/zab-regressions.test.ts';
+
+function eachSeed(count: number, first: number, body: (seed: number) => void): void {
+  for (const seed of seedsToRun(count, first)) runSeed(seed, FILE, body);
+}
+
+function othersThan(run: ScriptedRun, id: NodeId): NodeId[] {
+  return run.cluster.ids.filter((x) => x !== id);
+}
+
+const has = (kind: StorageWrite['kind']) => (writes: readonly StorageWrite[]) =>
+  writes.some((w) => w.kind === kind);
+
+/** A leader logs a proposal nobody else gets, then crashes: its orphan zxid. */
+function orphanOnLeader(run: ScriptedRun, leader: NodeId): number {
+  const { cluster, sim } = run;
+  for (const follower of othersThan(run, leader)) sim.fabric.block(leader, follower);
+  const before = cluster.disks.get(leader)!.durableLastZxid;
+  cluster.submit(leader, cluster.newClientId(), { op: 'put', key: 'orphan', value: 'lost' });
+  expect(sim.runUntil(() => cluster.disks.get(leader)!.durableLastZxid > before, 1_000)).toBe(true);
+  const orphan = cluster.disks.get(leader)!.durableLastZxid;
+  cluster.crash(leader);
+  sim.fabric.heal();
+  return orphan;
+}
+
+/** `follower` misses `count` committed writes while cut off, then the cut heals. */
+function lagBehind(run: ScriptedRun, leader: NodeId, follower: NodeId, count: number): void {
+  run.sim.fabric.partition([[follower], othersThan(run, follower)]);
+  run.writes(leader, count, 'lag');
+  run.sim.fabric.heal();
+}
+
+describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
+  it('ZOOKEEPER-1154: a returning node with an uncommitted txn is truncated to the common prefix, no further', () => {
+    eachSeed(6, 1154_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const old = run.awaitLeader();
+      const committed = run.writes(old, 5, 'a');
+      const orphan = orphanOnLeader(run, old);
+      const next = run.awaitLeader((id) => id !== old);
+      run.writes(next, 5, 'b');
+      run.cluster.restart(old);
+      run.awaitServing(old);
+      const history = run.cluster.replica(old)!.history;
+      expect(history.entry(orphan)).toBeUndefined();
+      // Not over-truncated: the committed entries before the orphan are all still there.
+      for (const zxid of committed) expect(history.contains(zxid)).toBe(true);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('ZOOKEEPER-2845: votes carry the last logged zxid, not the last applied one', () => {
+    eachSeed(6, 2845_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster, sim } = run;
+      const leader = run.awaitLeader();
+      run.writes(leader, 3, 'a');
+      const [low, high] = othersThan(run, leader) as [NodeId, NodeId];
+      // `high` misses the next write; `low` logs and acknowledges it but never hears it committed.
+      sim.runFor(20); // earlier COMMITs land first
+      sim.fabric.block(leader, high);
+      sim.fabric.onArrival = (message) => {
+        if (message.kind !== 'zab.Commit' || message.dst !== low) return true;
+        sim.after(0, () => cluster.crash(leader));
+        return false;
+      };
+      const outcome = run.put(leader, 'w', 'acknowledged');
+      expect(outcome?.status).toBe(200);
+      const version = outcome?.status === 200 ? outcome.version : 0;
+      sim.runUntil(() => !sim.isUp(leader), 1_000);
+      sim.fabric.onArrival = undefined;
+      sim.fabric.heal();
+      expect(cluster.replica(low)!.history.last).toBe(version);
+      expect(cluster.replica(low)!.machine.appliedZxid).toBeLessThan(version);
+      // `high` has the higher id: only the logged zxid in `low`'s vote makes `low` win.
+      const next = run.awaitLeader((id) => id !== leader);
+      expect(next).toBe(low);
+      const read = submitAndWait(cluster, next, { op: 'get', key: 'w' });
+      expect(read).toMatchObject({ status: 200, version });
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('ZOOKEEPER-2832/-1549: a SNAP replaces the whole log; an uncommitted txn never comes back after restart', () => {
+    eachSeed(4, 2832_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster, sim } = run;
+      const leader = run.awaitLeader();
+      run.writes(leader, 3, 'a');
+      const [holder, other] = othersThan(run, leader) as [NodeId, NodeId];
+      // Only `holder` gets the next proposal, its ACK is lost, and the leader never logs it.
+      sim.fabric.block(leader, other);
+      sim.fabric.block(holder, leader);
+      cluster.crashAtFlush(leader, 'before', has('Append'));
+      const before = cluster.disks.get(holder)!.durableLastZxid;
+      cluster.submit(leader, cluster.newClientId(), { op: 'put', key: 'orphan', value: 'lost' });
+      expect(
+        sim.runUntil(
+          () => !sim.isUp(leader) && cluster.disks.get(holder)!.durableLastZxid > before,
+          2_000,
+        ),
+      ).toBe(true);
+      const orphan = cluster.disks.get(holder)!.durableLastZxid;
+      cluster.crash(holder);
+      sim.fabric.heal();
+      cluster.restart(leader);
+      const next = run.awaitLeader((id) => id !== holder);
+      run.writes(next, 40, 'b'); // enough for snapshots to compact the log past the orphan
+      let snaps = 0;
+      sim.fabric.onArrival = (message) => {
+        if (message.kind === 'zab.Snap' && message.dst === holder) snaps++;
+        return true;
+      };
+      cluster.restart(holder);
+      run.awaitServing(holder);
+      expect(snaps).toBeGreaterThan(0);
+      expect(cluster.replica(holder)!.history.entry(orphan)).toBeUndefined();
+      cluster.crash(holder);
+      cluster.restart(holder);
+      run.awaitServing(holder);
+      expect(cluster.replica(holder)!.history.entry(orphan)).toBeUndefined();
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('ZOOKEEPER-3642/-5094: a SNAP interrupted before NEWLEADER leaves memory and disk as they were', () => {
+    eachSeed(4, 3642_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster, sim } = run;
+      const leader = run.awaitLeader();
+      const [behind] = othersThan(run, leader) as [NodeId];
+      lagBehind(run, leader, behind, 40);
+      const lastBefore = cluster.replica(behind)!.history.last;
+      const appliedBefore = cluster.replica(behind)!.machine.appliedZxid;
+      let interrupted = false;
+      sim.fabric.onArrival = (message) => {
+        if (interrupted || message.kind !== 'zab.NewLeader' || message.dst !== behind) return true;
+        interrupted = true;
+        sim.after(0, () => cluster.crash(leader));
+        return false;
+      };
+      expect(sim.runUntil(() => interrupted, 10_000)).toBe(true);
+      sim.runUntil(() => cluster.replica(behind)!.roleName === 'looking', 2_000);
+      expect(cluster.replica(behind)!.history.last).toBe(lastBefore);
+      expect(cluster.replica(behind)!.machine.appliedZxid).toBe(appliedBefore);
+      sim.fabric.onArrival = undefined;
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  for (const mode of ['diff', 'trunc', 'snap'] as const) {
+    it(`crash at every persistence step of NEWLEADER handling (${mode} sync): ZOOKEEPER-3911, -4643, -4646, -3104`, () => {
+      const steps = [
+        ['before', 'SetCurrentEpoch'],
+        ['after', 'SetCurrentEpoch'],
+        ['before', mode === 'snap' ? 'InstallSnapshot' : mode === 'trunc' ? 'Truncate' : 'Append'],
+        ['after', mode === 'snap' ? 'InstallSnapshot' : mode === 'trunc' ? 'Truncate' : 'Append'],
+      ] as const;
+      eachSeed(12, 3911_00 + ['diff', 'trunc', 'snap'].indexOf(mode) * 100, (seed) => {
+        const [moment, kind] = steps[seed % steps.length]!;
+        const run = new ScriptedRun({ seed, size: 3 }, 3);
+        const { cluster, sim } = run;
+        const leader = run.awaitLeader();
+        run.writes(leader, 3, 'a');
+        let syncing: NodeId;
+        if (mode === 'trunc') {
+          orphanOnLeader(run, leader);
+          run.awaitLeader((id) => id !== leader);
+          syncing = leader;
+        } else {
+          syncing = othersThan(run, leader)[0]!;
+          lagBehind(run, leader, syncing, mode === 'snap' ? 40 : 4);
+          cluster.crash(syncing);
+        }
+        run.startClients();
+        cluster.crashAtFlush(syncing, moment, has(kind));
+        cluster.restart(syncing);
+        sim.runUntil(() => !sim.isUp(syncing), 3_000);
+        cluster.restart(syncing);
+        run.awaitServing(syncing);
+        // Then the group loses its quorum all at once, right after the sync (3911's loss).
+        for (const id of cluster.ids) cluster.crash(id);
+        for (const id of cluster.ids) cluster.restart(id);
+        expect(run.finish()).toBe('ok');
+      });
+    });
+  }
+
+  it('ZOOKEEPER-4685/-4394: a late joiner synced under load is counted; COMMITs before UPTODATE are kept', () => {
+    eachSeed(6, 4685_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3, flushMs: [2, 12] }, 4);
+      const { cluster } = run;
+      const leader = run.awaitLeader();
+      const [joiner, other] = othersThan(run, leader) as [NodeId, NodeId];
+      run.startClients();
+      lagBehind(run, leader, joiner, 6);
+      run.awaitServing(joiner);
+      // Only the joiner is left to make a quorum with the leader.
+      cluster.crash(other);
+      run.stopClients();
+      expect(run.writes(leader, 5, 'after').length).toBe(5);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('ZOOKEEPER-4712: slow disks and repeated role changes never let a stale write land after a resync', () => {
+    eachSeed(20, 4712_00, (seed) => {
+      const result = new RandomScenario(
+        seed,
+        3,
+        { clients: 6, keys: 4, durationMs: 3_000, faults: true },
+        { flushMs: [20, 80] },
+      ).run();
+      expect(result.verdict).toBe('ok');
+    });
+  });
+
+  it('ZOOKEEPER-4925: a follower synced by DIFF leads later and syncs others without holes', () => {
+    eachSeed(6, 4925_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster } = run;
+      const first = run.awaitLeader();
+      const [a, b] = othersThan(run, first) as [NodeId, NodeId];
+      lagBehind(run, first, a, 6);
+      run.awaitServing(a);
+      run.writes(first, 3, 'x');
+      cluster.crash(first);
+      const second = run.awaitLeader((id) => id !== first);
+      run.writes(second, 4, 'y');
+      cluster.restart(first);
+      run.awaitServing(first);
+      const third = second === a ? b : a;
+      cluster.crash(second);
+      run.awaitLeader((id) => id === third || id === first);
+      cluster.restart(second);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('ZOOKEEPER-261: a node with a wiped disk does not vote until it has synced', () => {
+    eachSeed(6, 261_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster, sim } = run;
+      const leader = run.awaitLeader();
+      const [keeper, laggard] = othersThan(run, leader) as [NodeId, NodeId];
+      sim.fabric.block(leader, laggard);
+      const put = run.put(leader, 'w', 'committed');
+      expect(put?.status).toBe(200);
+      cluster.crash(leader);
+      cluster.crash(keeper);
+      sim.fabric.heal();
+      cluster.disks.get(keeper)!.wipe();
+      cluster.restart(keeper);
+      // The wiped node and the laggard are two of three, but only one of them may vote.
+      sim.runFor(3_000);
+      expect(cluster.leader()).toBeNull();
+      expect(submitAndWait(cluster, laggard, { op: 'put', key: 'x', value: 'y' })?.status).toBe(
+        503,
+      );
+      cluster.restart(leader);
+      run.awaitLeader();
+      const read = submitAndWait(cluster, laggard, { op: 'get', key: 'w' });
+      expect(read).toMatchObject({ status: 200, version: put?.status === 200 ? put.version : -1 });
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('ZOOKEEPER-1277: an exhausted zxid counter forces a new epoch and the last value is never used', () => {
+    eachSeed(3, 1277_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3, replica: { counterLimit: 8 } });
+      const { cluster, sim } = run;
+      run.awaitLeader();
+      const zxids: number[] = [];
+      for (let i = 0; zxids.length < 30; i++) {
+        expect(i).toBeLessThan(500);
+        const outcome = run.put(cluster.ids[i % 3]!, `k${i % 4}`, `v${i}`);
+        if (outcome?.status === 200) zxids.push(outcome.version);
+        else sim.runFor(50);
+      }
+      expect(Math.max(...zxids.map(counterOf))).toBeLessThan(8);
+      expect(new Set(zxids.map(epochOf)).size).toBeGreaterThanOrEqual(4);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('ZOOKEEPER-1675: an old leader cut off with its clients still talking to it serves no stale read', () => {
+    eachSeed(8, 1675_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 5 }, 8);
+      const { cluster, sim } = run;
+      const old = run.awaitLeader();
+      run.startClients();
+      sim.runFor(300);
+      run.isolate(old);
+      run.awaitLeader((id) => id !== old);
+      sim.runFor(600);
+      sim.fabric.heal();
+      sim.runFor(300);
+      expect(cluster.leaders.size).toBeGreaterThanOrEqual(2);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('ZOOKEEPER-335/-1291: a crash around the acceptedEpoch write never breaks a promise', () => {
+    eachSeed(8, 335_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 }, 3);
+      const { cluster } = run;
+      const leader = run.awaitLeader();
+      run.startClients();
+      const victim = othersThan(run, leader)[seed % 2]!;
+      cluster.crashAtFlush(victim, seed % 4 < 2 ? 'before' : 'after', has('SetAcceptedEpoch'));
+      cluster.crash(leader);
+      run.sim.runUntil(() => !run.sim.isUp(victim), 3_000);
+      cluster.restart(victim);
+      cluster.restart(leader);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+});
