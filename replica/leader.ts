@@ -65,6 +65,8 @@ export class LeaderRole {
   private lastProposed: Zxid = 0;
   private lastCommitted: Zxid = 0;
   private readonly writes = new Map<Zxid, Reply>();
+  /** Writes waiting for the current burst of events to end, to be proposed together. */
+  private batch: { readonly payload: Uint8Array; readonly reply: Reply }[] = [];
   private reads: PendingRead[] = [];
   private lastSentRound = 0;
   private roundInFlight = false;
@@ -245,37 +247,57 @@ export class LeaderRole {
 
   // ---- broadcast ------------------------------------------------------------------------
 
-  /** A client operation (already decoded and validated) with its encoded form. */
+  /**
+   * A client write (already validated) in its encoded form. Writes that arrive together are
+   * proposed together: the batch closes once the events at hand are handled, and becomes one
+   * PROPOSAL per follower and one log append (one fsync) for all of them.
+   */
   submitWrite(payload: Uint8Array, reply: Reply): void {
     if (this.phase !== 'broadcast') {
       this.core.respond(reply, unavailable('leader not established yet'), this.lastCommitted);
       return;
     }
-    if (this.writes.size >= this.core.config.maxOutstanding) {
+    if (this.writes.size + this.batch.length >= this.core.config.maxOutstanding) {
       this.core.respond(reply, unavailable('too many writes in flight'), this.lastCommitted);
       return;
     }
-    if (this.counter + 1 >= this.core.config.counterLimit) {
-      // ZOOKEEPER-1277: the last counter value is never used; a new epoch starts at 1 again.
-      this.core.respond(reply, unavailable('zxid counter exhausted, electing'), this.lastCommitted);
-      this.core.lookForLeader('zxid counter exhausted');
-      return;
+    this.batch.push({ payload, reply });
+    if (this.batch.length === 1) this.core.afterBurst(() => this.active && this.proposeBatch());
+  }
+
+  private proposeBatch(): void {
+    const batch = this.batch;
+    this.batch = [];
+    const entries: StoredEntry[] = [];
+    for (const { payload, reply } of batch) {
+      if (this.counter + 1 >= this.core.config.counterLimit) {
+        // ZOOKEEPER-1277: the last counter value is never used; a new epoch starts again at 1.
+        this.core.respond(reply, unavailable('zxid counter exhausted, electing'), this.lastCommitted);
+        continue;
+      }
+      this.counter++;
+      const zxid = makeZxid(this.epoch, this.counter);
+      entries.push({ zxid, payload });
+      this.writes.set(zxid, reply);
     }
-    this.counter++;
-    const zxid = makeZxid(this.epoch, this.counter);
-    const entry: StoredEntry = { zxid, payload };
-    this.lastProposed = zxid;
-    this.writes.set(zxid, reply);
+    if (entries.length > 0) this.propose(entries);
+    if (entries.length < batch.length) this.core.lookForLeader('zxid counter exhausted');
+  }
+
+  private propose(entries: StoredEntry[]): void {
+    const last = entries.at(-1)!.zxid;
+    this.lastProposed = last;
+    const wire = entries.map(({ zxid, payload }): [number, Uint8Array] => [zxid, payload]);
     // Followers get the proposal before the leader's own fsync, as in ZooKeeper.
     for (const handler of this.handlers.values()) {
       if (handler.phase === 'newleader-sent' || handler.phase === 'synced') {
-        this.send(handler, { kind: 'zab.Proposal', entries: [[zxid, payload]] });
+        this.send(handler, { kind: 'zab.Proposal', entries: wire });
       }
     }
-    this.core.appendEntries([entry], () => {
+    this.core.appendEntries(entries, () => {
       if (!this.active) return;
-      this.core.noteAcknowledging(zxid);
-      this.selfDurable = Math.max(this.selfDurable, zxid);
+      this.core.noteAcknowledging(last);
+      this.selfDurable = Math.max(this.selfDurable, last);
       this.tryCommit();
     });
   }
@@ -432,6 +454,10 @@ export class LeaderRole {
       this.core.respond(reply, { status: 504, reason: 'leader changed before commit' }, zxid);
     }
     this.writes.clear();
+    for (const { reply } of this.batch) {
+      this.core.respond(reply, unavailable('leader changed before proposing'), this.lastCommitted);
+    }
+    this.batch = [];
     for (const read of this.reads) {
       this.core.respond(read.reply, unavailable('leader changed'), this.lastCommitted);
     }

@@ -56,5 +56,7 @@ export interface ReplicaCore {
   /** Tells observers; updates the election vote's epoch (ZOOKEEPER-1732). */
   noteEstablished(epoch: number): void;
   noteAcknowledging(zxid: Zxid): void;
+  /** Runs `callback` once the events at hand are handled (closes a batch). */
+  afterBurst(callback: () => void): void;
   logDebug(fields: Record<string, unknown>, message: string): void;
 }

@@ -624,6 +624,10 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     return this.config.random.int(1, 2 ** 48);
   }
 
+  afterBurst(callback: () => void): void {
+    this.timers.after(0, callback);
+  }
+
   logDebug(fields: Record<string, unknown>, message: string): void {
     this.log.debug(fields, message);
   }
