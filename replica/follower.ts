@@ -143,7 +143,8 @@ export class FollowerSession {
   private startSync(mode: 'diff' | 'trunc', point: Zxid): void {
     if (!this.expect('discovered', mode.toUpperCase())) return;
     if (mode === 'trunc') {
-      assert(point >= this.core.committed, `TRUNC to ${formatZxid(point)} below the commit point`);
+      if (!(point >= this.core.committed))
+        assert.fail(`TRUNC to ${formatZxid(point)} below the commit point`);
       if (!this.core.history.contains(point)) {
         this.fail(`TRUNC to ${formatZxid(point)}, which this history does not hold`);
         return;
@@ -266,7 +267,8 @@ export class FollowerSession {
       return;
     }
     // R10: a commit names a proposal this follower holds; anything else is a protocol bug.
-    assert(this.core.history.contains(zxid), `COMMIT ${formatZxid(zxid)} for a proposal not held`);
+    if (!this.core.history.contains(zxid))
+      assert.fail(`COMMIT ${formatZxid(zxid)} for a proposal not held`);
     if (this.phase === 'broadcast') this.core.commitThrough(zxid);
     else this.pendingCommit = Math.max(this.pendingCommit, zxid);
   }

@@ -40,7 +40,7 @@ export class KvStateMachine {
   }
 
   apply(zxid: Zxid, write: KvWrite): KvOutcome {
-    assert(zxid > this.applied, `apply ${zxid} after ${this.applied}`);
+    if (!(zxid > this.applied)) assert.fail(`apply ${zxid} after ${this.applied}`);
     this.applied = zxid;
     const current = this.entries.get(write.key);
     if (!conditionHolds(write.condition, current)) return { status: 412 };

@@ -272,7 +272,11 @@ export class LeaderRole {
     for (const { payload, reply } of batch) {
       if (this.counter + 1 >= this.core.config.counterLimit) {
         // ZOOKEEPER-1277: the last counter value is never used; a new epoch starts again at 1.
-        this.core.respond(reply, unavailable('zxid counter exhausted, electing'), this.lastCommitted);
+        this.core.respond(
+          reply,
+          unavailable('zxid counter exhausted, electing'),
+          this.lastCommitted,
+        );
         continue;
       }
       this.counter++;
@@ -322,7 +326,8 @@ export class LeaderRole {
 
   private onProposalAck(handler: LearnerHandler, zxid: Zxid): void {
     if (handler.phase !== 'synced' || zxid <= handler.acked) return;
-    assert(zxid <= this.lastProposed, `ACK ${formatZxid(zxid)} beyond the last proposal`);
+    if (!(zxid <= this.lastProposed))
+      assert.fail(`ACK ${formatZxid(zxid)} beyond the last proposal`);
     handler.acked = zxid;
     this.tryCommit();
   }

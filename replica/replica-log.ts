@@ -61,10 +61,8 @@ export class ReplicaLog {
   append(entries: readonly StoredEntry[]): void {
     for (const entry of entries) {
       const previous = this.entries.at(-1)?.zxid ?? this.baseZxid;
-      assert(
-        previous === null ? entry.zxid > 0 : follows(previous, entry.zxid),
-        `log gap: ${entry.zxid} after ${previous}`,
-      );
+      if (!(previous === null ? entry.zxid > 0 : follows(previous, entry.zxid)))
+        assert.fail(`log gap: ${entry.zxid} after ${previous}`);
       this.entries.push(entry);
     }
   }

@@ -158,10 +158,8 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
   private onLoaded(image: StoredImage): void {
     assert.equal(this.role.name, 'starting');
     // ZooKeeper refuses to start with acceptedEpoch < currentEpoch: the files are inconsistent.
-    assert(
-      image.acceptedEpoch >= image.currentEpoch,
-      `acceptedEpoch ${image.acceptedEpoch} < currentEpoch ${image.currentEpoch}`,
-    );
+    if (!(image.acceptedEpoch >= image.currentEpoch))
+      assert.fail(`acceptedEpoch ${image.acceptedEpoch} < currentEpoch ${image.currentEpoch}`);
     if (image.damage === 'corrupt')
       this.log.warn('damaged data: starting empty, as a non-voter, to re-sync');
     this.acceptedEpoch = image.acceptedEpoch;
@@ -205,10 +203,8 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
   }
 
   acceptEpoch(epoch: number, then: () => void): void {
-    assert(
-      epoch > this.acceptedEpoch,
-      `acceptedEpoch must grow: ${epoch} <= ${this.acceptedEpoch}`,
-    );
+    if (!(epoch > this.acceptedEpoch))
+      assert.fail(`acceptedEpoch must grow: ${epoch} <= ${this.acceptedEpoch}`);
     this.persist({ kind: 'SetAcceptedEpoch', epoch }, () => {
       this.acceptedEpoch = Math.max(this.acceptedEpoch, epoch);
       then();
@@ -217,7 +213,7 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
 
   adoptEpoch(epoch: number, then: () => void): void {
     this.persist({ kind: 'SetCurrentEpoch', epoch }, () => {
-      assert(epoch <= this.acceptedEpoch, `currentEpoch ${epoch} above acceptedEpoch`);
+      if (!(epoch <= this.acceptedEpoch)) assert.fail(`currentEpoch ${epoch} above acceptedEpoch`);
       this.currentEpoch = Math.max(this.currentEpoch, epoch);
       this.voter = true;
       then();
@@ -251,15 +247,13 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
 
   commitThrough(zxid: Zxid): void {
     if (zxid <= this.committed) return;
-    assert(zxid <= this.history.last, `commit ${formatZxid(zxid)} beyond the log`);
+    if (!(zxid <= this.history.last)) assert.fail(`commit ${formatZxid(zxid)} beyond the log`);
     this.committed = zxid;
     const leader = this.role.name === 'leading' ? this.role.leader : null;
     for (const entry of this.history.between(this.machine.appliedZxid, zxid)) {
       const operation = decodeOperation(entry.payload);
-      assert(
-        operation !== null && isWrite(operation),
-        `log entry ${formatZxid(entry.zxid)} is not a write`,
-      );
+      if (!(operation !== null && isWrite(operation)))
+        assert.fail(`log entry ${formatZxid(entry.zxid)} is not a write`);
       const outcome = this.machine.apply(entry.zxid, operation);
       this.config.observer?.applied?.(this.config.self, entry.zxid, entry.payload);
       leader?.onApplied(entry.zxid, outcome);

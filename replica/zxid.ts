@@ -14,8 +14,10 @@ export const MAX_EPOCH = 0x1f_ffff;
 export const COUNTER_LIMIT = 0xffff_ffff;
 
 export function makeZxid(epoch: number, counter: number): Zxid {
-  assert(Number.isInteger(epoch) && epoch >= 0 && epoch <= MAX_EPOCH, `bad epoch ${epoch}`);
-  assert(Number.isInteger(counter) && counter >= 0 && counter <= COUNTER_LIMIT, `bad counter`);
+  if (!(Number.isInteger(epoch) && epoch >= 0 && epoch <= MAX_EPOCH))
+    assert.fail(`bad epoch ${epoch}`);
+  if (!(Number.isInteger(counter) && counter >= 0 && counter <= COUNTER_LIMIT))
+    assert.fail(`bad counter`);
   return epoch * COUNTER_SPAN + counter;
 }
 

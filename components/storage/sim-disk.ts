@@ -147,7 +147,8 @@ export class SimDisk {
     switch (write.kind) {
       case 'Append':
         for (const entry of write.entries) {
-          assert(entry.zxid > (this.zxids.at(-1) ?? -1), `append out of order: ${entry.zxid}`);
+          if (!(entry.zxid > (this.zxids.at(-1) ?? -1)))
+            assert.fail(`append out of order: ${entry.zxid}`);
           this.log.push(sealEntry(entry));
           this.zxids.push(entry.zxid);
         }

@@ -21,7 +21,9 @@ export function sealRecord(body: unknown): Uint8Array {
 
 export const HEADER_BYTES = 8;
 
-export type Opened = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly why: 'torn' | 'corrupt' };
+export type Opened =
+  | { readonly ok: true; readonly body: unknown }
+  | { readonly ok: false; readonly why: 'torn' | 'corrupt' };
 
 /** The body of a record, or why there is none. */
 export function openRecord(record: Uint8Array): Opened {

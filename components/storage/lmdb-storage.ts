@@ -1,0 +1,253 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
+import { recoverImage } from './recover-image.js';
+import { sealEntry, sealSnapshot } from './stored-record.js';
+import { Storage, type StorageWrite, type StoredImage } from './storage-port.js';
+
+export interface LmdbStorageInit {
+  /** The environment's directory; created if missing. */
+  readonly path: string;
+  /** A brand-new database belongs to a founding member and may vote (ZooKeeper's marker file). */
+  readonly initialize: boolean;
+  /** Told of a failed write; the default logs it and ends the process. */
+  readonly onFailure?: (error: Error) => void;
+}
+
+export interface LmdbStorageStats {
+  /** Write requests applied to a transaction. */
+  writes: number;
+  /** Transactions committed and flushed, each ending in one Durable. */
+  commits: number;
+}
+
+/** One lmdb transaction of ours: the writes one callback applied, durable together. */
+interface Batch {
+  lastSeq: number | null;
+  durable: boolean;
+}
+
+type Meta = 'initialized' | 'voter' | 'acceptedEpoch' | 'currentEpoch' | 'batches';
+const SNAPSHOT_KEY = 0;
+const WRITE_KINDS = [
+  'Append',
+  'Truncate',
+  'SetAcceptedEpoch',
+  'SetCurrentEpoch',
+  'SaveSnapshot',
+  'InstallSnapshot',
+  'Compact',
+] as const;
+
+/**
+ * The Storage port on lmdb. Writes of one event-loop turn go into one lmdb transaction (lmdb-js
+ * closes its write batch at the next `setImmediate`), so one fsync covers them all: group
+ * commit. lmdb commits are atomic and ordered, so after any crash the disk holds a prefix of
+ * the transactions, each whole; Durable is emitted strictly in transaction order, so the
+ * indications are prefix-closed too.
+ */
+export class LmdbStorage extends ComponentDefinition {
+  readonly storage = this.provides(Storage);
+  readonly stats: LmdbStorageStats = { writes: 0, commits: 0 };
+  private readonly root: RootDatabase;
+  private readonly logDb: Database<Uint8Array, number>;
+  private readonly metaDb: Database<number | boolean, Meta>;
+  private readonly snapshotDb: Database<Uint8Array, number>;
+  private readonly onFailure: (error: Error) => void;
+  /** Writes waiting for the transaction callback already queued with lmdb. */
+  private pending: StorageWrite[] = [];
+  private batchOpen = false;
+  /** Transactions not yet durable, oldest first. */
+  private readonly inFlight: Batch[] = [];
+  private broken = false;
+  /** Our transactions committed so far, also kept on disk to prove none went missing. */
+  private batches: number;
+  private closed: Promise<void> = Promise.resolve();
+
+  constructor(context: ComponentContext, init: LmdbStorageInit) {
+    super(context);
+    this.onFailure =
+      init.onFailure ??
+      ((error) => {
+        this.log.fatal({ err: error }, 'storage write failed: stopping the node');
+        process.exit(1);
+      });
+    // overlappingSync (lmdb-js' default off Windows) resolves a commit before its fsync; we
+    // wait for `flushed` instead, which lets the next transaction commit during the fsync.
+    this.root = open({ path: init.path, maxDbs: 4 });
+    this.logDb = this.root.openDB<Uint8Array, number>('log', { encoding: 'binary' });
+    this.metaDb = this.root.openDB<number | boolean, Meta>('meta', { encoding: 'msgpack' });
+    this.snapshotDb = this.root.openDB<Uint8Array, number>('snapshot', { encoding: 'binary' });
+    // Written once, synchronously, so a crash can never turn an old disk into a "new" one.
+    this.root.transactionSync(() => {
+      if (this.metaDb.get('initialized') !== undefined) return;
+      this.metaDb.putSync('initialized', true);
+      this.metaDb.putSync('voter', init.initialize);
+    });
+    this.batches = this.number('batches');
+
+    this.subscribe(this.storage, 'Load', (_request, origin) => {
+      this.answer(origin, { kind: 'Loaded', image: this.load() });
+    });
+    for (const kind of WRITE_KINDS)
+      this.subscribe(this.storage, kind, (write) => this.request(write));
+  }
+
+  /** Resolves once the environment is closed after a kill (to reopen it in the same process). */
+  whenClosed(): Promise<void> {
+    return this.closed;
+  }
+
+  protected override onKill(): void {
+    this.pending = [];
+    this.closed = this.root.close().catch((error: unknown) => {
+      this.log.warn({ err: error }, 'closing lmdb failed');
+    });
+  }
+
+  /** Reads committed state: meant for start-up, before this node has written anything. */
+  private load(): StoredImage {
+    const log: Uint8Array[] = [];
+    // Copied: lmdb may hand out views of memory it reuses.
+    for (const { value } of this.logDb.getRange()) log.push(Uint8Array.from(value));
+    const snapshot = this.snapshotDb.get(SNAPSHOT_KEY);
+    // lmdb writes records atomically, so a short record is damage, never a torn write.
+    const image = recoverImage(
+      {
+        acceptedEpoch: this.number('acceptedEpoch'),
+        currentEpoch: this.number('currentEpoch'),
+        voter: this.metaDb.get('voter') === true,
+        snapshot: snapshot === undefined ? null : Uint8Array.from(snapshot),
+        log,
+      },
+      false,
+    );
+    if (image.damage === 'corrupt') {
+      // Discarded on disk too, before anyone hears of it: later appends must not land next
+      // to the damaged records, and the node stays a non-voter until it syncs.
+      this.root.transactionSync(() => {
+        this.logDb.clearSync();
+        this.snapshotDb.removeSync(SNAPSHOT_KEY);
+        this.metaDb.putSync('voter', false);
+      });
+    }
+    return image;
+  }
+
+  private number(key: Meta): number {
+    const value = this.metaDb.get(key);
+    return typeof value === 'number' ? value : 0;
+  }
+
+  private request(write: StorageWrite): void {
+    if (this.broken) return;
+    this.pending.push(write);
+    if (this.batchOpen) return;
+    this.batchOpen = true;
+    const batch: Batch = { lastSeq: null, durable: false };
+    this.inFlight.push(batch);
+    // A child transaction aborts as a whole if a write throws: nothing of a failed batch lands.
+    const committed = this.root.childTransaction(() => this.applyPending(batch));
+    // `flushed` picks the flush of the batch being built when `then` is called: call it now.
+    const flushed = new Promise<unknown>((resolve, reject) => {
+      this.root.flushed.then(resolve, reject);
+    });
+    Promise.all([committed, flushed]).then(
+      () => {
+        batch.durable = true;
+        this.emitDurable();
+      },
+      (error: unknown) => this.stopWriting(error),
+    );
+  }
+
+  /** Runs inside the write transaction, where reads see the writes made before them. */
+  private applyPending(batch: Batch): void {
+    this.batchOpen = false;
+    const writes = this.pending;
+    this.pending = [];
+    if (this.broken || this.lifecycle === 'destroyed') return;
+    // If an earlier transaction failed to commit, lmdb may still run this one: it must not
+    // land on disk without the writes before it.
+    if (this.number('batches') !== this.batches) {
+      throw new Error(`write transaction ${this.batches} never committed`);
+    }
+    for (const write of writes) {
+      this.apply(write);
+      batch.lastSeq = write.seq;
+    }
+    this.metaDb.putSync('batches', ++this.batches);
+    this.stats.writes += writes.length;
+  }
+
+  private apply(write: StorageWrite): void {
+    switch (write.kind) {
+      case 'Append': {
+        let last = this.lastZxid();
+        for (const entry of write.entries) {
+          if (entry.zxid <= last) {
+            throw new Error(`append out of order: ${entry.zxid} after ${last}`);
+          }
+          this.logDb.putSync(entry.zxid, sealEntry(entry));
+          last = entry.zxid;
+        }
+        return;
+      }
+      case 'Truncate': {
+        const doomed: number[] = [];
+        for (const zxid of this.logDb.getKeys({ reverse: true })) {
+          if (zxid <= write.afterZxid) break;
+          doomed.push(zxid);
+        }
+        for (const zxid of doomed) this.logDb.removeSync(zxid);
+        return;
+      }
+      case 'SetAcceptedEpoch':
+        this.metaDb.putSync('acceptedEpoch', write.epoch);
+        return;
+      case 'SetCurrentEpoch':
+        this.metaDb.putSync('currentEpoch', write.epoch);
+        this.metaDb.putSync('voter', true);
+        return;
+      case 'SaveSnapshot':
+        this.snapshotDb.putSync(SNAPSHOT_KEY, sealSnapshot(write.snapshot));
+        return;
+      case 'InstallSnapshot':
+        this.snapshotDb.putSync(SNAPSHOT_KEY, sealSnapshot(write.snapshot));
+        this.logDb.clearSync();
+        return;
+      case 'Compact': {
+        const doomed: number[] = [];
+        for (const zxid of this.logDb.getKeys()) {
+          if (zxid > write.throughZxid) break;
+          doomed.push(zxid);
+        }
+        for (const zxid of doomed) this.logDb.removeSync(zxid);
+        return;
+      }
+    }
+  }
+
+  private lastZxid(): number {
+    for (const zxid of this.logDb.getKeys({ reverse: true, limit: 1 })) return zxid;
+    return -1;
+  }
+
+  /** Flushes may be reported out of order; Durable never is. */
+  private emitDurable(): void {
+    let seq: number | null = null;
+    while (this.inFlight[0]?.durable === true) {
+      const batch = this.inFlight.shift()!;
+      if (batch.lastSeq !== null) seq = batch.lastSeq;
+      this.stats.commits++;
+    }
+    if (seq === null || this.broken || this.lifecycle === 'destroyed') return;
+    this.trigger({ kind: 'Durable', seq }, this.storage);
+  }
+
+  private stopWriting(error: unknown): void {
+    if (this.broken || this.lifecycle === 'destroyed') return;
+    this.broken = true;
+    this.pending = [];
+    this.onFailure(error instanceof Error ? error : new Error(String(error)));
+  }
+}
