@@ -246,10 +246,12 @@ export class FollowerSession {
     }
     if (sync.entries.length > 0) this.core.appendEntries(sync.entries);
     this.phase = 'synced';
+    // The ACK vouches for the synced history only; proposals arriving meanwhile are acked later.
+    const synced = this.core.history.last;
     this.core.adoptEpoch(epoch, () => {
       if (!this.active) return;
       const zxid = makeZxid(epoch, 0);
-      this.core.noteAcknowledging(this.core.history.last);
+      this.core.noteAcknowledging(synced);
       this.send({ kind: 'zab.Ack', zxid });
     });
   }

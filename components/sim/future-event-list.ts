@@ -34,6 +34,11 @@ export class FutureEventList {
     return next;
   }
 
+  /** The sequence number the next added event will get. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
   get size(): number {
     return this.queue.length;
   }

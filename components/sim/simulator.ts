@@ -193,7 +193,17 @@ export class Simulator implements SimClock {
     const next = this.agenda.pop();
     if (next === undefined) return false;
     this.currentTime = next.time;
+    // Everything already due at this instant happens before the components run, as a burst
+    // of frames read from one socket would: this is what lets protocols batch.
+    const horizon = this.agenda.nextSeq;
     next.action();
+    for (
+      let due = this.agenda.peek();
+      due?.time === next.time && due.seq < horizon;
+      due = this.agenda.peek()
+    ) {
+      this.agenda.pop()!.action();
+    }
     this.scheduler.runUntilIdle();
     this.throwIfFaulted();
     return true;
