@@ -77,6 +77,8 @@ export class FastLeaderElection {
     this.outOfElection.clear();
     this.setFinalizing(false);
     this.host.broadcast(own, this.round);
+    // A group of one is its own quorum.
+    if (this.quorumFor(this.received, own)) this.setFinalizing(true);
   }
 
   /** The retransmission a quiet election needs (lost notifications, late peers). */

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeId } from '../../components/network/node-id.js';
+import type { KvOutcome } from '../../replica/kv-operation.js';
+import { ScriptedRun } from './fixtures/scripted-run.js';
+import { submitAndWait } from './fixtures/verify-run.js';
+
+function others(run: ScriptedRun, id: NodeId): NodeId[] {
+  return run.cluster.ids.filter((x) => x !== id);
+}
+
+describe('ZAB request path', () => {
+  it('a write at a follower is forwarded to the leader and answered where it came in', () => {
+    const run = new ScriptedRun({ seed: 11, size: 3 });
+    const leader = run.awaitLeader();
+    const follower = others(run, leader)[0]!;
+    const put = run.put(follower, 'k', 'v');
+    expect(put).toMatchObject({ status: 200 });
+    const read = submitAndWait(run.cluster, follower, { op: 'get', key: 'k' });
+    expect(read).toMatchObject({ status: 200, version: (put as { version: number }).version });
+    expect(run.finish()).toBe('ok');
+  });
+
+  it('a stale read is served locally and may lag; a linearizable read at a cut-off node never is', () => {
+    const run = new ScriptedRun({ seed: 12, size: 3 });
+    const { cluster, sim } = run;
+    const leader = run.awaitLeader();
+    const cut = others(run, leader)[0]!;
+    const first = run.put(leader, 'k', 'old');
+    run.awaitServing(cut);
+    run.isolate(cut);
+    run.put(leader, 'k', 'new');
+    const stale: { outcome?: KvOutcome } = {};
+    cluster.submit(
+      cut,
+      cluster.newClientId(),
+      { op: 'get', key: 'k', consistency: 'stale' },
+      (o) => {
+        if (o !== undefined) stale.outcome = o;
+      },
+    );
+    sim.runUntil(() => stale.outcome !== undefined, 1_000);
+    expect(stale.outcome).toMatchObject({
+      status: 200,
+      version: (first as { version: number }).version,
+    });
+    const linearizable = submitAndWait(cluster, cut, { op: 'get', key: 'k' });
+    expect([503, 504]).toContain(linearizable?.status);
+    expect(run.finish()).toBe('ok');
+  });
+
+  it('answers 503 at once when no leader is known: the operation did not happen', () => {
+    const run = new ScriptedRun({ seed: 13, size: 3 });
+    const { cluster } = run;
+    run.awaitLeader();
+    const [alone, ...rest] = cluster.ids as [NodeId, ...NodeId[]];
+    for (const id of rest) cluster.crash(id);
+    run.sim.runUntil(() => cluster.replica(alone)!.roleName === 'looking', 2_000);
+    const put = submitAndWait(cluster, alone, { op: 'put', key: 'k', value: 'never' });
+    expect(put).toMatchObject({ status: 503 });
+    for (const id of rest) cluster.restart(id);
+    run.awaitLeader();
+    expect(submitAndWait(cluster, alone, { op: 'get', key: 'k' })).toMatchObject({ status: 404 });
+    expect(run.finish()).toBe('ok');
+  });
+
+  it('answers 504 when a forwarded write may have happened: the leader died after proposing it', () => {
+    const run = new ScriptedRun({ seed: 14, size: 3 });
+    const { cluster, sim } = run;
+    const leader = run.awaitLeader();
+    const follower = others(run, leader)[0]!;
+    // The leader dies the moment its proposal arrives: it was proposed, never committed.
+    sim.fabric.onArrival = (message) => {
+      if (message.kind !== 'zab.Proposal') return true;
+      sim.after(0, () => cluster.crash(leader));
+      return true;
+    };
+    const put = submitAndWait(cluster, follower, { op: 'put', key: 'k', value: 'maybe' });
+    expect(put?.status).toBe(504);
+    sim.fabric.onArrival = undefined;
+    expect(run.finish()).toBe('ok');
+  });
+
+  it('refuses writes beyond the outstanding limit with 503 instead of queueing without bound', () => {
+    const run = new ScriptedRun({ seed: 15, size: 3, replica: { maxOutstanding: 4 } });
+    const { cluster, sim } = run;
+    const leader = run.awaitLeader();
+    for (const id of others(run, leader)) sim.fabric.block(id, leader);
+    const outcomes: (KvOutcome | undefined)[] = [];
+    for (let i = 0; i < 10; i++) {
+      cluster.submit(
+        leader,
+        cluster.newClientId(),
+        { op: 'put', key: `k${i}`, value: `v${i}` },
+        (o) => outcomes.push(o),
+      );
+    }
+    sim.runUntil(() => outcomes.length >= 6, 1_000);
+    expect(outcomes.filter((o) => o?.status === 503).length).toBe(6);
+    sim.fabric.heal();
+    expect(run.finish()).toBe('ok');
+  });
+
+  it('snapshots keep the log bounded on every replica, in memory and on disk', () => {
+    const run = new ScriptedRun({
+      seed: 16,
+      size: 3,
+      replica: { snapshotEvery: 25, retainEntries: 10 },
+    });
+    const { cluster } = run;
+    const leader = run.awaitLeader();
+    run.writes(leader, 300, 'w');
+    run.finish();
+    for (const id of cluster.ids) {
+      expect(cluster.replica(id)!.history.length).toBeLessThanOrEqual(25 + 10 + 5);
+      const image = cluster.disks.get(id)!.load();
+      expect(image.log.length).toBeLessThanOrEqual(25 + 10 + 5);
+      expect(image.snapshot).not.toBeNull();
+    }
+  });
+
+  it('a group of one replica serves writes and linearizable reads alone', () => {
+    const run = new ScriptedRun({ seed: 17, size: 1 }, 2);
+    const leader = run.awaitLeaderAlone();
+    run.startClients();
+    run.sim.runFor(500);
+    expect(run.put(leader, 'k', 'v')).toMatchObject({ status: 200 });
+    expect(run.finish()).toBe('ok');
+  });
+});
