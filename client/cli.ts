@@ -8,15 +8,22 @@ const program = new Command()
 
 program
   .command('demo', { isDefault: true })
-  .description('run a simulated 5-node cluster through crash, restart, partition and heal')
+  .description(
+    'run a simulated 5-replica ZAB group through leader crash, partition and full restart',
+  )
   .option('--seed <n>', 'simulation seed', '1')
   .action((options: { seed: string }) => {
     const seed = Number(options.seed);
     if (!Number.isInteger(seed)) program.error(`--seed must be an integer, got ${options.seed}`);
     runDemo(seed, (line) => console.log(line));
     console.log(
-      '\nNext: `npm test` runs the test suite; `npm run bench:kernel` and `npm run bench:net`' +
-        ' measure the kernel and the TCP network (results in BENCHMARKS.md).',
+      [
+        '',
+        'Next:',
+        '  npm test                      the test suite (200+ simulated fault seeds included)',
+        '  npm run sim -- --seeds 10000  the long simulation sweep, split over both cores',
+        '  npm run bench:zab             the protocol cost benchmark (results in BENCHMARKS.md)',
+      ].join('\n'),
     );
   });
 

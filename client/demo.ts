@@ -1,43 +1,50 @@
-import { nodeId } from '../components/network/node-id.js';
-import { fdCluster } from '../test/sim/fixtures/fd-cluster.js';
+import type { NodeId } from '../components/network/node-id.js';
+import { ScriptedRun } from '../test/sim/fixtures/scripted-run.js';
 
 /**
- * What `npm start` shows until the replicated cluster exists: five simulated nodes running
- * the real failure detector over the simulated network, through a crash, a restart, a
- * partition and a heal, in virtual time. The run is a function of its seed.
+ * What `npm start` shows until the networked cluster exists: a simulated 5-replica ZAB group
+ * with eight clients, through a leader crash, the old leader cut off from its group, and a
+ * whole-group crash, in virtual time. Every operation the clients saw is then checked for
+ * linearizability. The run is a function of its seed.
  */
 export function runDemo(seed: number, print: (line: string) => void): void {
-  const { sim, events } = fdCluster({ seed, nodes: 5, chatter: true });
-  let shown = 0;
-  const showEvents = (): void => {
-    for (; shown < events.length; shown++) {
-      const { at, node, event } = events[shown]!;
-      const verb = event.kind === 'Suspect' ? 'suspects' : 'restores';
-      print(`  t=${(at / 1000).toFixed(3)}s  node ${node} ${verb} node ${event.peer}`);
-    }
-  };
-  const act = (afterMs: number, what: string, action: () => void): void => {
-    sim.runFor(afterMs);
-    showEvents();
-    print(`t=${(sim.now / 1000).toFixed(3)}s  ${what}`);
-    action();
-  };
-  print(`zabkv simulated demo: 5 nodes, failure detector + background traffic, seed ${seed}`);
-  act(2_000, 'crash node 3', () => sim.crash(nodeId(3)));
-  act(2_000, 'restart node 3', () => sim.restart(nodeId(3)));
-  act(2_000, 'partition {1,2} | {3,4,5}', () =>
-    sim.fabric.partition([
-      [nodeId(1), nodeId(2)],
-      [nodeId(3), nodeId(4), nodeId(5)],
-    ]),
-  );
-  act(2_000, 'heal the partition', () => sim.fabric.heal());
-  act(3_000, 'done', () => {});
-  const { sent, delivered, lost, blocked, toDeadNode } = sim.fabric.stats;
+  const run = new ScriptedRun({ seed, size: 5 }, 8);
+  const { cluster, sim } = run;
+  const at = (): string => `t=${(sim.now / 1000).toFixed(3)}s`;
+  const leaderLine = (leader: NodeId): string =>
+    `${at()}  node ${leader} leads epoch ${cluster.replica(leader)!.currentEpoch}`;
+  print(`zabkv simulated demo: one ZAB group of 5 replicas, 8 clients, seed ${seed}`);
+  print(leaderLine(run.awaitLeader()));
+  run.startClients();
+  sim.runFor(1_000);
+  const first = cluster.leader()!;
+  print(`${at()}  crash the leader, node ${first} (kill -9; its unsynced writes are lost)`);
+  cluster.crash(first);
+  print(leaderLine(run.awaitLeader((id) => id !== first)));
+  sim.runFor(500);
+  cluster.restart(first);
+  sim.runFor(1_000);
+  const second = cluster.leader()!;
+  print(`${at()}  cut node ${second} (the leader) off from the group; its clients keep calling it`);
+  run.isolate(second);
+  print(leaderLine(run.awaitLeader((id) => id !== second)));
+  sim.runFor(1_000);
+  print(`${at()}  heal the partition`);
+  sim.fabric.heal();
+  sim.runFor(1_000);
+  print(`${at()}  crash all five replicas at once, then restart them`);
+  for (const id of cluster.ids) cluster.crash(id);
+  for (const id of cluster.ids) cluster.restart(id);
+  print(leaderLine(run.awaitLeader()));
+  sim.runFor(1_000);
+  const verdict = run.finish();
+  const { ok, unavailable, unknown } = cluster.counts;
   print(
-    `messages: ${sent} sent, ${delivered} delivered, ${blocked} blocked by partitions, ` +
-      `${toDeadNode} to crashed nodes, ${lost} lost`,
+    `${at()}  done: ${ok} operations answered, ${unavailable} refused with 503 (did not happen), ` +
+      `${unknown} with unknown outcome (504 or node crashed)`,
   );
-  print(`trace: ${sim.trace.lines} events, sha256 ${sim.trace.digest().slice(0, 16)}…`);
-  print(`the same seed replays the same trace: npm start -- --seed ${seed}`);
+  const digests = new Set(cluster.digests().values());
+  print(`replicas converged: ${digests.size === 1 ? 'yes, identical state digests' : 'NO'}`);
+  print(`linearizability of all ${cluster.history.length} recorded operations: ${verdict}`);
+  print(`trace sha256 ${sim.trace.digest().slice(0, 16)}…; replay: npm start -- --seed ${seed}`);
 }
