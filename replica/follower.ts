@@ -57,11 +57,26 @@ export class FollowerSession {
     readonly leader: NodeId,
   ) {
     this.session = core.nextSessionId();
-    this.send({
+    this.register();
+  }
+
+  /**
+   * FOLLOWERINFO opens the session. The leader may not know yet that it leads (its finalize
+   * wait can end after ours), so it is repeated every tick until LEADERINFO comes, as
+   * ZooKeeper's learner retries its connection to the leader.
+   */
+  private register(): void {
+    this.core.send({
       kind: 'zab.FollowerInfo',
-      acceptedEpoch: core.acceptedEpoch,
-      voter: core.voter,
+      src: this.core.config.self,
+      dst: this.leader,
+      group: this.core.config.group,
+      session: this.session,
+      seq: 0,
+      acceptedEpoch: this.core.acceptedEpoch,
+      voter: this.core.voter,
     });
+    this.sendSeq = 1;
   }
 
   /** Serving (UPTODATE received): stale reads and forwarded requests are meaningful. */
@@ -79,6 +94,7 @@ export class FollowerSession {
 
   onTick(): void {
     this.silentTicks++;
+    if (this.phase === 'registering') this.register();
     const limit =
       this.phase === 'broadcast'
         ? this.core.config.syncLimitTicks
@@ -283,7 +299,6 @@ export class FollowerSession {
 
   private send(
     message:
-      | { kind: 'zab.FollowerInfo'; acceptedEpoch: number; voter: boolean }
       | { kind: 'zab.AckEpoch'; currentEpoch: number; lastZxid: Zxid; epochEnds: Zxid[] }
       | { kind: 'zab.Ack'; zxid: Zxid }
       | { kind: 'zab.Pong'; round: number },

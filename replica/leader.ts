@@ -95,6 +95,7 @@ export class LeaderRole {
 
   onFollowerInfo(message: MessageOf<'zab.FollowerInfo'>): void {
     const existing = this.handlers.get(message.src);
+    if (existing?.session === message.session) return; // a repeated FOLLOWERINFO
     if (existing !== undefined) this.drop(existing, 'replaced by a new session');
     if (message.seq !== 0) return;
     const handler: LearnerHandler = {
@@ -222,6 +223,8 @@ export class LeaderRole {
     if (handler.voter) this.newLeaderAcked.add(handler.follower);
     if (this.phase === 'broadcast') {
       this.send(handler, { kind: 'zab.UpToDate', committed: this.lastCommitted });
+      // Its ACK vouches for every proposal its sync stream carried: that may complete a quorum.
+      this.tryCommit();
     } else {
       this.maybeEstablish();
     }

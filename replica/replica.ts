@@ -451,7 +451,8 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
       'zab.FollowerInfo',
       mine((message) => {
         if (this.role.name === 'leading') this.role.leader.onFollowerInfo(message);
-        else
+        // Still looking: it may be about to lead, and the follower repeats itself.
+        else if (this.role.name === 'following')
           this.send({
             kind: 'zab.Close',
             src: this.config.self,
