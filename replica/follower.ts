@@ -315,13 +315,7 @@ export class FollowerSession {
 
   private fail(reason: string): void {
     if (!this.active) return;
-    this.core.send({
-      kind: 'zab.Close',
-      src: this.core.config.self,
-      dst: this.leader,
-      group: this.core.config.group,
-      session: this.session,
-    });
+    this.core.closeSession(this.leader, this.session);
     this.core.lookForLeader(reason);
   }
 }

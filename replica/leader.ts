@@ -470,13 +470,14 @@ export class LeaderRole {
       this.core.respond(read.reply, unavailable('leader changed'), this.lastCommitted);
     }
     this.reads = [];
-    for (const handler of this.handlers.values()) this.sendClose(handler);
+    for (const handler of this.handlers.values())
+      this.core.closeSession(handler.follower, handler.session);
     this.handlers.clear();
   }
 
   private drop(handler: LearnerHandler, reason: string): void {
     this.core.logDebug({ follower: handler.follower, reason }, 'session dropped');
-    this.sendClose(handler);
+    this.core.closeSession(handler.follower, handler.session);
     this.handlers.delete(handler.follower);
     this.afterHandlerLoss();
   }
@@ -527,16 +528,6 @@ export class LeaderRole {
       group: this.core.config.group,
       session: handler.session,
       seq: handler.sendSeq++,
-    });
-  }
-
-  private sendClose(handler: LearnerHandler): void {
-    this.core.send({
-      kind: 'zab.Close',
-      src: this.core.config.self,
-      dst: handler.follower,
-      group: this.core.config.group,
-      session: handler.session,
     });
   }
 }

@@ -36,6 +36,8 @@ export interface ReplicaCore {
   /** Everything up to here is known committed and applied. */
   readonly committed: Zxid;
   send(message: NetMessage): void;
+  /** Tells `peer` the session is over (best effort; silence ends it too). */
+  closeSession(peer: NodeId, session: number): void;
   /** Requests a write; `then` runs once it (and so every earlier write) is durable. */
   persist(write: UnnumberedWrite, then?: () => void): void;
   /** Persists acceptedEpoch, then runs `then` with the new value in effect (R2). */

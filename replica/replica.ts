@@ -25,7 +25,6 @@ import type { Reply, ReplicaCore, UnnumberedWrite } from './replica-core.js';
 import { ReplicaLog } from './replica-log.js';
 import { FOLLOWING, LEADING, LOOKING } from './zab-messages.js';
 import { formatZxid, type Zxid } from './zxid.js';
-import './zab-messages.js';
 
 type Role =
   | { readonly name: 'starting' }
@@ -413,6 +412,11 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     this.trigger(message, this.network);
   }
 
+  closeSession(peer: NodeId, session: number): void {
+    const { self, group } = this.config;
+    this.send({ kind: 'zab.Close', src: self, dst: peer, group, session });
+  }
+
   private subscribeNetwork(): void {
     const mine =
       <M extends { group: number }>(handler: (message: M) => void) =>
@@ -452,14 +456,7 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
       mine((message) => {
         if (this.role.name === 'leading') this.role.leader.onFollowerInfo(message);
         // Still looking: it may be about to lead, and the follower repeats itself.
-        else if (this.role.name === 'following')
-          this.send({
-            kind: 'zab.Close',
-            src: this.config.self,
-            dst: message.src,
-            group: this.config.group,
-            session: message.session,
-          });
+        else if (this.role.name === 'following') this.closeSession(message.src, message.session);
       }),
     );
     this.subscribe(

@@ -2,7 +2,12 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
 import { recoverImage } from './recover-image.js';
 import { sealEntry, sealSnapshot } from './stored-record.js';
-import { Storage, type StorageWrite, type StoredImage } from './storage-port.js';
+import {
+  STORAGE_WRITE_KINDS,
+  Storage,
+  type StorageWrite,
+  type StoredImage,
+} from './storage-port.js';
 
 export interface LmdbStorageInit {
   /** The environment's directory; created if missing. */
@@ -28,15 +33,6 @@ interface Batch {
 
 type Meta = 'initialized' | 'voter' | 'acceptedEpoch' | 'currentEpoch' | 'batches';
 const SNAPSHOT_KEY = 0;
-const WRITE_KINDS = [
-  'Append',
-  'Truncate',
-  'SetAcceptedEpoch',
-  'SetCurrentEpoch',
-  'SaveSnapshot',
-  'InstallSnapshot',
-  'Compact',
-] as const;
 
 /**
  * The Storage port on lmdb. Writes of one event-loop turn go into one lmdb transaction (lmdb-js
@@ -88,7 +84,7 @@ export class LmdbStorage extends ComponentDefinition {
     this.subscribe(this.storage, 'Load', (_request, origin) => {
       this.answer(origin, { kind: 'Loaded', image: this.load() });
     });
-    for (const kind of WRITE_KINDS)
+    for (const kind of STORAGE_WRITE_KINDS)
       this.subscribe(this.storage, kind, (write) => this.request(write));
   }
 

@@ -3,7 +3,7 @@ import type { SeededRandom } from '../random/seeded-random.js';
 import type { SimClock } from '../sim/sim-clock.js';
 import type { FutureEvent } from '../sim/future-event-list.js';
 import type { SimDisk } from './sim-disk.js';
-import { Storage } from './storage-port.js';
+import { STORAGE_WRITE_KINDS, Storage } from './storage-port.js';
 
 export interface SimStorageInit {
   readonly clock: SimClock;
@@ -32,15 +32,7 @@ export class SimStorage extends ComponentDefinition {
         this.flush(),
       );
     };
-    for (const kind of [
-      'Append',
-      'Truncate',
-      'SetAcceptedEpoch',
-      'SetCurrentEpoch',
-      'SaveSnapshot',
-      'InstallSnapshot',
-      'Compact',
-    ] as const) {
+    for (const kind of STORAGE_WRITE_KINDS) {
       this.subscribe(this.storage, kind, write);
     }
   }

@@ -76,6 +76,17 @@ export interface Compact extends Write<'Compact'> {
   readonly throughZxid: number;
 }
 
+/** Every write kind, for providers that handle them all alike. */
+export const STORAGE_WRITE_KINDS = [
+  'Append',
+  'Truncate',
+  'SetAcceptedEpoch',
+  'SetCurrentEpoch',
+  'SaveSnapshot',
+  'InstallSnapshot',
+  'Compact',
+] as const;
+
 export type StorageWrite =
   Append | Truncate | SetAcceptedEpoch | SetCurrentEpoch | SaveSnapshot | InstallSnapshot | Compact;
 

@@ -6,7 +6,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { RandomScenario } from './fixtures/zab-workload.js';
+import { RANDOM_WORKLOAD, RandomScenario } from './fixtures/zab-workload.js';
 
 interface SweepOptions {
   seeds: number;
@@ -28,12 +28,7 @@ export function sizeOf(seed: number, size: string): number {
 
 export function runOne(seed: number, size: number): string | null {
   try {
-    const result = new RandomScenario(seed, size, {
-      clients: 6,
-      keys: 6,
-      durationMs: 3_000,
-      faults: true,
-    }).run();
+    const result = new RandomScenario(seed, size, RANDOM_WORKLOAD).run();
     return result.verdict === 'ok' ? null : `history is ${result.verdict}`;
   } catch (error) {
     return error instanceof Error ? error.message.split('\n')[0]! : String(error);

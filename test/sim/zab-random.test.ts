@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runSeed, seedsToRun } from './fixtures/seeds.js';
-import { RandomScenario } from './fixtures/zab-workload.js';
+import { RANDOM_WORKLOAD, RandomScenario } from './fixtures/zab-workload.js';
 
 const FILE = 'test/sim/zab-random.test.ts';
 
@@ -11,12 +11,7 @@ describe('ZAB under random faults: linearizable, converged, live', () => {
     (size) => {
       for (const seed of seedsToRun(Number(process.env['SEEDS'] ?? 100), size * 100_000)) {
         runSeed(seed, FILE, () => {
-          const result = new RandomScenario(seed, size, {
-            clients: 6,
-            keys: 6,
-            durationMs: 3_000,
-            faults: true,
-          }).run();
+          const result = new RandomScenario(seed, size, RANDOM_WORKLOAD).run();
           expect(result.verdict, `seed ${seed}: ${result.faults.join(' ')}`).toBe('ok');
         });
       }
