@@ -92,3 +92,40 @@ export function decodeOperation(payload: Uint8Array): KvOperation | null {
 export function isWrite(operation: KvOperation): operation is KvWrite {
   return operation.op !== 'get';
 }
+
+/** An outcome as flat message fields (for the answers that cross the network). */
+export interface OutcomeFields {
+  readonly status: number;
+  readonly version?: number;
+  readonly value?: Uint8Array;
+  readonly reason?: string;
+}
+
+export function outcomeToFields(outcome: KvOutcome): OutcomeFields {
+  return {
+    status: outcome.status,
+    ...('version' in outcome ? { version: outcome.version } : {}),
+    ...('value' in outcome && outcome.value !== undefined ? { value: outcome.value } : {}),
+    ...('reason' in outcome ? { reason: outcome.reason.slice(0, 200) } : {}),
+  };
+}
+
+export function outcomeFromFields(fields: OutcomeFields): KvOutcome {
+  switch (fields.status) {
+    case 200:
+      return {
+        status: 200,
+        version: fields.version ?? 0,
+        ...(fields.value === undefined ? {} : { value: fields.value }),
+      };
+    case 204:
+    case 404:
+    case 412:
+      return { status: fields.status };
+    case 503:
+    case 504:
+      return { status: fields.status, reason: fields.reason ?? '' };
+    default:
+      throw new Error(`no outcome has status ${fields.status}`);
+  }
+}

@@ -1,5 +1,6 @@
 import { portType } from '../components/kernel/index.js';
 import type { KvOperation, KvOutcome } from './kv-operation.js';
+import type { NodeId } from '../components/network/node-id.js';
 import type { Zxid } from './zxid.js';
 
 /** A client operation for this replica's group; `id` is the requester's, echoed in the response. */
@@ -16,6 +17,8 @@ export interface ServedBy {
   readonly zxid: Zxid;
   /** True for `consistency=stale` reads, which may lag the group. */
   readonly stale: boolean;
+  /** The group's leader as the answering replica knows it (routing learns it from here). */
+  readonly leader: NodeId | null;
 }
 
 export interface KvResponse {

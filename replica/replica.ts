@@ -16,7 +16,14 @@ import { Timer } from '../components/timer/timer-port.js';
 import { TimerClient } from '../components/timer/timer-client.js';
 import { FastLeaderElection, type Notification, type Vote } from './election.js';
 import { FollowerSession } from './follower.js';
-import { decodeOperation, encodeOperation, isWrite, type KvOutcome } from './kv-operation.js';
+import {
+  decodeOperation,
+  encodeOperation,
+  isWrite,
+  outcomeFromFields,
+  outcomeToFields,
+  type KvOutcome,
+} from './kv-operation.js';
 import { Kv, type KvRequest, type KvResponse } from './kv-port.js';
 import { KvStateMachine } from './kv-state-machine.js';
 import { LeaderRole } from './leader.js';
@@ -499,7 +506,12 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
         kind: 'KvResponse',
         id: request.id,
         outcome: this.machine.get(operation.key),
-        served: { epoch: this.currentEpoch, zxid: this.machine.appliedZxid, stale: true },
+        served: {
+          epoch: this.currentEpoch,
+          zxid: this.machine.appliedZxid,
+          stale: true,
+          leader: this.leaderId,
+        },
       });
       return;
     }
@@ -550,21 +562,12 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     const request = this.forwarded.get(message.requestId);
     if (request === undefined || request.leader !== message.src) return;
     this.forwarded.delete(message.requestId);
-    const outcome: KvOutcome =
-      message.status === 200
-        ? {
-            status: 200,
-            version: message.version ?? 0,
-            ...(message.value === undefined ? {} : { value: message.value }),
-          }
-        : message.status === 503 || message.status === 504
-          ? { status: message.status, reason: message.reason ?? '' }
-          : { status: message.status as 204 | 404 | 412 };
+    const outcome = outcomeFromFields(message);
     this.answer(request.origin, {
       kind: 'KvResponse',
       id: request.id,
       outcome,
-      served: { epoch: message.epoch, zxid: message.zxid, stale: false },
+      served: { epoch: message.epoch, zxid: message.zxid, stale: false, leader: message.src },
     });
   }
 
@@ -573,7 +576,7 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
       kind: 'KvResponse',
       id: request.id,
       outcome,
-      served: { epoch: this.currentEpoch, zxid: this.committed, stale: false },
+      served: { epoch: this.currentEpoch, zxid: this.committed, stale: false, leader: null },
     });
   }
 
@@ -583,7 +586,7 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
         kind: 'KvResponse',
         id: reply.id,
         outcome,
-        served: { epoch: this.currentEpoch, zxid, stale: false },
+        served: { epoch: this.currentEpoch, zxid, stale: false, leader: this.leaderId },
       });
       return;
     }
@@ -593,10 +596,7 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
       dst: reply.node,
       group: this.config.group,
       requestId: reply.requestId,
-      status: outcome.status,
-      ...('version' in outcome ? { version: outcome.version } : {}),
-      ...('value' in outcome && outcome.value !== undefined ? { value: outcome.value } : {}),
-      ...('reason' in outcome ? { reason: outcome.reason.slice(0, 200) } : {}),
+      ...outcomeToFields(outcome),
       epoch: this.currentEpoch,
       zxid,
     });

@@ -1,0 +1,298 @@
+import {
+  ComponentDefinition,
+  type ComponentContext,
+  type ReplyTo,
+} from '../components/kernel/index.js';
+import { FailureDetector } from '../components/fd/failure-detector-port.js';
+import { Network, type MessageOf } from '../components/network/network-port.js';
+import { nodeId, type NodeId } from '../components/network/node-id.js';
+import type { SeededRandom } from '../components/random/seeded-random.js';
+import { Timer } from '../components/timer/timer-port.js';
+import { TimerClient } from '../components/timer/timer-client.js';
+import { Bootstrap } from '../bootstrap/bootstrap-port.js';
+import {
+  decodeOperation,
+  encodeOperation,
+  isWrite,
+  outcomeFromFields,
+  outcomeToFields,
+  type KvOperation,
+  type KvOutcome,
+} from '../replica/kv-operation.js';
+import { Kv, type KvResponse, type ServedBy } from '../replica/kv-port.js';
+import type { GroupInfo, LookupTable } from './lookup-table.js';
+import { Routing, type Route, type Routed } from './routing-port.js';
+import './overlay-messages.js';
+
+export interface OverlayInit {
+  readonly self: NodeId;
+  readonly tickMs: number;
+  /** Ticks an operation sent to another group may wait before it is reported (504/503). */
+  readonly requestTimeoutTicks: number;
+  /** Request ids start at a random point, so a reply meant for an earlier incarnation never matches. */
+  readonly random: SeededRandom;
+}
+
+/** Whoever is waiting for a local replica's answer: a local client or a remote node. */
+type Waiter =
+  | {
+      readonly to: 'client';
+      readonly origin: ReplyTo<Routed>;
+      readonly id: number;
+      readonly group: number;
+    }
+  | { readonly to: 'peer'; readonly node: NodeId; readonly requestId: number };
+
+interface Remote {
+  readonly origin: ReplyTo<Routed>;
+  readonly id: number;
+  readonly group: number;
+  readonly node: NodeId;
+  readonly write: boolean;
+  readonly deadlineTick: number;
+}
+
+/**
+ * Routing (DESIGN §5): any node accepts any key. A key of this node's own group goes to the
+ * local replica (which forwards to its leader); any other key goes to a member of its group,
+ * the leader when known and not suspected, else the next live member, and the answer comes
+ * back here. An answer that never comes is reported unknown (504) for a write and
+ * unavailable (503) for a read, which has no effect.
+ */
+export class Overlay extends ComponentDefinition {
+  readonly routing = this.provides(Routing);
+  private readonly network = this.requires(Network);
+  private readonly timer = this.requires(Timer);
+  private readonly kv = this.requires(Kv);
+  private readonly bootstrap = this.requires(Bootstrap);
+  private readonly detector = this.requires(FailureDetector);
+  private readonly timers = new TimerClient(this, (request) => this.trigger(request, this.timer));
+  private table: LookupTable | null = null;
+  private readonly suspected = new Set<NodeId>();
+  private readonly leaders = new Map<number, NodeId>();
+  private readonly rotation = new Map<number, number>();
+  private readonly waiting = new Map<number, Waiter>();
+  private readonly remote = new Map<number, Remote>();
+  private nextId: number;
+  private tick = 0;
+
+  constructor(
+    context: ComponentContext,
+    private readonly init: OverlayInit,
+  ) {
+    super(context);
+    this.nextId = init.random.int(1, 2 ** 52);
+    this.subscribe(this.timer, 'Timeout', this.timers.onTimeout);
+    this.subscribe(this.bootstrap, 'TableReady', ({ table }) => this.onTable(table));
+    this.subscribe(this.detector, 'Suspect', ({ peer }) => this.suspected.add(peer));
+    this.subscribe(this.detector, 'Restore', ({ peer }) => this.suspected.delete(peer));
+    this.subscribe(this.routing, 'Route', (route, origin) => this.onRoute(route, origin));
+    this.subscribe(this.kv, 'KvResponse', (response) => this.onLocalAnswer(response));
+    this.subscribe(this.network, 'overlay.Request', (m) => this.onPeerRequest(m));
+    this.subscribe(this.network, 'overlay.Response', (m) => this.onPeerAnswer(m));
+  }
+
+  protected override onStart(): void {
+    this.timers.every(this.init.tickMs, () => this.onTick());
+  }
+
+  protected override onKill(): void {
+    this.timers.cancelAll();
+  }
+
+  /** The current table, for status pages. */
+  get lookupTable(): LookupTable | null {
+    return this.table;
+  }
+
+  /** The leader this node last heard of for `group`. */
+  knownLeader(group: number): NodeId | null {
+    return this.leaders.get(group) ?? null;
+  }
+
+  private onTable(table: LookupTable): void {
+    if (this.table !== null && table.version <= this.table.version) return;
+    this.table = table;
+    const everyone = table.groups.flatMap((g) => g.members);
+    this.trigger(
+      { kind: 'Monitor', peers: everyone.filter((n) => n !== this.init.self) },
+      this.detector,
+    );
+    this.log.info({ version: table.version, groups: table.groups.length }, 'lookup table');
+  }
+
+  private onRoute(route: Route, origin: ReplyTo<Routed>): void {
+    const table = this.table;
+    if (table === null) {
+      this.answerRoute(
+        origin,
+        route.id,
+        unavailable('the cluster is not formed yet'),
+        -1,
+        this.init.self,
+      );
+      return;
+    }
+    const group = table.groupOfKey(route.operation.key);
+    if (group.members.includes(this.init.self)) {
+      this.runLocally(route.operation, { to: 'client', origin, id: route.id, group: group.id });
+      return;
+    }
+    const target = this.pickMember(group);
+    const requestId = this.nextId++;
+    this.remote.set(requestId, {
+      origin,
+      id: route.id,
+      group: group.id,
+      node: target,
+      write: isWrite(route.operation),
+      deadlineTick: this.tick + this.init.requestTimeoutTicks,
+    });
+    this.trigger(
+      {
+        kind: 'overlay.Request',
+        src: this.init.self,
+        dst: target,
+        group: group.id,
+        requestId,
+        payload: encodeOperation(route.operation),
+      },
+      this.network,
+    );
+  }
+
+  /** The group's leader if known and not suspected, else members in turn, skipping suspects. */
+  private pickMember(group: GroupInfo): NodeId {
+    const leader = this.leaders.get(group.id);
+    if (leader !== undefined && !this.suspected.has(leader) && group.members.includes(leader)) {
+      return leader;
+    }
+    const start = this.rotation.get(group.id) ?? 0;
+    this.rotation.set(group.id, start + 1);
+    for (let i = 0; i < group.members.length; i++) {
+      const member = group.members[(start + i) % group.members.length]!;
+      if (!this.suspected.has(member)) return member;
+    }
+    return group.members[start % group.members.length]!;
+  }
+
+  private runLocally(operation: KvOperation, waiter: Waiter): void {
+    const id = this.nextId++;
+    this.waiting.set(id, waiter);
+    this.trigger({ kind: 'KvRequest', id, operation }, this.kv);
+  }
+
+  private onLocalAnswer(response: KvResponse): void {
+    const waiter = this.waiting.get(response.id);
+    if (waiter === undefined) return;
+    this.waiting.delete(response.id);
+    const group = this.table?.groupOfNode(this.init.self)?.id ?? -1;
+    if (response.served.leader !== null) this.leaders.set(group, response.served.leader);
+    if (waiter.to === 'client') {
+      this.answer(waiter.origin, {
+        kind: 'Routed',
+        id: waiter.id,
+        outcome: response.outcome,
+        served: response.served,
+        group,
+        node: this.init.self,
+      });
+      return;
+    }
+    const { served } = response;
+    this.trigger(
+      {
+        kind: 'overlay.Response',
+        src: this.init.self,
+        dst: waiter.node,
+        requestId: waiter.requestId,
+        ...outcomeToFields(response.outcome),
+        epoch: served.epoch,
+        zxid: served.zxid,
+        stale: served.stale,
+        leader: served.leader ?? -1,
+      },
+      this.network,
+    );
+  }
+
+  private onPeerRequest(message: MessageOf<'overlay.Request'>): void {
+    const operation = decodeOperation(message.payload);
+    if (operation === null) {
+      this.log.warn({ from: message.src }, 'malformed routed request');
+      return;
+    }
+    const mine = this.table?.groupOfNode(this.init.self);
+    if (mine === undefined || mine.id !== message.group) {
+      // The sender's table is newer or older than ours: nothing was done here.
+      this.trigger(
+        {
+          kind: 'overlay.Response',
+          src: this.init.self,
+          dst: message.src,
+          requestId: message.requestId,
+          ...outcomeToFields(
+            unavailable(`node ${this.init.self} is not in group ${message.group}`),
+          ),
+          epoch: 0,
+          zxid: 0,
+          stale: false,
+          leader: -1,
+        },
+        this.network,
+      );
+      return;
+    }
+    this.runLocally(operation, { to: 'peer', node: message.src, requestId: message.requestId });
+  }
+
+  private onPeerAnswer(message: MessageOf<'overlay.Response'>): void {
+    const request = this.remote.get(message.requestId);
+    if (request === undefined || request.node !== message.src) return;
+    this.remote.delete(message.requestId);
+    if (message.leader >= 0) this.leaders.set(request.group, nodeId(message.leader));
+    const served: ServedBy = {
+      epoch: message.epoch,
+      zxid: message.zxid,
+      stale: message.stale,
+      leader: message.leader >= 0 ? nodeId(message.leader) : null,
+    };
+    this.answerRoute(
+      request.origin,
+      request.id,
+      outcomeFromFields(message),
+      request.group,
+      message.src,
+      served,
+    );
+  }
+
+  private onTick(): void {
+    this.tick++;
+    for (const [requestId, request] of this.remote) {
+      if (request.deadlineTick > this.tick) continue;
+      this.remote.delete(requestId);
+      // The member may be gone: try another one next time.
+      if (this.leaders.get(request.group) === request.node) this.leaders.delete(request.group);
+      const outcome = request.write
+        ? ({ status: 504, reason: `no answer from node ${request.node}` } as const)
+        : unavailable(`no answer from node ${request.node}`);
+      this.answerRoute(request.origin, request.id, outcome, request.group, request.node);
+    }
+  }
+
+  private answerRoute(
+    origin: ReplyTo<Routed>,
+    id: number,
+    outcome: KvOutcome,
+    group: number,
+    node: NodeId,
+    served: ServedBy = { epoch: 0, zxid: 0, stale: false, leader: null },
+  ): void {
+    this.answer(origin, { kind: 'Routed', id, outcome, served, group, node });
+  }
+}
+
+function unavailable(reason: string): KvOutcome {
+  return { status: 503, reason };
+}
