@@ -139,6 +139,16 @@ export class Overlay extends ComponentDefinition {
       return;
     }
     const target = this.pickMember(group);
+    if (target === null) {
+      this.answerRoute(
+        origin,
+        route.id,
+        unavailable(`group ${group.id} is down`),
+        group.id,
+        this.init.self,
+      );
+      return;
+    }
     const requestId = this.nextId++;
     this.remote.set(requestId, {
       origin,
@@ -161,8 +171,8 @@ export class Overlay extends ComponentDefinition {
     );
   }
 
-  /** The group's leader if known and not suspected, else members in turn, skipping suspects. */
-  private pickMember(group: GroupInfo): NodeId {
+  /** The group's leader if known and not suspected, else members in turn; null if all are suspected. */
+  private pickMember(group: GroupInfo): NodeId | null {
     const leader = this.leaders.get(group.id);
     if (leader !== undefined && !this.suspected.has(leader) && group.members.includes(leader)) {
       return leader;
@@ -173,7 +183,7 @@ export class Overlay extends ComponentDefinition {
       const member = group.members[(start + i) % group.members.length]!;
       if (!this.suspected.has(member)) return member;
     }
-    return group.members[start % group.members.length]!;
+    return null;
   }
 
   private runLocally(operation: KvOperation, waiter: Waiter): void {
