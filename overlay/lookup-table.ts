@@ -10,9 +10,26 @@ export const HASH_SPACE = 0x1_0000_0000;
 const nodeIdSchema = Type.Integer({ minimum: 0, maximum: 65_535 });
 
 /** The table's wire and disk form: sent to every node and persisted (DESIGN §5). */
+const endpointSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, maxLength: 255 }),
+    port: Type.Integer({ minimum: 1, maximum: 65_535 }),
+  },
+  { additionalProperties: false },
+);
+
+/** Where a node listens: its peer port (TCP between nodes) and its HTTP port (clients). */
+export const nodeAddressSchema = Type.Object(
+  { id: nodeIdSchema, peer: endpointSchema, http: endpointSchema },
+  { additionalProperties: false },
+);
+
+export type NodeAddress = Static<typeof nodeAddressSchema>;
+
 export const lookupTableSchema = Type.Object(
   {
     version: Type.Integer({ minimum: 1 }),
+    nodes: Type.Array(nodeAddressSchema, { minItems: 1 }),
     groups: Type.Array(
       Type.Object(
         { id: Type.Integer({ minimum: 0 }), members: Type.Array(nodeIdSchema, { minItems: 1 }) },
@@ -66,21 +83,26 @@ export class LookupTable {
    * Assigns `nodes` to ⌊n / replication⌋ groups in order (the remainder joins the first
    * groups, one each) and gives each group an equal share of the hash space.
    */
-  static assign(version: number, nodes: readonly NodeId[], replication: number): LookupTable {
+  static assign(version: number, nodes: readonly NodeAddress[], replication: number): LookupTable {
     assert(Number.isInteger(replication) && replication >= 1, 'replication must be ≥ 1');
     assert(
       nodes.length >= replication,
       `${nodes.length} nodes cannot make a group of ${replication}`,
     );
-    assert(new Set(nodes).size === nodes.length, 'a node is listed twice');
     const count = Math.floor(nodes.length / replication);
-    const sorted = [...nodes].sort((a, b) => a - b);
+    const sorted = nodes.map((n) => nodeId(n.id)).sort((a, b) => a - b);
     const groups = Array.from({ length: count }, (_, id) => ({ id, members: [] as NodeId[] }));
     sorted.forEach((node, i) =>
       groups[i < count * replication ? Math.floor(i / replication) : i % count]!.members.push(node),
     );
     const starts = groups.map((_, i) => Math.floor((i * HASH_SPACE) / count));
-    return LookupTable.from({ version, groups, starts, owners: groups.map((g) => g.id) });
+    return LookupTable.from({
+      version,
+      nodes: [...nodes].sort((a, b) => a.id - b.id),
+      groups,
+      starts,
+      owners: groups.map((g) => g.id),
+    });
   }
 
   /** Checks untrusted data (from the network or disk); throws with a reason when it is not a table. */
@@ -101,11 +123,22 @@ export class LookupTable {
     for (const owner of owners) assert(ids.has(owner), `range owned by unknown group ${owner}`);
     const members = groups.flatMap((g) => g.members);
     assert(new Set(members).size === members.length, 'a node belongs to two groups');
+    const known = new Set(data.nodes.map((n) => n.id));
+    assert(known.size === data.nodes.length, 'a node is listed twice');
+    for (const member of members) assert(known.has(member), `no address for node ${member}`);
     return new LookupTable(data);
   }
 
   get version(): number {
     return this.data.version;
+  }
+
+  get nodes(): readonly NodeAddress[] {
+    return this.data.nodes;
+  }
+
+  address(node: NodeId): NodeAddress | undefined {
+    return this.data.nodes.find((n) => n.id === node);
   }
 
   get groups(): readonly GroupInfo[] {

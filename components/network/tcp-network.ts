@@ -19,6 +19,11 @@ export interface TcpNetworkInit {
   readonly maxQueuedBytes?: number;
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
+  /**
+   * Other ids this node answers to, e.g. the well-known id of the bootstrap server, which a
+   * joining node can reach knowing only its address.
+   */
+  readonly aliases?: readonly NodeId[];
 }
 
 export interface TcpNetworkStats {
@@ -94,6 +99,7 @@ export class TcpNetwork extends ComponentDefinition {
       maxQueuedBytes: 64 * 2 ** 20,
       reconnectMinMs: 20,
       reconnectMaxMs: 1_000,
+      aliases: [],
       ...init,
     };
     this.setPeers(init.peers);
@@ -151,7 +157,7 @@ export class TcpNetwork extends ComponentDefinition {
   // ---- sending ------------------------------------------------------------------------------
 
   private send(message: NetMessage): void {
-    if (message.dst === this.init.self) {
+    if (this.isMe(message.dst)) {
       this.stats.localDeliveries++;
       this.trigger(message, this.network);
       return;
@@ -308,7 +314,7 @@ export class TcpNetwork extends ComponentDefinition {
         const reason = this.init.catalogue.invalid(value);
         if (reason !== null) return reject(reason);
         const message = value as NetMessage;
-        if (message.src !== peer || message.dst !== this.init.self) {
+        if (message.src !== peer || !this.isMe(message.dst)) {
           return reject(`message ${message.src}>${message.dst} on the link from ${peer}`);
         }
         this.stats.framesIn++;
@@ -321,7 +327,11 @@ export class TcpNetwork extends ComponentDefinition {
 
   private checkHello(value: unknown): NodeId | null {
     if (!helloCheck.Check(value)) return null;
-    if (value.cluster !== this.init.clusterId || value.dst !== this.init.self) return null;
+    if (value.cluster !== this.init.clusterId || !this.isMe(value.dst as NodeId)) return null;
     return value.src as NodeId;
+  }
+
+  private isMe(id: NodeId): boolean {
+    return id === this.init.self || this.init.aliases.includes(id);
   }
 }

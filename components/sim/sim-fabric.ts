@@ -43,6 +43,7 @@ export class SimFabric {
   private readonly lastArrival = new Map<number, number>();
   /** Blocked ordered pairs `from → to`, as `from * 65536 + to`. */
   private readonly blockedLinks = new Set<number>();
+  private readonly aliases = new Map<NodeId, NodeId>();
   private readonly packr = new Packr({ useRecords: false });
   /**
    * A scenario's hook on every arrival: return false to drop the message. It may also inject
@@ -73,9 +74,19 @@ export class SimFabric {
     return this.endpoints.has(id);
   }
 
+  /** Messages to `alias` go to `node` (as TcpNetwork's `aliases`, e.g. the bootstrap server). */
+  alias(alias: NodeId, node: NodeId): void {
+    this.aliases.set(alias, node);
+  }
+
+  private resolve(id: NodeId): NodeId {
+    return this.aliases.get(id) ?? id;
+  }
+
   send(message: Envelope): void {
     this.stats.sent++;
-    const { src, dst } = message;
+    const src = message.src;
+    const dst = this.resolve(message.dst);
     const wire = this.catalogue === undefined ? message : this.throughTheWire(message);
     if (this.isBlocked(src, dst)) return this.drop('blocked', message);
     if (this.random.chance(this.model.lossRate)) return this.drop('lost', message);
@@ -89,13 +100,14 @@ export class SimFabric {
   }
 
   private arrive(message: Envelope, incarnation: number): void {
-    const target = this.endpoints.get(message.dst);
+    const dst = this.resolve(message.dst);
+    const target = this.endpoints.get(dst);
     if (target === undefined || target.incarnation !== incarnation) {
       return this.drop('toDeadNode', message);
     }
-    if (this.isBlocked(message.src, message.dst)) return this.drop('blocked', message);
+    if (this.isBlocked(message.src, dst)) return this.drop('blocked', message);
     if (this.onArrival !== undefined && !this.onArrival(message)) return this.drop('lost', message);
-    if (!this.endpoints.has(message.dst)) return this.drop('toDeadNode', message);
+    if (!this.endpoints.has(dst)) return this.drop('toDeadNode', message);
     this.stats.delivered++;
     this.clock.traceLine(`deliver ${message.src}>${message.dst} ${message.kind}`);
     target.deliver(message);

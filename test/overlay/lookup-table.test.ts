@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { nodeId } from '../../components/network/node-id.js';
 import { HASH_SPACE, LookupTable, keyHash } from '../../overlay/lookup-table.js';
 
-const nodes = (...ids: number[]) => ids.map(nodeId);
+const nodes = (...ids: number[]) =>
+  ids.map((id) => ({
+    id: nodeId(id),
+    peer: { host: '127.0.0.1', port: 7000 + id },
+    http: { host: '127.0.0.1', port: 8000 + id },
+  }));
 
 describe('LookupTable', () => {
   it('assigns nodes to groups of the replication factor and cuts the hash space evenly', () => {
@@ -54,6 +59,7 @@ describe('LookupTable', () => {
       { ...good, owners: [7] },
       { ...good, starts: [0, 0], owners: [0, 0] },
       { ...good, groups: [...good.groups, { id: 1, members: [1] }] },
+      { ...good, nodes: good.nodes.slice(1) },
     ];
     for (const data of bad) expect(() => LookupTable.from(data)).toThrow();
   });

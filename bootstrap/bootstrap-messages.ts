@@ -1,0 +1,21 @@
+import { Type } from '@sinclair/typebox';
+import { defineMessages, type PayloadsOf } from '../components/network/message-catalogue.js';
+import { NODE_ID_MAX, nodeId } from '../components/network/node-id.js';
+import { lookupTableSchema, nodeAddressSchema } from '../overlay/lookup-table.js';
+
+/**
+ * The bootstrap server also answers to this id, so a joining node that knows only the
+ * server's address (`--bootstrap host:port`) can reach it before it knows anyone's id.
+ */
+export const BOOTSTRAP_SERVER = nodeId(NODE_ID_MAX);
+
+export const bootstrapMessages = defineMessages({
+  /** "I am here, this is where I listen": repeated until the table arrives. */
+  'bootstrap.CheckIn': Type.Object({ address: nodeAddressSchema }),
+  /** The lookup table, to every node once the cluster is formed, and to late or restarted ones. */
+  'bootstrap.Table': Type.Object({ table: lookupTableSchema }),
+});
+
+declare module '../components/network/network-port.js' {
+  interface NetworkMessages extends PayloadsOf<typeof bootstrapMessages> {}
+}

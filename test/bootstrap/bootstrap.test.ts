@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { bootstrapMessages, BOOTSTRAP_SERVER } from '../../bootstrap/bootstrap-messages.js';
+import { MessageCatalogue } from '../../components/network/message-catalogue.js';
+import { nodeId, type NodeId } from '../../components/network/node-id.js';
+import { Simulator } from '../../components/sim/index.js';
+import type { LookupTable } from '../../overlay/lookup-table.js';
+import { BootstrapHost } from '../sim/fixtures/bootstrap-host.js';
+
+const address = (id: NodeId) => ({
+  id,
+  peer: { host: '127.0.0.1', port: 7000 + id },
+  http: { host: '127.0.0.1', port: 8000 + id },
+});
+
+function cluster(seed: number, size: number, replication: number) {
+  const sim = new Simulator({ seed, catalogue: new MessageCatalogue(bootstrapMessages) });
+  const server = nodeId(1);
+  sim.fabric.alias(BOOTSTRAP_SERVER, server);
+  const tables = new Map<NodeId, LookupTable>();
+  const saved = new Map<NodeId, LookupTable>();
+  const add = (id: NodeId) =>
+    sim.addNode(id, (env) =>
+      env.system.createRoot(BootstrapHost, {
+        network: env.network,
+        timer: env.timer,
+        client: { address: address(id), table: saved.get(id) ?? null, checkInMs: 100 },
+        ...(id === server
+          ? { server: { self: id, clusterSize: size, replication, table: saved.get(id) ?? null } }
+          : {}),
+        onTable: ({ table }) => {
+          tables.set(id, table);
+          saved.set(id, table); // what the host persists
+        },
+      }),
+    );
+  return { sim, server, tables, add, saved };
+}
+
+describe('Bootstrap', () => {
+  it('forms the cluster once --cluster-size nodes checked in, and every node gets the same table', () => {
+    const { sim, tables, add } = cluster(1, 6, 3);
+    for (let i = 1; i <= 5; i++) add(nodeId(i));
+    sim.runFor(2_000);
+    expect(tables.size).toBe(0); // 5 of 6: not formed
+    add(nodeId(6));
+    expect(sim.runUntil(() => tables.size === 6, 2_000)).toBe(true);
+    const versions = new Set([...tables.values()].map((t) => JSON.stringify(t.toData())));
+    expect(versions.size).toBe(1);
+    const table = tables.get(nodeId(1))!;
+    expect(table.groups.map((g) => g.members.length)).toEqual([3, 3]);
+    expect(table.address(nodeId(4))).toEqual(address(nodeId(4)));
+  });
+
+  it('a restarted node rejoins from its persisted table without the bootstrap node', () => {
+    const { sim, server, tables, add } = cluster(2, 3, 3);
+    for (let i = 1; i <= 3; i++) add(nodeId(i));
+    expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
+    sim.crash(server);
+    sim.crash(nodeId(2));
+    tables.delete(nodeId(2));
+    sim.restart(nodeId(2));
+    sim.runFor(10);
+    expect(tables.get(nodeId(2))?.version).toBe(1);
+  });
+
+  it('a member that lost its table gets it again by checking in', () => {
+    const { sim, tables, add, saved } = cluster(4, 3, 3);
+    for (let i = 1; i <= 3; i++) add(nodeId(i));
+    expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
+    sim.crash(nodeId(3));
+    saved.delete(nodeId(3));
+    tables.delete(nodeId(3));
+    sim.restart(nodeId(3));
+    expect(sim.runUntil(() => tables.has(nodeId(3)), 2_000)).toBe(true);
+  });
+
+  it('ignores a node outside the formed cluster (membership is fixed)', () => {
+    const { sim, tables, add } = cluster(3, 3, 3);
+    for (let i = 1; i <= 3; i++) add(nodeId(i));
+    expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
+    const lateTables: LookupTable[] = [];
+    const extra = nodeId(9);
+    sim.addNode(extra, (env) =>
+      env.system.createRoot(BootstrapHost, {
+        network: env.network,
+        timer: env.timer,
+        client: { address: address(extra), table: null, checkInMs: 100 },
+        onTable: ({ table }) => lateTables.push(table),
+      }),
+    );
+    sim.runFor(1_000);
+    expect(lateTables).toEqual([]); // membership is fixed once formed
+  });
+});
