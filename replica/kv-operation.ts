@@ -47,7 +47,7 @@ export function encodeOperation(operation: KvOperation): Uint8Array {
         ? -1
         : condition.ifMatch === '*'
           ? -2
-          : condition.ifMatch;
+          : positiveVersion(condition.ifMatch);
   switch (operation.op) {
     case 'put':
       return packr.pack([1, operation.key, cond, operation.value]);
@@ -56,6 +56,14 @@ export function encodeOperation(operation: KvOperation): Uint8Array {
     case 'get':
       return packr.pack([3, operation.key, operation.consistency === 'stale' ? 1 : 0]);
   }
+}
+
+/** Versions are zxids, always > 0; the codes 0, -1, -2 mean "none", If-None-Match *, If-Match *. */
+function positiveVersion(version: number): number {
+  if (!(Number.isSafeInteger(version) && version > 0)) {
+    throw new RangeError(`If-Match version must be a positive integer, got ${version}`);
+  }
+  return version;
 }
 
 function decodeCondition(code: unknown): Condition | undefined | null {

@@ -1,0 +1,44 @@
+/**
+ * Every error the HTTP API can answer, in one place: its status and JSON body. 503 says the
+ * operation did not happen (retry after `Retry-After`), 504 that it may have.
+ */
+export const HTTP_ERRORS = {
+  BadKey: { status: 400, message: 'the key must be 1 to 1024 bytes of UTF-8' },
+  BadCondition: {
+    status: 400,
+    message: 'If-Match takes one "<version>" or *, If-None-Match only *',
+  },
+  BadConsistency: { status: 400, message: 'consistency is linearizable or stale' },
+  BadRequest: { status: 400, message: 'the request is malformed' },
+  NotFound: { status: 404, message: 'no value under this key' },
+  NoSuchRoute: { status: 404, message: 'no such endpoint' },
+  MethodNotAllowed: { status: 405, message: 'method not allowed on this endpoint' },
+  PreconditionFailed: { status: 412, message: 'the condition does not hold' },
+  ValueTooLarge: { status: 413, message: 'the value is larger than 1 MiB' },
+  Internal: { status: 500, message: 'internal error' },
+  Unavailable: { status: 503, message: 'unavailable: the operation did not happen' },
+  Overloaded: { status: 503, message: 'too many requests in flight: the operation did not happen' },
+  ShuttingDown: {
+    status: 503,
+    message: 'this node is shutting down: the operation did not happen',
+  },
+  Indeterminate: {
+    status: 504,
+    message: 'the outcome is unknown: it may or may not have happened',
+  },
+} as const;
+
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 1;
+
+export interface ErrorBody {
+  readonly error: HttpErrorCode;
+  readonly message: string;
+}
+
+export function errorBody(code: HttpErrorCode, detail?: string): ErrorBody {
+  const { message } = HTTP_ERRORS[code];
+  return { error: code, message: detail === undefined ? message : `${message} (${detail})` };
+}
