@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { runDemo } from './demo.js';
+import { ConfigError, resolveNodeConfig, type RawNodeSettings } from '../node/node-config.js';
+import { runNode } from '../node/run-node.js';
 
 const program = new Command()
   .name('zabkv')
@@ -27,4 +29,26 @@ program
     );
   });
 
-program.parse();
+program
+  .command('node')
+  .description('run one node of a cluster (settings also from ZABKV_* variables or --config)')
+  .option('--id <n>', 'this node id (1..65534), fixed for its lifetime')
+  .option('--peer <host:port>', 'where other nodes reach this one')
+  .option('--http <host:port>', 'where clients reach this one')
+  .option('--data <dir>', 'data directory')
+  .option('--bootstrap-server', 'this node forms the cluster')
+  .option('--cluster-size <n>', 'with --bootstrap-server: nodes to wait for')
+  .option('--replication <n>', 'with --bootstrap-server: replicas per group (default 3)')
+  .option('--bootstrap <host:port>', "the bootstrap node's peer address")
+  .option('--cluster-id <name>', 'refuse peers of other clusters (default zabkv)')
+  .option('--config <file>', 'a JSON file with any of these settings')
+  .action(async (options: RawNodeSettings) => {
+    try {
+      await runNode(resolveNodeConfig(options));
+    } catch (error) {
+      if (error instanceof ConfigError) program.error(error.message);
+      throw error;
+    }
+  });
+
+await program.parseAsync();

@@ -298,6 +298,17 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     });
   }
 
+  /**
+   * Leaves the group's current role for good (node shutdown): a leader ends its followers'
+   * sessions so they elect a new leader at once instead of waiting out syncLimit.
+   */
+  resign(): void {
+    this.log.info({ role: this.role.name }, 'resigning');
+    this.leaveRole();
+    this.role = { name: 'starting' };
+    this.timers.cancelAll();
+  }
+
   lookForLeader(reason: string): void {
     this.log.info({ role: this.role.name, reason }, 'looking for a leader');
     this.leaveRole();

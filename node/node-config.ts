@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { nodeId, type NodeId } from '../components/network/node-id.js';
+import type { Endpoint } from './node-host.js';
+
+/** A node's settings, from flags, then environment variables (ZABKV_*), then a config file. */
+export interface NodeConfig {
+  readonly id: NodeId;
+  readonly peer: Endpoint;
+  readonly http: Endpoint;
+  readonly dataDir: string;
+  readonly clusterId: string;
+  readonly bootstrap:
+    | { readonly role: 'server'; readonly clusterSize: number; readonly replication: number }
+    | { readonly role: 'client'; readonly server: Endpoint };
+}
+
+/** What may be given, by flag, environment or file: every value as text. */
+export interface RawNodeSettings {
+  id?: string;
+  peer?: string;
+  http?: string;
+  data?: string;
+  clusterId?: string;
+  bootstrap?: string;
+  bootstrapServer?: boolean | string;
+  clusterSize?: string;
+  replication?: string;
+  config?: string;
+}
+
+const ENVIRONMENT: Record<keyof Omit<RawNodeSettings, 'config'>, string> = {
+  id: 'ZABKV_ID',
+  peer: 'ZABKV_PEER',
+  http: 'ZABKV_HTTP',
+  data: 'ZABKV_DATA',
+  clusterId: 'ZABKV_CLUSTER_ID',
+  bootstrap: 'ZABKV_BOOTSTRAP',
+  bootstrapServer: 'ZABKV_BOOTSTRAP_SERVER',
+  clusterSize: 'ZABKV_CLUSTER_SIZE',
+  replication: 'ZABKV_REPLICATION',
+};
+
+export class ConfigError extends Error {}
+
+export function parseEndpoint(text: string, what: string): Endpoint {
+  const match = /^(.+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || port < 0 || port > 65_535) {
+    throw new ConfigError(`${what} must be host:port, got ${JSON.stringify(text)}`);
+  }
+  return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function positiveInteger(text: string | undefined, what: string): number {
+  const value = Number(text);
+  if (text === undefined || !Number.isInteger(value) || value < 1) {
+    throw new ConfigError(`${what} must be a positive integer, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+export function resolveNodeConfig(
+  flags: RawNodeSettings,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeConfig {
+  const file: RawNodeSettings =
+    flags.config === undefined
+      ? {}
+      : (JSON.parse(readFileSync(flags.config, 'utf8')) as RawNodeSettings);
+  const pick = <K extends keyof typeof ENVIRONMENT>(key: K): RawNodeSettings[K] => {
+    const fromEnv = env[ENVIRONMENT[key]];
+    return flags[key] ?? (fromEnv as RawNodeSettings[K] | undefined) ?? file[key];
+  };
+  const text = (key: keyof typeof ENVIRONMENT): string | undefined => {
+    const value = pick(key);
+    return value === undefined ? undefined : String(value);
+  };
+  const id = positiveInteger(text('id'), '--id');
+  if (text('peer') === undefined) throw new ConfigError('--peer <host:port> is required');
+  if (text('http') === undefined) throw new ConfigError('--http <host:port> is required');
+  if (text('data') === undefined) throw new ConfigError('--data <dir> is required');
+  const serverFlag = pick('bootstrapServer');
+  const isServer = serverFlag === true || serverFlag === 'true' || serverFlag === '1';
+  const bootstrapAddress = text('bootstrap');
+  if (isServer === (bootstrapAddress !== undefined)) {
+    throw new ConfigError(
+      'give either --bootstrap-server (with --cluster-size, --replication) or --bootstrap <host:port>',
+    );
+  }
+  return {
+    id: nodeId(id),
+    peer: parseEndpoint(text('peer')!, '--peer'),
+    http: parseEndpoint(text('http')!, '--http'),
+    dataDir: text('data')!,
+    clusterId: text('clusterId') ?? 'zabkv',
+    bootstrap: isServer
+      ? {
+          role: 'server',
+          clusterSize: positiveInteger(text('clusterSize'), '--cluster-size'),
+          replication: positiveInteger(text('replication') ?? '3', '--replication'),
+        }
+      : { role: 'client', server: parseEndpoint(bootstrapAddress!, '--bootstrap') },
+  };
+}

@@ -1,0 +1,61 @@
+import { mkdirSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { pino } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { ComponentSystem, LiveScheduler } from '../components/kernel/index.js';
+import type { LookupTable } from '../overlay/lookup-table.js';
+import { NodeHost } from './node-host.js';
+import type { NodeConfig } from './node-config.js';
+import { loadTable, saveTable } from './table-file.js';
+
+/** Runs one node in this process until SIGTERM/SIGINT, then stops it cleanly and exits 0. */
+export async function runNode(config: NodeConfig): Promise<void> {
+  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info' });
+  mkdirSync(config.dataDir, { recursive: true });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let saved = loadTable(config.dataDir);
+  const system = new ComponentSystem({
+    scheduler: new LiveScheduler(),
+    logger,
+    onRootFault: (fault) => {
+      logger.fatal({ err: fault.error }, 'node failed: exiting');
+      process.exit(1);
+    },
+  });
+  const host = system.createRoot(NodeHost, {
+    self: config.id,
+    clusterId: config.clusterId,
+    peer: config.peer,
+    http: config.http,
+    dataDir: config.dataDir,
+    bootstrap: config.bootstrap,
+    savedTable: saved,
+    saveTable: (table: LookupTable) => {
+      if (saved !== null && saved.version >= table.version) return;
+      saveTable(config.dataDir, table);
+      saved = table;
+    },
+    registry,
+    seed: randomInt(2 ** 31),
+  });
+  host.start();
+  const [httpPort, peerPort] = await Promise.all([
+    host.frontend.whenListening(),
+    host.network.whenListening(),
+  ]);
+  logger.info({ node: config.id, http: httpPort, peer: peerPort }, 'listening');
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    void host.shutdown(5_000).then(() => {
+      logger.info('stopped');
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

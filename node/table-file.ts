@@ -1,0 +1,32 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LookupTable } from '../overlay/lookup-table.js';
+
+const FILE = 'lookup-table.json';
+
+/** The persisted lookup table of this data directory, or null when there is none yet. */
+export function loadTable(dataDir: string): LookupTable | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, FILE), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  // A damaged table is not guessed around: the node refuses to start with a clear reason.
+  return LookupTable.from(JSON.parse(text));
+}
+
+/** Writes the table atomically: temporary file, fsync, rename, fsync of the directory. */
+export function saveTable(dataDir: string, table: LookupTable): void {
+  const path = join(dataDir, FILE);
+  const temporary = `${path}.tmp`;
+  writeFileSync(temporary, JSON.stringify(table.toData(), null, 2));
+  const file = openSync(temporary, 'r+');
+  fsyncSync(file);
+  closeSync(file);
+  renameSync(temporary, path);
+  const directory = openSync(dataDir, 'r');
+  fsyncSync(directory);
+  closeSync(directory);
+}
