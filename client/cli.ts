@@ -1,15 +1,145 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { clusterStatus, formatStatus } from './status-table.js';
 import { runDemo } from './demo.js';
 import { ConfigError, resolveNodeConfig, type RawNodeSettings } from '../node/node-config.js';
 import { runNode } from '../node/run-node.js';
+import { KvClient, KvError } from './kv-client.js';
+import { LocalCluster, httpUrl } from './local-cluster.js';
 
 const program = new Command()
   .name('zabkv')
   .description('A partitioned, linearizable key-value store replicated with ZAB');
 
 program
-  .command('demo', { isDefault: true })
+  .command('start', { isDefault: true })
+  .description('start a local cluster (separate processes on loopback); Ctrl-C stops it')
+  .option('--nodes <n>', 'nodes', '6')
+  .option('--replication <n>', 'replicas per group', '3')
+  .option('--data <dir>', 'data directory (reused on the next start)', './data')
+  .option('--http-port <n>', 'HTTP port of node 1 (node n: + n - 1)', '8001')
+  .option('--peer-port <n>', 'peer port of node 1 (node n: + n - 1)', '7001')
+  .action(async (options: Record<string, string>) => {
+    const cluster = new LocalCluster({
+      nodes: Number(options['nodes']),
+      replication: Number(options['replication']),
+      dataDir: options['data']!,
+      firstHttpPort: Number(options['httpPort']),
+      firstPeerPort: Number(options['peerPort']),
+    });
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      console.log('\nstopping all nodes…');
+      void cluster.stop().then(() => {
+        console.log('all nodes stopped; `npm start` again reuses the data');
+        process.exit(0);
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    cluster.start();
+    console.log(
+      `starting ${cluster.options.nodes} nodes (logs in ${options['data']}/node-<n>.log)…`,
+    );
+    await cluster.ready(60_000);
+    const url = (n: number) => httpUrl(cluster.options, n);
+    for (let n = 1; n <= cluster.options.nodes; n++) console.log(`  node ${n}: ${url(n)}`);
+    console.log(
+      [
+        '',
+        'Every node accepts every key. Try:',
+        `  curl -i -X PUT ${url(1)}/kv/hello -d 'world'`,
+        `  curl -i ${url(4)}/kv/hello`,
+        `  curl -i -X PUT ${url(2)}/kv/hello -H 'If-Match: "<version from the ETag>"' -d 'again'`,
+        `  curl -i -X PUT ${url(3)}/kv/new -H 'If-None-Match: *' -d 'only if absent'`,
+        `  curl -i -X DELETE ${url(5)}/kv/hello`,
+        `  curl -s ${url(6)}/cluster`,
+        `  npx zabkv status        npx zabkv put k v        npx zabkv get k`,
+        '',
+        'Ctrl-C stops every node cleanly.',
+      ].join('\n'),
+    );
+  });
+
+const DEFAULT_URL = 'http://127.0.0.1:8001';
+const withClient =
+  (run: (client: KvClient) => Promise<void>) =>
+  async (...args: unknown[]) => {
+    const command = args.at(-1) as Command;
+    const client = new KvClient((command.opts() as { url: string }).url);
+    try {
+      await run(client);
+    } catch (error) {
+      if (error instanceof KvError) {
+        console.error(`${error.status} ${error.code}: ${error.message}`);
+        process.exitCode = 1;
+      } else throw error;
+    } finally {
+      await client.close();
+    }
+  };
+
+program
+  .command('get <key>')
+  .description('print the value of a key (its version on stderr)')
+  .option('--url <url>', 'any node', DEFAULT_URL)
+  .option('--stale', 'read the local replica (may lag)')
+  .action((key: string, options: { stale?: boolean }, command: Command) =>
+    withClient(async (client) => {
+      const { value, version } = await client.get(key, options.stale ? 'stale' : 'linearizable');
+      process.stdout.write(value);
+      process.stdout.write('\n');
+      console.error(`version ${version}`);
+    })(command),
+  );
+
+program
+  .command('put <key> <value>')
+  .description('set a key; prints the new version')
+  .option('--url <url>', 'any node', DEFAULT_URL)
+  .option('--if-match <version>', 'only if the current version is this (or *)')
+  .option('--if-absent', 'only if the key has no value')
+  .action(
+    (
+      key: string,
+      value: string,
+      options: { ifMatch?: string; ifAbsent?: boolean },
+      command: Command,
+    ) =>
+      withClient(async (client) => {
+        const version = await client.put(key, value, {
+          ...(options.ifMatch === undefined ? {} : { ifMatch: options.ifMatch }),
+          ...(options.ifAbsent ? { ifNoneMatch: '*' as const } : {}),
+        });
+        console.log(version);
+      })(command),
+  );
+
+program
+  .command('del <key>')
+  .description('delete a key')
+  .option('--url <url>', 'any node', DEFAULT_URL)
+  .option('--if-match <version>', 'only if the current version is this (or *)')
+  .action((key: string, options: { ifMatch?: string }, command: Command) =>
+    withClient(async (client) => {
+      await client.del(key, options.ifMatch === undefined ? {} : { ifMatch: options.ifMatch });
+    })(command),
+  );
+
+program
+  .command('status')
+  .description('groups, key ranges, members, leader, epoch, zxid')
+  .option('--url <url>', 'any node', DEFAULT_URL)
+  .action((_options: unknown, command: Command) =>
+    withClient(async (client) => {
+      console.log(formatStatus(await clusterStatus(client)));
+    })(command),
+  );
+
+program
+  .command('demo')
   .description(
     'run a simulated 5-replica ZAB group through leader crash, partition and full restart',
   )

@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+
+export interface LocalClusterOptions {
+  readonly nodes: number;
+  readonly replication: number;
+  readonly dataDir: string;
+  readonly firstHttpPort: number;
+  readonly firstPeerPort: number;
+}
+
+const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
+
+export function httpUrl(options: LocalClusterOptions, node: number): string {
+  return `http://127.0.0.1:${options.firstHttpPort + node - 1}`;
+}
+
+/**
+ * A local cluster: one OS process per node on loopback, node 1 the bootstrap node, each
+ * with its data and log under `dataDir`. Starting again reuses the data (and the persisted
+ * lookup table), so nothing is lost across restarts.
+ */
+export class LocalCluster {
+  private readonly children = new Map<number, ChildProcess>();
+
+  constructor(readonly options: LocalClusterOptions) {}
+
+  start(): void {
+    mkdirSync(this.options.dataDir, { recursive: true });
+    for (let node = 1; node <= this.options.nodes; node++) this.startNode(node);
+  }
+
+  startNode(node: number): ChildProcess {
+    const { dataDir, firstHttpPort, firstPeerPort, nodes, replication } = this.options;
+    const role =
+      node === 1
+        ? [
+            '--bootstrap-server',
+            '--cluster-size',
+            String(nodes),
+            '--replication',
+            String(replication),
+          ]
+        : ['--bootstrap', `127.0.0.1:${firstPeerPort}`];
+    const log = openSync(join(dataDir, `node-${node}.log`), 'a');
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'node',
+        '--id',
+        String(node),
+        '--peer',
+        `127.0.0.1:${firstPeerPort + node - 1}`,
+        '--http',
+        `127.0.0.1:${firstHttpPort + node - 1}`,
+        '--data',
+        join(dataDir, `node-${node}`),
+        ...role,
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+    this.children.set(node, child);
+    child.once('exit', () => {
+      if (this.children.get(node) === child) this.children.delete(node);
+    });
+    return child;
+  }
+
+  process(node: number): ChildProcess | undefined {
+    return this.children.get(node);
+  }
+
+  /** Resolves when every node answers /readyz with 200 (its group has a leader). */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let node = 1; node <= this.options.nodes; node++) {
+      for (;;) {
+        if (await isReady(httpUrl(this.options, node))) break;
+        if (Date.now() > deadline) throw new Error(`node ${node} not ready after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  /** SIGTERM to every node; resolves when all have exited. */
+  async stop(): Promise<void> {
+    const exits = [...this.children.values()].map(
+      (child) =>
+        new Promise<void>((resolve) =>
+          child.exitCode !== null ? resolve() : child.once('exit', () => resolve()),
+        ),
+    );
+    for (const child of this.children.values()) child.kill('SIGTERM');
+    await Promise.all(exits);
+  }
+}
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const response = await request(`${url}/readyz`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
+    await response.body.dump();
+    return response.statusCode === 200;
+  } catch {
+    return false;
+  }
+}
