@@ -10,6 +10,10 @@ export interface LocalClusterOptions {
   readonly dataDir: string;
   readonly firstHttpPort: number;
   readonly firstPeerPort: number;
+  /** The CLI to run nodes with (default: the one next to this file). */
+  readonly cli?: string;
+  /** Extra environment for the nodes (e.g. LOG_LEVEL). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
@@ -49,7 +53,7 @@ export class LocalCluster {
     const child = spawn(
       process.execPath,
       [
-        CLI,
+        this.options.cli ?? CLI,
         'node',
         '--id',
         String(node),
@@ -61,7 +65,7 @@ export class LocalCluster {
         join(dataDir, `node-${node}`),
         ...role,
       ],
-      { stdio: ['ignore', log, log] },
+      { stdio: ['ignore', log, log], env: { ...process.env, ...this.options.env } },
     );
     this.children.set(node, child);
     child.once('exit', () => {

@@ -1,0 +1,232 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Indeterminate,
+  KvClient,
+  NotFound,
+  PreconditionFailed,
+  Unavailable,
+} from '../../client/kv-client.js';
+import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
+
+// Real nodes as OS processes on loopback: 6 nodes, 2 groups of 3 (issue 4, item 7).
+const dataDir = mkdtempSync(join(tmpdir(), 'zabkv-cluster-'));
+const cluster = new LocalCluster({
+  nodes: 6,
+  replication: 3,
+  dataDir,
+  firstHttpPort: 18_601,
+  firstPeerPort: 17_601,
+  cli: 'dist/client/cli.js',
+  env: { LOG_LEVEL: 'warn' },
+});
+const clients = new Map<number, KvClient>();
+const client = (node: number): KvClient => {
+  let c = clients.get(node);
+  if (c === undefined) clients.set(node, (c = new KvClient(httpUrl(cluster.options, node), 3_000)));
+  return c;
+};
+
+interface GroupView {
+  id: number;
+  members: { id: number }[];
+  leader: number | null;
+}
+
+async function groups(node = 2): Promise<GroupView[]> {
+  return ((await client(node).cluster()) as { groups: GroupView[] }).groups;
+}
+
+/** Keys owned by each group, found by asking where a write went (X-Kv-Group). */
+async function keyOfGroup(group: number, prefix: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const key = `${prefix}-${i}`;
+    const response = await fetch(`${httpUrl(cluster.options, 1)}/kv/${key}`);
+    await response.arrayBuffer();
+    if (Number(response.headers.get('x-kv-group')) === group) return key;
+  }
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function leaderOf(group: number, asking: number): Promise<number> {
+  return until(`a leader of group ${group}`, async () => {
+    const view = (await groups(asking)).find((g) => g.id === group)!;
+    // Ask a member: it knows its own group's leader.
+    for (const member of view.members) {
+      try {
+        const own = (await groups(member.id)).find((g) => g.id === group)!;
+        if (own.leader !== null) return own.leader;
+      } catch {
+        // down
+      }
+    }
+    return undefined;
+  });
+}
+
+beforeAll(async () => {
+  cluster.start();
+  await cluster.ready(60_000);
+}, 90_000);
+
+afterAll(async () => {
+  for (const c of clients.values()) await c.close();
+  await cluster.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}, 60_000);
+
+describe('a local cluster of 6 processes', () => {
+  it('serves every operation through every node', async () => {
+    for (let node = 1; node <= 6; node++) {
+      const key = `every-${node}`;
+      const version = await client(node).put(key, `v${node}`);
+      for (let reader = 1; reader <= 6; reader++) {
+        expect((await client(reader).get(key)).value.toString()).toBe(`v${node}`);
+      }
+      await expect(client(node).put(key, 'x', { ifNoneMatch: '*' })).rejects.toBeInstanceOf(
+        PreconditionFailed,
+      );
+      const next = await client((node % 6) + 1).put(key, 'w', { ifMatch: version });
+      expect(Number(next)).toBeGreaterThan(Number(version));
+      await client(node).del(key, { ifMatch: next });
+      await expect(client(node).get(key)).rejects.toBeInstanceOf(NotFound);
+    }
+  }, 60_000);
+
+  it('a group leader killed with SIGKILL under load: writes resume, no acknowledged write is lost', async () => {
+    const key0 = await keyOfGroup(0, 'load');
+    const key1 = await keyOfGroup(1, 'load');
+    const acked = new Map<string, number>();
+    let running = true;
+    let sequence = 0;
+    const writer = async (node: number, key: string) => {
+      while (running) {
+        const value = `${node}-${sequence++}`;
+        try {
+          const version = Number(await client(node).put(key, value));
+          acked.set(key, Math.max(acked.get(key) ?? 0, version));
+        } catch (error) {
+          if (!(error instanceof Unavailable || error instanceof Indeterminate)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+    };
+    const writers = [1, 2, 3, 4, 5, 6].flatMap((node) => [writer(node, key0), writer(node, key1)]);
+    await until('writes to commit', async () => ((acked.get(key0) ?? 0) > 0 ? true : undefined));
+    const leader = await leaderOf(0, 4);
+    const before = acked.get(key0)!;
+    cluster.process(leader)!.kill('SIGKILL');
+    // Resumed: a write acknowledged in a newer epoch than the dead leader's.
+    const epochOf = (zxid: number) => Math.floor(zxid / 2 ** 32);
+    await until('writes to group 0 to resume', async () =>
+      epochOf(acked.get(key0)!) > epochOf(before) ? true : undefined,
+    );
+    running = false;
+    await Promise.all(writers);
+    const asker = leader === 6 ? 5 : 6;
+    for (const key of [key0, key1]) {
+      const { version } = await client(asker).get(key);
+      expect(Number(version)).toBeGreaterThanOrEqual(acked.get(key)!);
+    }
+    cluster.startNode(leader);
+    await cluster.ready(30_000);
+  }, 90_000);
+
+  it('a follower killed with SIGKILL and restarted catches up', async () => {
+    const leader = await leaderOf(1, 1);
+    const follower = [4, 5, 6].find((n) => n !== leader)!;
+    cluster.process(follower)!.kill('SIGKILL');
+    const key = await keyOfGroup(1, 'follower');
+    const version = await client(1).put(key, 'while-down');
+    cluster.startNode(follower);
+    await until('the follower to have the write', async () => {
+      const { version: seen } = await client(follower).get(key, 'stale');
+      return seen === version ? true : undefined;
+    });
+  }, 60_000);
+
+  it('keeps serving after the bootstrap node dies, and a node restarts without it', async () => {
+    const key = await keyOfGroup(0, 'noboot');
+    cluster.process(1)!.kill('SIGKILL');
+    await until('a write without node 1', async () =>
+      (await client(2).put(key, 'a')) ? true : undefined,
+    );
+    cluster.process(5)!.kill('SIGKILL');
+    await new Promise((resolve) => cluster.process(5)?.once('exit', resolve) ?? resolve(undefined));
+    cluster.startNode(5);
+    await until('node 5 to serve again', async () =>
+      (await client(5).get(key)).value.toString() === 'a' ? true : undefined,
+    );
+    cluster.startNode(1);
+    await cluster.ready(30_000);
+  }, 60_000);
+
+  it('answers malformed HTTP and garbage on the peer port with errors, and stays up', async () => {
+    const raw = (port: number, bytes: string) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('close', () => resolve(text));
+        socket.on('error', () => resolve(text));
+        setTimeout(() => socket.destroy(), 1_000);
+      });
+    const http = await raw(cluster.options.firstHttpPort + 1, 'BLAH /kv/x HTTP/9.9\r\n\r\n');
+    expect(http).toMatch(/^HTTP\/1.1 400/);
+    await raw(
+      cluster.options.firstPeerPort + 1,
+      '\x00\x00\x00\x05hello garbage that is not a frame',
+    );
+    expect((await fetch(`${httpUrl(cluster.options, 2)}/livez`)).status).toBe(200);
+    const response = await fetch(`${httpUrl(cluster.options, 2)}/kv/k`, {
+      method: 'PUT',
+      body: 'v',
+      headers: { 'if-match': 'bad' },
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'BadCondition' });
+    expect(await client(2).put('still-fine', 'yes')).toBeTruthy();
+  }, 30_000);
+
+  it('stops cleanly on SIGTERM and comes back with all data after a whole-cluster restart', async () => {
+    const written = new Map<string, string>();
+    for (let i = 0; i < 20; i++) {
+      const key = `restart-${i}`;
+      written.set(key, await client((i % 6) + 1).put(key, `value-${i}`));
+    }
+    const exits = [1, 2, 3, 4, 5, 6].map(
+      (node) =>
+        new Promise<number | null>((resolve) =>
+          cluster.process(node)!.once('exit', (code) => resolve(code)),
+        ),
+    );
+    await cluster.stop();
+    expect(await Promise.all(exits)).toEqual([0, 0, 0, 0, 0, 0]);
+    cluster.start();
+    await cluster.ready(60_000);
+    for (const [key, version] of written) {
+      const got = await until(`${key} after restart`, async () => client(3).get(key));
+      expect(got.version).toBe(version);
+    }
+  }, 120_000);
+});
