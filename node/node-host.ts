@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ComponentDefinition, type ComponentContext } from '../components/kernel/index.js';
 import {
   EventuallyPerfectFailureDetector,
@@ -50,6 +50,8 @@ export interface NodeHostInit {
   readonly registry: Registry;
   readonly seed: number;
   readonly timing?: Partial<ReplicaConfig>;
+  /** A log flush slower than this is logged at warn (ZooKeeper's fsync.warningthresholdms). */
+  readonly slowFsyncMs?: number;
 }
 
 const catalogue = new MessageCatalogue(
@@ -71,10 +73,13 @@ export class NodeHost extends ComponentDefinition {
   private readonly tables = this.requires(Bootstrap);
   private readonly timer: LiveTimer;
   private replica: Replica | null = null;
+  private storage: LmdbStorage | null = null;
   private readonly random: SeededRandom;
   private readonly leaderChanges: Counter;
   private readonly hasLeader: Gauge;
   private readonly applied: Counter;
+  private readonly failedProposals: Counter;
+  private readonly fsync: Histogram;
 
   constructor(
     context: ComponentContext,
@@ -111,6 +116,7 @@ export class NodeHost extends ComponentDefinition {
       self: init.self,
       tickMs: 100,
       requestTimeoutTicks: 50,
+      leaderQueryTicks: 10,
       random: this.random.fork('overlay'),
     });
     this.frontend = this.create(HttpFrontend, {
@@ -155,6 +161,25 @@ export class NodeHost extends ComponentDefinition {
       help: 'Transactions this node applied as committed',
       registers: [init.registry],
     });
+    this.failedProposals = new Counter({
+      name: 'zabkv_proposals_failed_total',
+      help: 'Proposals left with an unknown outcome when this node stopped leading',
+      registers: [init.registry],
+    });
+    const pending: Gauge = new Gauge({
+      name: 'zabkv_proposals_pending',
+      help: 'Writes this node proposed as leader and has not answered yet',
+      registers: [init.registry],
+      collect: (): void => pending.set(this.replica?.pendingProposals ?? 0),
+    });
+    this.fsync = new Histogram({
+      name: 'zabkv_wal_fsync_duration_seconds',
+      help: 'Time from a log write batch to durable on disk (lmdb commit + fsync)',
+      buckets: [
+        0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1, 2, 4,
+      ],
+      registers: [init.registry],
+    });
   }
 
   private onTable(table: LookupTable): void {
@@ -165,10 +190,16 @@ export class NodeHost extends ComponentDefinition {
       this.log.warn('this node is in no group of the lookup table: serving as a router only');
       return;
     }
+    const slowMs = this.init.slowFsyncMs ?? 1_000;
     const storage = this.create(LmdbStorage, {
       path: join(this.init.dataDir, `group-${group.id}`),
       initialize: true,
+      onFlushed: (durationMs, writes) => {
+        this.fsync.observe(durationMs / 1000);
+        if (durationMs > slowMs) this.log.warn({ durationMs, writes }, 'slow log flush (fsync)');
+      },
     });
+    this.storage = storage;
     this.replica = this.create(Replica, {
       ...DEFAULT_REPLICA_TIMING,
       ...this.init.timing,
@@ -180,6 +211,7 @@ export class NodeHost extends ComponentDefinition {
         established: () => this.leaderChanges.inc(),
         role: (_node, role) => role === 'following' && this.leaderChanges.inc(),
         applied: () => this.applied.inc(),
+        failed: (_node, count) => this.failedProposals.inc(count),
       },
     });
     this.connect(this.network.provided(Network), this.replica.required(Network));
@@ -188,9 +220,9 @@ export class NodeHost extends ComponentDefinition {
     this.connect(this.replica.provided(Kv), this.overlay.required(Kv));
   }
 
-  /** Ready: the table is known and this node's group has an established leader it follows or is. */
+  /** Ready: this node's group serves here, and it knows a leader for every other group. */
   private ready(): boolean {
-    return this.replica?.serving === true;
+    return this.replica?.serving === true && this.overlay.allLeadersKnown();
   }
 
   private clusterStatus(): unknown {
@@ -228,6 +260,8 @@ export class NodeHost extends ComponentDefinition {
     this.replica?.resign();
     // Let the Close messages leave before the sockets go.
     await new Promise((resolve) => setTimeout(resolve, 50));
+    const storage = this.storage;
     this.kill();
+    await storage?.whenClosed();
   }
 }

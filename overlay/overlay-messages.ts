@@ -18,6 +18,12 @@ export const overlayMessages = defineMessages({
     /** The group's leader as the answering member knows it (-1: unknown). */
     leader: Type.Integer({ minimum: -1, maximum: 65_535 }),
   }),
+  /** Who leads your group? Asked now and then, so every node knows every group's leader. */
+  'overlay.LeaderQuery': Type.Object({ group: count }),
+  'overlay.LeaderAnswer': Type.Object({
+    group: count,
+    leader: Type.Integer({ minimum: -1, maximum: 65_535 }),
+  }),
 });
 
 declare module '../components/network/network-port.js' {

@@ -29,6 +29,8 @@ export interface OverlayInit {
   readonly tickMs: number;
   /** Ticks an operation sent to another group may wait before it is reported (504/503). */
   readonly requestTimeoutTicks: number;
+  /** Ticks between asking a member of every other group who leads it. */
+  readonly leaderQueryTicks: number;
   /** Request ids start at a random point, so a reply meant for an earlier incarnation never matches. */
   readonly random: SeededRandom;
 }
@@ -88,6 +90,11 @@ export class Overlay extends ComponentDefinition {
     this.subscribe(this.detector, 'Restore', ({ peer }) => this.suspected.delete(peer));
     this.subscribe(this.routing, 'Route', (route, origin) => this.onRoute(route, origin));
     this.subscribe(this.kv, 'KvResponse', (response) => this.onLocalAnswer(response));
+    this.subscribe(this.kv, 'LeaderChanged', ({ group, leader }) => this.noteLeader(group, leader));
+    this.subscribe(this.network, 'overlay.LeaderQuery', (m) => this.onLeaderQuery(m));
+    this.subscribe(this.network, 'overlay.LeaderAnswer', ({ group, leader }) =>
+      this.noteLeader(group, leader >= 0 ? nodeId(leader) : null),
+    );
     this.subscribe(this.network, 'overlay.Request', (m) => this.onPeerRequest(m));
     this.subscribe(this.network, 'overlay.Response', (m) => this.onPeerAnswer(m));
   }
@@ -277,8 +284,52 @@ export class Overlay extends ComponentDefinition {
     );
   }
 
+  private noteLeader(group: number, leader: NodeId | null): void {
+    if (leader === null) this.leaders.delete(group);
+    else this.leaders.set(group, leader);
+  }
+
+  private onLeaderQuery(message: MessageOf<'overlay.LeaderQuery'>): void {
+    const mine = this.table?.groupOfNode(this.init.self);
+    if (mine === undefined || mine.id !== message.group) return;
+    const leader = this.leaders.get(mine.id) ?? -1;
+    this.trigger(
+      {
+        kind: 'overlay.LeaderAnswer',
+        src: this.init.self,
+        dst: message.src,
+        group: mine.id,
+        leader,
+      },
+      this.network,
+    );
+  }
+
+  /** Every group has a leader this node knows of (its own from its replica, others by asking). */
+  allLeadersKnown(): boolean {
+    return this.table !== null && this.table.groups.every((g) => this.leaders.has(g.id));
+  }
+
+  private askForLeaders(): void {
+    const table = this.table;
+    if (table === null) return;
+    for (const group of table.groups) {
+      if (group.members.includes(this.init.self)) continue;
+      const member = this.pickMember(group);
+      if (member === null) {
+        this.leaders.delete(group.id);
+        continue;
+      }
+      this.trigger(
+        { kind: 'overlay.LeaderQuery', src: this.init.self, dst: member, group: group.id },
+        this.network,
+      );
+    }
+  }
+
   private onTick(): void {
     this.tick++;
+    if (this.tick % this.init.leaderQueryTicks === 1) this.askForLeaders();
     for (const [requestId, request] of this.remote) {
       if (request.deadlineTick > this.tick) continue;
       this.remote.delete(requestId);

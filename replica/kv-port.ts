@@ -28,8 +28,16 @@ export interface KvResponse {
   readonly served: ServedBy;
 }
 
+/** The replica's view of its group's leader changed (null: it is looking for one). */
+export interface LeaderChanged {
+  readonly kind: 'LeaderChanged';
+  readonly group: number;
+  readonly leader: NodeId | null;
+  readonly epoch: number;
+}
+
 /**
  * The key-value service of one replication group, provided by every replica of the group.
  * A request may reach any replica; it answers to the requester that sent it, exactly once.
  */
-export const Kv = portType<KvRequest, KvResponse>('Kv');
+export const Kv = portType<KvRequest, KvResponse | LeaderChanged>('Kv');

@@ -87,6 +87,10 @@ export class LeaderRole {
     return this.epoch;
   }
 
+  get pendingWrites(): number {
+    return this.writes.size + this.batch.length;
+  }
+
   get commitPoint(): Zxid {
     return this.lastCommitted;
   }
@@ -461,6 +465,7 @@ export class LeaderRole {
     for (const [zxid, reply] of this.writes) {
       this.core.respond(reply, { status: 504, reason: 'leader changed before commit' }, zxid);
     }
+    this.core.config.observer?.failed?.(this.core.config.self, this.writes.size);
     this.writes.clear();
     for (const { reply } of this.batch) {
       this.core.respond(reply, unavailable('leader changed before proposing'), this.lastCommitted);

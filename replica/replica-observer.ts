@@ -14,6 +14,8 @@ export interface ReplicaObserver {
   applied?(node: NodeId, zxid: Zxid, payload: Uint8Array): void;
   /** This node is about to acknowledge holding everything up to `zxid` durably. */
   acknowledging?(node: NodeId, zxid: Zxid): void;
+  /** A leader stepped down with `count` proposals whose outcome is now unknown. */
+  failed?(node: NodeId, count: number): void;
   /** The role changed (for metrics: leader changes, has-leader). */
   role?(node: NodeId, role: 'looking' | 'following' | 'leading', epoch: number): void;
 }

@@ -147,6 +147,11 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     return false;
   }
 
+  /** Writes proposed (or batched) by this replica as leader and not yet answered. */
+  get pendingProposals(): number {
+    return this.role.name === 'leading' ? this.role.leader.pendingWrites : 0;
+  }
+
   digest(): string {
     return this.machine.digest();
   }
@@ -288,7 +293,12 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
   // ---- election -------------------------------------------------------------------------
 
   private startLooking(): void {
+    const wasServing = this.role.name === 'following' || this.role.name === 'leading';
     this.role = { name: 'looking' };
+    if (wasServing) {
+      const { group } = this.config;
+      this.trigger({ kind: 'LeaderChanged', group, leader: null, epoch: this.currentEpoch }, this.kv);
+    }
     this.config.observer?.role?.(this.config.self, 'looking', this.currentEpoch);
     this.voteResendTicks = this.config.voteResendTicks;
     this.election.start({
@@ -347,6 +357,10 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
       // Late joiners compare (leader, peerEpoch) of established servers (ZOOKEEPER-1732).
       this.role = { ...role, vote: { ...role.vote, peerEpoch: epoch } } as Role;
     }
+    this.trigger(
+      { kind: 'LeaderChanged', group: this.config.group, leader: this.leaderId, epoch },
+      this.kv,
+    );
     if (role.name === 'leading') {
       this.log.info({ epoch, zxid: formatZxid(this.history.last) }, 'leading');
       this.config.observer?.established?.(this.config.self, epoch);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
 import { recoverImage } from './recover-image.js';
@@ -16,6 +17,8 @@ export interface LmdbStorageInit {
   readonly initialize: boolean;
   /** Told of a failed write; the default logs it and ends the process. */
   readonly onFailure?: (error: Error) => void;
+  /** Told how long each batch took from its first write to durable (commit + fsync), for metrics. */
+  readonly onFlushed?: (durationMs: number, writes: number) => void;
 }
 
 export interface LmdbStorageStats {
@@ -29,6 +32,7 @@ export interface LmdbStorageStats {
 interface Batch {
   lastSeq: number | null;
   durable: boolean;
+  writes?: number;
 }
 
 type Meta = 'initialized' | 'voter' | 'acceptedEpoch' | 'currentEpoch' | 'batches';
@@ -59,8 +63,11 @@ export class LmdbStorage extends ComponentDefinition {
   private batches: number;
   private closed: Promise<void> = Promise.resolve();
 
+  private readonly onFlushed: ((durationMs: number, writes: number) => void) | undefined;
+
   constructor(context: ComponentContext, init: LmdbStorageInit) {
     super(context);
+    this.onFlushed = init.onFlushed;
     this.onFailure =
       init.onFailure ??
       ((error) => {
@@ -140,6 +147,7 @@ export class LmdbStorage extends ComponentDefinition {
     if (this.batchOpen) return;
     this.batchOpen = true;
     const batch: Batch = { lastSeq: null, durable: false };
+    const started = performance.now();
     this.inFlight.push(batch);
     // A child transaction aborts as a whole if a write throws: nothing of a failed batch lands.
     const committed = this.root.childTransaction(() => this.applyPending(batch));
@@ -150,6 +158,7 @@ export class LmdbStorage extends ComponentDefinition {
     Promise.all([committed, flushed]).then(
       () => {
         batch.durable = true;
+        this.onFlushed?.(performance.now() - started, batch.writes ?? 0);
         this.emitDurable();
       },
       (error: unknown) => this.stopWriting(error),
@@ -171,6 +180,7 @@ export class LmdbStorage extends ComponentDefinition {
       this.apply(write);
       batch.lastSeq = write.seq;
     }
+    batch.writes = writes.length;
     this.metaDb.putSync('batches', ++this.batches);
     this.stats.writes += writes.length;
   }

@@ -181,6 +181,28 @@ describe('a local cluster of 6 processes', () => {
     await cluster.ready(30_000);
   }, 60_000);
 
+  it('reports readiness, the cluster map and Prometheus metrics on every node', async () => {
+    for (let node = 1; node <= 6; node++) {
+      const url = httpUrl(cluster.options, node);
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      await client(node).put(`metrics-${node}`, 'v');
+      const view = await groups(node);
+      expect(view.map((g) => g.leader === null)).toEqual([false, false]);
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      for (const name of [
+        'zabkv_has_leader 1',
+        'zabkv_leader_changes_seen_total',
+        'zabkv_proposals_committed_total',
+        'zabkv_proposals_pending',
+        'zabkv_proposals_failed_total',
+        'zabkv_wal_fsync_duration_seconds_bucket',
+        'zabkv_request_duration_seconds_bucket',
+      ]) {
+        expect(metrics).toContain(name);
+      }
+    }
+  });
+
   it('answers malformed HTTP and garbage on the peer port with errors, and stays up', async () => {
     const raw = (port: number, bytes: string) =>
       new Promise<string>((resolve) => {
