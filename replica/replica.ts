@@ -297,7 +297,10 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     this.role = { name: 'looking' };
     if (wasServing) {
       const { group } = this.config;
-      this.trigger({ kind: 'LeaderChanged', group, leader: null, epoch: this.currentEpoch }, this.kv);
+      this.trigger(
+        { kind: 'LeaderChanged', group, leader: null, epoch: this.currentEpoch },
+        this.kv,
+      );
     }
     this.config.observer?.role?.(this.config.self, 'looking', this.currentEpoch);
     this.voteResendTicks = this.config.voteResendTicks;
