@@ -4,7 +4,7 @@ import { clusterStatus, formatStatus } from './status-table.js';
 import { runDemo } from './demo.js';
 import { ConfigError, resolveNodeConfig, type RawNodeSettings } from '../node/node-config.js';
 import { runNode } from '../node/run-node.js';
-import { KvClient, KvError } from './kv-client.js';
+import { ZabkvClient, KvError } from './zabkv-client.js';
 import { LocalCluster, httpUrl } from './local-cluster.js';
 
 const program = new Command()
@@ -65,10 +65,10 @@ program
 
 const DEFAULT_URL = 'http://127.0.0.1:8001';
 const withClient =
-  (run: (client: KvClient) => Promise<void>) =>
+  (run: (client: ZabkvClient) => Promise<void>) =>
   async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
-    const client = new KvClient((command.opts() as { url: string }).url);
+    const client = new ZabkvClient({ nodes: [(command.opts() as { url: string }).url] });
     try {
       await run(client);
     } catch (error) {

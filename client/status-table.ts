@@ -1,4 +1,4 @@
-import { KvClient } from './kv-client.js';
+import { ZabkvClient } from './zabkv-client.js';
 
 interface GroupStatus {
   id: number;
@@ -43,14 +43,18 @@ export function formatStatus(status: unknown): string {
  * The cluster as its groups see themselves: the node asked gives the table, then each group
  * is described by the first of its members that answers (it knows its own leader and epoch).
  */
-export async function clusterStatus(client: KvClient): Promise<unknown> {
+export async function clusterStatus(client: ZabkvClient): Promise<unknown> {
   const status = (await client.cluster()) as { formed: boolean; groups?: GroupStatus[] };
   if (!status.formed || status.groups === undefined) return status;
   const groups = await Promise.all(
     status.groups.map(async (group) => {
       for (const member of group.members) {
         if (member.http === undefined) continue;
-        const peer = new KvClient(`http://${member.http.host}:${member.http.port}`, 2_000);
+        const peer = new ZabkvClient({
+          nodes: [`http://${member.http.host}:${member.http.port}`],
+          timeoutMs: 2_000,
+          attempts: 1,
+        });
         try {
           const view = (await peer.cluster()) as { groups: GroupStatus[] };
           const own = view.groups.find((g) => g.id === group.id);

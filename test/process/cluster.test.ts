@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Indeterminate,
-  KvClient,
+  ZabkvClient,
   NotFound,
   PreconditionFailed,
   Unavailable,
-} from '../../client/kv-client.js';
+} from '../../client/zabkv-client.js';
 import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
 
 // Real nodes as OS processes on loopback: 6 nodes, 2 groups of 3 (issue 4, item 7).
@@ -23,10 +23,18 @@ const cluster = new LocalCluster({
   cli: 'dist/client/cli.js',
   env: { LOG_LEVEL: 'warn' },
 });
-const clients = new Map<number, KvClient>();
-const client = (node: number): KvClient => {
+const clients = new Map<number, ZabkvClient>();
+const client = (node: number): ZabkvClient => {
   let c = clients.get(node);
-  if (c === undefined) clients.set(node, (c = new KvClient(httpUrl(cluster.options, node), 3_000)));
+  if (c === undefined)
+    clients.set(
+      node,
+      (c = new ZabkvClient({
+        nodes: [httpUrl(cluster.options, node)],
+        timeoutMs: 3_000,
+        attempts: 1,
+      })),
+    );
   return c;
 };
 

@@ -1,0 +1,219 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool, errors, type Dispatcher } from 'undici';
+
+export class KvError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+/** The key has no value (404). */
+export class NotFound extends KvError {}
+/** If-Match / If-None-Match did not hold (412). */
+export class PreconditionFailed extends KvError {}
+/** The operation did not happen (503, or the request never reached a node); safe to retry. */
+export class Unavailable extends KvError {
+  constructor(
+    message: string,
+    code: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, 503, code);
+  }
+}
+/** The outcome is unknown (504, or the connection failed after a write was sent). */
+export class Indeterminate extends KvError {}
+
+export interface Versioned {
+  readonly value: Buffer;
+  readonly version: string;
+}
+
+export interface WriteOptions {
+  readonly ifMatch?: string;
+  readonly ifNoneMatch?: '*';
+}
+
+export interface ClientOptions {
+  /** Node URLs; any node serves any key. Requests go round-robin, retries to the next node. */
+  readonly nodes: readonly string[];
+  /** Per request: headers and body must arrive within this. */
+  readonly timeoutMs?: number;
+  /** Attempts for an operation that provably did not happen (503, connection refused). */
+  readonly attempts?: number;
+  /** Keep-alive connections per node. */
+  readonly connections?: number;
+}
+
+type Method = 'GET' | 'PUT' | 'DELETE';
+
+/**
+ * The zabkv client over HTTP (undici). It retries only what provably did not happen: a 503
+ * (after Retry-After, with jittered exponential backoff, on the next node) or a connection
+ * that was refused before the request was sent. A write whose answer is lost or timed out is
+ * never retried, by it or by undici (writes are sent as non-idempotent): it is Indeterminate.
+ */
+export class ZabkvClient {
+  private readonly pools: Pool[];
+  private next = 0;
+  private readonly timeoutMs: number;
+  private readonly attempts: number;
+
+  constructor(options: ClientOptions) {
+    if (options.nodes.length === 0) throw new Error('at least one node URL is needed');
+    this.pools = options.nodes.map(
+      (url) =>
+        new Pool(url, {
+          connections: options.connections ?? 8,
+          pipelining: 1,
+          keepAliveTimeout: 30_000,
+        }),
+    );
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.attempts = options.attempts ?? 5;
+  }
+
+  async get(
+    key: string,
+    consistency: 'linearizable' | 'stale' = 'linearizable',
+  ): Promise<Versioned> {
+    const query = consistency === 'stale' ? '?consistency=stale' : '';
+    return this.run('GET', key, query, {}, undefined, async (response) => ({
+      value: Buffer.from(await response.body.arrayBuffer()),
+      version: unquote(response.headers['etag']),
+    }));
+  }
+
+  async put(key: string, value: Buffer | string, options: WriteOptions = {}): Promise<string> {
+    return this.run('PUT', key, '', conditionHeaders(options), value, async (response) =>
+      String(((await response.body.json()) as { version: string }).version),
+    );
+  }
+
+  async del(key: string, options: WriteOptions = {}): Promise<void> {
+    await this.run('DELETE', key, '', conditionHeaders(options), undefined, (response) =>
+      response.body.dump(),
+    );
+  }
+
+  /** GET /cluster from the first node that answers. */
+  async cluster(): Promise<unknown> {
+    let last: unknown;
+    for (const pool of this.pools) {
+      try {
+        const response = await pool.request({
+          method: 'GET',
+          path: '/cluster',
+          headersTimeout: this.timeoutMs,
+        });
+        return await response.body.json();
+      } catch (error) {
+        last = error;
+      }
+    }
+    throw new Unavailable(`no node answered: ${(last as Error).message}`, 'ConnectionFailed', 1);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pools.map((pool) => pool.close()));
+  }
+
+  private async run<T>(
+    method: Method,
+    key: string,
+    query: string,
+    headers: Record<string, string>,
+    body: Buffer | string | undefined,
+    read: (response: Dispatcher.ResponseData) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const pool = this.pools[this.next++ % this.pools.length]!;
+      try {
+        return await read(await this.once(pool, method, key, query, headers, body));
+      } catch (error) {
+        if (!(error instanceof Unavailable) || attempt >= this.attempts) throw error;
+        const backoff = Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        await sleep(Math.max(backoff, error.retryAfterSeconds * 1000 * (attempt === 1 ? 0.1 : 1)));
+      }
+    }
+  }
+
+  private async once(
+    pool: Pool,
+    method: Method,
+    key: string,
+    query: string,
+    headers: Record<string, string>,
+    body: Buffer | string | undefined,
+  ): Promise<Dispatcher.ResponseData> {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await pool.request({
+        method,
+        path: `/kv/${encodeURIComponent(key)}${query}`,
+        headers: {
+          ...headers,
+          ...(body === undefined ? {} : { 'content-type': 'application/octet-stream' }),
+        },
+        ...(body === undefined ? {} : { body }),
+        idempotent: method === 'GET',
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+    } catch (error) {
+      const message = `${method} ${key}: ${(error as Error).message}`;
+      // Refused: the request never left; a read has no effect either way.
+      if (method === 'GET' || isRefused(error))
+        throw new Unavailable(message, 'ConnectionFailed', 0);
+      throw new Indeterminate(
+        message,
+        0,
+        error instanceof errors.HeadersTimeoutError ? 'Timeout' : 'ConnectionLost',
+      );
+    }
+    if (response.statusCode < 300) return response;
+    const text = await response.body.text();
+    let code = 'Unknown';
+    let message = text;
+    try {
+      ({ error: code, message } = JSON.parse(text) as { error: string; message: string });
+    } catch {
+      // not JSON: keep the text
+    }
+    switch (response.statusCode) {
+      case 404:
+        throw new NotFound(message, 404, code);
+      case 412:
+        throw new PreconditionFailed(message, 412, code);
+      case 503:
+        throw new Unavailable(message, code, Number(response.headers['retry-after'] ?? 1));
+      case 504:
+        throw new Indeterminate(message, 504, code);
+      default:
+        throw new KvError(message, response.statusCode, code);
+    }
+  }
+}
+
+function isRefused(error: unknown): boolean {
+  const code =
+    (error as { code?: string; cause?: { code?: string } }).code ??
+    (error as { cause?: { code?: string } }).cause?.code;
+  return code === 'ECONNREFUSED';
+}
+
+function conditionHeaders(options: WriteOptions): Record<string, string> {
+  return {
+    ...(options.ifMatch === undefined
+      ? {}
+      : { 'if-match': options.ifMatch === '*' ? '*' : `"${unquote(options.ifMatch)}"` }),
+    ...(options.ifNoneMatch === undefined ? {} : { 'if-none-match': '*' }),
+  };
+}
+
+function unquote(tag: unknown): string {
+  return typeof tag === 'string' ? tag.replace(/^"(.*)"$/, '$1') : '';
+}
