@@ -15,7 +15,10 @@ const servers: Server[] = [];
 const clients: ZabkvClient[] = [];
 afterEach(async () => {
   for (const client of clients.splice(0)) await client.close();
-  for (const server of servers.splice(0)) (server.closeAllConnections(), server.close());
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    server.close();
+  }
 });
 
 /** A fake node answering by script; counts the requests it received (with their bodies). */
