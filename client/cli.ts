@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { clusterStatus, formatStatus } from './status-table.js';
+import { benchCommand, type BenchFlags } from './bench/bench-command.js';
 import { runDemo } from './demo.js';
 import { ConfigError, resolveNodeConfig, type RawNodeSettings } from '../node/node-config.js';
 import { runNode } from '../node/run-node.js';
@@ -137,6 +138,31 @@ program
       console.log(formatStatus(await clusterStatus(client)));
     })(command),
   );
+
+program
+  .command('bench')
+  .description("load generator (like etcd's benchmark): throughput and latency percentiles")
+  .option('--target <name>', 'zabkv or etcd', 'zabkv')
+  .option(
+    '--nodes <urls>',
+    'comma-separated node URLs (default: the local cluster, or a temporary one)',
+  )
+  .option('--clients <n>', 'requests in flight', '64')
+  .option('--conns <n>', 'connections per node', '8')
+  .option('--duration <s>', 'seconds to measure (default 10)')
+  .option('--total <n>', 'operations to measure, instead of --duration')
+  .option('--rate <n>', 'open loop: operations per second (latency from the intended send time)')
+  .option('--read-ratio <f>', 'fraction of reads', '0')
+  .option('--consistency <c>', 'linearizable or stale reads', 'linearizable')
+  .option('--key-space <n>', 'distinct keys', '10000')
+  .option('--key-dist <d>', 'uniform or zipf', 'uniform')
+  .option('--value-size <n>', 'bytes per value', '100')
+  .option('--warmup <s>', 'seconds before measuring', '1')
+  .option('--seed <n>', 'seed of the key and operation choices', '1')
+  .option('--json', 'print the result as JSON')
+  .action(async (options: BenchFlags) => {
+    await benchCommand(options);
+  });
 
 program
   .command('demo')

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import { request } from 'undici';
+import { LocalCluster, httpUrl } from '../local-cluster.js';
+import { formatResult, runLoad, type LoadResult } from './load-generator.js';
+import { EtcdTarget, ZabkvTarget, type LoadTarget } from './load-target.js';
+
+export interface BenchFlags {
+  target: string;
+  nodes?: string;
+  clients: string;
+  conns: string;
+  duration?: string;
+  total?: string;
+  rate?: string;
+  readRatio: string;
+  consistency: string;
+  keySpace: string;
+  keyDist: string;
+  valueSize: string;
+  warmup: string;
+  seed: string;
+  json?: boolean;
+}
+
+const LOCAL = 'http://127.0.0.1:8001';
+
+async function reachable(url: string): Promise<boolean> {
+  try {
+    const response = await request(`${url}/readyz`, { headersTimeout: 1_000 });
+    await response.body.dump();
+    return response.statusCode === 200;
+  } catch {
+    return false;
+  }
+}
+
+function number(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`${flag} must be a non-negative number`);
+  return value;
+}
+
+/**
+ * `zabkv bench`: drives zabkv (or etcd) with the load generator and prints a summary, or JSON.
+ * Without --nodes it uses the local cluster of `npm start` when one is up, else starts a
+ * temporary one for the run.
+ */
+export async function benchCommand(flags: BenchFlags): Promise<LoadResult> {
+  let temporary: { cluster: LocalCluster; dir: string } | null = null;
+  let nodes = flags.nodes?.split(',').map((n) => n.trim()) ?? [];
+  if (nodes.length === 0 && flags.target === 'zabkv') {
+    if (await reachable(LOCAL)) {
+      nodes = Array.from({ length: 6 }, (_, i) => `http://127.0.0.1:${8001 + i}`);
+    } else {
+      const dir = mkdtempSync(join(tmpdir(), 'zabkv-bench-'));
+      const cluster = new LocalCluster({
+        nodes: 6,
+        replication: 3,
+        dataDir: dir,
+        firstHttpPort: 28_001,
+        firstPeerPort: 27_001,
+        env: { LOG_LEVEL: 'warn' },
+      });
+      if (!flags.json) console.error('no cluster at 127.0.0.1:8001: starting a temporary one…');
+      cluster.start();
+      await cluster.ready(60_000);
+      temporary = { cluster, dir };
+      nodes = Array.from({ length: 6 }, (_, i) => httpUrl(cluster.options, i + 1));
+    }
+  }
+  if (nodes.length === 0) throw new Error('--nodes <url,url,…> is required for this target');
+  const connections = number(flags.conns, '--conns')!;
+  const target: LoadTarget =
+    flags.target === 'etcd'
+      ? new EtcdTarget(nodes, connections)
+      : new ZabkvTarget(nodes, connections);
+  const duration = number(flags.duration, '--duration');
+  const total = number(flags.total, '--total');
+  const bar =
+    process.stderr.isTTY && !flags.json
+      ? new SingleBar(
+          { format: 'bench |{bar}| {value}/{total} {unit} | {ops} ops' },
+          Presets.shades_classic,
+        )
+      : null;
+  if (bar !== null)
+    bar.start(total ?? duration ?? 10, 0, { unit: total === undefined ? 's' : 'ops', ops: 0 });
+  try {
+    const result = await runLoad({
+      target,
+      clients: number(flags.clients, '--clients')!,
+      ...(total === undefined ? { durationSec: duration ?? 10 } : { total }),
+      ...(flags.rate === undefined ? {} : { rate: number(flags.rate, '--rate')! }),
+      readRatio: number(flags.readRatio, '--read-ratio')!,
+      consistency: flags.consistency === 'stale' ? 'stale' : 'linearizable',
+      keySpace: number(flags.keySpace, '--key-space')!,
+      keyDistribution: flags.keyDist === 'zipf' ? 'zipf' : 'uniform',
+      valueSize: number(flags.valueSize, '--value-size')!,
+      warmupSec: number(flags.warmup, '--warmup')!,
+      seed: number(flags.seed, '--seed')!,
+      onProgress: (done, elapsed) =>
+        bar?.update(
+          total === undefined ? Math.min(duration ?? 10, Math.max(0, Math.floor(elapsed))) : done,
+          { ops: done },
+        ),
+    });
+    bar?.stop();
+    console.log(flags.json ? JSON.stringify(result, null, 2) : formatResult(result));
+    return result;
+  } finally {
+    bar?.stop();
+    await target.close();
+    if (temporary !== null) {
+      await temporary.cluster.stop();
+      rmSync(temporary.dir, { recursive: true, force: true });
+    }
+  }
+}
