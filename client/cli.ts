@@ -148,7 +148,10 @@ program
     'comma-separated node URLs (default: the local cluster, or a temporary one)',
   )
   .option('--clients <n>', 'requests in flight', '64')
-  .option('--conns <n>', 'connections per node', '8')
+  .option(
+    '--conns <n>',
+    'connections per node (default: --clients; HTTP/1.1 carries one write at a time)',
+  )
   .option('--duration <s>', 'seconds to measure (default 10)')
   .option('--total <n>', 'operations to measure, instead of --duration')
   .option('--rate <n>', 'open loop: operations per second (latency from the intended send time)')

@@ -11,7 +11,7 @@ export interface BenchFlags {
   target: string;
   nodes?: string;
   clients: string;
-  conns: string;
+  conns?: string;
   duration?: string;
   total?: string;
   rate?: string;
@@ -74,7 +74,7 @@ export async function benchCommand(flags: BenchFlags): Promise<LoadResult> {
     }
   }
   if (nodes.length === 0) throw new Error('--nodes <url,url,…> is required for this target');
-  const connections = number(flags.conns, '--conns')!;
+  const connections = number(flags.conns ?? flags.clients, '--conns')!;
   const target: LoadTarget =
     flags.target === 'etcd'
       ? new EtcdTarget(nodes, connections)

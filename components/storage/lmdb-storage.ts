@@ -56,6 +56,8 @@ export class LmdbStorage extends ComponentDefinition {
   /** Writes waiting for the transaction callback already queued with lmdb. */
   private pending: StorageWrite[] = [];
   private batchOpen = false;
+  /** A batch is committed or committing but not yet on disk. */
+  private flushing = false;
   /** Transactions not yet durable, oldest first. */
   private readonly inFlight: Batch[] = [];
   private broken = false;
@@ -144,8 +146,17 @@ export class LmdbStorage extends ComponentDefinition {
   private request(write: StorageWrite): void {
     if (this.broken) return;
     this.pending.push(write);
-    if (this.batchOpen) return;
+    this.maybeStartBatch();
+  }
+
+  /**
+   * Group commit: one batch at a time is committed and flushed; writes requested meanwhile
+   * wait and all go into the next batch, so under load each fsync carries many writes.
+   */
+  private maybeStartBatch(): void {
+    if (this.batchOpen || this.flushing || this.pending.length === 0 || this.broken) return;
     this.batchOpen = true;
+    this.flushing = true;
     const batch: Batch = { lastSeq: null, durable: false };
     const started = performance.now();
     this.inFlight.push(batch);
@@ -158,8 +169,10 @@ export class LmdbStorage extends ComponentDefinition {
     Promise.all([committed, flushed]).then(
       () => {
         batch.durable = true;
+        this.flushing = false;
         this.onFlushed?.(performance.now() - started, batch.writes ?? 0);
         this.emitDurable();
+        if (this.lifecycle !== 'destroyed') this.maybeStartBatch();
       },
       (error: unknown) => this.stopWriting(error),
     );
