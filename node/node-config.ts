@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { nodeId, type NodeId } from '../components/network/node-id.js';
-import type { Endpoint } from './node-host.js';
+import type { BootstrapRole, Endpoint } from './node-host.js';
 
 /** A node's settings, from flags, then environment variables (ZABKV_*), then a config file. */
 export interface NodeConfig {
@@ -9,9 +9,7 @@ export interface NodeConfig {
   readonly http: Endpoint;
   readonly dataDir: string;
   readonly clusterId: string;
-  readonly bootstrap:
-    | { readonly role: 'server'; readonly clusterSize: number; readonly replication: number }
-    | { readonly role: 'client'; readonly server: Endpoint };
+  readonly bootstrap: BootstrapRole;
 }
 
 /** What may be given, by flag, environment or file: every value as text. */

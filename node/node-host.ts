@@ -34,15 +34,18 @@ export interface Endpoint {
   readonly port: number;
 }
 
+/** The bootstrap node forms the cluster; every other node knows only its address. */
+export type BootstrapRole =
+  | { readonly role: 'server'; readonly clusterSize: number; readonly replication: number }
+  | { readonly role: 'client'; readonly server: Endpoint };
+
 export interface NodeHostInit {
   readonly self: NodeId;
   readonly clusterId: string;
   readonly peer: Endpoint;
   readonly http: Endpoint;
   readonly dataDir: string;
-  readonly bootstrap:
-    | { readonly role: 'server'; readonly clusterSize: number; readonly replication: number }
-    | { readonly role: 'client'; readonly server: Endpoint };
+  readonly bootstrap: BootstrapRole;
   /** The table persisted before a restart, if any. */
   readonly savedTable: LookupTable | null;
   /** Called with every newer table; the caller persists it. */
