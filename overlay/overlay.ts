@@ -87,6 +87,10 @@ export class Overlay extends ComponentDefinition {
     this.subscribe(this.timer, 'Timeout', this.timers.onTimeout);
     this.subscribe(this.bootstrap, 'TableReady', ({ table }) => this.onTable(table));
     this.subscribe(this.detector, 'Suspect', ({ peer }) => this.suspected.add(peer));
+    // A leader whose connection closed is not asked again until someone names it again.
+    this.subscribe(this.network, 'LinkDown', ({ peer }) => {
+      for (const [group, leader] of this.leaders) if (leader === peer) this.leaders.delete(group);
+    });
     this.subscribe(this.detector, 'Restore', ({ peer }) => this.suspected.delete(peer));
     this.subscribe(this.routing, 'Route', (route, origin) => this.onRoute(route, origin));
     this.subscribe(this.kv, 'KvResponse', (response) => this.onLocalAnswer(response));

@@ -432,6 +432,11 @@ export class LeaderRole {
     }
   }
 
+  onLinkDown(peer: NodeId): void {
+    const handler = this.handlers.get(peer);
+    if (handler !== undefined) this.drop(handler, 'connection closed');
+  }
+
   onClose(message: MessageOf<'zab.Close'>): void {
     const handler = this.handlers.get(message.src);
     if (handler !== undefined && handler.session === message.session) {

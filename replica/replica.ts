@@ -463,6 +463,12 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
       'zab.Vote',
       mine((m) => this.onVote(m)),
     );
+    // A closed connection ends the sessions over it at once, as a socket EOF does in ZooKeeper.
+    this.subscribe(this.network, 'LinkDown', ({ peer }) => {
+      const role = this.role;
+      if (role.name === 'following' && role.session.leader === peer) role.session.onClose();
+      else if (role.name === 'leading') role.leader.onLinkDown(peer);
+    });
     const toFollower = mine((message: Parameters<FollowerSession['onMessage']>[0]) => {
       if (this.role.name === 'following') this.role.session.onMessage(message);
     });

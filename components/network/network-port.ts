@@ -32,9 +32,19 @@ export interface SetPeers {
 }
 
 /**
+ * The connection from `peer` closed (the peer crashed, stopped, or the link broke): messages
+ * it sent or was sent may be lost, so sessions over this link are over. Loss without this
+ * indication is still possible (a partition only stalls a connection).
+ */
+export interface LinkDown {
+  readonly kind: 'LinkDown';
+  readonly peer: NodeId;
+}
+
+/**
  * Requests are messages to send (plus address updates); indications are messages received.
  * Delivery is FIFO per ordered pair of nodes with no duplicates, but not reliable: a message
  * may be lost when a link breaks or is partitioned, so protocols detect gaps themselves.
  * A message whose `dst` is the sender is delivered locally, without encoding.
  */
-export const Network = portType<NetMessage | SetPeers, NetMessage>('Network');
+export const Network = portType<NetMessage | SetPeers, NetMessage | LinkDown>('Network');

@@ -322,7 +322,12 @@ export class TcpNetwork extends ComponentDefinition {
       }
     });
     socket.on('error', (error) => this.log.debug({ remote, err: error.message }, 'inbound error'));
-    socket.on('close', () => this.inbound.delete(socket));
+    socket.on('close', () => {
+      this.inbound.delete(socket);
+      if (peer !== null && this.state !== 'destroyed') {
+        this.trigger({ kind: 'LinkDown', peer }, this.network);
+      }
+    });
   }
 
   private checkHello(value: unknown): NodeId | null {

@@ -19,6 +19,8 @@ export const RELIABLE_LAN: LinkModel = { minLatencyMs: 1, maxLatencyMs: 3, lossR
 interface Endpoint {
   readonly incarnation: number;
   readonly deliver: (message: Envelope) => void;
+  /** The connection from `peer` closed (it crashed), after everything it had sent. */
+  readonly linkDown: (peer: NodeId) => void;
 }
 
 export interface FabricStats {
@@ -59,15 +61,36 @@ export class SimFabric {
     private readonly catalogue?: MessageCatalogue,
   ) {}
 
-  attach(id: NodeId, deliver: (message: Envelope) => void): void {
+  attach(
+    id: NodeId,
+    deliver: (message: Envelope) => void,
+    linkDown: (peer: NodeId) => void = () => {},
+  ): void {
     assert(!this.endpoints.has(id), `node ${id} attached twice`);
     const incarnation = (this.incarnations.get(id) ?? 0) + 1;
     this.incarnations.set(id, incarnation);
-    this.endpoints.set(id, { incarnation, deliver });
+    this.endpoints.set(id, { incarnation, deliver, linkDown });
   }
 
+  /**
+   * The node is gone (crash): like TCP seeing the connection reset, every other node learns
+   * its link from `id` went down, after the messages `id` had already sent on it.
+   */
   detach(id: NodeId): void {
-    this.endpoints.delete(id);
+    if (!this.endpoints.delete(id)) return;
+    for (const [other, endpoint] of this.endpoints) {
+      const link = id * 65536 + other;
+      const latency = this.random.int(this.model.minLatencyMs, this.model.maxLatencyMs);
+      const arrival = Math.max(this.clock.now + latency, this.lastArrival.get(link) ?? 0);
+      this.lastArrival.set(link, arrival);
+      const { incarnation } = endpoint;
+      this.clock.after(arrival - this.clock.now, () => {
+        const target = this.endpoints.get(other);
+        if (target === undefined || target.incarnation !== incarnation) return;
+        this.clock.traceLine(`link down ${id}>${other}`);
+        target.linkDown(id);
+      });
+    }
   }
 
   isAttached(id: NodeId): boolean {

@@ -20,7 +20,11 @@ export class SimNetwork extends ComponentDefinition {
     this.fabric = init.fabric;
     // Attached at construction, not at start: messages that arrive before the node starts
     // wait in its mailbox, as they would in a socket buffer.
-    this.fabric.attach(this.self, (message) => this.trigger(message as NetMessage, this.network));
+    this.fabric.attach(
+      this.self,
+      (message) => this.trigger(message as NetMessage, this.network),
+      (peer) => this.trigger({ kind: 'LinkDown', peer }, this.network),
+    );
     this.subscribeAll(this.network, (request) => {
       if (request.kind === 'SetPeers') return; // addresses mean nothing on the simulated wire
       if (request.dst === this.self) this.trigger(request, this.network);

@@ -32,3 +32,17 @@ describe('ZAB group, no faults', () => {
     expect(new Set(cluster.digests().values()).size).toBe(1);
   });
 });
+
+describe('ZAB group, leader crash', () => {
+  it('followers learn of a crashed leader from the closed connection, before syncLimit runs out', () => {
+    const cluster = new ZabCluster({ seed: 5, size: 3 });
+    expect(cluster.sim.runUntil(() => cluster.leader() !== null, 5_000)).toBe(true);
+    cluster.sim.runFor(500);
+    const old = cluster.leader()!;
+    const crashedAt = cluster.sim.now;
+    cluster.crash(old);
+    expect(cluster.sim.runUntil(() => cluster.leader() !== null, 5_000)).toBe(true);
+    // syncLimit is 5 ticks of 50 ms in simulation: silence alone would take longer.
+    expect(cluster.sim.now - crashedAt).toBeLessThan(250);
+  });
+});
