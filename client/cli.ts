@@ -142,7 +142,7 @@ program
 program
   .command('bench')
   .description("load generator (like etcd's benchmark): throughput and latency percentiles")
-  .option('--target <name>', 'zabkv or etcd', 'zabkv')
+  .option('--target <name>', 'zabkv, etcd or zookeeper', 'zabkv')
   .option(
     '--nodes <urls>',
     'comma-separated node URLs (default: the local cluster, or a temporary one)',

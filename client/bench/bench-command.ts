@@ -5,7 +5,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { request } from 'undici';
 import { LocalCluster, httpUrl } from '../local-cluster.js';
 import { formatResult, runLoad, type LoadResult } from './load-generator.js';
-import { EtcdTarget, ZabkvTarget, type LoadTarget } from './load-target.js';
+import { EtcdTarget, ZabkvTarget, ZooKeeperTarget, type LoadTarget } from './load-target.js';
 
 export interface BenchFlags {
   target: string;
@@ -78,7 +78,13 @@ export async function benchCommand(flags: BenchFlags): Promise<LoadResult> {
   const target: LoadTarget =
     flags.target === 'etcd'
       ? new EtcdTarget(nodes, connections)
-      : new ZabkvTarget(nodes, connections);
+      : flags.target === 'zookeeper'
+        ? await ZooKeeperTarget.connect(
+            nodes,
+            Math.min(connections, 16),
+            number(flags.keySpace, '--key-space')!,
+          )
+        : new ZabkvTarget(nodes, connections);
   const duration = number(flags.duration, '--duration');
   const total = number(flags.total, '--total');
   const bar =

@@ -82,3 +82,100 @@ export class EtcdTarget implements LoadTarget {
 function b64(text: string): string {
   return Buffer.from(text).toString('base64');
 }
+
+/** The part of the `zookeeper` npm client (the official C client underneath) used here. */
+interface ZooKeeperClient {
+  init(config: Record<string, unknown>): void;
+  on(event: 'connect', callback: () => void): void;
+  create(path: string, data: Buffer | string, flags: number): Promise<string>;
+  set(path: string, data: Buffer, version: number): Promise<unknown>;
+  get(path: string, watch: boolean): Promise<unknown>;
+  sync(path: string): Promise<unknown>;
+  close(): void;
+}
+
+type ZooKeeperClass = new (config: Record<string, unknown>) => ZooKeeperClient;
+
+const ZNODE_ROOT = '/zabkv-bench';
+
+/**
+ * ZooKeeper through the `zookeeper` npm client: setData/getData on pre-created znodes, one
+ * per key. A `stale` read is ZooKeeper's plain (local) read; a `linearizable` one is sync +
+ * read, the closest ZooKeeper offers (it is not linearizable either: ZOOKEEPER-1675).
+ */
+export class ZooKeeperTarget implements LoadTarget {
+  readonly name = 'zookeeper';
+  private next = 0;
+
+  private constructor(private readonly sessions: ZooKeeperClient[]) {}
+
+  static async connect(
+    hosts: readonly string[],
+    sessions: number,
+    keySpace: number,
+  ): Promise<ZooKeeperTarget> {
+    let ZooKeeper: ZooKeeperClass;
+    try {
+      ZooKeeper = ((await import('zookeeper')) as unknown as { default: ZooKeeperClass }).default;
+    } catch (error) {
+      throw new Error(
+        `the optional dependency 'zookeeper' is not installed: ${(error as Error).message}`,
+      );
+    }
+    const config = {
+      connect: hosts.join(','),
+      timeout: 10_000,
+      debug_level: 1,
+      host_order_deterministic: false,
+    };
+    const clients = await Promise.all(
+      Array.from({ length: Math.max(1, sessions) }, async () => {
+        const client = new ZooKeeper(config);
+        const connected = new Promise<void>((resolve) => client.on('connect', resolve));
+        client.init(config);
+        await connected;
+        return client;
+      }),
+    );
+    const target = new ZooKeeperTarget(clients);
+    await target.prepare(keySpace);
+    return target;
+  }
+
+  /** One znode per key, created once (an existing one is fine). */
+  private async prepare(keySpace: number): Promise<void> {
+    const create = async (path: string) => {
+      try {
+        await this.session().create(path, '', 0);
+      } catch {
+        // already there
+      }
+    };
+    await create(ZNODE_ROOT);
+    for (let from = 0; from < keySpace; from += 500) {
+      const batch = [];
+      for (let i = from; i < Math.min(keySpace, from + 500); i++)
+        batch.push(create(`${ZNODE_ROOT}/key-${i}`));
+      await Promise.all(batch);
+    }
+  }
+
+  private session(): ZooKeeperClient {
+    return this.sessions[this.next++ % this.sessions.length]!;
+  }
+
+  async put(key: string, value: Buffer): Promise<void> {
+    await this.session().set(`${ZNODE_ROOT}/${key}`, value, -1);
+  }
+
+  async get(key: string, consistency: 'linearizable' | 'stale'): Promise<void> {
+    const session = this.session();
+    const path = `${ZNODE_ROOT}/${key}`;
+    if (consistency === 'linearizable') await session.sync(path);
+    await session.get(path, false);
+  }
+
+  async close(): Promise<void> {
+    for (const session of this.sessions) session.close();
+  }
+}
