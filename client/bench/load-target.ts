@@ -120,6 +120,7 @@ export class ZooKeeperTarget implements LoadTarget {
     } catch (error) {
       throw new Error(
         `the optional dependency 'zookeeper' is not installed: ${(error as Error).message}`,
+        { cause: error },
       );
     }
     const config = {
