@@ -97,6 +97,8 @@ interface ZooKeeperClient {
 type ZooKeeperClass = new (config: Record<string, unknown>) => ZooKeeperClient;
 
 const ZNODE_ROOT = '/zabkv-bench';
+/** Ensembles (and key spaces) whose znodes this process already created. */
+const prepared = new Set<string>();
 
 /**
  * ZooKeeper through the `zookeeper` npm client: setData/getData on pre-created znodes, one
@@ -139,7 +141,11 @@ export class ZooKeeperTarget implements LoadTarget {
       }),
     );
     const target = new ZooKeeperTarget(clients);
-    await target.prepare(keySpace);
+    const ensemble = `${config.connect}/${keySpace}`;
+    if (!prepared.has(ensemble)) {
+      await target.prepare(keySpace);
+      prepared.add(ensemble);
+    }
     return target;
   }
 
