@@ -1,126 +1,234 @@
-// Failover: steady writes to a 3-replica zabkv group (separate processes, fsync on), kill -9
-// of the leader, and then: how long until a write issued after the kill is acknowledged (the
-// unavailability window), and whether any acknowledged write was lost (must be 0).
+// Failover, zabkv vs etcd vs ZooKeeper: steady writes to a 3-node cluster (fsync on), kill -9
+// of the leader, then: how long until a write issued after the kill is acknowledged (the
+// unavailability window), and how many acknowledged writes were lost (must be 0).
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { request } from 'undici';
 import { LocalCluster, httpUrl } from '../client/local-cluster.js';
-import { Indeterminate, Unavailable, ZabkvClient } from '../client/zabkv-client.js';
+import {
+  EtcdTarget,
+  ZabkvTarget,
+  ZooKeeperTarget,
+  type LoadTarget,
+} from '../client/bench/load-target.js';
 import { median, writeBenchmarkSection } from './report.js';
+import { startEtcd, startZooKeeper } from './systems/external-clusters.js';
+
+const WRITERS = 16;
+const KEYS_PER_WRITER = 50;
+
+interface System {
+  readonly name: string;
+  /** Index (0..2) of the current leader. */
+  leader(): Promise<number>;
+  kill(index: number): void;
+  /** A client of the nodes other than `dead`. */
+  target(dead: number): Promise<LoadTarget>;
+  stop(): Promise<void>;
+}
 
 interface Run {
   readonly windowMs: number;
   readonly acknowledged: number;
   readonly lost: number;
-  /** Acknowledged writes per 100 ms, from 1 s before the kill to 3 s after. */
   readonly timeline: number[];
 }
 
-async function leaderOf(client: ZabkvClient): Promise<number> {
-  for (;;) {
-    const status = (await client.cluster()) as { groups: { leader: number | null }[] };
-    const leader = status.groups[0]?.leader;
-    if (typeof leader === 'number') return leader;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function once(run: number): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), 'zabkv-failover-'));
+async function zabkvSystem(dir: string, run: number): Promise<System> {
   const cluster = new LocalCluster({
     nodes: 3,
     replication: 3,
     dataDir: dir,
-    firstHttpPort: 29_001 + run * 10,
-    firstPeerPort: 29_501 + run * 10,
+    firstHttpPort: 33_001 + run * 10,
+    firstPeerPort: 34_001 + run * 10,
     env: { LOG_LEVEL: 'warn' },
   });
   cluster.start();
   await cluster.ready(60_000);
   const urls = [1, 2, 3].map((n) => httpUrl(cluster.options, n));
-  const leader = await leaderOf(new ZabkvClient({ nodes: [urls[0]!] }));
-  // Clients talk to the two nodes that survive, as clients of a real cluster would fail over.
-  const survivors = urls.filter((_, i) => i + 1 !== leader);
-  const acked = new Map<string, number>();
+  return {
+    name: 'zabkv',
+    async leader() {
+      for (;;) {
+        const response = await request(`${urls[0]}/cluster`);
+        const status = (await response.body.json()) as { groups: { leader: number | null }[] };
+        const leader = status.groups[0]?.leader;
+        if (typeof leader === 'number') return leader - 1;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    kill: (index) => cluster.process(index + 1)!.kill('SIGKILL'),
+    target: async (dead) =>
+      new ZabkvTarget(
+        urls.filter((_, i) => i !== dead),
+        1,
+      ),
+    stop: () => cluster.stop(),
+  };
+}
+
+async function etcdSystem(dir: string, run: number): Promise<System> {
+  const etcd = await startEtcd(dir, 23_791 + run * 100);
+  return {
+    name: 'etcd',
+    async leader() {
+      for (;;) {
+        for (const [index, endpoint] of etcd.endpoints.entries()) {
+          try {
+            const response = await request(`${endpoint}/v3/maintenance/status`, {
+              method: 'POST',
+              body: '{}',
+            });
+            const status = (await response.body.json()) as {
+              header: { member_id: string };
+              leader: string;
+            };
+            if (status.leader !== undefined && status.leader === status.header.member_id)
+              return index;
+          } catch {
+            // not up yet
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    kill: (index) => etcd.processes[index]!.kill('SIGKILL'),
+    target: async (dead) =>
+      new EtcdTarget(
+        etcd.endpoints.filter((_, i) => i !== dead),
+        1,
+      ),
+    stop: () => etcd.stop(),
+  };
+}
+
+function fourLetters(hostPort: string, word: string): Promise<string> {
+  const [host, port] = hostPort.split(':');
+  return new Promise((resolve) => {
+    let text = '';
+    const socket = connect(Number(port), host!, () => socket.write(word));
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    socket.on('close', () => resolve(text));
+    socket.on('error', () => resolve(''));
+  });
+}
+
+async function zookeeperSystem(dir: string, run: number): Promise<System> {
+  const zk = await startZooKeeper(dir, 21_811 + run * 1000);
+  return {
+    name: 'zookeeper',
+    async leader() {
+      for (;;) {
+        for (const [index, endpoint] of zk.endpoints.entries()) {
+          if ((await fourLetters(endpoint, 'srvr')).includes('Mode: leader')) return index;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    kill: (index) => zk.processes[index]!.kill('SIGKILL'),
+    target: (dead) =>
+      ZooKeeperTarget.connect(
+        zk.endpoints.filter((_, i) => i !== dead),
+        1,
+        WRITERS * KEYS_PER_WRITER,
+      ),
+    stop: () => zk.stop(),
+  };
+}
+
+async function once(system: System): Promise<Run> {
+  const dead = await system.leader();
+  const targets = await Promise.all(Array.from({ length: WRITERS }, () => system.target(dead)));
+  const lastAcked = new Map<string, number>();
   const acks: number[] = [];
   let killAt = Infinity;
   let firstAfterKill = Infinity;
   let running = true;
-  let sequence = 0;
   const writer = async (id: number) => {
-    const client = new ZabkvClient({
-      nodes: [survivors[id % survivors.length]!],
-      attempts: 1,
-      timeoutMs: 5_000,
-    });
-    while (running) {
-      const key = `key-${(id * 7919 + sequence) % 1_000}`;
+    const target = targets[id]!;
+    for (let seq = 0; running; seq++) {
+      const key = `key-${id * KEYS_PER_WRITER + (seq % KEYS_PER_WRITER)}`;
       const issued = performance.now();
       try {
-        const version = Number(await client.put(key, `w${id}-${sequence++}`));
+        await target.put(key, Buffer.from(`w${id}-${seq}`));
         const now = performance.now();
         acks.push(now);
-        acked.set(key, Math.max(acked.get(key) ?? 0, version));
+        lastAcked.set(key, seq);
         if (issued > killAt && now < firstAfterKill) firstAfterKill = now;
-      } catch (error) {
-        if (!(error instanceof Unavailable || error instanceof Indeterminate)) throw error;
+      } catch {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     }
-    await client.close();
   };
-  const writers = Array.from({ length: 16 }, (_, i) => writer(i));
+  const writers = Array.from({ length: WRITERS }, (_, i) => writer(i));
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   killAt = performance.now();
-  cluster.process(leader)!.kill('SIGKILL');
-  while (performance.now() - killAt < 4_000)
+  system.kill(dead);
+  while (performance.now() - killAt < 15_000)
     await new Promise((resolve) => setTimeout(resolve, 50));
   running = false;
   await Promise.all(writers);
-  const reader = new ZabkvClient({ nodes: survivors, attempts: 5 });
+  // Each writer writes its own keys one at a time, so a key's final value must be its last
+  // acknowledged write or a later one (whose answer was lost).
   let lost = 0;
-  for (const [key, version] of acked) {
-    if (Number((await reader.get(key)).version) < version) lost++;
+  for (const [key, seq] of lastAcked) {
+    const value = (await targets[0]!.get(key, 'linearizable'))?.toString() ?? '';
+    if (Number(/-(\d+)$/.exec(value)?.[1] ?? -1) < seq) lost++;
   }
-  await reader.close();
-  await cluster.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await Promise.all(targets.map((t) => t.close()));
   const timeline = Array.from({ length: 40 }, (_, i) => {
     const from = killAt - 1_000 + i * 100;
     return acks.filter((t) => t >= from && t < from + 100).length;
   });
-  return { windowMs: firstAfterKill - killAt, acknowledged: acked.size, lost, timeline };
+  return { windowMs: firstAfterKill - killAt, acknowledged: lastAcked.size, lost, timeline };
 }
 
-const runs: Run[] = [];
-for (let i = 0; i < 3; i++) {
-  runs.push(await once(i));
-  console.log(
-    `run ${i + 1}: window ${runs.at(-1)!.windowMs.toFixed(0)} ms, lost ${runs.at(-1)!.lost}`,
+const systems = [zabkvSystem, etcdSystem, zookeeperSystem];
+const results = new Map<string, Run[]>();
+for (let run = 0; run < 3; run++) {
+  for (const start of systems) {
+    const dir = mkdtempSync(join(tmpdir(), 'zabkv-failover-'));
+    const system = await start(dir, run);
+    try {
+      const result = await once(system);
+      results.set(system.name, [...(results.get(system.name) ?? []), result]);
+      console.log(
+        `${system.name} run ${run + 1}: window ${result.windowMs.toFixed(0)} ms, lost ${result.lost}`,
+      );
+    } finally {
+      await system.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+const bars = ' ▁▂▃▄▅▆▇█';
+const lines: string[] = [];
+for (const [name, runs] of results) {
+  const middle = [...runs].sort((a, b) => a.windowMs - b.windowMs)[1] ?? runs[0]!;
+  const peak = Math.max(...middle.timeline, 1);
+  const sparkline = middle.timeline.map((n) => bars[Math.round((n / peak) * 8)]).join('');
+  lines.push(
+    `| ${name} | ${median(runs.map((r) => r.windowMs)).toFixed(0)} | ${runs.map((r) => r.windowMs.toFixed(0)).join(', ')} | ${runs.reduce((n, r) => n + r.lost, 0)} | \`${sparkline}\` |`,
   );
 }
-const middle = [...runs].sort((a, b) => a.windowMs - b.windowMs)[1]!;
-const bars = ' ▁▂▃▄▅▆▇█';
-const peak = Math.max(...middle.timeline, 1);
-const sparkline = middle.timeline.map((n) => bars[Math.round((n / peak) * 8)]).join('');
 writeBenchmarkSection(
   'failover',
-  'Failover: kill -9 of a group leader under steady writes',
+  'Failover: kill -9 of the leader under steady writes',
   'npm run bench:failover',
   [
-    'zabkv, one group of 3 replicas as separate processes on loopback (fsync on, default timing:',
-    'tick 100 ms, syncLimit 5 ticks), 16 closed-loop writers on the two surviving nodes. Window =',
-    'kill → the first acknowledged write that was issued after the kill. Lost = keys whose final',
-    'version is below a version that was acknowledged. 3 runs.',
+    'Each system a 3-node cluster on loopback with default settings (fsync on; zabkv tick 100 ms,',
+    'syncLimit 5; etcd election timeout 1 s; ZooKeeper tickTime 2 s). 16 closed-loop writers, each on',
+    'its own 50 keys, talking to the two nodes that survive. Window = kill → the first acknowledged',
+    'write issued after the kill (watched for 15 s). Lost = keys whose final value is older than their last',
+    'acknowledged write. Three runs per system, systems interleaved. Timeline: acknowledged writes',
+    'per 100 ms from 1 s before the kill (the kill is at the 11th bar), median run.',
     '',
-    `| run | window (ms) | acknowledged keys | lost |`,
-    `| --- | --- | --- | --- |`,
-    ...runs.map(
-      (r, i) => `| ${i + 1} | ${r.windowMs.toFixed(0)} | ${r.acknowledged} | ${r.lost} |`,
-    ),
-    '',
-    `Median window: ${median(runs.map((r) => r.windowMs)).toFixed(0)} ms. Acknowledged writes per 100 ms`,
-    `around the kill (median run; the kill is at the 11th bar): \`${sparkline}\``,
+    '| system | median window (ms) | runs (ms) | lost | timeline |',
+    '| --- | --- | --- | --- | --- |',
+    ...lines,
   ].join('\n'),
 );

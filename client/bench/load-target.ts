@@ -5,7 +5,8 @@ import { ZabkvClient } from '../zabkv-client.js';
 export interface LoadTarget {
   readonly name: string;
   put(key: string, value: Buffer): Promise<void>;
-  get(key: string, consistency: 'linearizable' | 'stale'): Promise<void>;
+  /** The value, or null when the key has none. */
+  get(key: string, consistency: 'linearizable' | 'stale'): Promise<Buffer | null>;
   close(): Promise<void>;
 }
 
@@ -22,11 +23,12 @@ export class ZabkvTarget implements LoadTarget {
     await this.client.put(key, value);
   }
 
-  async get(key: string, consistency: 'linearizable' | 'stale'): Promise<void> {
+  async get(key: string, consistency: 'linearizable' | 'stale'): Promise<Buffer | null> {
     try {
-      await this.client.get(key, consistency);
+      return (await this.client.get(key, consistency)).value;
     } catch (error) {
       if ((error as { status?: number }).status !== 404) throw error;
+      return null;
     }
   }
 
@@ -52,15 +54,20 @@ export class EtcdTarget implements LoadTarget {
     await this.post('/v3/kv/put', { key: b64(key), value: value.toString('base64') });
   }
 
-  async get(key: string, consistency: 'linearizable' | 'stale'): Promise<void> {
-    await this.post('/v3/kv/range', { key: b64(key), serializable: consistency === 'stale' });
+  async get(key: string, consistency: 'linearizable' | 'stale'): Promise<Buffer | null> {
+    const body = (await this.post('/v3/kv/range', {
+      key: b64(key),
+      serializable: consistency === 'stale',
+    })) as { kvs?: { value?: string }[] };
+    const value = body.kvs?.[0]?.value;
+    return value === undefined ? null : Buffer.from(value, 'base64');
   }
 
   close(): Promise<void> {
     return Promise.all(this.pools.map((p) => p.close())).then(() => {});
   }
 
-  private async post(path: string, body: unknown): Promise<void> {
+  private async post(path: string, body: unknown): Promise<unknown> {
     const pool = this.pools[this.next++ % this.pools.length]!;
     const response = await pool.request({
       method: 'POST',
@@ -76,6 +83,7 @@ export class EtcdTarget implements LoadTarget {
         status: response.statusCode,
       });
     }
+    return JSON.parse(text) as unknown;
   }
 }
 
@@ -175,11 +183,12 @@ export class ZooKeeperTarget implements LoadTarget {
     await this.session().set(`${ZNODE_ROOT}/${key}`, value, -1);
   }
 
-  async get(key: string, consistency: 'linearizable' | 'stale'): Promise<void> {
+  async get(key: string, consistency: 'linearizable' | 'stale'): Promise<Buffer | null> {
     const session = this.session();
     const path = `${ZNODE_ROOT}/${key}`;
     if (consistency === 'linearizable') await session.sync(path);
-    await session.get(path, false);
+    const [, data] = (await session.get(path, false)) as [unknown, Buffer | string | null];
+    return data === null || data.length === 0 ? null : Buffer.from(data);
   }
 
   async close(): Promise<void> {

@@ -28,6 +28,7 @@ function fakeTarget(delayMs: number, failEvery = 0) {
     get: async () => {
       reads++;
       await answer();
+      return null;
     },
     close: async () => {},
   };
