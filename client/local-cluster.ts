@@ -95,7 +95,9 @@ export class LocalCluster {
     const exits = [...this.children.values()].map(
       (child) =>
         new Promise<void>((resolve) =>
-          child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+          child.exitCode !== null || child.signalCode !== null
+            ? resolve()
+            : child.once('exit', () => resolve()),
         ),
     );
     for (const child of this.children.values()) child.kill('SIGTERM');
