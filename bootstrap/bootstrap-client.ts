@@ -52,10 +52,6 @@ export class BootstrapClient extends ComponentDefinition {
     this.timers.cancelAll();
   }
 
-  get current(): LookupTable | null {
-    return this.table;
-  }
-
   private checkIn(): void {
     const self = this.init.address.id as NodeId;
     this.trigger(

@@ -3,6 +3,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { terminate } from './process-exit.js';
 
 export interface LocalClusterOptions {
   readonly nodes: number;
@@ -91,21 +92,13 @@ export class LocalCluster {
   }
 
   /** SIGTERM to every node; resolves when all have exited. */
-  async stop(): Promise<void> {
-    const exits = [...this.children.values()].map(
-      (child) =>
-        new Promise<void>((resolve) =>
-          child.exitCode !== null || child.signalCode !== null
-            ? resolve()
-            : child.once('exit', () => resolve()),
-        ),
-    );
-    for (const child of this.children.values()) child.kill('SIGTERM');
-    await Promise.all(exits);
+  stop(): Promise<void> {
+    return terminate(this.children.values());
   }
 }
 
-async function isReady(url: string): Promise<boolean> {
+/** Whether the node at `url` answers /readyz with 200. */
+export async function isReady(url: string): Promise<boolean> {
   try {
     const response = await request(`${url}/readyz`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
     await response.body.dump();

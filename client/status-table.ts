@@ -36,7 +36,9 @@ export function formatStatus(status: unknown): string {
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const lines = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '));
-  return [`as seen by node ${node}:`, ...lines].join('\n');
+  return [`lookup table from node ${node}; each group as its members report it:`, ...lines].join(
+    '\n',
+  );
 }
 
 /**

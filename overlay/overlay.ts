@@ -70,6 +70,8 @@ export class Overlay extends ComponentDefinition {
   private readonly detector = this.requires(FailureDetector);
   private readonly timers = new TimerClient(this, (request) => this.trigger(request, this.timer));
   private table: LookupTable | null = null;
+  /** This node's own group in the current table (none: a router only). */
+  private ownGroup: GroupInfo | undefined;
   private readonly suspected = new Set<NodeId>();
   private readonly leaders = new Map<number, NodeId>();
   private readonly rotation = new Map<number, number>();
@@ -124,6 +126,7 @@ export class Overlay extends ComponentDefinition {
   private onTable(table: LookupTable): void {
     if (this.table !== null && table.version <= this.table.version) return;
     this.table = table;
+    this.ownGroup = table.groupOfNode(this.init.self);
     const everyone = table.groups.flatMap((g) => g.members);
     this.trigger(
       { kind: 'Monitor', peers: everyone.filter((n) => n !== this.init.self) },
@@ -145,7 +148,7 @@ export class Overlay extends ComponentDefinition {
       return;
     }
     const group = table.groupOfKey(route.operation.key);
-    if (group.members.includes(this.init.self)) {
+    if (group.id === this.ownGroup?.id) {
       this.runLocally(route.operation, { to: 'client', origin, id: route.id, group: group.id });
       return;
     }
@@ -207,7 +210,7 @@ export class Overlay extends ComponentDefinition {
     const waiter = this.waiting.get(response.id);
     if (waiter === undefined) return;
     this.waiting.delete(response.id);
-    const group = this.table?.groupOfNode(this.init.self)?.id ?? -1;
+    const group = this.ownGroup?.id ?? -1;
     if (response.served.leader !== null) this.leaders.set(group, response.served.leader);
     if (waiter.to === 'client') {
       this.answer(waiter.origin, {
@@ -243,7 +246,7 @@ export class Overlay extends ComponentDefinition {
       this.log.warn({ from: message.src }, 'malformed routed request');
       return;
     }
-    const mine = this.table?.groupOfNode(this.init.self);
+    const mine = this.ownGroup;
     if (mine === undefined || mine.id !== message.group) {
       // The sender's table is newer or older than ours: nothing was done here.
       this.trigger(
@@ -294,7 +297,7 @@ export class Overlay extends ComponentDefinition {
   }
 
   private onLeaderQuery(message: MessageOf<'overlay.LeaderQuery'>): void {
-    const mine = this.table?.groupOfNode(this.init.self);
+    const mine = this.ownGroup;
     if (mine === undefined || mine.id !== message.group) return;
     const leader = this.leaders.get(mine.id) ?? -1;
     this.trigger(
@@ -318,7 +321,7 @@ export class Overlay extends ComponentDefinition {
     const table = this.table;
     if (table === null) return;
     for (const group of table.groups) {
-      if (group.members.includes(this.init.self)) continue;
+      if (group.id === this.ownGroup?.id) continue;
       const member = this.pickMember(group);
       if (member === null) {
         this.leaders.delete(group.id);

@@ -84,10 +84,6 @@ export class FollowerSession {
     return this.phase === 'broadcast';
   }
 
-  get leaderEpoch(): number {
-    return this.epoch;
-  }
-
   end(): void {
     this.active = false;
   }

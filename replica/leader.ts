@@ -83,16 +83,8 @@ export class LeaderRole {
     return this.phase === 'broadcast';
   }
 
-  get leaderEpoch(): number {
-    return this.epoch;
-  }
-
   get pendingWrites(): number {
     return this.writes.size + this.batch.length;
-  }
-
-  get commitPoint(): Zxid {
-    return this.lastCommitted;
   }
 
   // ---- discovery ------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { terminate } from '../../client/process-exit.js';
 
 /** A 3-node cluster of another system on loopback, for side-by-side benchmarks. */
 export interface ExternalCluster {
@@ -23,19 +24,6 @@ async function untilPortOpen(port: number, timeoutMs: number): Promise<void> {
     if (Date.now() > deadline) throw new Error(`port ${port} did not open in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-function stopAll(processes: ChildProcess[]): Promise<void> {
-  return Promise.all(
-    processes.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-    ),
-  ).then(() => {});
 }
 
 /** etcd from Debian (`etcd-server`), 3 members, default settings (fsync on every commit). */
@@ -79,7 +67,7 @@ export async function startEtcd(dir: string, firstClientPort = 23_791): Promise<
     name: 'etcd',
     endpoints: members.map((m) => `http://127.0.0.1:${m.client}`),
     processes,
-    stop: () => stopAll(processes),
+    stop: () => terminate(processes),
   };
 }
 
@@ -130,6 +118,6 @@ export async function startZooKeeper(
     name: 'zookeeper',
     endpoints: servers.map((id) => `127.0.0.1:${firstClientPort + id - 1}`),
     processes,
-    stop: () => stopAll(processes),
+    stop: () => terminate(processes),
   };
 }

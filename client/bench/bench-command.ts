@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import { request } from 'undici';
-import { LocalCluster, httpUrl } from '../local-cluster.js';
+import { LocalCluster, httpUrl, isReady } from '../local-cluster.js';
 import { formatResult, runLoad, type LoadResult } from './load-generator.js';
 import { EtcdTarget, ZabkvTarget, ZooKeeperTarget, type LoadTarget } from './load-target.js';
 
@@ -27,16 +26,6 @@ export interface BenchFlags {
 
 const LOCAL = 'http://127.0.0.1:8001';
 
-async function reachable(url: string): Promise<boolean> {
-  try {
-    const response = await request(`${url}/readyz`, { headersTimeout: 1_000 });
-    await response.body.dump();
-    return response.statusCode === 200;
-  } catch {
-    return false;
-  }
-}
-
 function number(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
@@ -54,7 +43,7 @@ export async function benchCommand(flags: BenchFlags): Promise<LoadResult> {
   let temporary: { cluster: LocalCluster; dir: string } | null = null;
   let nodes = flags.nodes?.split(',').map((n) => n.trim()) ?? [];
   if (nodes.length === 0 && flags.target === 'zabkv') {
-    if (await reachable(LOCAL)) {
+    if (await isReady(LOCAL)) {
       nodes = Array.from({ length: 6 }, (_, i) => `http://127.0.0.1:${8001 + i}`);
     } else {
       const dir = mkdtempSync(join(tmpdir(), 'zabkv-bench-'));

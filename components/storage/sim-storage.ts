@@ -1,4 +1,4 @@
-import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
+import { ComponentDefinition, leaf, type ComponentContext, type Leaf } from '../kernel/index.js';
 import type { SeededRandom } from '../random/seeded-random.js';
 import type { SimClock } from '../sim/sim-clock.js';
 import type { FutureEvent } from '../sim/future-event-list.js';
@@ -50,4 +50,14 @@ export class SimStorage extends ComponentDefinition {
     this.flushing = null;
     this.init.disk.crash();
   }
+}
+
+/** The storage leaf of a simulated node over `disk` (which outlives the node's crashes). */
+export function simStorageLeaf(
+  clock: SimClock,
+  disk: SimDisk,
+  random: SeededRandom,
+  flushMs: readonly [number, number] = [1, 4],
+): Leaf {
+  return leaf(SimStorage, { clock, disk, random, flushMs });
 }
