@@ -200,6 +200,7 @@ program
   .option('--replication <n>', 'with --bootstrap-server: replicas per group (default 3)')
   .option('--bootstrap <host:port>', "the bootstrap node's peer address")
   .option('--cluster-id <name>', 'refuse peers of other clusters (default zabkv)')
+  .option('--storage <kind>', 'the log store: wal (append-only files, default) or lmdb')
   .option('--config <file>', 'a JSON file with any of these settings')
   .action(async (options: RawNodeSettings) => {
     try {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { nodeId, type NodeId } from '../components/network/node-id.js';
-import type { BootstrapRole, Endpoint } from './node-host.js';
+import type { BootstrapRole, Endpoint, StoreKind } from './node-host.js';
 
 /** A node's settings, from flags, then environment variables (ZABKV_*), then a config file. */
 export interface NodeConfig {
@@ -10,6 +10,8 @@ export interface NodeConfig {
   readonly dataDir: string;
   readonly clusterId: string;
   readonly bootstrap: BootstrapRole;
+  /** The log's store: `wal` (append-only segments, the default) or `lmdb`. */
+  readonly storage: StoreKind;
 }
 
 /** What may be given, by flag, environment or file: every value as text. */
@@ -23,6 +25,7 @@ export interface RawNodeSettings {
   bootstrapServer?: boolean | string;
   clusterSize?: string;
   replication?: string;
+  storage?: string;
   config?: string;
 }
 
@@ -36,6 +39,7 @@ const ENVIRONMENT: Record<keyof Omit<RawNodeSettings, 'config'>, string> = {
   bootstrapServer: 'ZABKV_BOOTSTRAP_SERVER',
   clusterSize: 'ZABKV_CLUSTER_SIZE',
   replication: 'ZABKV_REPLICATION',
+  storage: 'ZABKV_STORAGE',
 };
 
 export class ConfigError extends Error {}
@@ -85,8 +89,13 @@ export function resolveNodeConfig(
       'give either --bootstrap-server (with --cluster-size, --replication) or --bootstrap <host:port>',
     );
   }
+  const storage = text('storage') ?? 'wal';
+  if (storage !== 'wal' && storage !== 'lmdb') {
+    throw new ConfigError(`--storage must be wal or lmdb, got ${JSON.stringify(storage)}`);
+  }
   return {
     id: nodeId(id),
+    storage,
     peer: parseEndpoint(text('peer')!, '--peer'),
     http: parseEndpoint(text('http')!, '--http'),
     dataDir: text('data')!,

@@ -12,6 +12,7 @@ import type { NodeId } from '../components/network/node-id.js';
 import { TcpNetwork } from '../components/network/tcp-network.js';
 import { SeededRandom } from '../components/random/seeded-random.js';
 import { LmdbStorage } from '../components/storage/lmdb-storage.js';
+import { WalStorage } from '../components/storage/wal-storage.js';
 import { Storage } from '../components/storage/index.js';
 import { LiveTimer } from '../components/timer/live-timer.js';
 import { Timer } from '../components/timer/timer-port.js';
@@ -39,12 +40,17 @@ export type BootstrapRole =
   | { readonly role: 'server'; readonly clusterSize: number; readonly replication: number }
   | { readonly role: 'client'; readonly server: Endpoint };
 
+/** The two disk stores behind the Storage port: they take the same settings. */
+export type StoreKind = 'wal' | 'lmdb';
+
 export interface NodeHostInit {
   readonly self: NodeId;
   readonly clusterId: string;
   readonly peer: Endpoint;
   readonly http: Endpoint;
   readonly dataDir: string;
+  /** The replica's store (default `wal`). */
+  readonly storage?: StoreKind;
   readonly bootstrap: BootstrapRole;
   /** The table persisted before a restart, if any. */
   readonly savedTable: LookupTable | null;
@@ -66,7 +72,7 @@ const catalogue = new MessageCatalogue(
 
 /**
  * One node (DESIGN §1): TCP network, timer, failure detector, bootstrap, overlay and the HTTP
- * frontend from the start; the replica of this node's group and its lmdb store once the
+ * frontend from the start; the replica of this node's group and its store once the
  * lookup table says which group that is.
  */
 export class NodeHost extends ComponentDefinition {
@@ -76,7 +82,7 @@ export class NodeHost extends ComponentDefinition {
   private readonly tables = this.requires(Bootstrap);
   private readonly timer: LiveTimer;
   private replica: Replica | null = null;
-  private storage: LmdbStorage | null = null;
+  private storage: LmdbStorage | WalStorage | null = null;
   private readonly random: SeededRandom;
   private readonly leaderChanges: Counter;
   private readonly hasLeader: Gauge;
@@ -177,7 +183,7 @@ export class NodeHost extends ComponentDefinition {
     });
     this.fsync = new Histogram({
       name: 'zabkv_wal_fsync_duration_seconds',
-      help: 'Time from a log write batch to durable on disk (lmdb commit + fsync)',
+      help: 'Time from a log write batch to durable on disk (write + fdatasync)',
       buckets: [
         0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1, 2, 4,
       ],
@@ -194,14 +200,21 @@ export class NodeHost extends ComponentDefinition {
       return;
     }
     const slowMs = this.init.slowFsyncMs ?? 1_000;
-    const storage = this.create(LmdbStorage, {
+    const settings = {
       path: join(this.init.dataDir, `group-${group.id}`),
-      initialize: true,
-      onFlushed: (durationMs, writes) => {
+      // Only a founding member's new store may vote at once. A node restarting from its saved
+      // table with no store (a wiped disk, or a switch of --storage) holds none of the history
+      // it may have acknowledged: it must sync before it counts (ZOOKEEPER-261).
+      initialize: this.init.savedTable === null,
+      onFlushed: (durationMs: number, writes: number) => {
         this.fsync.observe(durationMs / 1000);
         if (durationMs > slowMs) this.log.warn({ durationMs, writes }, 'slow log flush (fsync)');
       },
-    });
+    };
+    const storage =
+      this.init.storage === 'lmdb'
+        ? this.create(LmdbStorage, settings)
+        : this.create(WalStorage, { ...settings, path: `${settings.path}.wal` });
     this.storage = storage;
     this.replica = this.create(Replica, {
       ...DEFAULT_REPLICA_TIMING,

@@ -29,6 +29,7 @@ export async function runNode(config: NodeConfig): Promise<void> {
     peer: config.peer,
     http: config.http,
     dataDir: config.dataDir,
+    storage: config.storage,
     bootstrap: config.bootstrap,
     savedTable: saved,
     saveTable: (table: LookupTable) => {

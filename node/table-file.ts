@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { replaceFileSync } from '../components/storage/atomic-file.js';
 import { LookupTable } from '../overlay/lookup-table.js';
 
 const FILE = 'lookup-table.json';
@@ -19,14 +20,5 @@ export function loadTable(dataDir: string): LookupTable | null {
 
 /** Writes the table atomically: temporary file, fsync, rename, fsync of the directory. */
 export function saveTable(dataDir: string, table: LookupTable): void {
-  const path = join(dataDir, FILE);
-  const temporary = `${path}.tmp`;
-  writeFileSync(temporary, JSON.stringify(table.toData(), null, 2));
-  const file = openSync(temporary, 'r+');
-  fsyncSync(file);
-  closeSync(file);
-  renameSync(temporary, path);
-  const directory = openSync(dataDir, 'r');
-  fsyncSync(directory);
-  closeSync(directory);
+  replaceFileSync(join(dataDir, FILE), JSON.stringify(table.toData(), null, 2));
 }

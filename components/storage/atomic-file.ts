@@ -1,0 +1,51 @@
+import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Replaces `path` with `bytes` so that after a crash the file holds either the old or the new
+ * contents, never a mix, and the new contents once this returns: temporary file, fsync,
+ * rename, fsync of the directory (without it the rename itself may not survive power loss).
+ */
+export function replaceFileSync(path: string, bytes: Uint8Array | string): void {
+  const temporary = `${path}.tmp`;
+  writeFileSync(temporary, bytes);
+  const file = openSync(temporary, 'r+');
+  fsyncSync(file);
+  closeSync(file);
+  renameSync(temporary, path);
+  syncDirectorySync(dirname(path));
+}
+
+/** `replaceFileSync` off the event loop, for writes made while the node serves. */
+export async function replaceFile(path: string, bytes: Uint8Array): Promise<void> {
+  const temporary = `${path}.tmp`;
+  const file = await open(temporary, 'w');
+  try {
+    await file.writeFile(bytes);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+  await syncDirectory(dirname(path));
+}
+
+/** Makes the directory's entries (files created, renamed or removed in it) durable. */
+export function syncDirectorySync(path: string): void {
+  const directory = openSync(path, 'r');
+  try {
+    fsyncSync(directory);
+  } finally {
+    closeSync(directory);
+  }
+}
+
+export async function syncDirectory(path: string): Promise<void> {
+  const directory = await open(path, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}

@@ -1,0 +1,246 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { HEADER_BYTES, openRecord, sealRecord } from './stored-record.js';
+import type { StoredEntry, StoredImage, StoredSnapshot } from './storage-port.js';
+
+// The files of one WalStorage directory:
+//   epochs          [acceptedEpoch, currentEpoch, voter, base], replaced atomically
+//   snapshot        [zxid, state, base], replaced atomically
+//   wal-<n>.log     segments of the log, numbered from 0, appended to and fdatasync'ed
+// A segment holds sealed records (stored-record.ts): an entry [zxid, payload], a truncation
+// ['T', afterZxid] or a compaction ['C', throughZxid]; the log is the replay of the segments
+// from `base` on, in order. Compaction also deletes whole segments it covers.
+// `base` retires every older segment at once, atomically: InstallSnapshot moves it in the
+// snapshot file, discarding a damaged log moves it in the epochs file. The higher one counts,
+// and a snapshot whose base is below the epochs file's belongs to a discarded history.
+
+export const EPOCHS_FILE = 'epochs';
+export const SNAPSHOT_FILE = 'snapshot';
+const SEGMENT = /^wal-([0-9a-f]{16})\.log$/;
+
+export function segmentFile(n: number): string {
+  return `wal-${n.toString(16).padStart(16, '0')}.log`;
+}
+
+export interface Epochs {
+  readonly acceptedEpoch: number;
+  readonly currentEpoch: number;
+  readonly voter: boolean;
+  readonly base: number;
+}
+
+export function sealEpochs(epochs: Epochs): Uint8Array {
+  return sealRecord([epochs.acceptedEpoch, epochs.currentEpoch, epochs.voter, epochs.base]);
+}
+
+export function sealWalSnapshot(snapshot: StoredSnapshot, base: number): Uint8Array {
+  return sealRecord([snapshot.zxid, snapshot.state, base]);
+}
+
+export function sealWalEntry(entry: StoredEntry): Uint8Array {
+  return sealRecord([entry.zxid, entry.payload]);
+}
+
+export function sealWalTruncate(afterZxid: number): Uint8Array {
+  return sealRecord(['T', afterZxid]);
+}
+
+export function sealWalCompact(throughZxid: number): Uint8Array {
+  return sealRecord(['C', throughZxid]);
+}
+
+/** A view that is a plain Uint8Array, so the payloads read out of it are too (not Buffers). */
+function readBytes(path: string): Uint8Array {
+  const bytes = readFileSync(path);
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+const isCount = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+/** The epochs file; a damaged one is not guessed around: this node's promises are in it. */
+export function readEpochs(directory: string): Epochs {
+  const path = join(directory, EPOCHS_FILE);
+  const opened = openRecord(readBytes(path));
+  const body = opened.ok ? opened.body : null;
+  if (Array.isArray(body) && body.length === 4) {
+    const [acceptedEpoch, currentEpoch, voter, base] = body as unknown[];
+    if (
+      isCount(acceptedEpoch) &&
+      isCount(currentEpoch) &&
+      typeof voter === 'boolean' &&
+      isCount(base)
+    )
+      return { acceptedEpoch, currentEpoch, voter, base };
+  }
+  throw new Error(`${path} is damaged: refusing to start without this node's epochs`);
+}
+
+type SnapshotRead = { snapshot: StoredSnapshot; base: number } | null | 'corrupt';
+
+function readSnapshot(directory: string): SnapshotRead {
+  const path = join(directory, SNAPSHOT_FILE);
+  if (!existsSync(path)) return null;
+  const opened = openRecord(readBytes(path));
+  if (!opened.ok || !Array.isArray(opened.body) || opened.body.length !== 3) return 'corrupt';
+  const [zxid, state, base] = opened.body as unknown[];
+  if (!isCount(zxid) || !(state instanceof Uint8Array) || !isCount(base)) return 'corrupt';
+  return { snapshot: { zxid, state }, base };
+}
+
+/** Segment numbers present in the directory, ascending. */
+export function listSegments(directory: string): number[] {
+  const numbers: number[] = [];
+  for (const name of readdirSync(directory)) {
+    const match = SEGMENT.exec(name);
+    if (match !== null) numbers.push(Number.parseInt(match[1]!, 16));
+  }
+  return numbers.sort((a, b) => a - b);
+}
+
+/** What a scan learned about one live segment. */
+export interface SegmentState {
+  readonly n: number;
+  /** Bytes of whole, valid records: a torn tail after them is to be cut off. */
+  readonly validBytes: number;
+  /** Highest zxid appended in this segment (-1 for none): the segment may go once compacted. */
+  readonly maxZxid: number;
+}
+
+export interface WalScan {
+  readonly epochs: Epochs;
+  readonly image: StoredImage;
+  /** The base in force: segments below it are leftovers of a retired history. */
+  readonly base: number;
+  /** Live segments, ascending (empty after damage: they are all to be discarded). */
+  readonly segments: readonly SegmentState[];
+  /** Segments below the base, and every segment of a damaged log: to be deleted. */
+  readonly retired: readonly number[];
+}
+
+/**
+ * Reads the directory into the image a node starts from. Only the very end of the last
+ * segment may be torn (a write that never finished, so never acknowledged); any other bad
+ * record, a gap between segments or entries out of order is damage, and the image is the
+ * empty non-voter that keeps its epochs (see recover-image.ts for the reasons).
+ */
+export function scanWal(directory: string): WalScan {
+  const epochs = readEpochs(directory);
+  const read = readSnapshot(directory);
+  const all = listSegments(directory);
+  const snapshotBase = read !== null && read !== 'corrupt' ? read.base : 0;
+  const base = Math.max(epochs.base, snapshotBase);
+  const damaged = (): WalScan => ({
+    epochs,
+    image: {
+      acceptedEpoch: epochs.acceptedEpoch,
+      currentEpoch: epochs.currentEpoch,
+      voter: false,
+      snapshot: null,
+      log: [],
+      damage: 'corrupt',
+    },
+    base,
+    segments: [],
+    retired: all,
+  });
+  if (read === 'corrupt') return damaged();
+  // A snapshot from before a discarded history is not this node's any more.
+  const snapshot = read !== null && read.base >= epochs.base ? read.snapshot : null;
+  const live = all.filter((n) => n >= base);
+  const log: StoredEntry[] = [];
+  const segments: SegmentState[] = [];
+  let damage: StoredImage['damage'] = 'none';
+  for (let i = 0; i < live.length; i++) {
+    const n = live[i]!;
+    if (i > 0 && n !== live[i - 1]! + 1) return damaged();
+    const bytes = readBytes(join(directory, segmentFile(n)));
+    const replayed = replaySegment(bytes, log);
+    if (replayed.end === 'corrupt') return damaged();
+    if (replayed.end === 'torn') {
+      if (i !== live.length - 1) return damaged();
+      damage = 'torn-tail';
+    }
+    segments.push({ n, validBytes: replayed.validBytes, maxZxid: replayed.maxZxid });
+  }
+  return {
+    epochs,
+    image: {
+      acceptedEpoch: epochs.acceptedEpoch,
+      currentEpoch: epochs.currentEpoch,
+      voter: epochs.voter,
+      snapshot,
+      log,
+      damage,
+    },
+    base,
+    segments,
+    retired: all.filter((n) => n < base),
+  };
+}
+
+interface Replayed {
+  readonly end: 'clean' | 'torn' | 'corrupt';
+  readonly validBytes: number;
+  readonly maxZxid: number;
+}
+
+/** Applies one segment's records to `log`. */
+function replaySegment(bytes: Uint8Array, log: StoredEntry[]): Replayed {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = 0;
+  let maxZxid = -1;
+  while (offset < bytes.length) {
+    const end = HEADER_BYTES + (bytes.length - offset >= HEADER_BYTES ? view.getUint32(offset) : 0);
+    if (bytes.length - offset < HEADER_BYTES || offset + end > bytes.length) {
+      return { end: 'torn', validBytes: offset, maxZxid };
+    }
+    const record = bytes.subarray(offset, offset + end);
+    const opened = openRecord(record);
+    if (!opened.ok) {
+      const last = offset + end === bytes.length;
+      return {
+        end: last && hasZeroSector(record, offset) ? 'torn' : 'corrupt',
+        validBytes: offset,
+        maxZxid,
+      };
+    }
+    const body = opened.body;
+    if (!Array.isArray(body) || body.length !== 2)
+      return { end: 'corrupt', validBytes: offset, maxZxid };
+    const [first, second] = body as unknown[];
+    if (first === 'T' && isCount(second)) {
+      while (log.length > 0 && log.at(-1)!.zxid > second) log.pop();
+    } else if (first === 'C' && isCount(second)) {
+      let covered = 0;
+      while (covered < log.length && log[covered]!.zxid <= second) covered++;
+      log.splice(0, covered);
+    } else if (isCount(first) && second instanceof Uint8Array) {
+      const previous = log.at(-1);
+      if (previous !== undefined && first <= previous.zxid) {
+        return { end: 'corrupt', validBytes: offset, maxZxid };
+      }
+      log.push({ zxid: first, payload: second });
+      maxZxid = Math.max(maxZxid, first);
+    } else {
+      return { end: 'corrupt', validBytes: offset, maxZxid };
+    }
+    offset += end;
+  }
+  return { end: 'clean', validBytes: offset, maxZxid };
+}
+
+const SECTOR = 512;
+
+/**
+ * A last record with a whole zeroed disk sector inside was cut short by a crash that had
+ * extended the file but not written all its blocks (etcd's torn-write rule); a flipped bit
+ * in a record that was written is damage.
+ */
+function hasZeroSector(record: Uint8Array, fileOffset: number): boolean {
+  let start = Math.ceil(fileOffset / SECTOR) * SECTOR - fileOffset;
+  for (; start + SECTOR <= record.length; start += SECTOR) {
+    if (record.subarray(start, start + SECTOR).every((byte) => byte === 0)) return true;
+  }
+  return false;
+}

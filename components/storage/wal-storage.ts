@@ -1,0 +1,343 @@
+import assert from 'node:assert/strict';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+} from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
+import { replaceFile, replaceFileSync, syncDirectory, syncDirectorySync } from './atomic-file.js';
+import {
+  EPOCHS_FILE,
+  SNAPSHOT_FILE,
+  scanWal,
+  sealEpochs,
+  sealWalCompact,
+  sealWalEntry,
+  sealWalSnapshot,
+  sealWalTruncate,
+  segmentFile,
+  type Epochs,
+  type SegmentState,
+} from './wal-files.js';
+import {
+  STORAGE_WRITE_KINDS,
+  Storage,
+  type StorageWrite,
+  type StoredImage,
+} from './storage-port.js';
+
+export interface WalStorageInit {
+  /** The store's directory; created if missing. */
+  readonly path: string;
+  /** A brand-new store belongs to a founding member and may vote (ZooKeeper's marker file). */
+  readonly initialize: boolean;
+  /** Told of a failed write; the default logs it and ends the process. */
+  readonly onFailure?: (error: Error) => void;
+  /** Told how long each batch took from its first write to durable, for metrics. */
+  readonly onFlushed?: (durationMs: number, writes: number) => void;
+  /** A segment is closed and a new one started once it holds this many bytes. */
+  readonly segmentBytes?: number;
+}
+
+export interface WalStorageStats {
+  /** Write requests handled. */
+  writes: number;
+  /** Batches made durable, each ending in one Durable. */
+  commits: number;
+}
+
+const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
+
+/**
+ * The Storage port on an append-only log, as ZooKeeper's txn log and etcd's WAL keep theirs:
+ * each batch of writes is one `write` at the end of the current segment and one `fdatasync`,
+ * a few hundred microseconds where a B-tree commit costs milliseconds. One batch is on its
+ * way to disk at a time; writes requested meanwhile all go into the next (group commit).
+ * Epochs and snapshots are small files replaced atomically; a batch writes its log records
+ * before any such file, so what a crash leaves is always a prefix of the requested writes.
+ */
+export class WalStorage extends ComponentDefinition {
+  readonly storage = this.provides(Storage);
+  readonly stats: WalStorageStats = { writes: 0, commits: 0 };
+  private readonly directory: string;
+  private readonly segmentBytes: number;
+  private readonly onFailure: (error: Error) => void;
+  private readonly onFlushed: ((durationMs: number, writes: number) => void) | undefined;
+  private epochs: Epochs;
+  /** The base in force (see wal-files.ts); snapshots are written with it. */
+  private base: number;
+  /** Live segments, oldest first; the last is the one appended to. */
+  private segments: { n: number; maxZxid: number }[];
+  private active: FileHandle | null = null;
+  private activeBytes: number;
+  /** Highest zxid in the log, to refuse an append out of order before it reaches the disk. */
+  private lastZxid: number;
+  private pending: StorageWrite[] = [];
+  private scheduled = false;
+  private flushing: Promise<void> | null = null;
+  private broken = false;
+  private closed: Promise<void> = Promise.resolve();
+
+  constructor(context: ComponentContext, init: WalStorageInit) {
+    super(context);
+    this.directory = init.path;
+    this.segmentBytes = init.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.onFlushed = init.onFlushed;
+    this.onFailure =
+      init.onFailure ??
+      ((error) => {
+        this.log.fatal({ err: error }, 'storage write failed: stopping the node');
+        process.exit(1);
+      });
+    // Written once, before anything else, so a crash can never turn an old store into a new one.
+    if (!existsSync(join(this.directory, EPOCHS_FILE))) {
+      mkdirSync(this.directory, { recursive: true });
+      const fresh = { acceptedEpoch: 0, currentEpoch: 0, voter: init.initialize, base: 0 };
+      replaceFileSync(join(this.directory, EPOCHS_FILE), sealEpochs(fresh));
+    }
+    const recovered = this.recover();
+    this.epochs = recovered.epochs;
+    this.base = recovered.base;
+    this.segments = recovered.segments.map(({ n, maxZxid }) => ({ n, maxZxid }));
+    const last = recovered.segments.at(-1);
+    this.activeBytes = last?.validBytes ?? 0;
+    this.lastZxid = recovered.lastZxid;
+    if (last === undefined) this.segments.push({ n: this.base, maxZxid: -1 });
+
+    let startDamage: StoredImage['damage'] | null = recovered.damage;
+    this.subscribe(this.storage, 'Load', (_request, origin) => {
+      // What is on disk now, and the first time what recovery had to cut off to get there.
+      const image = scanWal(this.directory).image;
+      this.answer(origin, {
+        kind: 'Loaded',
+        image: { ...image, damage: startDamage ?? image.damage },
+      });
+      startDamage = null;
+    });
+    for (const kind of STORAGE_WRITE_KINDS) {
+      this.subscribe(this.storage, kind, (write) => this.request(write));
+    }
+  }
+
+  /** Resolves once the files are closed after a kill (to reopen the store in the same process). */
+  whenClosed(): Promise<void> {
+    return this.closed;
+  }
+
+  protected override onKill(): void {
+    this.pending = [];
+    const flushing = this.flushing ?? Promise.resolve();
+    this.closed = flushing
+      .then(() => this.active?.close())
+      .catch((error: unknown) => this.log.warn({ err: error }, 'closing the log failed'));
+  }
+
+  /**
+   * Makes the directory match the image a Load will report: a torn tail is cut off (later
+   * appends must follow whole records), a damaged log is retired as a whole by moving the base
+   * in the epochs file (one atomic write), after which its files are only garbage to delete.
+   */
+  private recover(): {
+    epochs: Epochs;
+    base: number;
+    segments: readonly SegmentState[];
+    lastZxid: number;
+    damage: StoredImage['damage'];
+  } {
+    const scan = scanWal(this.directory);
+    let { epochs, base } = scan;
+    if (scan.image.damage === 'corrupt') {
+      base = Math.max(base, ...scan.retired.map((n) => n + 1));
+      epochs = { ...epochs, voter: false, base };
+      replaceFileSync(join(this.directory, EPOCHS_FILE), sealEpochs(epochs));
+      rmSync(join(this.directory, SNAPSHOT_FILE), { force: true });
+      this.log.warn(
+        { directory: this.directory },
+        'damaged log discarded: re-syncing as a non-voter',
+      );
+    }
+    for (const n of scan.retired) rmSync(join(this.directory, segmentFile(n)), { force: true });
+    const last = scan.segments.at(-1);
+    if (scan.image.damage === 'torn-tail' && last !== undefined) {
+      const file = openSync(join(this.directory, segmentFile(last.n)), 'r+');
+      try {
+        ftruncateSync(file, last.validBytes);
+      } finally {
+        closeSync(file);
+      }
+    }
+    syncDirectorySync(this.directory);
+    return {
+      epochs,
+      base,
+      segments: scan.segments,
+      lastZxid: scan.image.log.at(-1)?.zxid ?? -1,
+      damage: scan.image.damage,
+    };
+  }
+
+  private request(write: StorageWrite): void {
+    if (this.broken) return;
+    this.pending.push(write);
+    this.schedule();
+  }
+
+  /** Waits for the end of the turn, so every write requested in it shares the next batch. */
+  private schedule(): void {
+    if (this.scheduled || this.flushing !== null || this.pending.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.broken || this.lifecycle === 'destroyed' || this.pending.length === 0) return;
+      const writes = this.pending;
+      this.pending = [];
+      const started = performance.now();
+      this.flushing = this.writeBatch(writes).then(
+        () => {
+          this.flushing = null;
+          this.stats.writes += writes.length;
+          this.stats.commits++;
+          this.onFlushed?.(performance.now() - started, writes.length);
+          if (this.lifecycle === 'destroyed') return;
+          this.trigger({ kind: 'Durable', seq: writes.at(-1)!.seq }, this.storage);
+          this.schedule();
+        },
+        (error: unknown) => {
+          this.flushing = null;
+          this.stopWriting(error);
+        },
+      );
+    });
+  }
+
+  /** Writes in request order; log records are gathered and go out before any other file. */
+  private async writeBatch(writes: readonly StorageWrite[]): Promise<void> {
+    let records: Uint8Array[] = [];
+    const writeRecords = async (): Promise<void> => {
+      if (records.length === 0) return;
+      const bytes = Buffer.concat(records);
+      records = [];
+      await this.appendToLog(bytes);
+    };
+    for (const write of writes) {
+      switch (write.kind) {
+        case 'Append':
+          for (const entry of write.entries) {
+            if (entry.zxid <= this.lastZxid) {
+              throw new Error(`append out of order: ${entry.zxid} after ${this.lastZxid}`);
+            }
+            records.push(sealWalEntry(entry));
+            this.lastZxid = entry.zxid;
+            const segment = this.segments.at(-1)!;
+            segment.maxZxid = Math.max(segment.maxZxid, entry.zxid);
+          }
+          break;
+        case 'Truncate':
+          records.push(sealWalTruncate(write.afterZxid));
+          this.lastZxid = Math.min(this.lastZxid, write.afterZxid);
+          break;
+        case 'SetAcceptedEpoch':
+          await writeRecords();
+          await this.writeEpochs({ ...this.epochs, acceptedEpoch: write.epoch });
+          break;
+        case 'SetCurrentEpoch':
+          await writeRecords();
+          await this.writeEpochs({ ...this.epochs, currentEpoch: write.epoch, voter: true });
+          break;
+        case 'SaveSnapshot':
+          await writeRecords();
+          await replaceFile(
+            join(this.directory, SNAPSHOT_FILE),
+            sealWalSnapshot(write.snapshot, this.base),
+          );
+          break;
+        case 'InstallSnapshot': {
+          await writeRecords();
+          // The new base retires every segment so far, atomically with the snapshot.
+          const next = this.segments.at(-1)!.n + 1;
+          await replaceFile(
+            join(this.directory, SNAPSHOT_FILE),
+            sealWalSnapshot(write.snapshot, next),
+          );
+          this.base = next;
+          await this.startSegment(next);
+          const retired = this.segments.splice(0, this.segments.length - 1);
+          await this.deleteSegments(retired.map(({ n }) => n));
+          this.lastZxid = -1;
+          break;
+        }
+        case 'Compact': {
+          records.push(sealWalCompact(write.throughZxid));
+          await writeRecords();
+          // Whole segments only, oldest first, never the one being appended to.
+          let covered = 0;
+          while (
+            covered < this.segments.length - 1 &&
+            this.segments[covered]!.maxZxid <= write.throughZxid
+          ) {
+            covered++;
+          }
+          await this.deleteSegments(this.segments.splice(0, covered).map(({ n }) => n));
+          break;
+        }
+      }
+    }
+    await writeRecords();
+    if (this.activeBytes >= this.segmentBytes) await this.startSegment(this.segments.at(-1)!.n + 1);
+  }
+
+  private async appendToLog(bytes: Uint8Array): Promise<void> {
+    const segment = this.segments.at(-1)!;
+    this.active ??= await this.openSegment(segment.n);
+    const { bytesWritten } = await this.active.write(bytes, 0, bytes.length, this.activeBytes);
+    assert.equal(bytesWritten, bytes.length, 'short write to the log');
+    await this.active.datasync();
+    this.activeBytes += bytes.length;
+  }
+
+  /** Closes the current segment; the next append creates segment `n`. */
+  private async startSegment(n: number): Promise<void> {
+    await this.active?.close();
+    this.active = null;
+    this.activeBytes = 0;
+    this.segments.push({ n, maxZxid: -1 });
+  }
+
+  /**
+   * Opens (creating if need be) a segment for positional writes: not O_APPEND, under which
+   * Linux ignores the position. The directory is synced so the file's name is durable too.
+   */
+  private async openSegment(n: number): Promise<FileHandle> {
+    const file = await open(
+      join(this.directory, segmentFile(n)),
+      constants.O_RDWR | constants.O_CREAT,
+    );
+    await syncDirectory(this.directory);
+    return file;
+  }
+
+  private async deleteSegments(numbers: readonly number[]): Promise<void> {
+    if (numbers.length === 0) return;
+    for (const n of numbers) await rm(join(this.directory, segmentFile(n)), { force: true });
+    await syncDirectory(this.directory);
+  }
+
+  private async writeEpochs(epochs: Epochs): Promise<void> {
+    await replaceFile(join(this.directory, EPOCHS_FILE), sealEpochs(epochs));
+    this.epochs = epochs;
+  }
+
+  private stopWriting(error: unknown): void {
+    if (this.broken || this.lifecycle === 'destroyed') return;
+    this.broken = true;
+    this.pending = [];
+    this.onFailure(error instanceof Error ? error : new Error(String(error)));
+  }
+}

@@ -1,0 +1,187 @@
+import {
+  copyFileSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { segmentFile } from '../../components/storage/wal-files.js';
+import { diskStoreContract } from './disk-store-contract.js';
+import {
+  append,
+  diskStoreHarness,
+  durableThrough,
+  entry,
+  zxids,
+} from './fixtures/disk-store-harness.js';
+
+const segments = (path: string) => readdirSync(path).filter((name) => name.startsWith('wal-'));
+
+/** Flips one bit of `file` at `offset` from its end, as bit rot would. */
+function rot(file: string, offsetFromEnd: number): void {
+  const bytes = readFileSync(file);
+  bytes[bytes.length - offsetFromEnd]! ^= 0x10;
+  writeFileSync(file, bytes);
+}
+
+describe('WalStorage', () => {
+  diskStoreContract('wal');
+  const { tempDir, start, stop, reopen } = diskStoreHarness('wal');
+
+  /** A store with epochs 4/3 and entries 1..3 (each ~20 bytes), stopped. */
+  async function written(path: string, payloadBytes = 3): Promise<void> {
+    const host = start(path);
+    host.user.write({ kind: 'SetAcceptedEpoch', seq: 1, epoch: 4 });
+    host.user.write({ kind: 'SetCurrentEpoch', seq: 2, epoch: 3 });
+    host.user.write({
+      kind: 'Append',
+      seq: 3,
+      entries: [1, 2, 3].map((zxid) => ({ zxid, payload: new Uint8Array(payloadBytes).fill(9) })),
+    });
+    await durableThrough(host, 3);
+    await stop(host);
+  }
+
+  it('drops a torn last record, and appends after it land where it was', async () => {
+    const path = tempDir();
+    await written(path);
+    const file = join(path, segmentFile(0));
+    const size = readFileSync(file).length;
+    truncateSync(file, size - 2);
+    let opened = await reopen(path);
+    expect(opened.image).toMatchObject({ damage: 'torn-tail', voter: true, acceptedEpoch: 4 });
+    expect(zxids(opened.image)).toEqual([1, 2]);
+    opened.host.user.write(append(1, 3, 4));
+    await durableThrough(opened.host, 1);
+    await stop(opened.host);
+    opened = await reopen(path);
+    expect(opened.image.damage).toBe('none');
+    expect(zxids(opened.image)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('takes a last record with a zeroed sector for a torn write, a flipped bit for damage', async () => {
+    const torn = tempDir();
+    await written(torn, 2_000);
+    const file = join(torn, segmentFile(0));
+    const bytes = readFileSync(file);
+    // The file was extended but the last blocks never written: a whole sector of zeros.
+    bytes.fill(0, bytes.length - 1_024, bytes.length - 256);
+    writeFileSync(file, bytes);
+    expect((await reopen(torn)).image).toMatchObject({ damage: 'torn-tail', voter: true });
+
+    const rotten = tempDir();
+    await written(rotten, 2_000);
+    rot(join(rotten, segmentFile(0)), 100);
+    expect((await reopen(rotten)).image).toMatchObject({ damage: 'corrupt', voter: false });
+  });
+
+  it('discards a damaged log for good: an empty non-voter that keeps its epochs', async () => {
+    const path = tempDir();
+    await written(path);
+    const size = readFileSync(join(path, segmentFile(0))).length;
+    rot(join(path, segmentFile(0)), Math.floor(size / 2));
+    const opened = await reopen(path);
+    expect(opened.image).toEqual({
+      acceptedEpoch: 4,
+      currentEpoch: 3,
+      voter: false,
+      snapshot: null,
+      log: [],
+      damage: 'corrupt',
+    });
+    expect(segments(path)).toEqual([]);
+    // The next start finds a clean store, and new appends are kept.
+    opened.host.user.write(append(1, 7));
+    await durableThrough(opened.host, 1);
+    await stop(opened.host);
+    const again = await reopen(path);
+    expect(again.image).toMatchObject({ damage: 'none', voter: false, acceptedEpoch: 4 });
+    expect(zxids(again.image)).toEqual([7]);
+  });
+
+  it('treats a bad snapshot as damage, and refuses to start with damaged epochs', async () => {
+    const path = tempDir();
+    const host = start(path);
+    host.user.write(append(1, 1, 2));
+    host.user.write({
+      kind: 'SaveSnapshot',
+      seq: 2,
+      snapshot: { zxid: 1, state: Uint8Array.of(3) },
+    });
+    await durableThrough(host, 2);
+    await stop(host);
+    rot(join(path, 'snapshot'), 1);
+    expect((await reopen(path)).image).toMatchObject({ damage: 'corrupt', snapshot: null });
+
+    rot(join(path, 'epochs'), 1);
+    expect(() => start(path)).toThrow(/epochs is damaged/);
+  });
+
+  it('rolls over to new segments, compacts whole old ones, and reads them all back', async () => {
+    const path = tempDir();
+    const host = start(path, { segmentBytes: 40 });
+    for (let seq = 1; seq <= 10; seq++) {
+      host.user.write(append(seq, seq * 3 - 2, seq * 3 - 1, seq * 3));
+      await durableThrough(host, seq);
+    }
+    expect(segments(path).length).toBeGreaterThanOrEqual(5);
+    host.user.write({
+      kind: 'SaveSnapshot',
+      seq: 11,
+      snapshot: { zxid: 15, state: Uint8Array.of(1) },
+    });
+    host.user.write({ kind: 'Compact', seq: 12, throughZxid: 15 });
+    await durableThrough(host, 12);
+    await stop(host);
+    const { image } = await reopen(path);
+    // Segments holding only entries up to 15 are gone; the log still reaches from there to 30.
+    expect(image.log[0]!.zxid).toBeGreaterThan(1);
+    expect(image.log[0]!.zxid).toBeLessThanOrEqual(16);
+    expect(zxids(image).at(-1)).toBe(30);
+    expect(image.log).toEqual(
+      Array.from({ length: 31 - image.log[0]!.zxid }, (_, i) => entry(image.log[0]!.zxid + i)),
+    );
+  });
+
+  it('retires every old segment with an installed snapshot, even those a crash left behind', async () => {
+    const path = tempDir();
+    const host = start(path, { segmentBytes: 60 });
+    host.user.write(append(1, 1, 2, 3));
+    await durableThrough(host, 1);
+    host.user.write(append(2, 4, 5, 6));
+    await durableThrough(host, 2);
+    const before = segments(path);
+    copyFileSync(join(path, before[0]!), join(path, 'kept'));
+    host.user.write({
+      kind: 'InstallSnapshot',
+      seq: 3,
+      snapshot: { zxid: 9, state: Uint8Array.of(2) },
+    });
+    host.user.write(append(4, 10));
+    await durableThrough(host, 4);
+    await stop(host);
+    expect(segments(path).every((name) => !before.includes(name))).toBe(true);
+    // As if the crash had come between the snapshot and deleting the old segments.
+    copyFileSync(join(path, 'kept'), join(path, before[0]!));
+    const { image } = await reopen(path);
+    expect(image.snapshot).toEqual({ zxid: 9, state: Uint8Array.of(2) });
+    expect(zxids(image)).toEqual([10]);
+    expect(segments(path)).not.toContain(before[0]);
+  });
+
+  it('takes a missing segment between two others for damage', async () => {
+    const path = tempDir();
+    const host = start(path, { segmentBytes: 10 });
+    for (let seq = 1; seq <= 3; seq++) {
+      host.user.write(append(seq, seq));
+      await durableThrough(host, seq);
+    }
+    await stop(host);
+    expect(segments(path).length).toBeGreaterThanOrEqual(3);
+    rmSync(join(path, segmentFile(1)));
+    expect((await reopen(path)).image).toMatchObject({ damage: 'corrupt', log: [] });
+  });
+});
