@@ -42,8 +42,8 @@ async function zabkvSystem(dir: string, run: number): Promise<System> {
     nodes: 3,
     replication: 3,
     dataDir: dir,
-    firstHttpPort: 33_001 + run * 10,
-    firstPeerPort: 34_001 + run * 10,
+    firstHttpPort: 23_001 + run * 10,
+    firstPeerPort: 24_001 + run * 10,
     env: { LOG_LEVEL: 'warn' },
   });
   cluster.start();

@@ -20,13 +20,18 @@ program
   .option('--data <dir>', 'data directory (reused on the next start)', './data')
   .option('--http-port <n>', 'HTTP port of node 1 (node n: + n - 1)', '8001')
   .option('--peer-port <n>', 'peer port of node 1 (node n: + n - 1)', '7001')
+  .option('--storage <kind>', 'the log store: wal (default) or lmdb')
+  .option('--profile <dir>', 'write a CPU profile of each node to <dir> when it stops')
   .action(async (options: Record<string, string>) => {
+    const profile = options['profile'];
     const cluster = new LocalCluster({
       nodes: Number(options['nodes']),
       replication: Number(options['replication']),
       dataDir: options['data']!,
       firstHttpPort: Number(options['httpPort']),
       firstPeerPort: Number(options['peerPort']),
+      env: options['storage'] === undefined ? {} : { ZABKV_STORAGE: options['storage'] },
+      nodeFlags: profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`],
     });
     let stopping = false;
     const stop = () => {
@@ -45,7 +50,7 @@ program
       `starting ${cluster.options.nodes} nodes (logs in ${options['data']}/node-<n>.log)…`,
     );
     await cluster.ready(60_000);
-    const url = (n: number) => httpUrl(cluster.options, n);
+    const url = (n: number) => httpUrl(cluster.options, Math.min(n, cluster.options.nodes));
     for (let n = 1; n <= cluster.options.nodes; n++) console.log(`  node ${n}: ${url(n)}`);
     console.log(
       [
@@ -163,6 +168,7 @@ program
   .option('--warmup <s>', 'seconds before measuring', '1')
   .option('--seed <n>', 'seed of the key and operation choices', '1')
   .option('--json', 'print the result as JSON')
+  .option('--svg <dir>', 'also write <dir>/throughput.svg and <dir>/latency.svg for the run')
   .action(async (options: BenchFlags) => {
     await benchCommand(options);
   });

@@ -15,6 +15,8 @@ export interface LocalClusterOptions {
   readonly cli?: string;
   /** Extra environment for the nodes (e.g. LOG_LEVEL). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Node.js flags for the node processes (e.g. --cpu-prof). */
+  readonly nodeFlags?: readonly string[];
 }
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
@@ -54,6 +56,7 @@ export class LocalCluster {
     const child = spawn(
       process.execPath,
       [
+        ...(this.options.nodeFlags ?? []),
         this.options.cli ?? CLI,
         'node',
         '--id',

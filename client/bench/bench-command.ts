@@ -22,6 +22,8 @@ export interface BenchFlags {
   warmup: string;
   seed: string;
   json?: boolean;
+  /** Directory for throughput.svg and latency.svg of the run. */
+  svg?: string;
 }
 
 const LOCAL = 'http://127.0.0.1:8001';
@@ -106,6 +108,16 @@ export async function benchCommand(flags: BenchFlags): Promise<LoadResult> {
     });
     bar?.stop();
     console.log(flags.json ? JSON.stringify(result, null, 2) : formatResult(result));
+    if (flags.svg !== undefined) {
+      // Loaded only when asked for: vega adds ~0.2 s to the start of every CLI command.
+      const { writeLoadResultSvgs } = await import('../../bench/plots/load-result-svgs.js');
+      const description =
+        `${flags.clients} clients, read ratio ${flags.readRatio}` +
+        (flags.rate === undefined ? '' : `, ${flags.rate} ops/s offered`);
+      const paths = await writeLoadResultSvgs(flags.svg, result, description);
+      // With --json, stdout is the JSON alone.
+      for (const path of paths) (flags.json ? console.error : console.log)(`wrote ${path}`);
+    }
     return result;
   } finally {
     bar?.stop();

@@ -24,7 +24,7 @@ describe('node settings', () => {
     );
     const config = resolveNodeConfig(
       { config: file, http: 'flag:9000' },
-      { ZABKV_PEER: 'env:7007', ZABKV_ID: '8' },
+      { ZABKV_PEER: 'env:7007', ZABKV_ID: '8', ZABKV_STORAGE: 'lmdb' },
     );
     expect(config).toEqual({
       id: nodeId(8),
@@ -32,8 +32,10 @@ describe('node settings', () => {
       http: { host: 'flag', port: 9000 },
       dataDir: '/file',
       clusterId: 'c',
+      storage: 'lmdb',
       bootstrap: { role: 'client', server: { host: 'boot', port: 7001 } },
     });
+    expect(resolveNodeConfig({ config: file }, {}).storage).toBe('wal');
     rmSync(dir, { recursive: true });
   });
 
@@ -55,6 +57,7 @@ describe('node settings', () => {
       [{ ...ok, http: undefined }, /--http/],
       [{ ...ok, bootstrapServer: true, clusterSize: '3' }, /either --bootstrap-server/],
       [{ ...ok, bootstrap: undefined }, /either --bootstrap-server/],
+      [{ ...ok, storage: 'sqlite' }, /--storage must be wal or lmdb/],
     ];
     for (const [flags, message] of cases) {
       expect(() => resolveNodeConfig(flags, {})).toThrow(ConfigError);
