@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
-import type { ReplicaCore } from './replica-core.js';
+import { FollowerReads } from './follower-reads.js';
+import type { Reply, ReplicaCore } from './replica-core.js';
 import { epochOf, follows, formatZxid, makeZxid, type Zxid } from './zxid.js';
 
 type SessionMessage = MessageOf<
@@ -15,6 +16,7 @@ type SessionMessage = MessageOf<
   | 'zab.UpToDate'
   | 'zab.Commit'
   | 'zab.Ping'
+  | 'zab.ReadIndexReply'
 >;
 
 /** What arrived between DIFF/TRUNC/SNAP and NEWLEADER: applied only once it is all here (R3, R7). */
@@ -51,12 +53,16 @@ export class FollowerSession {
   /** COMMITs that arrive between NEWLEADER and UPTODATE, applied at UPTODATE (ZOOKEEPER-4394). */
   private pendingCommit = 0;
   private active = true;
+  private readonly reads: FollowerReads;
 
   constructor(
     private readonly core: ReplicaCore,
     readonly leader: NodeId,
   ) {
     this.session = core.nextSessionId();
+    this.reads = new FollowerReads(core, (round) => {
+      if (this.active) this.send({ kind: 'zab.ReadIndex', round });
+    });
     this.register();
   }
 
@@ -86,9 +92,21 @@ export class FollowerSession {
 
   end(): void {
     this.active = false;
+    this.reads.end();
+  }
+
+  /** A linearizable read, served here once the leader has vouched for it. */
+  submitRead(key: string, reply: Reply): void {
+    assert(this.serving, 'reads are served by a synced follower only');
+    this.reads.submit(key, reply);
+  }
+
+  get pendingReads(): number {
+    return this.reads.pending;
   }
 
   onTick(): void {
+    this.reads.onTick();
     this.silentTicks++;
     if (this.phase === 'registering') this.register();
     const limit =
@@ -128,6 +146,8 @@ export class FollowerSession {
         return this.onCommit(message.zxid);
       case 'zab.Ping':
         return this.send({ kind: 'zab.Pong', round: message.round });
+      case 'zab.ReadIndexReply':
+        return this.reads.onReply(message.round, message.zxid);
     }
   }
 
@@ -271,7 +291,7 @@ export class FollowerSession {
   private onUpToDate(committed: Zxid): void {
     if (!this.expect('synced', 'UPTODATE')) return;
     this.phase = 'broadcast';
-    this.core.commitThrough(Math.max(committed, this.pendingCommit));
+    this.commitThrough(Math.max(committed, this.pendingCommit));
     this.core.noteEstablished(this.epoch);
   }
 
@@ -283,8 +303,13 @@ export class FollowerSession {
     // R10: a commit names a proposal this follower holds; anything else is a protocol bug.
     if (!this.core.history.contains(zxid))
       assert.fail(`COMMIT ${formatZxid(zxid)} for a proposal not held`);
-    if (this.phase === 'broadcast') this.core.commitThrough(zxid);
+    if (this.phase === 'broadcast') this.commitThrough(zxid);
     else this.pendingCommit = Math.max(this.pendingCommit, zxid);
+  }
+
+  private commitThrough(zxid: Zxid): void {
+    this.core.commitThrough(zxid);
+    this.reads.serveApplied();
   }
 
   private expect(phase: Phase, what: string): boolean {
@@ -297,7 +322,7 @@ export class FollowerSession {
     message:
       | { kind: 'zab.AckEpoch'; currentEpoch: number; lastZxid: Zxid; epochEnds: Zxid[] }
       | { kind: 'zab.Ack'; zxid: Zxid }
-      | { kind: 'zab.Pong'; round: number },
+      | { kind: 'zab.Pong' | 'zab.ReadIndex'; round: number },
   ): void {
     this.core.send({
       ...message,

@@ -34,12 +34,22 @@ type Phase =
   | 'sync' // syncing followers, gathering NEWLEADER ACKs
   | 'broadcast'; // established
 
-interface PendingRead {
-  readonly key: string;
-  readonly reply: Reply;
+/**
+ * A read waiting for the barrier: a client read this leader serves itself, or a follower's
+ * ReadIndex request, answered with the commit point as it was when the request arrived.
+ */
+type PendingRead = (
+  | { readonly kind: 'local'; readonly key: string; readonly reply: Reply }
+  | {
+      readonly kind: 'index';
+      readonly handler: LearnerHandler;
+      readonly requestRound: number;
+      readonly commitPoint: Zxid;
+    }
+) & {
   /** The first barrier round sent after the read arrived: only its quorum proves leadership. */
   readonly round: number;
-}
+};
 
 const MAX_ENTRIES_PER_MESSAGE = 512;
 const MAX_BYTES_PER_MESSAGE = 1 << 20;
@@ -310,7 +320,26 @@ export class LeaderRole {
       this.core.respond(reply, unavailable('leader not established yet'), this.lastCommitted);
       return;
     }
-    this.reads.push({ key, reply, round: this.lastSentRound + 1 });
+    this.enqueueRead({ kind: 'local', key, reply, round: this.lastSentRound + 1 });
+  }
+
+  /**
+   * Every write acknowledged before the request arrived is committed by now, so the commit
+   * point at arrival is what the follower's reads must see (the ReadIndex of etcd's raft).
+   */
+  private onReadIndex(handler: LearnerHandler, requestRound: number): void {
+    if (this.phase !== 'broadcast' || handler.phase !== 'synced') return;
+    this.enqueueRead({
+      kind: 'index',
+      handler,
+      requestRound,
+      commitPoint: this.lastCommitted,
+      round: this.lastSentRound + 1,
+    });
+  }
+
+  private enqueueRead(read: PendingRead): void {
+    this.reads.push(read);
     if (!this.roundInFlight) this.startRound();
     this.completeRounds();
   }
@@ -390,9 +419,16 @@ export class LeaderRole {
     const served = this.core.machine.appliedZxid;
     const waiting: PendingRead[] = [];
     for (const read of this.reads) {
-      if (read.round <= proven)
+      if (read.round > proven) waiting.push(read);
+      else if (read.kind === 'local') {
         this.core.respond(read.reply, this.core.machine.get(read.key), served);
-      else waiting.push(read);
+      } else if (this.handlers.get(read.handler.follower) === read.handler) {
+        this.send(read.handler, {
+          kind: 'zab.ReadIndexReply',
+          round: read.requestRound,
+          zxid: read.commitPoint,
+        });
+      }
     }
     this.reads = waiting;
     if (proven >= this.lastSentRound) {
@@ -403,7 +439,9 @@ export class LeaderRole {
 
   // ---- sessions -------------------------------------------------------------------------
 
-  onSessionMessage(message: MessageOf<'zab.AckEpoch' | 'zab.Ack' | 'zab.Pong'>): void {
+  onSessionMessage(
+    message: MessageOf<'zab.AckEpoch' | 'zab.Ack' | 'zab.Pong' | 'zab.ReadIndex'>,
+  ): void {
     const handler = this.handlers.get(message.src);
     if (handler === undefined || handler.session !== message.session) return;
     if (message.seq !== handler.receiveSeq) {
@@ -421,6 +459,8 @@ export class LeaderRole {
         return; // an old epoch's NEWLEADER ACK: not counted (ZOOKEEPER-4685's failure mode)
       case 'zab.Pong':
         return this.onPong(handler, message.round);
+      case 'zab.ReadIndex':
+        return this.onReadIndex(handler, message.round);
     }
   }
 
@@ -469,7 +509,9 @@ export class LeaderRole {
     }
     this.batch = [];
     for (const read of this.reads) {
-      this.core.respond(read.reply, unavailable('leader changed'), this.lastCommitted);
+      // A follower's reads end with its session, closed below.
+      if (read.kind === 'local')
+        this.core.respond(read.reply, unavailable('leader changed'), this.lastCommitted);
     }
     this.reads = [];
     for (const handler of this.handlers.values())
@@ -521,7 +563,8 @@ export class LeaderRole {
       | { kind: 'zab.Proposal'; entries: [number, Uint8Array][] }
       | { kind: 'zab.NewLeader'; epoch: number }
       | { kind: 'zab.UpToDate'; committed: Zxid }
-      | { kind: 'zab.Ping'; round: number },
+      | { kind: 'zab.Ping'; round: number }
+      | { kind: 'zab.ReadIndexReply'; round: number; zxid: Zxid },
   ): void {
     this.core.send({
       ...message,

@@ -482,13 +482,14 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
       'zab.UpToDate',
       'zab.Commit',
       'zab.Ping',
+      'zab.ReadIndexReply',
     ] as const) {
       this.subscribe(this.network, kind, toFollower);
     }
     const toLeader = mine((message: Parameters<LeaderRole['onSessionMessage']>[0]) => {
       if (this.role.name === 'leading') this.role.leader.onSessionMessage(message);
     });
-    for (const kind of ['zab.AckEpoch', 'zab.Ack', 'zab.Pong'] as const) {
+    for (const kind of ['zab.AckEpoch', 'zab.Ack', 'zab.Pong', 'zab.ReadIndex'] as const) {
       this.subscribe(this.network, kind, toLeader);
     }
     this.subscribe(
@@ -557,6 +558,11 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     }
     if (role.name !== 'following') {
       this.respond(local, unavailable('no leader'), this.committed);
+      return;
+    }
+    // A synced follower serves linearizable reads itself; one still syncing lets the leader.
+    if (operation.op === 'get' && role.session.serving) {
+      role.session.submitRead(operation.key, local);
       return;
     }
     const requestId = this.nextRequestId++;

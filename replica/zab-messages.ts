@@ -64,6 +64,13 @@ export const zabMessages = defineMessages({
   /** Liveness and the read barrier: a quorum answering round R proves leadership after R was sent. */
   'zab.Ping': Type.Object({ ...session, round: count }),
   'zab.Pong': Type.Object({ ...session, round: count }),
+  /**
+   * Follower → leader: what must a read that arrived before this request see? The leader
+   * answers once a quorum confirms it still leads (etcd's ReadIndex), so the follower can
+   * serve linearizable reads from its own state once it has applied `zxid`.
+   */
+  'zab.ReadIndex': Type.Object({ ...session, round: count }),
+  'zab.ReadIndexReply': Type.Object({ ...session, round: count, zxid }),
   /** Either side ends the session (best effort; silence ends it too). */
   'zab.Close': Type.Object({ group, session: count }),
   /** A client operation forwarded by the replica it reached to the leader. */
