@@ -340,7 +340,6 @@ export class LeaderRole {
 
   private enqueueRead(read: PendingRead): void {
     this.reads.push(read);
-    if (!this.roundInFlight) this.startRound();
     this.completeRounds();
   }
 
@@ -406,16 +405,22 @@ export class LeaderRole {
    * applied everything committed before its reads arrived (it applies at commit).
    */
   private completeRounds(): void {
-    if (this.phase !== 'broadcast' || this.reads.length === 0) {
-      if (this.reads.length === 0) this.roundInFlight = false;
-      return;
-    }
+    if (this.phase !== 'broadcast') return;
     const rounds = [Number.MAX_SAFE_INTEGER];
     for (const handler of this.handlers.values()) {
       if (handler.phase === 'synced' && handler.voter) rounds.push(handler.pongRound);
     }
     const proven = this.quorumValue(rounds);
-    if (proven < this.reads[0]!.round) return;
+    if (proven >= this.lastSentRound) this.roundInFlight = false;
+    if (this.reads.length > 0 && proven >= this.reads[0]!.round) this.serveProven(proven);
+    // Reads that came after the last round was sent need a round of their own. (The tick's
+    // liveness round can be the last one sent while an earlier round is still out: waiting
+    // for the next tick here once cost reads a whole tick.)
+    const unsent = this.reads.at(-1)?.round ?? 0;
+    if (!this.roundInFlight && unsent > this.lastSentRound) this.startRound();
+  }
+
+  private serveProven(proven: number): void {
     const served = this.core.machine.appliedZxid;
     const waiting: PendingRead[] = [];
     for (const read of this.reads) {
@@ -431,10 +436,6 @@ export class LeaderRole {
       }
     }
     this.reads = waiting;
-    if (proven >= this.lastSentRound) {
-      this.roundInFlight = false;
-      if (waiting.length > 0) this.startRound();
-    }
   }
 
   // ---- sessions -------------------------------------------------------------------------
