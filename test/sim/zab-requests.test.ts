@@ -126,4 +126,26 @@ describe('ZAB request path', () => {
     expect(run.put(leader, 'k', 'v')).toMatchObject({ status: 200 });
     expect(run.finish()).toBe('ok');
   });
+
+  it('linearizable reads at the leader and at followers take a few round trips, never a tick', () => {
+    // Links of 1–3 ms: a read needs at most ~4 trips (follower → leader, ping round, answer),
+    // plus one round already out. Waiting for the next tick's round (50 ms here) is the bug
+    // this guards against: reads that came while the tick's round was out were left behind.
+    const run = new ScriptedRun({ seed: 16, size: 3 });
+    const { cluster, sim } = run;
+    const leader = run.awaitLeader();
+    run.put(leader, 'k', 'v');
+    const latencies: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const node = cluster.ids[i % cluster.ids.length]!;
+      run.awaitServing(node);
+      sim.runFor(sim.random.int(0, 60));
+      const started = sim.now;
+      const read = submitAndWait(cluster, node, { op: 'get', key: 'k' });
+      expect(read).toMatchObject({ status: 200 });
+      latencies.push(sim.now - started);
+    }
+    expect(Math.max(...latencies)).toBeLessThan(25);
+    expect(run.finish()).toBe('ok');
+  });
 });
