@@ -148,4 +148,28 @@ describe('ZAB request path', () => {
     expect(Math.max(...latencies)).toBeLessThan(25);
     expect(run.finish()).toBe('ok');
   });
+
+  it('a synced follower serves linearizable reads itself, asking the leader only for its commit point', () => {
+    const run = new ScriptedRun({ seed: 17, size: 3 });
+    const { cluster, sim } = run;
+    const leader = run.awaitLeader();
+    const follower = others(run, leader)[0]!;
+    run.awaitServing(follower);
+    const put = run.put(follower, 'k', 'v');
+    const sent = new Map<string, number>();
+    sim.fabric.onArrival = (message) => {
+      sent.set(message.kind, (sent.get(message.kind) ?? 0) + 1);
+      return true;
+    };
+    for (let i = 0; i < 10; i++) {
+      const read = submitAndWait(cluster, follower, { op: 'get', key: 'k' });
+      expect(read).toMatchObject({ status: 200, version: (put as { version: number }).version });
+    }
+    sim.fabric.onArrival = undefined;
+    expect(sent.get('zab.Request')).toBeUndefined();
+    expect(sent.get('zab.Response')).toBeUndefined();
+    expect(sent.get('zab.ReadIndex')).toBe(10);
+    expect(sent.get('zab.ReadIndexReply')).toBe(10);
+    expect(run.finish()).toBe('ok');
+  });
 });
