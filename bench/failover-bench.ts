@@ -14,11 +14,19 @@ import {
   ZooKeeperTarget,
   type LoadTarget,
 } from '../client/bench/load-target.js';
-import { median, writeBenchmarkSection } from './report.js';
+import { throughputTimelineSvg } from './plots/index.js';
+import { median, middle, writeBenchmarkSection, writePlot } from './report.js';
 import { startEtcd, startZooKeeper } from './systems/external-clusters.js';
 
 const WRITERS = 16;
 const KEYS_PER_WRITER = 50;
+/** How long after the kill a write is waited for, and the timeline kept. */
+const WATCH_MS = 15_000;
+/** Timeline buckets: acknowledged writes per 100 ms, from 1 s before the kill. */
+const BUCKET_MS = 100;
+const BEFORE_KILL_MS = 1_000;
+/** The table's sparkline shows the first 4 s of the timeline (the kill at its 11th bar). */
+const SPARKLINE_BUCKETS = 40;
 
 interface System {
   readonly name: string;
@@ -34,6 +42,7 @@ interface Run {
   readonly windowMs: number;
   readonly acknowledged: number;
   readonly lost: number;
+  /** Acknowledged writes per BUCKET_MS from BEFORE_KILL_MS before the kill to WATCH_MS after. */
   readonly timeline: number[];
 }
 
@@ -167,7 +176,7 @@ async function once(system: System): Promise<Run> {
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   killAt = performance.now();
   system.kill(dead);
-  while (performance.now() - killAt < 15_000)
+  while (performance.now() - killAt < WATCH_MS)
     await new Promise((resolve) => setTimeout(resolve, 50));
   running = false;
   await Promise.all(writers);
@@ -179,10 +188,11 @@ async function once(system: System): Promise<Run> {
     if (Number(/-(\d+)$/.exec(value)?.[1] ?? -1) < seq) lost++;
   }
   await Promise.all(targets.map((t) => t.close()));
-  const timeline = Array.from({ length: 40 }, (_, i) => {
-    const from = killAt - 1_000 + i * 100;
-    return acks.filter((t) => t >= from && t < from + 100).length;
-  });
+  const timeline = new Array<number>((BEFORE_KILL_MS + WATCH_MS) / BUCKET_MS).fill(0);
+  for (const at of acks) {
+    const bucket = Math.floor((at - killAt + BEFORE_KILL_MS) / BUCKET_MS);
+    if (bucket >= 0 && bucket < timeline.length) timeline[bucket]!++;
+  }
   return { windowMs: firstAfterKill - killAt, acknowledged: lastAcked.size, lost, timeline };
 }
 
@@ -205,16 +215,28 @@ for (let run = 0; run < 3; run++) {
   }
 }
 
+// The run with the median window of each system, in the order zabkv, etcd, ZooKeeper (the
+// order they ran in), which the table's sparkline and the plot both show.
+const middles = [...results].map(([name, runs]) => ({
+  name,
+  runs,
+  middle: middle(runs, (r) => r.windowMs),
+}));
 const bars = ' ▁▂▃▄▅▆▇█';
 const lines: string[] = [];
-for (const [name, runs] of results) {
-  const middle = [...runs].sort((a, b) => a.windowMs - b.windowMs)[1] ?? runs[0]!;
-  const peak = Math.max(...middle.timeline, 1);
-  const sparkline = middle.timeline.map((n) => bars[Math.round((n / peak) * 8)]).join('');
+for (const { name, runs, middle: run } of middles) {
+  const shown = run.timeline.slice(0, SPARKLINE_BUCKETS);
+  const peak = Math.max(...shown, 1);
+  const sparkline = shown.map((n) => bars[Math.round((n / peak) * 8)]).join('');
   lines.push(
     `| ${name} | ${median(runs.map((r) => r.windowMs)).toFixed(0)} | ${runs.map((r) => r.windowMs.toFixed(0)).join(', ')} | ${runs.reduce((n, r) => n + r.lost, 0)} | \`${sparkline}\` |`,
   );
 }
+const plot = await writePlot(
+  'failover.svg',
+  'Acknowledged writes around the kill',
+  await failoverSvg(),
+);
 writeBenchmarkSection(
   'failover',
   'Failover: kill -9 of the leader under steady writes',
@@ -230,5 +252,42 @@ writeBenchmarkSection(
     '| system | median window (ms) | runs (ms) | lost | timeline |',
     '| --- | --- | --- | --- | --- |',
     ...lines,
+    '',
+    'The same median runs as a plot: acknowledged writes/s in 100 ms buckets, the kill at t = 0;',
+    "shaded, each system's window (the shades overlap from the kill, darkest while all are down).",
+    '',
+    plot,
   ].join('\n'),
 );
+
+/**
+ * One chart for all three systems, so their recoveries compare on one time axis. It runs
+ * 1 s past the longest window shown (at least 3 s after the kill), not the whole 15 s watch,
+ * which would squeeze the interesting part into a sliver.
+ */
+function failoverSvg(): Promise<string> {
+  const windows = middles.map((m) => m.middle.windowMs);
+  const longest = Math.max(...windows);
+  const afterMs = Number.isFinite(longest)
+    ? Math.min(WATCH_MS, Math.max(3_000, Math.ceil((longest + 1_000) / 1_000) * 1_000))
+    : WATCH_MS;
+  return throughputTimelineSvg(
+    middles.map(({ name, middle: run }) => ({
+      name,
+      timeline: run.timeline.slice(0, (BEFORE_KILL_MS + afterMs) / BUCKET_MS),
+    })),
+    {
+      title: 'kill -9 of the leader: acknowledged writes, median run of each system',
+      bucketMs: BUCKET_MS,
+      startMs: -BEFORE_KILL_MS,
+      xTitle: 'time since the kill (s)',
+      // One shade per system; only the first carries the label, the rules all fall at t = 0.
+      // A system that never recovered (window Infinity) is shaded to the end of the chart.
+      markers: windows.map((windowMs, i) => ({
+        atMs: 0,
+        label: i === 0 ? 'kill -9' : '',
+        untilMs: Math.min(windowMs, afterMs),
+      })),
+    },
+  );
+}
