@@ -137,6 +137,9 @@ export class FollowerSession {
       case 'zab.Snap':
         return this.onSnapshotPiece(message);
       case 'zab.Proposal':
+        for (const [zxid, node, requestId] of message.forwarded ?? []) {
+          if (node === this.core.config.self) this.core.answerAtApply(zxid, requestId);
+        }
         return this.onProposal(message.entries);
       case 'zab.NewLeader':
         return this.onNewLeader(message.epoch);

@@ -74,7 +74,8 @@ export class LeaderRole {
   private selfDurable: Zxid = 0;
   private lastProposed: Zxid = 0;
   private lastCommitted: Zxid = 0;
-  private readonly writes = new Map<Zxid, Reply>();
+  /** Proposed writes not yet applied; `followerAnswers`: the follower that forwarded it will. */
+  private readonly writes = new Map<Zxid, { reply: Reply; followerAnswers: boolean }>();
   /** Writes waiting for the current burst of events to end, to be proposed together. */
   private batch: { readonly payload: Uint8Array; readonly reply: Reply }[] = [];
   private reads: PendingRead[] = [];
@@ -278,6 +279,7 @@ export class LeaderRole {
     const batch = this.batch;
     this.batch = [];
     const entries: StoredEntry[] = [];
+    const forwarded: [Zxid, NodeId, number][] = [];
     for (const { payload, reply } of batch) {
       if (this.counter + 1 >= this.core.config.counterLimit) {
         // ZOOKEEPER-1277: the last counter value is never used; a new epoch starts again at 1.
@@ -291,21 +293,31 @@ export class LeaderRole {
       this.counter++;
       const zxid = makeZxid(this.epoch, this.counter);
       entries.push({ zxid, payload });
-      this.writes.set(zxid, reply);
+      // A follower that will receive this proposal answers its own client at apply.
+      let followerAnswers = false;
+      if (reply.to === 'remote') {
+        const forwarder = this.handlers.get(reply.node);
+        followerAnswers = forwarder !== undefined && receivesProposals(forwarder);
+        if (followerAnswers) forwarded.push([zxid, reply.node, reply.requestId]);
+      }
+      this.writes.set(zxid, { reply, followerAnswers });
     }
-    if (entries.length > 0) this.propose(entries);
+    if (entries.length > 0) this.propose(entries, forwarded);
     if (entries.length < batch.length) this.core.lookForLeader('zxid counter exhausted');
   }
 
-  private propose(entries: StoredEntry[]): void {
+  private propose(entries: StoredEntry[], forwarded: [Zxid, NodeId, number][]): void {
     const last = entries.at(-1)!.zxid;
     this.lastProposed = last;
     const wire = entries.map(({ zxid, payload }): [number, Uint8Array] => [zxid, payload]);
+    const proposal = {
+      kind: 'zab.Proposal' as const,
+      entries: wire,
+      ...(forwarded.length > 0 ? { forwarded } : {}),
+    };
     // Followers get the proposal before the leader's own fsync, as in ZooKeeper.
     for (const handler of this.handlers.values()) {
-      if (handler.phase === 'newleader-sent' || handler.phase === 'synced') {
-        this.send(handler, { kind: 'zab.Proposal', entries: wire });
-      }
+      if (receivesProposals(handler)) this.send(handler, proposal);
     }
     this.core.appendEntries(entries, () => {
       if (!this.active) return;
@@ -345,10 +357,10 @@ export class LeaderRole {
 
   /** Applied at `zxid` with this outcome: answer the write that asked for it. */
   onApplied(zxid: Zxid, outcome: KvOutcome): void {
-    const reply = this.writes.get(zxid);
-    if (reply === undefined) return;
+    const write = this.writes.get(zxid);
+    if (write === undefined) return;
     this.writes.delete(zxid);
-    this.core.respond(reply, outcome, zxid);
+    if (!write.followerAnswers) this.core.respond(write.reply, outcome, zxid);
   }
 
   private onProposalAck(handler: LearnerHandler, zxid: Zxid): void {
@@ -369,9 +381,7 @@ export class LeaderRole {
     if (point <= this.lastCommitted) return;
     this.lastCommitted = point;
     for (const handler of this.handlers.values()) {
-      if (handler.phase === 'newleader-sent' || handler.phase === 'synced') {
-        this.send(handler, { kind: 'zab.Commit', zxid: point });
-      }
+      if (receivesProposals(handler)) this.send(handler, { kind: 'zab.Commit', zxid: point });
     }
     this.core.commitThrough(point);
   }
@@ -500,7 +510,8 @@ export class LeaderRole {
   end(): void {
     if (!this.active) return;
     this.active = false;
-    for (const [zxid, reply] of this.writes) {
+    // Also to the followers that were to answer themselves: their session may outlive this.
+    for (const [zxid, { reply }] of this.writes) {
       this.core.respond(reply, { status: 504, reason: 'leader changed before commit' }, zxid);
     }
     this.core.config.observer?.failed?.(this.core.config.self, this.writes.size);
@@ -561,7 +572,11 @@ export class LeaderRole {
       | { kind: 'zab.LeaderInfo'; epoch: number }
       | { kind: 'zab.Diff' | 'zab.Trunc' | 'zab.Commit'; zxid: Zxid }
       | { kind: 'zab.Snap'; zxid: Zxid; totalBytes: number; data: Uint8Array }
-      | { kind: 'zab.Proposal'; entries: [number, Uint8Array][] }
+      | {
+          kind: 'zab.Proposal';
+          entries: [number, Uint8Array][];
+          forwarded?: [Zxid, NodeId, number][];
+        }
       | { kind: 'zab.NewLeader'; epoch: number }
       | { kind: 'zab.UpToDate'; committed: Zxid }
       | { kind: 'zab.Ping'; round: number }
@@ -576,6 +591,11 @@ export class LeaderRole {
       seq: handler.sendSeq++,
     });
   }
+}
+
+/** In the broadcast set: it receives every new proposal (from NEWLEADER on). */
+function receivesProposals(handler: LearnerHandler): boolean {
+  return handler.phase === 'newleader-sent' || handler.phase === 'synced';
 }
 
 function unavailable(reason: string): KvOutcome {

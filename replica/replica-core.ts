@@ -52,6 +52,8 @@ export interface ReplicaCore {
   isQuorum(count: number): boolean;
   isVoter(node: NodeId): boolean;
   respond(reply: Reply, outcome: KvOutcome, zxid: Zxid): void;
+  /** This replica forwarded request `requestId`, proposed as `zxid`: answer it once applied. */
+  answerAtApply(zxid: Zxid, requestId: number): void;
   nextSessionId(): number;
   /** Leaves the current role and starts a new election. */
   lookForLeader(reason: string): void;

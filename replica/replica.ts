@@ -83,6 +83,8 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
   /** Forwarded request ids; random start so an answer meant for an earlier incarnation never matches. */
   private nextRequestId: number;
   private readonly forwarded = new Map<number, ForwardedRequest>();
+  /** Forwarded writes the leader proposed, by zxid: answered here when applied. */
+  private readonly forwardedByZxid = new Map<Zxid, number>();
   private appliedSinceSnapshot = 0;
   private snapshotPending = false;
 
@@ -268,10 +270,30 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
       const outcome = this.machine.apply(entry.zxid, operation);
       this.config.observer?.applied?.(this.config.self, entry.zxid, entry.payload);
       leader?.onApplied(entry.zxid, outcome);
+      if (this.forwardedByZxid.size > 0) this.answerApplied(entry.zxid, outcome);
       this.appliedSinceSnapshot++;
     }
     assert.equal(this.machine.appliedZxid, zxid, 'applied state skipped a committed entry');
     this.maybeSnapshot();
+  }
+
+  answerAtApply(zxid: Zxid, requestId: number): void {
+    if (this.forwarded.has(requestId)) this.forwardedByZxid.set(zxid, requestId);
+  }
+
+  private answerApplied(zxid: Zxid, outcome: KvOutcome): void {
+    const requestId = this.forwardedByZxid.get(zxid);
+    if (requestId === undefined) return;
+    this.forwardedByZxid.delete(zxid);
+    const request = this.forwarded.get(requestId);
+    if (request === undefined) return;
+    this.forwarded.delete(requestId);
+    this.answer(request.origin, {
+      kind: 'KvResponse',
+      id: request.id,
+      outcome,
+      served: { epoch: this.currentEpoch, zxid, stale: false, leader: this.leaderId },
+    });
   }
 
   /** Snapshot the applied (committed) state, then drop the log behind it but a DIFF margin. */
@@ -332,6 +354,7 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     const role = this.role;
     if (role.name === 'following') role.session.end();
     if (role.name === 'leading') role.leader.end();
+    this.forwardedByZxid.clear();
     for (const [requestId, request] of this.forwarded) {
       this.forwarded.delete(requestId);
       this.answerForwarded(

@@ -53,7 +53,15 @@ export const zabMessages = defineMessages({
     totalBytes: count,
     data: Type.Uint8Array({ maxByteLength: 8 * 1024 * 1024 }),
   }),
-  'zab.Proposal': Type.Object({ ...session, entries: Type.Array(entry, { minItems: 1 }) }),
+  'zab.Proposal': Type.Object({
+    ...session,
+    entries: Type.Array(entry, { minItems: 1 }),
+    /**
+     * Entries a follower forwarded, as [zxid, follower, requestId]: that follower answers its
+     * client itself when it applies the entry, so no response has to travel back.
+     */
+    forwarded: Type.Optional(Type.Array(Type.Tuple([zxid, count, count]), { maxItems: 4096 })),
+  }),
   'zab.NewLeader': Type.Object({ ...session, epoch }),
   /** Cumulative: the follower holds every proposal up to `zxid` durably. Counter 0: NEWLEADER. */
   'zab.Ack': Type.Object({ ...session, zxid }),

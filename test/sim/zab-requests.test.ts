@@ -13,8 +13,18 @@ describe('ZAB request path', () => {
     const run = new ScriptedRun({ seed: 11, size: 3 });
     const leader = run.awaitLeader();
     const follower = others(run, leader)[0]!;
+    run.awaitServing(follower);
+    const kinds: string[] = [];
+    run.sim.fabric.onArrival = (message) => {
+      kinds.push(message.kind);
+      return true;
+    };
     const put = run.put(follower, 'k', 'v');
     expect(put).toMatchObject({ status: 200 });
+    run.sim.fabric.onArrival = undefined;
+    // The follower answers when it applies the entry: no response travels back for it.
+    expect(kinds).toContain('zab.Request');
+    expect(kinds).not.toContain('zab.Response');
     const read = submitAndWait(run.cluster, follower, { op: 'get', key: 'k' });
     expect(read).toMatchObject({ status: 200, version: (put as { version: number }).version });
     expect(run.finish()).toBe('ok');
