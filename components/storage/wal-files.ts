@@ -6,7 +6,8 @@ import type { StoredEntry, StoredImage, StoredSnapshot } from './storage-port.js
 // The files of one WalStorage directory:
 //   epochs          [acceptedEpoch, currentEpoch, voter, base], replaced atomically
 //   snapshot        [zxid, state, base], replaced atomically
-//   wal-<n>.log     segments of the log, numbered from 0, appended to and fdatasync'ed
+//   wal-<n>.log     segments of the log, numbered from 0, preallocated with zeros, written
+//                   in place (O_DSYNC), so a write changes no file metadata
 // A segment holds sealed records (stored-record.ts): an entry [zxid, payload], a truncation
 // ['T', afterZxid] or a compaction ['C', throughZxid]; the log is the replay of the segments
 // from `base` on, in order. Compaction also deletes whole segments it covers.
@@ -101,8 +102,12 @@ export function listSegments(directory: string): number[] {
 /** What a scan learned about one live segment. */
 export interface SegmentState {
   readonly n: number;
-  /** Bytes of whole, valid records: a torn tail after them is to be cut off. */
+  /** Bytes of whole, valid records: appends go on from here. */
   readonly validBytes: number;
+  /** Bytes up to the last non-zero one: a torn tail between validBytes and here is zeroed. */
+  readonly dirtyBytes: number;
+  /** The file's length: zeros are preallocated up to here. */
+  readonly fileBytes: number;
   /** Highest zxid appended in this segment (-1 for none): the segment may go once compacted. */
   readonly maxZxid: number;
 }
@@ -161,7 +166,13 @@ export function scanWal(directory: string): WalScan {
       if (i !== live.length - 1) return damaged();
       damage = 'torn-tail';
     }
-    segments.push({ n, validBytes: replayed.validBytes, maxZxid: replayed.maxZxid });
+    segments.push({
+      n,
+      validBytes: replayed.validBytes,
+      dirtyBytes: replayed.dirtyBytes,
+      fileBytes: bytes.length,
+      maxZxid: replayed.maxZxid,
+    });
   }
   return {
     epochs,
@@ -182,32 +193,47 @@ export function scanWal(directory: string): WalScan {
 interface Replayed {
   readonly end: 'clean' | 'torn' | 'corrupt';
   readonly validBytes: number;
+  /** Where the last non-zero byte ends: after a torn batch, garbage up to here is zeroed. */
+  readonly dirtyBytes: number;
   readonly maxZxid: number;
 }
 
-/** Applies one segment's records to `log`. */
+/**
+ * Applies one segment's records to `log`. Segments are preallocated with zeros, so the log
+ * ends at the first all-zero header. A batch is one write, issued only once the one before
+ * it is durable, so everything from the first bad byte on belongs to the last batch, which
+ * never finished and was never acknowledged: it is torn if the bad record is short, has a
+ * zeroed sector, or is an all-zero header with bytes after it; a complete record with a
+ * wrong checksum is damage.
+ */
 function replaySegment(bytes: Uint8Array, log: StoredEntry[]): Replayed {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dirtyBytes = lastNonZero(bytes) + 1;
   let offset = 0;
   let maxZxid = -1;
-  while (offset < bytes.length) {
-    const end = HEADER_BYTES + (bytes.length - offset >= HEADER_BYTES ? view.getUint32(offset) : 0);
-    if (bytes.length - offset < HEADER_BYTES || offset + end > bytes.length) {
-      return { end: 'torn', validBytes: offset, maxZxid };
-    }
+  const stop = (end: Replayed['end']): Replayed => ({
+    end,
+    validBytes: offset,
+    dirtyBytes,
+    maxZxid,
+  });
+  while (offset < dirtyBytes) {
+    if (bytes.length - offset < HEADER_BYTES) return stop('torn');
+    const length = view.getUint32(offset);
+    const crc = view.getUint32(offset + 4);
+    if (length === 0 && crc === 0) return stop('torn'); // a zero header with data after it
+    const end = HEADER_BYTES + length;
+    if (offset + end > bytes.length) return stop('torn');
     const record = bytes.subarray(offset, offset + end);
     const opened = openRecord(record);
     if (!opened.ok) {
-      const last = offset + end === bytes.length;
-      return {
-        end: last && hasZeroSector(record, offset) ? 'torn' : 'corrupt',
-        validBytes: offset,
-        maxZxid,
-      };
+      // Its last bytes never reached the disk (a value may end in zeros: only a bad checksum
+      // makes zeros at the end suspicious).
+      const cut = offset + end > dirtyBytes || hasZeroSector(record, offset);
+      return stop(cut ? 'torn' : 'corrupt');
     }
     const body = opened.body;
-    if (!Array.isArray(body) || body.length !== 2)
-      return { end: 'corrupt', validBytes: offset, maxZxid };
+    if (!Array.isArray(body) || body.length !== 2) return stop('corrupt');
     const [first, second] = body as unknown[];
     if (first === 'T' && isCount(second)) {
       while (log.length > 0 && log.at(-1)!.zxid > second) log.pop();
@@ -217,17 +243,21 @@ function replaySegment(bytes: Uint8Array, log: StoredEntry[]): Replayed {
       log.splice(0, covered);
     } else if (isCount(first) && second instanceof Uint8Array) {
       const previous = log.at(-1);
-      if (previous !== undefined && first <= previous.zxid) {
-        return { end: 'corrupt', validBytes: offset, maxZxid };
-      }
+      if (previous !== undefined && first <= previous.zxid) return stop('corrupt');
       log.push({ zxid: first, payload: second });
       maxZxid = Math.max(maxZxid, first);
     } else {
-      return { end: 'corrupt', validBytes: offset, maxZxid };
+      return stop('corrupt');
     }
     offset += end;
   }
-  return { end: 'clean', validBytes: offset, maxZxid };
+  return stop('clean');
+}
+
+function lastNonZero(bytes: Uint8Array): number {
+  let at = bytes.length - 1;
+  while (at >= 0 && bytes[at] === 0) at--;
+  return at;
 }
 
 const SECTOR = 512;

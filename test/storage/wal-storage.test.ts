@@ -20,10 +20,17 @@ import {
 
 const segments = (path: string) => readdirSync(path).filter((name) => name.startsWith('wal-'));
 
-/** Flips one bit of `file` at `offset` from its end, as bit rot would. */
+/** Where the records of a (zero-preallocated) segment end: after its last non-zero byte. */
+function dataEnd(bytes: Uint8Array): number {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return end;
+}
+
+/** Flips one bit of `file` at `offset` before the end of its data, as bit rot would. */
 function rot(file: string, offsetFromEnd: number): void {
   const bytes = readFileSync(file);
-  bytes[bytes.length - offsetFromEnd]! ^= 0x10;
+  bytes[dataEnd(bytes) - offsetFromEnd]! ^= 0x10;
   writeFileSync(file, bytes);
 }
 
@@ -49,8 +56,10 @@ describe('WalStorage', () => {
     const path = tempDir();
     await written(path);
     const file = join(path, segmentFile(0));
-    const size = readFileSync(file).length;
-    truncateSync(file, size - 2);
+    // The last record's last bytes never reached the disk: zeros, as preallocated.
+    const bytes = readFileSync(file);
+    bytes.fill(0, dataEnd(bytes) - 2);
+    writeFileSync(file, bytes);
     let opened = await reopen(path);
     expect(opened.image).toMatchObject({ damage: 'torn-tail', voter: true, acceptedEpoch: 4 });
     expect(zxids(opened.image)).toEqual([1, 2]);
@@ -67,8 +76,9 @@ describe('WalStorage', () => {
     await written(torn, 2_000);
     const file = join(torn, segmentFile(0));
     const bytes = readFileSync(file);
-    // The file was extended but the last blocks never written: a whole sector of zeros.
-    bytes.fill(0, bytes.length - 1_024, bytes.length - 256);
+    // The last record's middle blocks never written: a whole sector of zeros.
+    const end = dataEnd(bytes);
+    bytes.fill(0, end - 1_024, end - 256);
     writeFileSync(file, bytes);
     expect((await reopen(torn)).image).toMatchObject({ damage: 'torn-tail', voter: true });
 
@@ -81,7 +91,7 @@ describe('WalStorage', () => {
   it('discards a damaged log for good: an empty non-voter that keeps its epochs', async () => {
     const path = tempDir();
     await written(path);
-    const size = readFileSync(join(path, segmentFile(0))).length;
+    const size = dataEnd(readFileSync(join(path, segmentFile(0))));
     rot(join(path, segmentFile(0)), Math.floor(size / 2));
     const opened = await reopen(path);
     expect(opened.image).toEqual({
@@ -183,5 +193,42 @@ describe('WalStorage', () => {
     expect(segments(path).length).toBeGreaterThanOrEqual(3);
     rmSync(join(path, segmentFile(1)));
     expect((await reopen(path)).image).toMatchObject({ damage: 'corrupt', log: [] });
+  });
+
+  it('zeroes what a torn batch left after the last whole record, so no later scan reads it', async () => {
+    const path = tempDir();
+    const host = start(path);
+    host.user.write(append(1, 1, 2));
+    await durableThrough(host, 1);
+    await stop(host);
+    const file = join(path, segmentFile(0));
+    const bytes = readFileSync(file);
+    const end = dataEnd(bytes);
+    // A batch whose first page never landed but whose later bytes did: a zero header, then
+    // something that looks like data.
+    bytes.set(readFileSync(file).subarray(0, end), end + 64);
+    writeFileSync(file, bytes);
+    let opened = await reopen(path);
+    expect(opened.image.damage).toBe('torn-tail');
+    expect(zxids(opened.image)).toEqual([1, 2]);
+    expect(dataEnd(readFileSync(file))).toBe(end);
+    opened.host.user.write(append(1, 3));
+    await durableThrough(opened.host, 1);
+    await stop(opened.host);
+    opened = await reopen(path);
+    expect(opened.image.damage).toBe('none');
+    expect(zxids(opened.image)).toEqual([1, 2, 3]);
+  });
+
+  it('keeps a last record whose value ends in zero bytes', async () => {
+    const path = tempDir();
+    const host = start(path);
+    const zeros = { zxid: 1, payload: new Uint8Array(700) };
+    host.user.write({ kind: 'Append', seq: 1, entries: [zeros] });
+    await durableThrough(host, 1);
+    await stop(host);
+    const { image } = await reopen(path);
+    expect(image.damage).toBe('none');
+    expect(image.log).toEqual([zeros]);
   });
 });
