@@ -33,10 +33,6 @@ export class FollowerReads {
     private readonly sendReadIndex: (round: number) => void,
   ) {}
 
-  get pending(): number {
-    return this.reads.length;
-  }
-
   submit(key: string, reply: Reply): void {
     this.reads.push({
       key,

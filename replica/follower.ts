@@ -101,10 +101,6 @@ export class FollowerSession {
     this.reads.submit(key, reply);
   }
 
-  get pendingReads(): number {
-    return this.reads.pending;
-  }
-
   onTick(): void {
     this.reads.onTick();
     this.silentTicks++;
