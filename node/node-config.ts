@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { nodeId, type NodeId } from '../components/network/node-id.js';
-import type { BootstrapRole, Endpoint, StoreKind } from './node-host.js';
+import type { StoreKind } from '../components/storage/disk-store.js';
+import type { BootstrapRole, Endpoint } from './node-host.js';
 
 /** A node's settings, from flags, then environment variables (ZABKV_*), then a config file. */
 export interface NodeConfig {

@@ -11,6 +11,7 @@ import { Network } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import { TcpNetwork } from '../components/network/tcp-network.js';
 import { SeededRandom } from '../components/random/seeded-random.js';
+import type { StoreKind } from '../components/storage/disk-store.js';
 import { LmdbStorage } from '../components/storage/lmdb-storage.js';
 import { WalStorage } from '../components/storage/wal-storage.js';
 import { Storage } from '../components/storage/index.js';
@@ -39,9 +40,6 @@ export interface Endpoint {
 export type BootstrapRole =
   | { readonly role: 'server'; readonly clusterSize: number; readonly replication: number }
   | { readonly role: 'client'; readonly server: Endpoint };
-
-/** The two disk stores behind the Storage port: they take the same settings. */
-export type StoreKind = 'wal' | 'lmdb';
 
 export interface NodeHostInit {
   readonly self: NodeId;

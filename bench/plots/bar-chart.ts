@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { renderSvg } from './render.js';
+import { renderSvg, seriesColor, valueAxis } from './render.js';
 
 export interface BarDatum {
   /** Requests in flight (the x group: 1, 16, 64, 256, …). */
@@ -43,18 +43,8 @@ export async function barChartSvg(
         axis: { labelAngle: 0 },
       },
       xOffset: { field: 'system', type: 'nominal', scale: { domain: systems } },
-      y: {
-        field: 'opsPerSec',
-        type: 'quantitative',
-        title: opts.yTitle ?? 'ops/s',
-        ...(values.length === 0 ? { scale: { domain: [0, 1] } } : {}),
-      },
-      color: {
-        field: 'system',
-        type: 'nominal',
-        scale: { domain: systems },
-        legend: { title: null },
-      },
+      y: valueAxis('opsPerSec', opts.yTitle ?? 'ops/s', values.length === 0),
+      color: seriesColor('system', systems),
     },
   };
   return renderSvg(spec);

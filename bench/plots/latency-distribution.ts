@@ -1,6 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { percentileAxis, tickLabelExpr } from './percentile-axis.js';
-import { renderSvg } from './render.js';
+import { renderSvg, seriesColor, valueAxis } from './render.js';
 
 export interface DistributionSeries {
   readonly name: string;
@@ -49,18 +49,11 @@ export async function latencyDistributionSvg(
           labelOverlap: false,
         },
       },
-      y: {
-        field: 'ms',
-        type: 'quantitative',
-        title: 'latency (ms)',
-        ...(points.length === 0 ? { scale: { domain: [0, 1] } } : {}),
-      },
-      color: {
-        field: 'series',
-        type: 'nominal',
-        scale: { domain: [...new Set(series.map((s) => s.name))] },
-        legend: { title: null },
-      },
+      y: valueAxis('ms', 'latency (ms)', points.length === 0),
+      color: seriesColor(
+        'series',
+        series.map((s) => s.name),
+      ),
     },
   };
   return renderSvg(spec);

@@ -12,6 +12,29 @@ const baseConfig = {
 } as const;
 
 /**
+ * A quantitative axis; with no points it gets a fixed domain, as vega-lite draws none for an
+ * empty one.
+ */
+export function valueAxis(field: string, title: string, empty: boolean) {
+  return {
+    field,
+    type: 'quantitative' as const,
+    title,
+    ...(empty ? { scale: { domain: [0, 1] } } : {}),
+  };
+}
+
+/** One colour per series, in the order given, so a system keeps its colour in every plot. */
+export function seriesColor(field: string, names: readonly string[]) {
+  return {
+    field,
+    type: 'nominal' as const,
+    scale: { domain: [...new Set(names)] },
+    legend: { title: null },
+  };
+}
+
+/**
  * Compiles a vega-lite spec and renders it to an SVG string, headless: the `none` renderer
  * needs no canvas (text widths are estimated, which only affects layout slightly).
  */

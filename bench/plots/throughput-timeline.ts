@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { renderSvg } from './render.js';
+import { renderSvg, seriesColor, valueAxis } from './render.js';
 
 /** One layer of a layered spec (vega-lite exports no name for it). */
 type Layer = Extract<TopLevelSpec, { layer: unknown }>['layer'][number];
@@ -84,18 +84,11 @@ export async function throughputTimelineSvg(
     mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.75 },
     encoding: {
       x,
-      y: {
-        field: 'opsPerSec',
-        type: 'quantitative',
-        title: 'ops/s',
-        ...(points.length === 0 ? { scale: { domain: [0, 1] } } : {}),
-      },
-      color: {
-        field: 'series',
-        type: 'nominal',
-        scale: { domain: [...new Set(series.map((s) => s.name))] },
-        legend: { title: null },
-      },
+      y: valueAxis('opsPerSec', 'ops/s', points.length === 0),
+      color: seriesColor(
+        'series',
+        series.map((s) => s.name),
+      ),
     },
   });
   if (rules.length > 0) {

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
+import type { DiskStoreInit, DiskStoreStats } from './disk-store.js';
 import { recoverImage } from './recover-image.js';
 import { sealEntry, sealSnapshot } from './stored-record.js';
 import {
@@ -10,23 +11,7 @@ import {
   type StoredImage,
 } from './storage-port.js';
 
-export interface LmdbStorageInit {
-  /** The environment's directory; created if missing. */
-  readonly path: string;
-  /** A brand-new database belongs to a founding member and may vote (ZooKeeper's marker file). */
-  readonly initialize: boolean;
-  /** Told of a failed write; the default logs it and ends the process. */
-  readonly onFailure?: (error: Error) => void;
-  /** Told how long each batch took from its first write to durable (commit + fsync), for metrics. */
-  readonly onFlushed?: (durationMs: number, writes: number) => void;
-}
-
-export interface LmdbStorageStats {
-  /** Write requests applied to a transaction. */
-  writes: number;
-  /** Transactions committed and flushed, each ending in one Durable. */
-  commits: number;
-}
+export type LmdbStorageInit = DiskStoreInit;
 
 /** One lmdb transaction of ours: the writes one callback applied, durable together. */
 interface Batch {
@@ -47,7 +32,7 @@ const SNAPSHOT_KEY = 0;
  */
 export class LmdbStorage extends ComponentDefinition {
   readonly storage = this.provides(Storage);
-  readonly stats: LmdbStorageStats = { writes: 0, commits: 0 };
+  readonly stats: DiskStoreStats = { writes: 0, commits: 0 };
   private readonly root: RootDatabase;
   private readonly logDb: Database<Uint8Array, number>;
   private readonly metaDb: Database<number | boolean, Meta>;

@@ -13,6 +13,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
+import type { DiskStoreInit, DiskStoreStats } from './disk-store.js';
 import { replaceFile, replaceFileSync, syncDirectory, syncDirectorySync } from './atomic-file.js';
 import {
   EPOCHS_FILE,
@@ -34,24 +35,9 @@ import {
   type StoredImage,
 } from './storage-port.js';
 
-export interface WalStorageInit {
-  /** The store's directory; created if missing. */
-  readonly path: string;
-  /** A brand-new store belongs to a founding member and may vote (ZooKeeper's marker file). */
-  readonly initialize: boolean;
-  /** Told of a failed write; the default logs it and ends the process. */
-  readonly onFailure?: (error: Error) => void;
-  /** Told how long each batch took from its first write to durable, for metrics. */
-  readonly onFlushed?: (durationMs: number, writes: number) => void;
+export interface WalStorageInit extends DiskStoreInit {
   /** A segment is closed and a new one started once it holds this many bytes. */
   readonly segmentBytes?: number;
-}
-
-export interface WalStorageStats {
-  /** Write requests handled. */
-  writes: number;
-  /** Batches made durable, each ending in one Durable. */
-  commits: number;
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
@@ -68,7 +54,7 @@ const PREALLOCATE_BYTES = 2 ** 20;
  */
 export class WalStorage extends ComponentDefinition {
   readonly storage = this.provides(Storage);
-  readonly stats: WalStorageStats = { writes: 0, commits: 0 };
+  readonly stats: DiskStoreStats = { writes: 0, commits: 0 };
   private readonly directory: string;
   private readonly segmentBytes: number;
   private readonly onFailure: (error: Error) => void;

@@ -9,6 +9,7 @@ import {
   entry,
   increasing,
   zxids,
+  saveSnapshot,
 } from './fixtures/disk-store-harness.js';
 import { streamEntries, type StoreKind } from './fixtures/storage-user.js';
 
@@ -34,11 +35,7 @@ export function diskStoreContract(kind: StoreKind): void {
     host.user.write({ kind: 'SetAcceptedEpoch', seq: 1, epoch: 2 });
     host.user.write(append(2, 1, 2, 3));
     host.user.write({ kind: 'SetCurrentEpoch', seq: 3, epoch: 2 });
-    host.user.write({
-      kind: 'SaveSnapshot',
-      seq: 4,
-      snapshot: { zxid: 2, state: Uint8Array.of(5) },
-    });
+    host.user.write(saveSnapshot(4, 2, Uint8Array.of(5)));
     await durableThrough(host, 4);
     await stop(host);
     const { image } = await reopen(path);
@@ -58,11 +55,7 @@ export function diskStoreContract(kind: StoreKind): void {
     host.user.write(append(1, 1, 2, 3, 4, 5));
     host.user.write({ kind: 'Truncate', seq: 2, afterZxid: 3 });
     host.user.write(append(3, 4, 5));
-    host.user.write({
-      kind: 'SaveSnapshot',
-      seq: 4,
-      snapshot: { zxid: 2, state: Uint8Array.of(1) },
-    });
+    host.user.write(saveSnapshot(4, 2, Uint8Array.of(1)));
     host.user.write({ kind: 'Compact', seq: 5, throughZxid: 2 });
     await durableThrough(host, 5);
     await stop(host);

@@ -26,7 +26,7 @@ interface Tampering {
 
 describe('LmdbStorage', () => {
   diskStoreContract('lmdb');
-  const { tempDir, start, stop, reopen } = diskStoreHarness('lmdb');
+  const { tempDir, start, stop, reopen, writeSnapshotted } = diskStoreHarness('lmdb');
 
   it('refuses a transaction whose predecessor is missing from disk', async () => {
     const path = tempDir();
@@ -81,15 +81,7 @@ describe('LmdbStorage', () => {
   it('treats a short last record and a bad snapshot as damage too', async () => {
     for (const damage of ['short last record', 'bad snapshot'] as const) {
       const path = tempDir();
-      const host = start(path);
-      host.user.write(append(1, 1, 2));
-      host.user.write({
-        kind: 'SaveSnapshot',
-        seq: 2,
-        snapshot: { zxid: 1, state: Uint8Array.of(3) },
-      });
-      await durableThrough(host, 2);
-      await stop(host);
+      await writeSnapshotted(path);
       await tamper(path, ({ log, snapshot }) => {
         if (damage === 'short last record') log.putSync(2, sealEntry(entry(2)).subarray(0, 5));
         else {

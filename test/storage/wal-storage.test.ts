@@ -1,11 +1,4 @@
-import {
-  copyFileSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { segmentFile } from '../../components/storage/wal-files.js';
@@ -16,6 +9,7 @@ import {
   durableThrough,
   entry,
   zxids,
+  saveSnapshot,
 } from './fixtures/disk-store-harness.js';
 
 const segments = (path: string) => readdirSync(path).filter((name) => name.startsWith('wal-'));
@@ -36,7 +30,7 @@ function rot(file: string, offsetFromEnd: number): void {
 
 describe('WalStorage', () => {
   diskStoreContract('wal');
-  const { tempDir, start, stop, reopen } = diskStoreHarness('wal');
+  const { tempDir, start, stop, reopen, writeSnapshotted } = diskStoreHarness('wal');
 
   /** A store with epochs 4/3 and entries 1..3 (each ~20 bytes), stopped. */
   async function written(path: string, payloadBytes = 3): Promise<void> {
@@ -114,15 +108,7 @@ describe('WalStorage', () => {
 
   it('treats a bad snapshot as damage, and refuses to start with damaged epochs', async () => {
     const path = tempDir();
-    const host = start(path);
-    host.user.write(append(1, 1, 2));
-    host.user.write({
-      kind: 'SaveSnapshot',
-      seq: 2,
-      snapshot: { zxid: 1, state: Uint8Array.of(3) },
-    });
-    await durableThrough(host, 2);
-    await stop(host);
+    await writeSnapshotted(path);
     rot(join(path, 'snapshot'), 1);
     expect((await reopen(path)).image).toMatchObject({ damage: 'corrupt', snapshot: null });
 
@@ -138,11 +124,7 @@ describe('WalStorage', () => {
       await durableThrough(host, seq);
     }
     expect(segments(path).length).toBeGreaterThanOrEqual(5);
-    host.user.write({
-      kind: 'SaveSnapshot',
-      seq: 11,
-      snapshot: { zxid: 15, state: Uint8Array.of(1) },
-    });
+    host.user.write(saveSnapshot(11, 15, Uint8Array.of(1)));
     host.user.write({ kind: 'Compact', seq: 12, throughZxid: 15 });
     await durableThrough(host, 12);
     await stop(host);
