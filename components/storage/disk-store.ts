@@ -1,3 +1,5 @@
+import type { Logger } from 'pino';
+
 /** The two disk stores behind the Storage port. */
 export type StoreKind = 'wal' | 'lmdb';
 
@@ -18,4 +20,12 @@ export interface DiskStoreStats {
   writes: number;
   /** Batches made durable, each ending in one Durable. */
   commits: number;
+}
+
+/** The default for a failed write: stop the node, which must not acknowledge what is not on disk. */
+export function stopNodeOnFailure(log: Logger): (error: Error) => void {
+  return (error) => {
+    log.fatal({ err: error }, 'storage write failed: stopping the node');
+    process.exit(1);
+  };
 }

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
-import type { DiskStoreInit, DiskStoreStats } from './disk-store.js';
+import { stopNodeOnFailure, type DiskStoreInit, type DiskStoreStats } from './disk-store.js';
 import { recoverImage } from './recover-image.js';
 import { sealEntry, sealSnapshot } from './stored-record.js';
 import {
@@ -55,12 +55,7 @@ export class LmdbStorage extends ComponentDefinition {
   constructor(context: ComponentContext, init: LmdbStorageInit) {
     super(context);
     this.onFlushed = init.onFlushed;
-    this.onFailure =
-      init.onFailure ??
-      ((error) => {
-        this.log.fatal({ err: error }, 'storage write failed: stopping the node');
-        process.exit(1);
-      });
+    this.onFailure = init.onFailure ?? stopNodeOnFailure(this.log);
     // overlappingSync (lmdb-js' default off Windows) resolves a commit before its fsync; we
     // wait for `flushed` instead, which lets the next transaction commit during the fsync.
     this.root = open({ path: init.path, maxDbs: 4 });

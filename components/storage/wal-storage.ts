@@ -13,7 +13,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
-import type { DiskStoreInit, DiskStoreStats } from './disk-store.js';
+import { stopNodeOnFailure, type DiskStoreInit, type DiskStoreStats } from './disk-store.js';
 import { replaceFile, replaceFileSync, syncDirectory, syncDirectorySync } from './atomic-file.js';
 import {
   EPOCHS_FILE,
@@ -82,12 +82,7 @@ export class WalStorage extends ComponentDefinition {
     this.directory = init.path;
     this.segmentBytes = init.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.onFlushed = init.onFlushed;
-    this.onFailure =
-      init.onFailure ??
-      ((error) => {
-        this.log.fatal({ err: error }, 'storage write failed: stopping the node');
-        process.exit(1);
-      });
+    this.onFailure = init.onFailure ?? stopNodeOnFailure(this.log);
     // Written once, before anything else, so a crash can never turn an old store into a new one.
     if (!existsSync(join(this.directory, EPOCHS_FILE))) {
       mkdirSync(this.directory, { recursive: true });
