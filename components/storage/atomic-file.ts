@@ -19,7 +19,16 @@ export function replaceFileSync(path: string, bytes: Uint8Array | string): void 
 
 /** `replaceFileSync` off the event loop, for writes made while the node serves. */
 export async function replaceFile(path: string, bytes: Uint8Array): Promise<void> {
-  const temporary = `${path}.tmp`;
+  await installFile(await stageFile(path, bytes), path);
+}
+
+/**
+ * The first half of `replaceFile`: writes `bytes` to a temporary file next to `path` (named
+ * with `tag`, so several can be staged at once) and makes it durable. Slow for a big file, and
+ * nothing is replaced yet, so it may run ahead of the writes ordered before the replacement.
+ */
+export async function stageFile(path: string, bytes: Uint8Array, tag = 'tmp'): Promise<string> {
+  const temporary = `${path}.${tag}`;
   const file = await open(temporary, 'w');
   try {
     await file.writeFile(bytes);
@@ -27,6 +36,11 @@ export async function replaceFile(path: string, bytes: Uint8Array): Promise<void
   } finally {
     await file.close();
   }
+  return temporary;
+}
+
+/** The second half: puts a staged file in place, durably. */
+export async function installFile(temporary: string, path: string): Promise<void> {
   await rename(temporary, path);
   await syncDirectory(dirname(path));
 }

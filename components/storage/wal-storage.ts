@@ -6,6 +6,7 @@ import {
   fdatasyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   rmSync,
   writeSync,
 } from 'node:fs';
@@ -14,7 +15,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
 import { stopNodeOnFailure, type DiskStoreInit, type DiskStoreStats } from './disk-store.js';
-import { replaceFile, replaceFileSync, syncDirectory, syncDirectorySync } from './atomic-file.js';
+import {
+  installFile,
+  replaceFile,
+  replaceFileSync,
+  stageFile,
+  syncDirectory,
+  syncDirectorySync,
+} from './atomic-file.js';
 import {
   EPOCHS_FILE,
   SNAPSHOT_FILE,
@@ -72,6 +80,14 @@ export class WalStorage extends ComponentDefinition {
   /** Highest zxid in the log, to refuse an append out of order before it reaches the disk. */
   private lastZxid: number;
   private pending: StorageWrite[] = [];
+  /**
+   * Snapshot files being written and fsynced while the writes before them go on: at its turn a
+   * SaveSnapshot only renames its file into place, so the log does not wait for the copy.
+   */
+  private readonly staged = new Map<
+    number,
+    { readonly base: number; readonly file: Promise<string> }
+  >();
   private scheduled = false;
   private flushing: Promise<void> | null = null;
   private broken = false;
@@ -114,6 +130,10 @@ export class WalStorage extends ComponentDefinition {
     }
   }
 
+  private get snapshotPath(): string {
+    return join(this.directory, SNAPSHOT_FILE);
+  }
+
   /** Resolves once the files are closed after a kill (to reopen the store in the same process). */
   whenClosed(): Promise<void> {
     return this.closed;
@@ -152,6 +172,10 @@ export class WalStorage extends ComponentDefinition {
       );
     }
     for (const n of scan.retired) rmSync(join(this.directory, segmentFile(n)), { force: true });
+    // Files staged but never put in place (a crash between the two halves of a replacement).
+    for (const name of readdirSync(this.directory)) {
+      if (name.endsWith('.tmp')) rmSync(join(this.directory, name), { force: true });
+    }
     const last = scan.segments.at(-1);
     if (last !== undefined && last.dirtyBytes > last.validBytes) {
       // What a torn batch left behind is zeroed: later appends shorter than it must never be
@@ -182,6 +206,12 @@ export class WalStorage extends ComponentDefinition {
 
   private request(write: StorageWrite): void {
     if (this.broken) return;
+    if (write.kind === 'SaveSnapshot') {
+      const bytes = sealWalSnapshot(write.snapshot, this.base);
+      const file = stageFile(this.snapshotPath, bytes, `${write.seq}.tmp`);
+      file.catch(() => {}); // awaited, and reported, at its turn
+      this.staged.set(write.seq, { base: this.base, file });
+    }
     this.pending.push(write);
     this.schedule();
   }
@@ -248,13 +278,19 @@ export class WalStorage extends ComponentDefinition {
           await writeRecords();
           await this.writeEpochs({ ...this.epochs, currentEpoch: write.epoch, voter: true });
           break;
-        case 'SaveSnapshot':
+        case 'SaveSnapshot': {
           await writeRecords();
-          await replaceFile(
-            join(this.directory, SNAPSHOT_FILE),
-            sealWalSnapshot(write.snapshot, this.base),
-          );
+          const staged = this.staged.get(write.seq)!;
+          this.staged.delete(write.seq);
+          let file = await staged.file;
+          if (staged.base !== this.base) {
+            // Staged before an InstallSnapshot ahead of it moved the base: written again.
+            await rm(file, { force: true });
+            file = await stageFile(this.snapshotPath, sealWalSnapshot(write.snapshot, this.base));
+          }
+          await installFile(file, this.snapshotPath);
           break;
+        }
         case 'InstallSnapshot': {
           await writeRecords();
           // The new base retires every segment so far, atomically with the snapshot.

@@ -207,4 +207,30 @@ describe('WalStorage', () => {
     expect(image.damage).toBe('none');
     expect(image.log).toEqual([zeros]);
   });
+
+  it('writes a snapshot ahead of its turn but puts it in place in order, and cleans up what was staged', async () => {
+    const path = tempDir();
+    const host = start(path, { segmentBytes: 60 });
+    host.user.write(append(1, 1, 2, 3));
+    await durableThrough(host, 1);
+    const retired = readFileSync(join(path, segmentFile(0)));
+    // Staged at once with the base in force; the install ahead of it moves the base.
+    host.user.write({
+      kind: 'InstallSnapshot',
+      seq: 2,
+      snapshot: { zxid: 9, state: Uint8Array.of(2) },
+    });
+    host.user.write(append(3, 10, 11));
+    host.user.write(saveSnapshot(4, 10, Uint8Array.of(4)));
+    await durableThrough(host, 4);
+    await stop(host);
+    // A replacement a crash interrupted between its two halves, and a segment the install
+    // retired that a crash kept: the snapshot's base must still retire it.
+    writeFileSync(join(path, 'snapshot.99.tmp'), 'half done');
+    writeFileSync(join(path, segmentFile(0)), retired);
+    const { image } = await reopen(path);
+    expect(image.snapshot).toEqual({ zxid: 10, state: Uint8Array.of(4) });
+    expect(zxids(image)).toEqual([10, 11]);
+    expect(readdirSync(path).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
 });
