@@ -21,7 +21,7 @@ export interface ReplicaConfig {
   readonly maxVoteResendTicks: number;
   /** Ticks a forwarded request may wait for its answer before it is reported unknown (504). */
   readonly requestTimeoutTicks: number;
-  /** Committed entries between snapshots. */
+  /** Committed entries between snapshots: between half of this and this, drawn at random. */
   readonly snapshotEvery: number;
   /** Log entries kept behind a snapshot, so a follower a little behind still gets a DIFF. */
   readonly retainEntries: number;
@@ -45,7 +45,7 @@ export const DEFAULT_REPLICA_TIMING = {
   voteResendTicks: 2,
   maxVoteResendTicks: 20,
   requestTimeoutTicks: 50,
-  snapshotEvery: 10_000,
+  snapshotEvery: 100_000, // ZooKeeper's snapCount
   retainEntries: 5_000,
   maxOutstanding: 10_000,
   counterLimit: 0xffff_ffff,

@@ -86,6 +86,8 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
   /** Forwarded writes the leader proposed, by zxid: answered here when applied. */
   private readonly forwardedByZxid = new Map<Zxid, number>();
   private appliedSinceSnapshot = 0;
+  /** Commits until the next snapshot: drawn anew each time (see nextSnapshotAfter). */
+  private snapshotAfter: number;
   private snapshotPending = false;
 
   constructor(
@@ -97,6 +99,7 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     this.members = new Set(config.members);
     this.voteResendTicks = config.voteResendTicks;
     this.nextRequestId = config.random.int(1, 2 ** 52);
+    this.snapshotAfter = this.nextSnapshotAfter();
     this.election = new FastLeaderElection({
       self: config.self,
       selfIsVoter: () => this.voter,
@@ -296,12 +299,23 @@ export class Replica extends ComponentDefinition implements ReplicaCore {
     });
   }
 
+  /**
+   * Between half and all of `snapshotEvery`, at random, as ZooKeeper's snapCount: replicas
+   * apply the same commits at the same moment, and would otherwise all pause to encode their
+   * snapshot at once, which every write in flight would then wait for.
+   */
+  private nextSnapshotAfter(): number {
+    const every = this.config.snapshotEvery;
+    return Math.ceil(every / 2) + this.config.random.int(0, Math.floor(every / 2));
+  }
+
   /** Snapshot the applied (committed) state, then drop the log behind it but a DIFF margin. */
   private maybeSnapshot(): void {
-    if (this.snapshotPending || this.appliedSinceSnapshot < this.config.snapshotEvery) return;
+    if (this.snapshotPending || this.appliedSinceSnapshot < this.snapshotAfter) return;
     const zxid = this.machine.appliedZxid;
     this.snapshotPending = true;
     this.appliedSinceSnapshot = 0;
+    this.snapshotAfter = this.nextSnapshotAfter();
     this.persist({ kind: 'SaveSnapshot', snapshot: { zxid, state: this.machine.encode() } }, () => {
       this.snapshotPending = false;
       const keep = this.history.between(0, zxid);
