@@ -18,6 +18,7 @@ import {
   writeSystemsSection,
 } from './suite/sections.js';
 import { runSideBySide } from './suite/side-by-side.js';
+import { writeTargetsSection } from './suite/targets.js';
 
 const PARTS = ['systems', 'groups', 'stale', 'ceiling'] as const;
 type Part = (typeof PARTS)[number];
@@ -69,6 +70,8 @@ try {
     });
     if (only.has('systems')) await writeSystemsSection(cells.systems, settings);
     if (only.has('stale')) await writeStaleSection(cells.stale, settings);
+    if (only.has('systems') && only.has('stale'))
+      writeTargetsSection(cells.systems, cells.stale, settings);
   }
   if (only.has('groups')) writeGroupsSection(await runGroups(root, settings), settings);
   // Last, with every cluster stopped, so the ceiling is the client's alone.
