@@ -309,15 +309,19 @@ export class LeaderRole {
   private propose(entries: StoredEntry[], forwarded: [Zxid, NodeId, number][]): void {
     const last = entries.at(-1)!.zxid;
     this.lastProposed = last;
-    const wire = entries.map(({ zxid, payload }): [number, Uint8Array] => [zxid, payload]);
-    const proposal = {
-      kind: 'zab.Proposal' as const,
-      entries: wire,
-      ...(forwarded.length > 0 ? { forwarded } : {}),
-    };
-    // Followers get the proposal before the leader's own fsync, as in ZooKeeper.
-    for (const handler of this.handlers.values()) {
-      if (receivesProposals(handler)) this.send(handler, proposal);
+    // Followers get the proposal before the leader's own fsync, as in ZooKeeper; a burst of big
+    // values goes in several messages, each well under the peer frame limit.
+    for (const chunk of chunked(entries)) {
+      const first = chunk[0]![0];
+      const tags = forwarded.filter(([zxid]) => zxid >= first && zxid <= chunk.at(-1)![0]);
+      const proposal = {
+        kind: 'zab.Proposal' as const,
+        entries: chunk,
+        ...(tags.length > 0 ? { forwarded: tags } : {}),
+      };
+      for (const handler of this.handlers.values()) {
+        if (receivesProposals(handler)) this.send(handler, proposal);
+      }
     }
     this.core.appendEntries(entries, () => {
       if (!this.active) return;
@@ -549,21 +553,8 @@ export class LeaderRole {
   }
 
   private sendEntries(handler: LearnerHandler, entries: readonly StoredEntry[]): void {
-    let batch: [number, Uint8Array][] = [];
-    let bytes = 0;
-    for (const { zxid, payload } of entries) {
-      if (
-        batch.length === MAX_ENTRIES_PER_MESSAGE ||
-        bytes + payload.length > MAX_BYTES_PER_MESSAGE
-      ) {
-        if (batch.length > 0) this.send(handler, { kind: 'zab.Proposal', entries: batch });
-        batch = [];
-        bytes = 0;
-      }
-      batch.push([zxid, payload]);
-      bytes += payload.length;
-    }
-    if (batch.length > 0) this.send(handler, { kind: 'zab.Proposal', entries: batch });
+    for (const chunk of chunked(entries))
+      this.send(handler, { kind: 'zab.Proposal', entries: chunk });
   }
 
   private send(
@@ -591,6 +582,27 @@ export class LeaderRole {
       seq: handler.sendSeq++,
     });
   }
+}
+
+/** Entries in wire form, split so no message exceeds MAX_ENTRIES/MAX_BYTES_PER_MESSAGE. */
+function chunked(entries: readonly StoredEntry[]): [number, Uint8Array][][] {
+  const chunks: [number, Uint8Array][][] = [];
+  let chunk: [number, Uint8Array][] = [];
+  let bytes = 0;
+  for (const { zxid, payload } of entries) {
+    if (
+      chunk.length > 0 &&
+      (chunk.length === MAX_ENTRIES_PER_MESSAGE || bytes + payload.length > MAX_BYTES_PER_MESSAGE)
+    ) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push([zxid, payload]);
+    bytes += payload.length;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 /** In the broadcast set: it receives every new proposal (from NEWLEADER on). */

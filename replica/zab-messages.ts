@@ -60,7 +60,8 @@ export const zabMessages = defineMessages({
      * Entries a follower forwarded, as [zxid, follower, requestId]: that follower answers its
      * client itself when it applies the entry, so no response has to travel back.
      */
-    forwarded: Type.Optional(Type.Array(Type.Tuple([zxid, count, count]), { maxItems: 4096 })),
+    // Unbounded like `entries` (one per entry at most): the frame size limit bounds both.
+    forwarded: Type.Optional(Type.Array(Type.Tuple([zxid, count, count]))),
   }),
   'zab.NewLeader': Type.Object({ ...session, epoch }),
   /** Cumulative: the follower holds every proposal up to `zxid` durably. Counter 0: NEWLEADER. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { MessageOf } from '../../components/network/network-port.js';
 import type { NodeId } from '../../components/network/node-id.js';
 import type { KvOutcome } from '../../replica/kv-operation.js';
 import { ScriptedRun } from './fixtures/scripted-run.js';
@@ -180,6 +181,45 @@ describe('ZAB request path', () => {
     expect(sent.get('zab.Response')).toBeUndefined();
     expect(sent.get('zab.ReadIndex')).toBe(10);
     expect(sent.get('zab.ReadIndexReply')).toBe(10);
+    expect(run.finish()).toBe('ok');
+  });
+
+  it('splits a burst of big values into proposals well under the frame limit', () => {
+    const run = new ScriptedRun({ seed: 18, size: 3 });
+    const { cluster, sim } = run;
+    const leader = run.awaitLeader();
+    const follower = others(run, leader)[0]!;
+    run.awaitServing(follower);
+    const proposals: { entries: number; bytes: number; tags: number }[] = [];
+    sim.fabric.onArrival = (message) => {
+      if (message.kind === 'zab.Proposal') {
+        const { entries, forwarded } = message as unknown as MessageOf<'zab.Proposal'>;
+        proposals.push({
+          entries: entries.length,
+          bytes: entries.reduce((n, [, payload]) => n + payload.length, 0),
+          tags: forwarded?.length ?? 0,
+        });
+      }
+      return true;
+    };
+    // 24 values of 700 KB in one instant: 16.8 MB, more than a peer frame may carry (16 MiB).
+    const outcomes: (KvOutcome | undefined)[] = [];
+    for (let i = 0; i < 24; i++) {
+      const node = i % 2 === 0 ? leader : follower;
+      cluster.submit(
+        node,
+        cluster.newClientId(),
+        { op: 'put', key: `big-${i}`, value: 'x'.repeat(700_000) },
+        (outcome) => outcomes.push(outcome),
+      );
+    }
+    sim.runUntil(() => outcomes.length === 24, 10_000);
+    sim.fabric.onArrival = undefined;
+    expect(outcomes.map((o) => o?.status)).toEqual(Array(24).fill(200));
+    for (const p of proposals) expect(p.entries === 1 || p.bytes <= 2 ** 20).toBe(true);
+    // Each follower got every entry once, and the forwarded ones tagged for their follower.
+    expect(proposals.reduce((n, p) => n + p.entries, 0)).toBe(48);
+    expect(proposals.reduce((n, p) => n + p.tags, 0)).toBe(24);
     expect(run.finish()).toBe('ok');
   });
 });
