@@ -39,8 +39,12 @@ export interface ReplicaInit extends ReplicaConfig {
 
 export const DEFAULT_REPLICA_TIMING = {
   tickMs: 100,
-  initLimitTicks: 10,
-  syncLimitTicks: 5,
+  // A crashed peer is noticed at once (its TCP connection closes: LinkDown); these limits
+  // are for a peer that is silent but connected. 0.5 s of silence was too short: a follower's
+  // pong can queue behind megabytes of forwarded values on the same connection. ZooKeeper's
+  // defaults are 20 s and 10 s.
+  initLimitTicks: 100,
+  syncLimitTicks: 20,
   finalizeWaitMs: 50,
   voteResendTicks: 2,
   maxVoteResendTicks: 20,
