@@ -121,6 +121,30 @@ describe('a local cluster of 6 processes', () => {
     }
   }, 60_000);
 
+  it('takes a burst of big values at once: 60 PUTs of 700 KB, every one acknowledged', async () => {
+    // ~21 MB per group in one instant: more than one peer frame may carry (16 MiB), and enough
+    // to delay a follower's pong behind the forwarded values on the same connection.
+    const value = Buffer.alloc(700_000, 'b');
+    const patient = [1, 2, 3, 4, 5, 6].map(
+      (node) =>
+        new ZabkvClient({
+          nodes: [httpUrl(cluster.options, node)],
+          timeoutMs: 20_000,
+          attempts: 1,
+        }),
+    );
+    try {
+      const versions = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => patient[i % 6]!.put(`big-${i}`, value)),
+      );
+      expect(versions).toHaveLength(60);
+      const back = await client(3).get('big-59');
+      expect(back.value.equals(value)).toBe(true);
+    } finally {
+      await Promise.all(patient.map((c) => c.close()));
+    }
+  }, 60_000);
+
   it('a group leader killed with SIGKILL under load: writes resume, no acknowledged write is lost', async () => {
     const key0 = await keyOfGroup(0, 'load');
     const key1 = await keyOfGroup(1, 'load');
