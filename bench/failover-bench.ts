@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { LocalCluster, httpUrl } from '../client/local-cluster.js';
 import {
@@ -30,8 +31,8 @@ const SPARKLINE_BUCKETS = 40;
 
 interface System {
   readonly name: string;
-  /** Index (0..2) of the current leader. */
-  leader(): Promise<number>;
+  /** Index (0..2) of the current leader, if one is known right now. */
+  findLeader(): Promise<number | undefined>;
   kill(index: number): void;
   /** A client of the nodes other than `dead`. */
   target(dead: number): Promise<LoadTarget>;
@@ -44,6 +45,15 @@ interface Run {
   readonly lost: number;
   /** Acknowledged writes per BUCKET_MS from BEFORE_KILL_MS before the kill to WATCH_MS after. */
   readonly timeline: number[];
+}
+
+/** Asks until the system names its leader (it may still be electing one). */
+async function leaderOf(system: System): Promise<number> {
+  for (;;) {
+    const leader = await system.findLeader();
+    if (leader !== undefined) return leader;
+    await sleep(100);
+  }
 }
 
 async function zabkvSystem(dir: string, run: number): Promise<System> {
@@ -60,14 +70,11 @@ async function zabkvSystem(dir: string, run: number): Promise<System> {
   const urls = [1, 2, 3].map((n) => httpUrl(cluster.options, n));
   return {
     name: 'zabkv',
-    async leader() {
-      for (;;) {
-        const response = await request(`${urls[0]}/cluster`);
-        const status = (await response.body.json()) as { groups: { leader: number | null }[] };
-        const leader = status.groups[0]?.leader;
-        if (typeof leader === 'number') return leader - 1;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+    async findLeader() {
+      const response = await request(`${urls[0]}/cluster`);
+      const status = (await response.body.json()) as { groups: { leader: number | null }[] };
+      const leader = status.groups[0]?.leader;
+      return typeof leader === 'number' ? leader - 1 : undefined;
     },
     kill: (index) => cluster.process(index + 1)!.kill('SIGKILL'),
     target: async (dead) =>
@@ -83,26 +90,24 @@ async function etcdSystem(dir: string, run: number): Promise<System> {
   const etcd = await startEtcd(dir, 23_791 + run * 100);
   return {
     name: 'etcd',
-    async leader() {
-      for (;;) {
-        for (const [index, endpoint] of etcd.endpoints.entries()) {
-          try {
-            const response = await request(`${endpoint}/v3/maintenance/status`, {
-              method: 'POST',
-              body: '{}',
-            });
-            const status = (await response.body.json()) as {
-              header: { member_id: string };
-              leader: string;
-            };
-            if (status.leader !== undefined && status.leader === status.header.member_id)
-              return index;
-          } catch {
-            // not up yet
-          }
+    async findLeader() {
+      for (const [index, endpoint] of etcd.endpoints.entries()) {
+        try {
+          const response = await request(`${endpoint}/v3/maintenance/status`, {
+            method: 'POST',
+            body: '{}',
+          });
+          const status = (await response.body.json()) as {
+            header: { member_id: string };
+            leader: string;
+          };
+          if (status.leader !== undefined && status.leader === status.header.member_id)
+            return index;
+        } catch {
+          // not up yet
         }
-        await new Promise((resolve) => setTimeout(resolve, 100));
       }
+      return undefined;
     },
     kill: (index) => etcd.processes[index]!.kill('SIGKILL'),
     target: async (dead) =>
@@ -129,13 +134,11 @@ async function zookeeperSystem(dir: string, run: number): Promise<System> {
   const zk = await startZooKeeper(dir, 21_811 + run * 1000);
   return {
     name: 'zookeeper',
-    async leader() {
-      for (;;) {
-        for (const [index, endpoint] of zk.endpoints.entries()) {
-          if ((await fourLetters(endpoint, 'srvr')).includes('Mode: leader')) return index;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
+    async findLeader() {
+      for (const [index, endpoint] of zk.endpoints.entries()) {
+        if ((await fourLetters(endpoint, 'srvr')).includes('Mode: leader')) return index;
       }
+      return undefined;
     },
     kill: (index) => zk.processes[index]!.kill('SIGKILL'),
     target: (dead) =>
@@ -149,7 +152,7 @@ async function zookeeperSystem(dir: string, run: number): Promise<System> {
 }
 
 async function once(system: System): Promise<Run> {
-  const dead = await system.leader();
+  const dead = await leaderOf(system);
   const targets = await Promise.all(Array.from({ length: WRITERS }, () => system.target(dead)));
   const lastAcked = new Map<string, number>();
   const acks: number[] = [];
@@ -168,16 +171,15 @@ async function once(system: System): Promise<Run> {
         lastAcked.set(key, seq);
         if (issued > killAt && now < firstAfterKill) firstAfterKill = now;
       } catch {
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await sleep(10);
       }
     }
   };
   const writers = Array.from({ length: WRITERS }, (_, i) => writer(i));
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  await sleep(2_000);
   killAt = performance.now();
   system.kill(dead);
-  while (performance.now() - killAt < WATCH_MS)
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  while (performance.now() - killAt < WATCH_MS) await sleep(50);
   running = false;
   await Promise.all(writers);
   // Each writer writes its own keys one at a time, so a key's final value must be its last

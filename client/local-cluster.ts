@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { terminate } from './process-exit.js';
 
@@ -89,7 +90,7 @@ export class LocalCluster {
       for (;;) {
         if (await isReady(httpUrl(this.options, node))) break;
         if (Date.now() > deadline) throw new Error(`node ${node} not ready after ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     }
   }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ComponentDefinition, type ComponentContext } from '../components/kernel/index.js';
 import {
@@ -270,10 +271,10 @@ export class NodeHost extends ComponentDefinition {
    * sessions so its followers elect another at once, and the store closes.
    */
   async shutdown(graceMs: number): Promise<void> {
-    await Promise.race([this.frontend.drain(), new Promise((r) => setTimeout(r, graceMs))]);
+    await Promise.race([this.frontend.drain(), sleep(graceMs)]);
     this.replica?.resign();
     // Let the Close messages leave before the sockets go.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     const storage = this.storage;
     this.kill();
     await storage?.whenClosed();

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { terminate } from '../../client/process-exit.js';
 
 /** A 3-node cluster of another system on loopback, for side-by-side benchmarks. */
@@ -22,7 +23,7 @@ async function untilPortOpen(port: number, timeoutMs: number): Promise<void> {
     });
     if (open) return;
     if (Date.now() > deadline) throw new Error(`port ${port} did not open in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
 

@@ -11,8 +11,6 @@ import {
   type StoredImage,
 } from './storage-port.js';
 
-export type LmdbStorageInit = DiskStoreInit;
-
 /** One lmdb transaction of ours: the writes one callback applied, durable together. */
 interface Batch {
   lastSeq: number | null;
@@ -52,7 +50,7 @@ export class LmdbStorage extends ComponentDefinition {
 
   private readonly onFlushed: ((durationMs: number, writes: number) => void) | undefined;
 
-  constructor(context: ComponentContext, init: LmdbStorageInit) {
+  constructor(context: ComponentContext, init: DiskStoreInit) {
     super(context);
     this.onFlushed = init.onFlushed;
     this.onFailure = init.onFailure ?? stopNodeOnFailure(this.log);

@@ -80,6 +80,8 @@ export class WalStorage extends ComponentDefinition {
   /** Highest zxid in the log, to refuse an append out of order before it reaches the disk. */
   private lastZxid: number;
   private pending: StorageWrite[] = [];
+  /** What start-up read, for the first Load if nothing was written before it. */
+  private recoveredImage: StoredImage | null;
   /**
    * Snapshot files being written and fsynced while the writes before them go on: at its turn a
    * SaveSnapshot only renames its file into place, so the log does not wait for the copy.
@@ -112,18 +114,15 @@ export class WalStorage extends ComponentDefinition {
     const last = recovered.segments.at(-1);
     this.activeBytes = last?.validBytes ?? 0;
     this.allocated = last?.fileBytes ?? 0;
-    this.lastZxid = recovered.lastZxid;
+    this.lastZxid = recovered.image.log.at(-1)?.zxid ?? -1;
     if (last === undefined) this.segments.push({ n: this.base, maxZxid: -1 });
 
-    let startDamage: StoredImage['damage'] | null = recovered.damage;
+    this.recoveredImage = recovered.image;
     this.subscribe(this.storage, 'Load', (_request, origin) => {
-      // What is on disk now, and the first time what recovery had to cut off to get there.
-      const image = scanWal(this.directory).image;
-      this.answer(origin, {
-        kind: 'Loaded',
-        image: { ...image, damage: startDamage ?? image.damage },
-      });
-      startDamage = null;
+      // Start-up's scan, saying what recovery cut off, unless writes have changed the disk since.
+      const image = this.recoveredImage ?? scanWal(this.directory).image;
+      this.recoveredImage = null;
+      this.answer(origin, { kind: 'Loaded', image });
     });
     for (const kind of STORAGE_WRITE_KINDS) {
       this.subscribe(this.storage, kind, (write) => this.request(write));
@@ -156,8 +155,7 @@ export class WalStorage extends ComponentDefinition {
     epochs: Epochs;
     base: number;
     segments: readonly SegmentState[];
-    lastZxid: number;
-    damage: StoredImage['damage'];
+    image: StoredImage;
   } {
     const scan = scanWal(this.directory);
     let { epochs, base } = scan;
@@ -199,13 +197,13 @@ export class WalStorage extends ComponentDefinition {
       epochs,
       base,
       segments: scan.segments,
-      lastZxid: scan.image.log.at(-1)?.zxid ?? -1,
-      damage: scan.image.damage,
+      image: scan.image,
     };
   }
 
   private request(write: StorageWrite): void {
     if (this.broken) return;
+    this.recoveredImage = null;
     if (write.kind === 'SaveSnapshot') {
       const bytes = sealWalSnapshot(write.snapshot, this.base);
       const file = stageFile(this.snapshotPath, bytes, `${write.seq}.tmp`);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../components/random/seeded-random.js';
 import { KeyChooser } from '../../client/bench/key-chooser.js';
@@ -13,7 +14,7 @@ function fakeTarget(delayMs: number, failEvery = 0) {
   const answer = async () => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
-    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    await sleep(delayMs);
     inFlight--;
   };
   const target: LoadTarget = {

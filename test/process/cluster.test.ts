@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Indeterminate,
@@ -72,7 +73,7 @@ async function until<T>(
       // not yet
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -159,7 +160,7 @@ describe('a local cluster of 6 processes', () => {
           acked.set(key, Math.max(acked.get(key) ?? 0, version));
         } catch (error) {
           if (!(error instanceof Unavailable || error instanceof Indeterminate)) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await sleep(20);
         }
       }
     };
