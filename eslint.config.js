@@ -3,13 +3,49 @@
 // I/O from ports, so none of the escape hatches below may appear there.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
-const protocolFolders = ['components/fd/**', 'bootstrap/**', 'overlay/**', 'replica/**'];
+/**
+ * The top-level folders, lowest first. A folder may import the folders before it in this list
+ * and never one after it, so the folder graph has no cycle (README, "Layout"). test/ is last:
+ * nothing shipped imports it.
+ */
+export const layers = [
+  'components', // the kernel and the generic Network/Timer/Storage/FailureDetector components
+  'kv', // the key-value operation, its outcome and wire form, the Kv port
+  'bootstrap', // cluster formation and the lookup table
+  'replica', // ZAB and the key-value state machine
+  'overlay', // routing any key to its group
+  'frontend', // the HTTP server component
+  'node', // assembles one node's component tree
+  'sim', // the simulated cluster harness (tests, demo, sweep, bench:zab)
+  'client', // the client library and the local-cluster launcher
+  'loadgen', // the load generator and its plots
+  'bench', // benchmark scripts that write BENCHMARKS.md
+  'cli', // the zabkv command
+  'test',
+];
+
+/** For each layer, the folders above it: import-x's no-restricted-paths zones. */
+const layerZones = layers.slice(0, -1).map((folder, index) => ({
+  target: `./${folder}`,
+  from: layers.slice(index + 1).map((above) => `./${above}`),
+  message: `${folder}/ sits below these folders (eslint.config.js, layers): move the shared code down instead.`,
+}));
+
+const protocolFolders = ['components/fd/**', 'kv/**', 'bootstrap/**', 'overlay/**', 'replica/**'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver()] },
+    rules: { 'import-x/no-restricted-paths': ['error', { zones: layerZones }] },
+  },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': [

@@ -14,8 +14,8 @@ import {
   ZabkvTarget,
   ZooKeeperTarget,
   type LoadTarget,
-} from '../client/bench/load-target.js';
-import { throughputTimelineSvg } from './plots/index.js';
+} from '../loadgen/load-target.js';
+import { throughputTimelineSvg } from '../loadgen/plots/index.js';
 import { median, middle, writeBenchmarkSection, writePlot } from './report.js';
 import { startEtcd, startZooKeeper } from './systems/external-clusters.js';
 

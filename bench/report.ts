@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 // write-svg.js and not the plots' index.js: benchmarks without plots should not load vega.
-import { writeSvg } from './plots/write-svg.js';
+import { writeSvg } from '../loadgen/plots/write-svg.js';
 
 // Both relative to the repository root (the npm scripts run there), so the links in
 // BENCHMARKS.md resolve on GitHub and in an editor alike.

@@ -2,8 +2,8 @@
 // network latency and zero fsync time, so every CPU cycle measured is protocol, kernel and
 // state machine work. Reports committed operations per CPU-second (median of 3 seeds).
 import type { NodeId } from '../components/network/node-id.js';
-import type { KvOutcome } from '../replica/kv-operation.js';
-import { ZabCluster } from '../test/sim/fixtures/zab-cluster.js';
+import type { KvOutcome } from '../kv/kv-operation.js';
+import { ZabCluster } from '../sim/zab-cluster.js';
 import { median, writeBenchmarkSection } from './report.js';
 
 interface Result {

@@ -3,7 +3,7 @@ import { Network, type MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import { Timer } from '../components/timer/timer-port.js';
 import { TimerClient } from '../components/timer/timer-client.js';
-import { LookupTable, type NodeAddress } from '../overlay/lookup-table.js';
+import { LookupTable, type NodeAddress } from './lookup-table.js';
 import { Bootstrap } from './bootstrap-port.js';
 import { BOOTSTRAP_SERVER } from './bootstrap-messages.js';
 import './bootstrap-messages.js';

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineMessages, type PayloadsOf } from '../components/network/message-catalogue.js';
 import { NODE_ID_MAX, nodeId } from '../components/network/node-id.js';
-import { lookupTableSchema, nodeAddressSchema } from '../overlay/lookup-table.js';
+import { lookupTableSchema, nodeAddressSchema } from './lookup-table.js';
 
 /**
  * The bootstrap server also answers to this id, so a joining node that knows only the

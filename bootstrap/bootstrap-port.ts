@@ -1,5 +1,5 @@
 import { portType } from '../components/kernel/index.js';
-import type { LookupTable } from '../overlay/lookup-table.js';
+import type { LookupTable } from './lookup-table.js';
 
 /** The cluster's lookup table, first and every newer version (DESIGN §5). */
 export interface TableReady {

@@ -1,7 +1,7 @@
 import { ComponentDefinition, type ComponentContext } from '../components/kernel/index.js';
 import { Network, type MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
-import { LookupTable, type NodeAddress } from '../overlay/lookup-table.js';
+import { LookupTable, type NodeAddress } from './lookup-table.js';
 import { BOOTSTRAP_SERVER } from './bootstrap-messages.js';
 import './bootstrap-messages.js';
 

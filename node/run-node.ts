@@ -3,7 +3,7 @@ import { randomInt } from 'node:crypto';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ComponentSystem, LiveScheduler } from '../components/kernel/index.js';
-import type { LookupTable } from '../overlay/lookup-table.js';
+import type { LookupTable } from '../bootstrap/lookup-table.js';
 import { NodeHost } from './node-host.js';
 import type { NodeConfig } from './node-config.js';
 import { loadTable, saveTable } from './table-file.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replaceFileSync } from '../components/storage/atomic-file.js';
-import { LookupTable } from '../overlay/lookup-table.js';
+import { LookupTable } from '../bootstrap/lookup-table.js';
 
 const FILE = 'lookup-table.json';
 

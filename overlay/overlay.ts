@@ -18,9 +18,9 @@ import {
   outcomeToFields,
   type KvOperation,
   type KvOutcome,
-} from '../replica/kv-operation.js';
-import { Kv, type KvResponse, type ServedBy } from '../replica/kv-port.js';
-import type { GroupInfo, LookupTable } from './lookup-table.js';
+} from '../kv/kv-operation.js';
+import { Kv, type KvResponse, type ServedBy } from '../kv/kv-port.js';
+import type { GroupInfo, LookupTable } from '../bootstrap/lookup-table.js';
 import { Routing, type Route, type Routed } from './routing-port.js';
 import './overlay-messages.js';
 

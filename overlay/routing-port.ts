@@ -1,7 +1,7 @@
 import { portType } from '../components/kernel/index.js';
 import type { NodeId } from '../components/network/node-id.js';
-import type { KvOperation, KvOutcome } from '../replica/kv-operation.js';
-import type { ServedBy } from '../replica/kv-port.js';
+import type { KvOperation, KvOutcome } from '../kv/kv-operation.js';
+import type { ServedBy } from '../kv/kv-port.js';
 
 /** A client operation on any key, from the node the client called. */
 export interface Route {

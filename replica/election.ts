@@ -1,6 +1,6 @@
 import type { NodeId } from '../components/network/node-id.js';
 import { LEADING, LOOKING, type FOLLOWING } from './zab-messages.js';
-import type { Zxid } from './zxid.js';
+import type { Zxid } from '../kv/zxid.js';
 
 export type PeerState = typeof LOOKING | typeof FOLLOWING | typeof LEADING;
 

@@ -1,6 +1,6 @@
-import type { KvOutcome } from './kv-operation.js';
+import type { KvOutcome } from '../kv/kv-operation.js';
 import type { Reply, ReplicaCore } from './replica-core.js';
-import type { Zxid } from './zxid.js';
+import type { Zxid } from '../kv/zxid.js';
 
 interface FollowerRead {
   readonly key: string;

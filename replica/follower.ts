@@ -4,7 +4,7 @@ import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
 import { FollowerReads } from './follower-reads.js';
 import type { Reply, ReplicaCore } from './replica-core.js';
-import { epochOf, follows, formatZxid, makeZxid, type Zxid } from './zxid.js';
+import { epochOf, follows, formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
 
 type SessionMessage = MessageOf<
   | 'zab.LeaderInfo'

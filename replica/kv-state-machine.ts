@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
-import type { Condition, KvOutcome, KvWrite } from './kv-operation.js';
-import type { Zxid } from './zxid.js';
+import type { Condition, KvOutcome, KvWrite } from '../kv/kv-operation.js';
+import type { Zxid } from '../kv/zxid.js';
 
 interface Versioned {
   readonly value: Uint8Array;

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
-import type { KvOutcome } from './kv-operation.js';
+import type { KvOutcome } from '../kv/kv-operation.js';
 import type { Reply, ReplicaCore } from './replica-core.js';
 import { planSync } from './sync-plan.js';
-import { counterOf, epochOf, formatZxid, makeZxid, type Zxid } from './zxid.js';
+import { counterOf, epochOf, formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
 
 /** The leader's side of one follower's session (ZooKeeper's LearnerHandler). */
 interface LearnerHandler {

@@ -2,12 +2,12 @@ import type { ReplyTo } from '../components/kernel/index.js';
 import type { NetMessage } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { StorageWrite, StoredEntry } from '../components/storage/index.js';
-import type { KvOutcome } from './kv-operation.js';
-import type { KvResponse } from './kv-port.js';
+import type { KvOutcome } from '../kv/kv-operation.js';
+import type { KvResponse } from '../kv/kv-port.js';
 import type { KvStateMachine } from './kv-state-machine.js';
 import type { ReplicaInit } from './replica-config.js';
 import type { ReplicaLog } from './replica-log.js';
-import type { Zxid } from './zxid.js';
+import type { Zxid } from '../kv/zxid.js';
 
 /** Where an operation's answer goes: the local requester, or the replica that forwarded it. */
 export type Reply =

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { StoredEntry } from '../components/storage/index.js';
-import { epochOf, follows, type Zxid } from './zxid.js';
+import { epochOf, follows, type Zxid } from '../kv/zxid.js';
 
 /**
  * A replica's accepted history in memory: the durable log plus what is on its way to disk

@@ -1,5 +1,5 @@
 import type { NodeId } from '../components/network/node-id.js';
-import type { Zxid } from './zxid.js';
+import type { Zxid } from '../kv/zxid.js';
 
 /**
  * What a replica reports as it happens, for the simulation's global invariant checks and for

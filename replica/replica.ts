@@ -23,15 +23,15 @@ import {
   outcomeFromFields,
   outcomeToFields,
   type KvOutcome,
-} from './kv-operation.js';
-import { Kv, type KvRequest, type KvResponse } from './kv-port.js';
+} from '../kv/kv-operation.js';
+import { Kv, type KvRequest, type KvResponse } from '../kv/kv-port.js';
 import { KvStateMachine } from './kv-state-machine.js';
 import { LeaderRole } from './leader.js';
 import type { ReplicaInit } from './replica-config.js';
 import type { Reply, ReplicaCore, UnnumberedWrite } from './replica-core.js';
 import { ReplicaLog } from './replica-log.js';
 import { FOLLOWING, LEADING, LOOKING } from './zab-messages.js';
-import { formatZxid, type Zxid } from './zxid.js';
+import { formatZxid, type Zxid } from '../kv/zxid.js';
 
 type Role =
   | { readonly name: 'starting' }

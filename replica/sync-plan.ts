@@ -1,5 +1,5 @@
 import type { ReplicaLog } from './replica-log.js';
-import { epochOf, type Zxid } from './zxid.js';
+import { epochOf, type Zxid } from '../kv/zxid.js';
 
 /** How the leader brings one follower to its history (LearnerHandler.syncFollower). */
 export type SyncPlan =

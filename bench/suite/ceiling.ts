@@ -2,7 +2,7 @@
 // so a reader can tell whether a system or the client was the limit.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ZabkvTarget } from '../../client/bench/load-target.js';
+import { ZabkvTarget } from '../../loadgen/load-target.js';
 import { Cells, WRITES, measureOnce, type Settings } from './measure.js';
 
 export const TRIVIAL = 'trivial HTTP server';

@@ -3,7 +3,7 @@
 // neither carries the history of the side-by-side measurements.
 import { join } from 'node:path';
 import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
-import { ZabkvTarget } from '../../client/bench/load-target.js';
+import { ZabkvTarget } from '../../loadgen/load-target.js';
 import { Cells, READS, WRITES, measureOnce, type Connect, type Settings } from './measure.js';
 
 export const ONE_GROUP = '1 group';

@@ -1,6 +1,6 @@
 // One measurement of the suite and the bookkeeping of all of them.
-import { runLoad, type LoadResult } from '../../client/bench/load-generator.js';
-import type { LoadTarget } from '../../client/bench/load-target.js';
+import { runLoad, type LoadResult } from '../../loadgen/load-generator.js';
+import type { LoadTarget } from '../../loadgen/load-target.js';
 import { median, middle } from '../report.js';
 
 export const KEYS = 10_000;

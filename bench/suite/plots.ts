@@ -1,6 +1,10 @@
 // The suite's SVG plots under docs/bench/; each function returns the Markdown links to them.
 // Series always go in SYSTEMS order so that zabkv, etcd and ZooKeeper keep their colours.
-import { barChartSvg, latencyDistributionSvg, throughputTimelineSvg } from '../plots/index.js';
+import {
+  barChartSvg,
+  latencyDistributionSvg,
+  throughputTimelineSvg,
+} from '../../loadgen/plots/index.js';
 import { writePlot } from '../report.js';
 import { READS, STALE_READS, WRITES, medianRun, summarize } from './measure.js';
 import type { Cells, Workload } from './measure.js';

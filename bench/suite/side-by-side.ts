@@ -2,7 +2,7 @@
 // repeat so that a slow spell of the machine hits all three alike.
 import { join } from 'node:path';
 import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
-import { EtcdTarget, ZabkvTarget, ZooKeeperTarget } from '../../client/bench/load-target.js';
+import { EtcdTarget, ZabkvTarget, ZooKeeperTarget } from '../../loadgen/load-target.js';
 import { startEtcd, startZooKeeper, type ExternalCluster } from '../systems/external-clusters.js';
 import {
   Cells,

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../components/random/seeded-random.js';
-import { KeyChooser } from '../../client/bench/key-chooser.js';
-import { runLoad } from '../../client/bench/load-generator.js';
-import type { LoadTarget } from '../../client/bench/load-target.js';
+import { KeyChooser } from '../../loadgen/key-chooser.js';
+import { runLoad } from '../../loadgen/load-generator.js';
+import type { LoadTarget } from '../../loadgen/load-target.js';
 
 /** A target that answers after `delayMs` and fails every `failEvery`-th write. */
 function fakeTarget(delayMs: number, failEvery = 0) {

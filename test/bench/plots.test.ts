@@ -10,7 +10,7 @@ import {
   throughputTimelineSvg,
   writeLoadResultSvgs,
   writeSvg,
-} from '../../bench/plots/index.js';
+} from '../../loadgen/plots/index.js';
 
 /** Checks that the elements nest properly and the root is one <svg>; returns the tag names. */
 function parseSvg(svg: string): string[] {

@@ -3,7 +3,7 @@ import { bootstrapMessages, BOOTSTRAP_SERVER } from '../../bootstrap/bootstrap-m
 import { MessageCatalogue } from '../../components/network/message-catalogue.js';
 import { nodeId, type NodeId } from '../../components/network/node-id.js';
 import { Simulator } from '../../components/sim/index.js';
-import type { LookupTable } from '../../overlay/lookup-table.js';
+import type { LookupTable } from '../../bootstrap/lookup-table.js';
 import { BootstrapHost } from '../sim/fixtures/bootstrap-host.js';
 
 const address = (id: NodeId) => ({

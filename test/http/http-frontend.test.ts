@@ -8,9 +8,9 @@ import {
   type ComponentContext,
 } from '../../components/kernel/index.js';
 import { nodeId } from '../../components/network/node-id.js';
-import { HttpFrontend } from '../../client/http/http-frontend.js';
+import { HttpFrontend } from '../../frontend/http-frontend.js';
 import { Routing, type Route } from '../../overlay/routing-port.js';
-import type { KvOutcome, KvOperation } from '../../replica/kv-operation.js';
+import type { KvOutcome, KvOperation } from '../../kv/kv-operation.js';
 import { KvStateMachine } from '../../replica/kv-state-machine.js';
 
 /** Stands in for the overlay: a single in-memory state machine, or a forced outcome. */

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../components/random/seeded-random.js';
-import { checkOperations, type Operation } from './checker.js';
-import { kvModel, type Condition, type KvInput, type KvOutput } from './kv-model.js';
+import { checkOperations, type Operation } from '../../sim/linearizability/checker.js';
+import {
+  kvModel,
+  type Condition,
+  type KvInput,
+  type KvOutput,
+} from '../../sim/linearizability/kv-model.js';
 
 type Op = Operation<KvInput, KvOutput>;
 const K = 'k';

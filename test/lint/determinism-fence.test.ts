@@ -15,7 +15,7 @@ export async function handler() {
 describe('determinism fence around protocol code', () => {
   const eslint = new ESLint();
 
-  it.each(['replica/x.ts', 'overlay/x.ts', 'bootstrap/x.ts', 'components/fd/x.ts'])(
+  it.each(['replica/x.ts', 'kv/x.ts', 'overlay/x.ts', 'bootstrap/x.ts', 'components/fd/x.ts'])(
     'rejects clocks, timers, randomness, await and I/O in %s',
     async (filePath) => {
       const [result] = await eslint.lintText(forbidden, { filePath });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeId } from '../../components/network/node-id.js';
-import { LookupTable } from '../../overlay/lookup-table.js';
+import { LookupTable } from '../../bootstrap/lookup-table.js';
 import { ConfigError, resolveNodeConfig } from '../../node/node-config.js';
 import { loadTable, saveTable } from '../../node/table-file.js';
 

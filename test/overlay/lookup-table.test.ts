@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { nodeId } from '../../components/network/node-id.js';
-import { HASH_SPACE, LookupTable, keyHash } from '../../overlay/lookup-table.js';
+import { HASH_SPACE, LookupTable, keyHash } from '../../bootstrap/lookup-table.js';
 
 const nodes = (...ids: number[]) =>
   ids.map((id) => ({

@@ -21,7 +21,7 @@ const cluster = new LocalCluster({
   dataDir,
   firstHttpPort: 18_601,
   firstPeerPort: 17_601,
-  cli: 'dist/client/cli.js',
+  cli: 'dist/cli/cli.js',
   env: { LOG_LEVEL: 'warn' },
 });
 const clients = new Map<number, ZabkvClient>();

@@ -10,7 +10,7 @@ import {
   type Vote,
 } from '../../replica/election.js';
 import { FOLLOWING, LEADING, LOOKING } from '../../replica/zab-messages.js';
-import { makeZxid } from '../../replica/zxid.js';
+import { makeZxid } from '../../kv/zxid.js';
 
 const z = makeZxid;
 const id = nodeId;

@@ -8,9 +8,9 @@ import {
   type Condition,
   type KvOperation,
   type KvWrite,
-} from '../../replica/kv-operation.js';
+} from '../../kv/kv-operation.js';
 import { KvStateMachine } from '../../replica/kv-state-machine.js';
-import { COUNTER_LIMIT, MAX_EPOCH, makeZxid } from '../../replica/zxid.js';
+import { COUNTER_LIMIT, MAX_EPOCH, makeZxid } from '../../kv/zxid.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (value: Uint8Array | undefined): string | undefined =>

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StoredEntry } from '../../components/storage/index.js';
 import { ReplicaLog } from '../../replica/replica-log.js';
 import { planSync } from '../../replica/sync-plan.js';
-import { makeZxid } from '../../replica/zxid.js';
+import { makeZxid } from '../../kv/zxid.js';
 
 const z = makeZxid;
 

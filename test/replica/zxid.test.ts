@@ -9,7 +9,7 @@ import {
   follows,
   formatZxid,
   makeZxid,
-} from '../../replica/zxid.js';
+} from '../../kv/zxid.js';
 
 const TWO_POW_32 = 2 ** 32;
 

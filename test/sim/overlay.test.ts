@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../components/network/node-id.js';
-import type { KvOutcome } from '../../replica/kv-operation.js';
-import { checkOperations } from '../linearizability/checker.js';
-import { kvModel } from '../linearizability/kv-model.js';
-import { ClientPool } from './fixtures/client-pool.js';
-import { PartitionedCluster } from './fixtures/partitioned-cluster.js';
-import type { ClientInput } from './fixtures/history-recorder.js';
+import type { KvOutcome } from '../../kv/kv-operation.js';
+import { checkOperations } from '../../sim/linearizability/checker.js';
+import { kvModel } from '../../sim/linearizability/kv-model.js';
+import { ClientPool } from '../../sim/client-pool.js';
+import { PartitionedCluster } from '../../sim/partitioned-cluster.js';
+import type { ClientInput } from '../../sim/history-recorder.js';
 import { runSeed, seedsToRun } from './fixtures/seeds.js';
 
 const FILE = 'test/sim/overlay.test.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { KvOutcome } from '../../replica/kv-operation.js';
-import { ZabCluster } from './fixtures/zab-cluster.js';
+import type { KvOutcome } from '../../kv/kv-operation.js';
+import { ZabCluster } from '../../sim/zab-cluster.js';
 
 function outcomeOf(
   cluster: ZabCluster,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runSeed, seedsToRun } from './fixtures/seeds.js';
-import { RANDOM_WORKLOAD, RandomScenario } from './fixtures/zab-workload.js';
+import { RANDOM_WORKLOAD, RandomScenario } from '../../sim/zab-workload.js';
 
 const FILE = 'test/sim/zab-random.test.ts';
 

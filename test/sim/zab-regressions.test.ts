@@ -8,11 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../components/network/node-id.js';
 import type { StorageWrite } from '../../components/storage/index.js';
-import { counterOf, epochOf } from '../../replica/zxid.js';
-import { ScriptedRun } from './fixtures/scripted-run.js';
+import { counterOf, epochOf } from '../../kv/zxid.js';
+import { ScriptedRun } from '../../sim/scripted-run.js';
 import { runSeed, seedsToRun } from './fixtures/seeds.js';
-import { submitAndWait } from './fixtures/verify-run.js';
-import { RandomScenario } from './fixtures/zab-workload.js';
+import { submitAndWait } from '../../sim/verify-run.js';
+import { RandomScenario } from '../../sim/zab-workload.js';
 
 const FILE = 'test/sim/zab-regressions.test.ts';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { MessageOf } from '../../components/network/network-port.js';
 import type { NodeId } from '../../components/network/node-id.js';
-import type { KvOutcome } from '../../replica/kv-operation.js';
-import { ScriptedRun } from './fixtures/scripted-run.js';
-import { submitAndWait } from './fixtures/verify-run.js';
+import type { KvOutcome } from '../../kv/kv-operation.js';
+import { ScriptedRun } from '../../sim/scripted-run.js';
+import { submitAndWait } from '../../sim/verify-run.js';
 
 function others(run: ScriptedRun, id: NodeId): NodeId[] {
   return run.cluster.ids.filter((x) => x !== id);

@@ -1,4 +1,4 @@
-import type { SeededRandom } from '../../components/random/seeded-random.js';
+import type { SeededRandom } from '../components/random/seeded-random.js';
 
 /** Picks keys `key-0 … key-(n-1)`, uniformly or Zipf-distributed (exponent s, hottest first). */
 export class KeyChooser {

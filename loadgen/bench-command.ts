@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import { LocalCluster, httpUrl, isReady } from '../local-cluster.js';
+import { LocalCluster, httpUrl, isReady } from '../client/local-cluster.js';
 import { formatResult, runLoad, type LoadResult } from './load-generator.js';
 import { EtcdTarget, ZabkvTarget, ZooKeeperTarget, type LoadTarget } from './load-target.js';
 
@@ -110,7 +110,7 @@ export async function benchCommand(flags: BenchFlags): Promise<LoadResult> {
     console.log(flags.json ? JSON.stringify(result, null, 2) : formatResult(result));
     if (flags.svg !== undefined) {
       // Loaded only when asked for: vega adds ~0.2 s to the start of every CLI command.
-      const { writeLoadResultSvgs } = await import('../../bench/plots/load-result-svgs.js');
+      const { writeLoadResultSvgs } = await import('./plots/load-result-svgs.js');
       const description =
         `${flags.clients} clients, read ratio ${flags.readRatio}` +
         (flags.rate === undefined ? '' : `, ${flags.rate} ops/s offered`);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { LoadResult } from '../../client/bench/load-generator.js';
+import type { LoadResult } from '../load-generator.js';
 import { latencyDistributionSvg } from './latency-distribution.js';
 import { throughputTimelineSvg } from './throughput-timeline.js';
 import { writeSvg } from './write-svg.js';

@@ -1,4 +1,4 @@
-import type { Condition } from '../../replica/kv-operation.js';
+import type { Condition } from '../kv/kv-operation.js';
 
 export const MAX_KEY_BYTES = 1024;
 export const MAX_VALUE_BYTES = 1024 * 1024;

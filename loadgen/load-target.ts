@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { ZabkvClient } from '../zabkv-client.js';
+import { ZabkvClient } from '../client/zabkv-client.js';
 
 /** What the load generator drives: one store, whichever it is. */
 export interface LoadTarget {

@@ -1,5 +1,5 @@
 import type { NodeId } from '../components/network/node-id.js';
-import { ScriptedRun } from '../test/sim/fixtures/scripted-run.js';
+import { ScriptedRun } from './scripted-run.js';
 
 /**
  * What `npm start` shows until the networked cluster exists: a simulated 5-replica ZAB group

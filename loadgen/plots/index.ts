@@ -1,6 +1,6 @@
 // SVG plots of benchmark results, rendered headless with vega-lite + vega (no canvas).
 //
-//   import { latencyDistributionSvg, throughputTimelineSvg, writeSvg } from './plots/index.js';
+//   import { latencyDistributionSvg, throughputTimelineSvg, writeSvg } from '../loadgen/plots/index.js';
 //   const result = await runLoad({ ... });                       // a LoadResult
 //   await writeSvg('out/throughput.svg', await throughputTimelineSvg(
 //     [{ name: result.target, timeline: result.timeline }], { title: 'writes, 64 clients' }));

@@ -6,7 +6,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { RANDOM_WORKLOAD, RandomScenario } from './fixtures/zab-workload.js';
+import { RANDOM_WORKLOAD, RandomScenario } from './zab-workload.js';
 
 interface SweepOptions {
   seeds: number;

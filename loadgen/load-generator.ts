@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { build, type Histogram } from 'hdr-histogram-js';
-import { SeededRandom } from '../../components/random/seeded-random.js';
+import { SeededRandom } from '../components/random/seeded-random.js';
 import { KeyChooser } from './key-chooser.js';
 import type { LoadTarget } from './load-target.js';
 

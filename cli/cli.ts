@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { clusterStatus, formatStatus } from './status-table.js';
-import { benchCommand, type BenchFlags } from './bench/bench-command.js';
-import { runDemo } from './demo.js';
-import { ConfigError, resolveNodeConfig, type RawNodeSettings } from '../node/node-config.js';
-import { runNode } from '../node/run-node.js';
-import { ZabkvClient, KvError } from './zabkv-client.js';
-import { LocalCluster, httpUrl } from './local-cluster.js';
+import { clusterStatus, formatStatus } from '../client/status-table.js';
+import { ZabkvClient, KvError } from '../client/zabkv-client.js';
+import type { BenchFlags } from '../loadgen/bench-command.js';
+import type { RawNodeSettings } from '../node/node-config.js';
+
+// Commands load what they use when they run: `zabkv get` must not pay for the node host, the
+// simulator or the plotting libraries.
 
 const program = new Command()
   .name('zabkv')
@@ -23,6 +23,7 @@ program
   .option('--storage <kind>', 'the log store: wal (default) or lmdb')
   .option('--profile <dir>', 'write a CPU profile of each node to <dir> when it stops')
   .action(async (options: Record<string, string>) => {
+    const { LocalCluster, httpUrl } = await import('../client/local-cluster.js');
     const profile = options['profile'];
     const cluster = new LocalCluster({
       nodes: Number(options['nodes']),
@@ -170,6 +171,7 @@ program
   .option('--json', 'print the result as JSON')
   .option('--svg <dir>', 'also write <dir>/throughput.svg and <dir>/latency.svg for the run')
   .action(async (options: BenchFlags) => {
+    const { benchCommand } = await import('../loadgen/bench-command.js');
     await benchCommand(options);
   });
 
@@ -179,9 +181,10 @@ program
     'run a simulated 5-replica ZAB group through leader crash, partition and full restart',
   )
   .option('--seed <n>', 'simulation seed', '1')
-  .action((options: { seed: string }) => {
+  .action(async (options: { seed: string }) => {
     const seed = Number(options.seed);
     if (!Number.isInteger(seed)) program.error(`--seed must be an integer, got ${options.seed}`);
+    const { runDemo } = await import('../sim/demo.js');
     runDemo(seed, (line) => console.log(line));
     console.log(
       [
@@ -209,6 +212,8 @@ program
   .option('--storage <kind>', 'the log store: wal (append-only files, default) or lmdb')
   .option('--config <file>', 'a JSON file with any of these settings')
   .action(async (options: RawNodeSettings) => {
+    const { ConfigError, resolveNodeConfig } = await import('../node/node-config.js');
+    const { runNode } = await import('../node/run-node.js');
     try {
       await runNode(resolveNodeConfig(options));
     } catch (error) {

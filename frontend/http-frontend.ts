@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Histogram, type Registry } from 'prom-client';
-import { ComponentDefinition, type ComponentContext } from '../../components/kernel/index.js';
-import type { NodeId } from '../../components/network/node-id.js';
-import { Routing, type Routed } from '../../overlay/routing-port.js';
-import type { KvOperation } from '../../replica/kv-operation.js';
+import { ComponentDefinition, type ComponentContext } from '../components/kernel/index.js';
+import type { NodeId } from '../components/network/node-id.js';
+import { Routing, type Routed } from '../overlay/routing-port.js';
+import type { KvOperation } from '../kv/kv-operation.js';
 import { HTTP_ERRORS, RETRY_AFTER_SECONDS, errorBody, type HttpErrorCode } from './http-errors.js';
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES, conditionOf, etag, validKey } from './kv-request.js';
 
