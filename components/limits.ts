@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+
+/**
+ * Every size, count and request-timeout limit of a node, in one place, with the relations
+ * between them checked when this module loads (TigerBeetle's constants.zig). A limit that
+ * must fit inside another is written here next to it: a proposal split too coarse for the
+ * peer frame limit once cost a group its leader (60 concurrent PUTs of 700 KB made one
+ * 40 MB proposal, and the followers dropped the connection).
+ *
+ * Units are last in every name: _BYTES, _COUNT, _MS.
+ */
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+// ---- client requests (the HTTP edge) ------------------------------------------------------
+
+/** A key: 1 to this many bytes of UTF-8. */
+export const MAX_KEY_BYTES = 1 * KIB;
+/** A value: the HTTP body limit (413 above it). */
+export const MAX_VALUE_BYTES = 1 * MIB;
+/** Client requests in flight at one node before new ones get 503 + Retry-After. */
+export const MAX_REQUESTS_IN_FLIGHT_COUNT = 20_000;
+/** The reason text an unavailable or unknown outcome carries across the network. */
+export const MAX_REASON_LENGTH = 200;
+
+/**
+ * An operation in its logged form (kv/kv-operation.ts): a msgpack array of the op code, the
+ * key, the condition and the value, and the header that names the replica that answers it.
+ * msgpack spends at most 5 bytes on a string or byte header and 9 on a number.
+ */
+export const MAX_OPERATION_ENVELOPE_BYTES = 64;
+export const MAX_OPERATION_BYTES = MAX_KEY_BYTES + MAX_VALUE_BYTES + MAX_OPERATION_ENVELOPE_BYTES;
+
+// ---- the peer network ---------------------------------------------------------------------
+
+/** A frame on a peer connection: larger ones close the connection (DESIGN §4). */
+export const MAX_FRAME_BYTES = 16 * MIB;
+/** A message's fields besides its payload: kind, src, dst, group, session, seq, zxids. */
+export const MAX_MESSAGE_ENVELOPE_BYTES = 256;
+
+// ---- ZAB ----------------------------------------------------------------------------------
+
+/**
+ * A burst of writes is proposed in pieces of at most this many entries and (but for a single
+ * entry larger than it) this many payload bytes, so heartbeats and ACKs between pieces are
+ * never stuck behind one huge message.
+ */
+export const PROPOSAL_PIECE_BYTES = 1 * MIB;
+export const PROPOSAL_PIECE_ENTRIES_COUNT = 512;
+/** A log entry's framing inside a proposal: [zxid, payload] as msgpack. */
+export const ENTRY_ENVELOPE_BYTES = 16;
+/** A SNAP sync sends the state in pieces of this size. */
+export const SNAP_PIECE_BYTES = 1 * MIB;
+/** Epochs a follower reports in ACKEPOCH (the last zxid of each, to find the common prefix). */
+export const MAX_EPOCH_ENDS_COUNT = 4096;
+/** Proposals a leader may have outstanding before it answers 503 (back-pressure). */
+export const MAX_OUTSTANDING_PROPOSALS_COUNT = 10_000;
+
+// ---- forwarded requests -------------------------------------------------------------------
+
+/**
+ * How long a node waits for the answer to a request it sent to another node. The overlay
+ * sends a client's request to a member of the key's group (outer); that member's replica may
+ * forward it to its leader (inner). The inner wait ends first, so the outer node gets a
+ * definite answer (503 "did not happen" or 504 "unknown") rather than timing out itself.
+ */
+export const ROUTED_REQUEST_TIMEOUT_MS = 5_000;
+export const FORWARDED_REQUEST_TIMEOUT_MS = 4_000;
+
+// ---- relations ----------------------------------------------------------------------------
+
+/** The worst case of a proposal piece: full of entries, or one entry larger than a piece. */
+export const MAX_PROPOSAL_MESSAGE_BYTES =
+  Math.max(PROPOSAL_PIECE_BYTES, MAX_OPERATION_BYTES) +
+  PROPOSAL_PIECE_ENTRIES_COUNT * ENTRY_ENVELOPE_BYTES +
+  MAX_MESSAGE_ENVELOPE_BYTES;
+
+assert(MAX_VALUE_BYTES <= PROPOSAL_PIECE_BYTES, 'a value fits in a proposal piece');
+assert(MAX_PROPOSAL_MESSAGE_BYTES <= MAX_FRAME_BYTES, 'a proposal piece fits in a frame');
+assert(
+  SNAP_PIECE_BYTES + MAX_MESSAGE_ENVELOPE_BYTES <= MAX_FRAME_BYTES,
+  'a snapshot piece fits in a frame',
+);
+assert(
+  MAX_OPERATION_BYTES + MAX_MESSAGE_ENVELOPE_BYTES + MAX_REASON_LENGTH * 4 <= MAX_FRAME_BYTES,
+  'a forwarded request, or its answer with a value, fits in a frame',
+);
+assert(
+  MAX_EPOCH_ENDS_COUNT * 9 + MAX_MESSAGE_ENVELOPE_BYTES <= MAX_FRAME_BYTES,
+  'an ACKEPOCH fits in a frame',
+);
+assert(
+  FORWARDED_REQUEST_TIMEOUT_MS < ROUTED_REQUEST_TIMEOUT_MS,
+  'an inner request timeout ends before the outer one',
+);

@@ -1,0 +1,39 @@
+import { portType } from '../components/kernel/index.js';
+import type { NodeId } from '../components/network/node-id.js';
+import type { Zxid } from '../kv/zxid.js';
+
+/** One follower as its leader sees it (the leader's ReplicaStatus lists them). */
+export interface FollowerStatus {
+  readonly node: NodeId;
+  /** Synced and in the broadcast set (it acknowledged NEWLEADER). */
+  readonly synced: boolean;
+  /** The highest proposal it holds durably, as it acknowledged. */
+  readonly ackedZxid: Zxid;
+}
+
+/**
+ * A replica's state as it reports it: when its role changes, and once a tick while anything
+ * in it changed. The host serves /readyz, /cluster and /metrics from the last report; it
+ * never reads the replica's fields.
+ */
+export interface ReplicaStatus {
+  readonly kind: 'ReplicaStatus';
+  readonly group: number;
+  readonly node: NodeId;
+  readonly role: 'starting' | 'looking' | 'following' | 'leading';
+  /** An established leader, or a follower synced with one. */
+  readonly serving: boolean;
+  readonly leader: NodeId | null;
+  readonly acceptedEpoch: number;
+  readonly currentEpoch: number;
+  readonly lastZxid: Zxid;
+  readonly committedZxid: Zxid;
+  readonly appliedZxid: Zxid;
+  /** Writes this replica proposed (or batched) as leader and has not answered. */
+  readonly pendingProposals: number;
+  /** As leader: its followers' sessions. Empty otherwise. */
+  readonly followers: readonly FollowerStatus[];
+}
+
+/** What a replica tells its host about itself. */
+export const ReplicaStatusPort = portType<never, ReplicaStatus>('ReplicaStatus');
