@@ -36,7 +36,8 @@ export function formatZxid(zxid: Zxid): string {
 
 /**
  * Whether `next` may directly follow `previous` in a history: the next counter of the same
- * epoch, or the first counter of a later epoch. Gaps are rejected (R9, ZOOKEEPER-4925).
+ * epoch, or the first counter of a later epoch. Gaps are rejected (docs/zab-rules.md R9;
+ * ZOOKEEPER-4925).
  */
 export function follows(previous: Zxid, next: Zxid): boolean {
   if (epochOf(next) === epochOf(previous)) return next === previous + 1;

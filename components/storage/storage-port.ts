@@ -111,7 +111,8 @@ export type StorageIndication = Loaded | Durable;
  * prefix-closed: `Durable{seq}` means every earlier write is durable too, and after a crash
  * the disk holds every durable write, possibly some later ones in order, and nothing out of
  * order. Many writes share one flush (group commit). This ordering is what makes ZAB's
- * "log the history, then write currentEpoch, then ACK" (R3) hold across crashes.
+ * "log the history, then write currentEpoch, then ACK" (docs/zab-rules.md R3) hold across
+ * crashes.
  * A failed write is a fault of the store (the node stops), never a silent loss.
  */
 export const Storage = portType<StorageRequest, StorageIndication>('Storage');

@@ -1,9 +1,9 @@
 /**
- * The regression corpus of reference/zab.md §6.2: each ZooKeeper bug that broke ZAB in the
- * field, replayed as a scripted scenario. Every scenario also runs under the global
- * invariants (one leader per epoch, identical committed prefixes, no ACK before durable,
- * acceptedEpoch ≥ currentEpoch) and ends with heal, final write, convergence and a
- * linearizability check of everything the clients saw.
+ * The regression corpus (docs/zab-rules.md, "How the rules are tested"): each ZooKeeper bug
+ * that broke ZAB in the field, replayed as a scripted scenario. Every scenario also runs
+ * under the global invariants (one leader per epoch, identical committed prefixes, no ACK
+ * before durable, acceptedEpoch ≥ currentEpoch) and ends with heal, final write, convergence
+ * and a linearizability check of everything the clients saw.
  */
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../components/network/node-id.js';
