@@ -42,9 +42,27 @@ export interface LinkDown {
 }
 
 /**
- * Requests are messages to send (plus address updates); indications are messages received.
+ * Asks the network to hand every message requested before this one to the operating system
+ * (on a connected link; one still dialling keeps its queue). Answered with `Flushed` to the
+ * asker alone: a node that is about to close its sockets waits for it, so its last messages
+ * (a leader's Close to its followers) leave instead of dying in a buffer. Flushed says the
+ * bytes left the process, not that the peer read them.
+ */
+export interface Flush {
+  readonly kind: 'Flush';
+}
+
+export interface Flushed {
+  readonly kind: 'Flushed';
+}
+
+/**
+ * Requests are messages to send (plus address updates and Flush); indications are messages
+ * received (plus LinkDown, and Flushed to the one who asked).
  * Delivery is FIFO per ordered pair of nodes with no duplicates, but not reliable: a message
  * may be lost when a link breaks or is partitioned, so protocols detect gaps themselves.
  * A message whose `dst` is the sender is delivered locally, without encoding.
  */
-export const Network = portType<NetMessage | SetPeers, NetMessage | LinkDown>('Network');
+export const Network = portType<NetMessage | SetPeers | Flush, NetMessage | LinkDown | Flushed>(
+  'Network',
+);

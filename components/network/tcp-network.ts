@@ -1,11 +1,12 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { Type } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
+import { createServer, type Server, type Socket } from 'node:net';
+import { MAX_FRAME_BYTES } from '../limits.js';
+import { ComponentDefinition, type ComponentContext, type ReplyTo } from '../kernel/index.js';
 import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
+import { checkHello } from './handshake.js';
 import type { MessageCatalogue } from './message-catalogue.js';
-import { Network, type NetMessage, type SetPeers } from './network-port.js';
-import { NODE_ID_MAX, type NodeId, type PeerAddress } from './node-id.js';
+import { Network, type Flushed, type NetMessage } from './network-port.js';
+import type { NodeId, PeerAddress } from './node-id.js';
+import { OutboundLink, type LinkContext } from './outbound-link.js';
 
 export interface TcpNetworkInit {
   readonly self: NodeId;
@@ -37,30 +38,10 @@ export interface TcpNetworkStats {
   dropped: number;
 }
 
-const PROTOCOL_VERSION = 1;
-const helloCheck = TypeCompiler.Compile(
-  Type.Object(
-    {
-      kind: Type.Literal('net.Hello'),
-      cluster: Type.String({ maxLength: 256 }),
-      src: Type.Integer({ minimum: 0, maximum: NODE_ID_MAX }),
-      dst: Type.Integer({ minimum: 0, maximum: NODE_ID_MAX }),
-      version: Type.Literal(PROTOCOL_VERSION),
-    },
-    { additionalProperties: false },
-  ),
-);
-
-/** The sending side of one ordered pair: this node → peer. */
-interface OutboundLink {
-  readonly peer: NodeId;
-  socket: Socket | null;
-  connected: boolean;
-  queue: Buffer[];
-  queuedBytes: number;
-  backoffMs: number;
-  retry: NodeJS.Timeout | null;
-  overflowWarned: boolean;
+/** A Flush waiting for writes: each link's write count when it arrived. */
+interface PendingFlush {
+  readonly origin: ReplyTo<Flushed>;
+  readonly marks: readonly (readonly [OutboundLink, number])[];
 }
 
 /**
@@ -88,6 +69,8 @@ export class TcpNetwork extends ComponentDefinition {
   private readonly inbound = new Set<Socket>();
   private server: Server | null = null;
   private flushScheduled: NodeJS.Immediate | null = null;
+  private pendingFlushes: PendingFlush[] = [];
+  private readonly linkContext: LinkContext;
   private readonly listening: Promise<number>;
   private resolveListening: (port: number) => void = () => {};
   private rejectListening: (error: Error) => void = () => {};
@@ -95,12 +78,20 @@ export class TcpNetwork extends ComponentDefinition {
   constructor(context: ComponentContext, init: TcpNetworkInit) {
     super(context);
     this.init = {
-      maxFrameBytes: 16 * 2 ** 20,
+      maxFrameBytes: MAX_FRAME_BYTES,
       maxQueuedBytes: 64 * 2 ** 20,
       reconnectMinMs: 20,
       reconnectMaxMs: 1_000,
       aliases: [],
       ...init,
+    };
+    this.linkContext = {
+      ...this.init,
+      stats: this.stats,
+      log: this.log,
+      address: (peer) => this.addresses.get(peer),
+      closed: () => this.state === 'destroyed',
+      written: () => this.settleFlushes(),
     };
     this.setPeers(init.peers);
     this.listening = new Promise((resolve, reject) => {
@@ -108,8 +99,9 @@ export class TcpNetwork extends ComponentDefinition {
       this.rejectListening = reject;
     });
     this.listening.catch(() => {}); // reported through the log and whenListening()
-    this.subscribeAll(this.network, (request) => {
-      if (request.kind === 'SetPeers') this.setPeers((request as SetPeers).peers);
+    this.subscribeAll(this.network, (request, origin) => {
+      if (request.kind === 'SetPeers') this.setPeers(request.peers);
+      else if (request.kind === 'Flush') this.onFlush(origin);
       else this.send(request);
     });
   }
@@ -136,10 +128,7 @@ export class TcpNetwork extends ComponentDefinition {
 
   protected override onKill(): void {
     if (this.flushScheduled !== null) clearImmediate(this.flushScheduled);
-    for (const link of this.links.values()) {
-      if (link.retry !== null) clearTimeout(link.retry);
-      link.socket?.destroy();
-    }
+    for (const link of this.links.values()) link.close();
     for (const socket of this.inbound) socket.destroy();
     this.server?.close();
   }
@@ -149,7 +138,7 @@ export class TcpNetwork extends ComponentDefinition {
       const before = this.addresses.get(peer.id);
       this.addresses.set(peer.id, peer);
       if (before !== undefined && (before.host !== peer.host || before.port !== peer.port)) {
-        this.links.get(peer.id)?.socket?.destroy(); // re-dial at the new address
+        this.links.get(peer.id)?.addressChanged();
       }
     }
   }
@@ -168,119 +157,47 @@ export class TcpNetwork extends ComponentDefinition {
       return;
     }
     const link = this.linkTo(message.dst);
-    const frame = encodeFrame(message);
-    link.queue.push(frame);
-    link.queuedBytes += frame.length;
     this.stats.framesOut++;
-    if (link.queuedBytes > this.init.maxQueuedBytes) this.overflow(link);
-    if (link.connected) {
+    if (link.enqueue(encodeFrame(message))) {
       this.dirty.add(link);
       this.flushScheduled ??= setImmediate(this.flush);
-    } else {
-      this.dial(link);
     }
   }
 
   private linkTo(peer: NodeId): OutboundLink {
     let link = this.links.get(peer);
     if (link === undefined) {
-      link = {
-        peer,
-        socket: null,
-        connected: false,
-        queue: [],
-        queuedBytes: 0,
-        backoffMs: this.init.reconnectMinMs,
-        retry: null,
-        overflowWarned: false,
-      };
+      link = new OutboundLink(peer, this.linkContext);
       this.links.set(peer, link);
     }
     return link;
   }
 
   private readonly flush = (): void => {
+    if (this.flushScheduled !== null) clearImmediate(this.flushScheduled);
     this.flushScheduled = null;
-    for (const link of this.dirty) this.writeQueued(link);
+    for (const link of this.dirty) link.writeQueued();
     this.dirty.clear();
   };
 
-  private writeQueued(link: OutboundLink): void {
-    const socket = link.socket;
-    if (!link.connected || socket === null || link.queue.length === 0) return;
-    const bytes =
-      link.queue.length === 1 ? link.queue[0]! : Buffer.concat(link.queue, link.queuedBytes);
-    link.queue = [];
-    link.queuedBytes = 0;
-    socket.write(bytes);
-    // A peer that does not read must not make us buffer without bound.
-    if (socket.writableLength > this.init.maxQueuedBytes) {
-      this.stats.dropped++;
-      this.log.warn(
-        { peer: link.peer, buffered: socket.writableLength },
-        'peer is not reading: closing link',
-      );
-      socket.destroy();
-    }
+  /** Writes what is queued now, and answers once every write so far has left the process. */
+  private onFlush(origin: ReplyTo<Flushed>): void {
+    this.flush();
+    const marks = [...this.links.values()]
+      .map((link) => [link, link.writesIssued] as const)
+      .filter(([link, mark]) => !link.finishedThrough(mark));
+    this.pendingFlushes.push({ origin, marks });
+    this.settleFlushes();
   }
 
-  private overflow(link: OutboundLink): void {
-    while (link.queuedBytes > this.init.maxQueuedBytes && link.queue.length > 0) {
-      link.queuedBytes -= link.queue.shift()!.length;
-      this.stats.dropped++;
+  private settleFlushes(): void {
+    if (this.pendingFlushes.length === 0) return;
+    const done = (flush: PendingFlush) =>
+      flush.marks.every(([link, mark]) => link.finishedThrough(mark));
+    for (const flush of this.pendingFlushes.filter(done)) {
+      this.answer(flush.origin, { kind: 'Flushed' });
     }
-    if (!link.overflowWarned) {
-      link.overflowWarned = true;
-      this.log.warn(
-        { peer: link.peer },
-        'peer unreachable and its queue is full: dropping oldest messages',
-      );
-    }
-  }
-
-  // ---- connections out ----------------------------------------------------------------------
-
-  private dial(link: OutboundLink): void {
-    if (link.socket !== null || link.retry !== null) return;
-    const address = this.addresses.get(link.peer);
-    if (address === undefined) return;
-    this.stats.connectionsDialed++;
-    const socket = connect({ host: address.host, port: address.port, noDelay: true });
-    link.socket = socket;
-    socket.on('connect', () => {
-      link.connected = true;
-      link.backoffMs = this.init.reconnectMinMs;
-      link.overflowWarned = false;
-      socket.write(
-        encodeFrame({
-          kind: 'net.Hello',
-          cluster: this.init.clusterId,
-          src: this.init.self,
-          dst: link.peer,
-          version: PROTOCOL_VERSION,
-        }),
-      );
-      this.log.debug({ peer: link.peer }, 'link up');
-      this.writeQueued(link);
-    });
-    socket.on('data', () => {}); // the receiver never writes; drain anyway
-    socket.on('error', (error) =>
-      this.log.debug({ peer: link.peer, err: error.message }, 'link error'),
-    );
-    socket.on('close', () => {
-      if (link.socket !== socket) return;
-      if (link.connected) this.log.debug({ peer: link.peer }, 'link down');
-      link.socket = null;
-      link.connected = false;
-      if (this.state === 'destroyed') return;
-      // Exponential backoff with jitter, so restarted peers are not hammered in lockstep.
-      const delay = link.backoffMs * (0.5 + Math.random() / 2);
-      link.backoffMs = Math.min(link.backoffMs * 2, this.init.reconnectMaxMs);
-      link.retry = setTimeout(() => {
-        link.retry = null;
-        if (link.queue.length > 0) this.dial(link);
-      }, delay);
-    });
+    this.pendingFlushes = this.pendingFlushes.filter((flush) => !done(flush));
   }
 
   // ---- connections in -----------------------------------------------------------------------
@@ -307,7 +224,7 @@ export class TcpNetwork extends ComponentDefinition {
       }
       for (const value of values) {
         if (peer === null) {
-          peer = this.checkHello(value);
+          peer = checkHello(value, this.init.clusterId, (id) => this.isMe(id));
           if (peer === null) return reject('bad handshake');
           continue;
         }
@@ -328,12 +245,6 @@ export class TcpNetwork extends ComponentDefinition {
         this.trigger({ kind: 'LinkDown', peer }, this.network);
       }
     });
-  }
-
-  private checkHello(value: unknown): NodeId | null {
-    if (!helloCheck.Check(value)) return null;
-    if (value.cluster !== this.init.clusterId || !this.isMe(value.dst as NodeId)) return null;
-    return value.src as NodeId;
   }
 
   private isMe(id: NodeId): boolean {

@@ -25,8 +25,10 @@ export class SimNetwork extends ComponentDefinition {
       (message) => this.trigger(message as NetMessage, this.network),
       (peer) => this.trigger({ kind: 'LinkDown', peer }, this.network),
     );
-    this.subscribeAll(this.network, (request) => {
+    this.subscribeAll(this.network, (request, origin) => {
       if (request.kind === 'SetPeers') return; // addresses mean nothing on the simulated wire
+      // The fabric takes a message the moment it is sent: nothing is ever left to flush.
+      if (request.kind === 'Flush') return this.answer(origin, { kind: 'Flushed' });
       if (request.dst === this.self) this.trigger(request, this.network);
       else this.fabric.send(request);
     });
