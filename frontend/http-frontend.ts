@@ -5,14 +5,16 @@ import { ComponentDefinition, type ComponentContext } from '../components/kernel
 import type { NodeId } from '../components/network/node-id.js';
 import { Routing, type Routed } from '../overlay/routing-port.js';
 import type { KvOperation } from '../kv/kv-operation.js';
+import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../components/limits.js';
+import type { ClusterStatus } from './cluster-status.js';
 import { HTTP_ERRORS, RETRY_AFTER_SECONDS, errorBody, type HttpErrorCode } from './http-errors.js';
-import { MAX_KEY_BYTES, MAX_VALUE_BYTES, conditionOf, etag, validKey } from './kv-request.js';
+import { conditionOf, etag, validKey } from './kv-request.js';
 
 /** What the frontend shows besides keys: health and the cluster's shape. */
 export interface NodeStatus {
   /** Every group has a known leader. */
   ready(): boolean;
-  cluster(): unknown;
+  cluster(): ClusterStatus;
 }
 
 export interface HttpFrontendInit {

@@ -1,7 +1,5 @@
+import { MAX_KEY_BYTES } from '../components/limits.js';
 import type { Condition } from '../kv/kv-operation.js';
-
-export const MAX_KEY_BYTES = 1024;
-export const MAX_VALUE_BYTES = 1024 * 1024;
 
 const utf8 = new TextEncoder();
 

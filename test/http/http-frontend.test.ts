@@ -8,6 +8,7 @@ import {
   type ComponentContext,
 } from '../../components/kernel/index.js';
 import { nodeId } from '../../components/network/node-id.js';
+import type { ClusterStatus } from '../../frontend/cluster-status.js';
 import { HttpFrontend } from '../../frontend/http-frontend.js';
 import { Routing, type Route } from '../../overlay/routing-port.js';
 import type { KvOutcome, KvOperation } from '../../kv/kv-operation.js';
@@ -48,6 +49,8 @@ class FakeRouting extends ComponentDefinition {
   }
 }
 
+const UNFORMED: ClusterStatus = { formed: false, node: nodeId(1) };
+
 class FrontendHost extends ComponentDefinition {
   readonly frontend: HttpFrontend;
   readonly router: FakeRouting;
@@ -58,7 +61,7 @@ class FrontendHost extends ComponentDefinition {
     this.frontend = this.create(HttpFrontend, {
       node: nodeId(1),
       listen: { host: '127.0.0.1', port: 0 },
-      status: { ready: () => init.ready, cluster: () => ({ groups: [] }) },
+      status: { ready: () => init.ready, cluster: () => UNFORMED },
       registry: new Registry(),
       maxInFlight: init.maxInFlight,
     });
@@ -220,10 +223,11 @@ describe('HTTP frontend (DESIGN §7)', () => {
     expect(unknown.json()).toMatchObject({ error: 'Indeterminate' });
   });
 
-  it('serves /livez, /readyz and Prometheus /metrics', async () => {
+  it('serves /livez, /readyz, /cluster and Prometheus /metrics', async () => {
     const { app } = await start({ ready: false });
     expect((await app.inject({ method: 'GET', url: '/livez' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    expect((await app.inject({ method: 'GET', url: '/cluster' })).json()).toEqual(UNFORMED);
     await app.inject({ method: 'PUT', url: '/kv/k', payload: 'v' });
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/zabkv_request_duration_seconds_count\{op="put",status="200"\} 1/);
