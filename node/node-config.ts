@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { nodeId, type NodeId } from '../components/network/node-id.js';
 import type { StoreKind } from '../components/storage/disk-store.js';
-import type { BootstrapRole, Endpoint } from './node-host.js';
+import type { BootstrapRole, Endpoint } from './node-host-init.js';
 
 /** A node's settings, from flags, then environment variables (ZABKV_*), then a config file. */
 export interface NodeConfig {

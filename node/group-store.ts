@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ComponentClass, ComponentDefinition } from '../components/kernel/index.js';
+import type { DiskStoreInit, StoreKind } from '../components/storage/disk-store.js';
+import { LmdbStorage } from '../components/storage/lmdb-storage.js';
+import { WalStorage } from '../components/storage/wal-storage.js';
+
+type Create = <Init, C extends ComponentDefinition>(cls: ComponentClass<Init, C>, init: Init) => C;
+
+export interface GroupStoreOptions {
+  readonly kind: StoreKind;
+  readonly dataDir: string;
+  readonly group: number;
+  /** The node started with no saved lookup table: it is a founding member. */
+  readonly founding: boolean;
+  /** A log flush slower than this is logged at warn. */
+  readonly slowFsyncMs: number;
+  /** Every log flush's duration, for the fsync histogram. */
+  readonly flushed: (durationMs: number) => void;
+  readonly log: Logger;
+}
+
+/** The disk store of this node's replica of `group`, created with `create` (the host's). */
+export function createGroupStore(
+  create: Create,
+  options: GroupStoreOptions,
+): LmdbStorage | WalStorage {
+  const { slowFsyncMs, log } = options;
+  const settings: DiskStoreInit = {
+    path: join(options.dataDir, `group-${options.group}`),
+    // Only a founding member's new store may vote at once. A node restarting from its saved
+    // table with no store (a wiped disk, or a switch of --storage) holds none of the history
+    // it may have acknowledged: it must sync before it counts (ZOOKEEPER-261).
+    initialize: options.founding,
+    onFlushed: (durationMs, writes) => {
+      options.flushed(durationMs);
+      if (durationMs > slowFsyncMs) log.warn({ durationMs, writes }, 'slow log flush (fsync)');
+    },
+  };
+  return options.kind === 'lmdb'
+    ? create(LmdbStorage, settings)
+    : create(WalStorage, { ...settings, path: `${settings.path}.wal` });
+}

@@ -1,0 +1,35 @@
+import type { Registry } from 'prom-client';
+import type { NodeId } from '../components/network/node-id.js';
+import type { StoreKind } from '../components/storage/disk-store.js';
+import type { LookupTable } from '../bootstrap/lookup-table.js';
+import type { ReplicaConfig } from '../replica/replica-config.js';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The bootstrap node forms the cluster; every other node knows only its address. */
+export type BootstrapRole =
+  | { readonly role: 'server'; readonly clusterSize: number; readonly replication: number }
+  | { readonly role: 'client'; readonly server: Endpoint };
+
+export interface NodeHostInit {
+  readonly self: NodeId;
+  readonly clusterId: string;
+  readonly peer: Endpoint;
+  readonly http: Endpoint;
+  readonly dataDir: string;
+  /** The replica's store (default `wal`). */
+  readonly storage?: StoreKind;
+  readonly bootstrap: BootstrapRole;
+  /** The table persisted before a restart, if any. */
+  readonly savedTable: LookupTable | null;
+  /** Called with every newer table; the caller persists it. */
+  readonly saveTable: (table: LookupTable) => void;
+  readonly registry: Registry;
+  readonly seed: number;
+  readonly timing?: Partial<ReplicaConfig>;
+  /** A log flush slower than this is logged at warn (ZooKeeper's fsync.warningthresholdms). */
+  readonly slowFsyncMs?: number;
+}
