@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { ComponentSystem, LiveScheduler } from '../../components/kernel/index.js';
+import { nodeId } from '../../components/network/node-id.js';
+import type { ClusterStatus } from '../../frontend/cluster-status.js';
+import { NodeHost } from '../../node/node-host.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'zabkv-host-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+/** A port nobody listens on now (the lookup table needs real ports, not 0). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+describe('NodeHost, one node in one process', () => {
+  it('forms a cluster of one, reports it on /readyz, /cluster and /metrics, and shuts down', async () => {
+    const system = new ComponentSystem({ scheduler: new LiveScheduler() });
+    const host = system.createRoot(NodeHost, {
+      self: nodeId(1),
+      clusterId: 'host-test',
+      peer: { host: '127.0.0.1', port: await freePort() },
+      http: { host: '127.0.0.1', port: await freePort() },
+      dataDir,
+      bootstrap: { role: 'server', clusterSize: 1, replication: 1 },
+      savedTable: null,
+      saveTable: () => {},
+      registry: new Registry(),
+      seed: 1,
+    });
+    host.start();
+    await host.frontend.whenListening();
+    const app = host.frontend.server;
+    await vi.waitFor(
+      async () => expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200),
+      { timeout: 20_000, interval: 50 },
+    );
+    expect((await app.inject({ method: 'PUT', url: '/kv/k', payload: 'v' })).statusCode).toBe(200);
+
+    const cluster = (await app.inject({ url: '/cluster' })).json<ClusterStatus>();
+    expect(cluster).toMatchObject({ formed: true, node: 1, version: 1 });
+    expect(cluster.formed && cluster.groups).toEqual([
+      expect.objectContaining({ id: 0, leader: 1, role: 'leading', followers: [] }),
+    ]);
+    await vi.waitFor(async () => {
+      const metrics = (await app.inject({ url: '/metrics' })).body;
+      expect(metrics).toMatch(/^zabkv_is_leader 1$/m);
+      expect(metrics).toMatch(/^zabkv_has_leader 1$/m);
+      expect(metrics).toMatch(/^zabkv_proposals_committed_total [1-9]/m);
+    });
+
+    await host.shutdown(1_000);
+    expect(host.lifecycle).toBe('destroyed');
+  });
+});
