@@ -171,7 +171,10 @@ export class NodeHost extends ComponentDefinition {
     await within(graceMs, this.frontend.drain());
     const replica = this.replica;
     const stop = replica === null ? null : () => replica.stop();
-    await within(defaults.SHUTDOWN_FLUSH_TIMEOUT_MS, this.shutdownSequence.stopThenFlush(stop));
+    const flushed = this.shutdownSequence.stopThenFlush(stop);
+    if (!(await within(defaults.SHUTDOWN_FLUSH_TIMEOUT_MS, flushed))) {
+      this.log.warn('the replica did not stop, or the network did not flush, in time: closing');
+    }
     const storage = this.storage;
     this.kill();
     await storage?.whenClosed();

@@ -42,15 +42,18 @@ export class ShutdownSequence {
   }
 }
 
-/** Resolves when `promise` does or after `ms`, whichever is first; never rejects. */
-export async function within(ms: number, promise: Promise<unknown>): Promise<void> {
+/**
+ * Resolves when `promise` settles or after `ms`, whichever is first, never rejecting: true
+ * when the promise came first.
+ */
+export async function within(ms: number, promise: Promise<unknown>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
   try {
-    await Promise.race([
+    return await Promise.race([
       promise.then(
-        () => undefined,
-        () => undefined,
+        () => true,
+        () => true,
       ),
       timeout,
     ]);
