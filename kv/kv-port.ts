@@ -8,6 +8,8 @@ export interface KvRequest {
   readonly kind: 'KvRequest';
   readonly id: number;
   readonly operation: KvOperation;
+  /** `operation` as encoded once at the edge: forwarded and logged as it is, never re-encoded. */
+  readonly payload: Uint8Array;
 }
 
 /** Where the answer came from, for the X-Kv-* response headers. */

@@ -10,18 +10,20 @@ import type { SeededRandom } from '../components/random/seeded-random.js';
 import { Timer } from '../components/timer/timer-port.js';
 import { TimerClient } from '../components/timer/timer-client.js';
 import { Bootstrap } from '../bootstrap/bootstrap-port.js';
+import type { GroupInfo, LookupTable } from '../bootstrap/lookup-table.js';
+import { ROUTE_HOP } from '../kv/forwarding-messages.js';
 import {
   decodeOperation,
   encodeOperation,
   isWrite,
-  outcomeFromFields,
-  outcomeToFields,
   type KvOperation,
   type KvOutcome,
 } from '../kv/kv-operation.js';
 import { Kv, type KvResponse, type ServedBy } from '../kv/kv-port.js';
-import type { GroupInfo, LookupTable } from '../bootstrap/lookup-table.js';
+import { outcomeFromFields, outcomeToFields, unanswered, unavailable } from '../kv/outcome.js';
+import { PendingRequests, type PendingRequest } from '../kv/pending-requests.js';
 import { Routing, type Route, type Routed } from './routing-port.js';
+import { RoutingStatusPort } from './routing-status-port.js';
 import './overlay-messages.js';
 
 export interface OverlayInit {
@@ -45,13 +47,11 @@ type Waiter =
     }
   | { readonly to: 'peer'; readonly node: NodeId; readonly requestId: number };
 
-interface Remote {
+interface Remote extends PendingRequest {
   readonly origin: ReplyTo<Routed>;
   readonly id: number;
   readonly group: number;
   readonly node: NodeId;
-  readonly write: boolean;
-  readonly deadlineTick: number;
 }
 
 /**
@@ -63,6 +63,7 @@ interface Remote {
  */
 export class Overlay extends ComponentDefinition {
   readonly routing = this.provides(Routing);
+  readonly status = this.provides(RoutingStatusPort);
   private readonly network = this.requires(Network);
   private readonly timer = this.requires(Timer);
   private readonly kv = this.requires(Kv);
@@ -75,9 +76,11 @@ export class Overlay extends ComponentDefinition {
   private readonly suspected = new Set<NodeId>();
   private readonly leaders = new Map<number, NodeId>();
   private readonly rotation = new Map<number, number>();
+  /** Requests handed to this node's replica, by the id they were handed under. */
   private readonly waiting = new Map<number, Waiter>();
-  private readonly remote = new Map<number, Remote>();
-  private nextId: number;
+  private nextLocalId = 1;
+  /** Requests sent to a member of another group. */
+  private readonly remote: PendingRequests<Remote>;
   private tick = 0;
 
   constructor(
@@ -85,13 +88,13 @@ export class Overlay extends ComponentDefinition {
     private readonly init: OverlayInit,
   ) {
     super(context);
-    this.nextId = init.random.int(1, 2 ** 52);
+    this.remote = new PendingRequests(init.random, init.requestTimeoutTicks);
     this.subscribe(this.timer, 'Timeout', this.timers.onTimeout);
     this.subscribe(this.bootstrap, 'TableReady', ({ table }) => this.onTable(table));
     this.subscribe(this.detector, 'Suspect', ({ peer }) => this.suspected.add(peer));
     // A leader whose connection closed is not asked again until someone names it again.
     this.subscribe(this.network, 'LinkDown', ({ peer }) => {
-      for (const [group, leader] of this.leaders) if (leader === peer) this.leaders.delete(group);
+      for (const [group, leader] of this.leaders) if (leader === peer) this.noteLeader(group, null);
     });
     this.subscribe(this.detector, 'Restore', ({ peer }) => this.suspected.delete(peer));
     this.subscribe(this.routing, 'Route', (route, origin) => this.onRoute(route, origin));
@@ -101,8 +104,8 @@ export class Overlay extends ComponentDefinition {
     this.subscribe(this.network, 'overlay.LeaderAnswer', ({ group, leader }) =>
       this.noteLeader(group, leader >= 0 ? nodeId(leader) : null),
     );
-    this.subscribe(this.network, 'overlay.Request', (m) => this.onPeerRequest(m));
-    this.subscribe(this.network, 'overlay.Response', (m) => this.onPeerAnswer(m));
+    this.subscribe(this.network, 'kv.Request', (m) => m.hop === ROUTE_HOP && this.onPeerRequest(m));
+    this.subscribe(this.network, 'kv.Response', (m) => m.hop === ROUTE_HOP && this.onPeerAnswer(m));
   }
 
   protected override onStart(): void {
@@ -111,16 +114,6 @@ export class Overlay extends ComponentDefinition {
 
   protected override onKill(): void {
     this.timers.cancelAll();
-  }
-
-  /** The current table, for status pages. */
-  get lookupTable(): LookupTable | null {
-    return this.table;
-  }
-
-  /** The leader this node last heard of for `group`. */
-  knownLeader(group: number): NodeId | null {
-    return this.leaders.get(group) ?? null;
   }
 
   private onTable(table: LookupTable): void {
@@ -133,6 +126,7 @@ export class Overlay extends ComponentDefinition {
       this.detector,
     );
     this.log.info({ version: table.version, groups: table.groups.length }, 'lookup table');
+    this.reportStatus();
   }
 
   private onRoute(route: Route, origin: ReplyTo<Routed>): void {
@@ -148,8 +142,11 @@ export class Overlay extends ComponentDefinition {
       return;
     }
     const group = table.groupOfKey(route.operation.key);
+    // The operation's wire and log form, made once here and never again on its way to the log.
+    const payload = encodeOperation(route.operation);
     if (group.id === this.ownGroup?.id) {
-      this.runLocally(route.operation, { to: 'client', origin, id: route.id, group: group.id });
+      const waiter: Waiter = { to: 'client', origin, id: route.id, group: group.id };
+      this.runLocally(route.operation, payload, waiter);
       return;
     }
     const target = this.pickMember(group);
@@ -163,23 +160,22 @@ export class Overlay extends ComponentDefinition {
       );
       return;
     }
-    const requestId = this.nextId++;
-    this.remote.set(requestId, {
+    const requestId = this.remote.add({
       origin,
       id: route.id,
       group: group.id,
       node: target,
       write: isWrite(route.operation),
-      deadlineTick: this.tick + this.init.requestTimeoutTicks,
     });
     this.trigger(
       {
-        kind: 'overlay.Request',
+        kind: 'kv.Request',
+        hop: ROUTE_HOP,
         src: this.init.self,
         dst: target,
         group: group.id,
         requestId,
-        payload: encodeOperation(route.operation),
+        payload,
       },
       this.network,
     );
@@ -200,10 +196,10 @@ export class Overlay extends ComponentDefinition {
     return null;
   }
 
-  private runLocally(operation: KvOperation, waiter: Waiter): void {
-    const id = this.nextId++;
+  private runLocally(operation: KvOperation, payload: Uint8Array, waiter: Waiter): void {
+    const id = this.nextLocalId++;
     this.waiting.set(id, waiter);
-    this.trigger({ kind: 'KvRequest', id, operation }, this.kv);
+    this.trigger({ kind: 'KvRequest', id, operation, payload }, this.kv);
   }
 
   private onLocalAnswer(response: KvResponse): void {
@@ -211,7 +207,7 @@ export class Overlay extends ComponentDefinition {
     if (waiter === undefined) return;
     this.waiting.delete(response.id);
     const group = this.ownGroup?.id ?? -1;
-    if (response.served.leader !== null) this.leaders.set(group, response.served.leader);
+    if (response.served.leader !== null) this.noteLeader(group, response.served.leader);
     if (waiter.to === 'client') {
       this.answer(waiter.origin, {
         kind: 'Routed',
@@ -224,13 +220,18 @@ export class Overlay extends ComponentDefinition {
       return;
     }
     const { served } = response;
+    this.answerPeer(waiter.node, waiter.requestId, response.outcome, served);
+  }
+
+  private answerPeer(node: NodeId, requestId: number, outcome: KvOutcome, served: ServedBy): void {
     this.trigger(
       {
-        kind: 'overlay.Response',
+        kind: 'kv.Response',
+        hop: ROUTE_HOP,
         src: this.init.self,
-        dst: waiter.node,
-        requestId: waiter.requestId,
-        ...outcomeToFields(response.outcome),
+        dst: node,
+        requestId,
+        ...outcomeToFields(outcome),
         epoch: served.epoch,
         zxid: served.zxid,
         stale: served.stale,
@@ -240,7 +241,7 @@ export class Overlay extends ComponentDefinition {
     );
   }
 
-  private onPeerRequest(message: MessageOf<'overlay.Request'>): void {
+  private onPeerRequest(message: MessageOf<'kv.Request'>): void {
     const operation = decodeOperation(message.payload);
     if (operation === null) {
       this.log.warn({ from: message.src }, 'malformed routed request');
@@ -249,32 +250,19 @@ export class Overlay extends ComponentDefinition {
     const mine = this.ownGroup;
     if (mine === undefined || mine.id !== message.group) {
       // The sender's table is newer or older than ours: nothing was done here.
-      this.trigger(
-        {
-          kind: 'overlay.Response',
-          src: this.init.self,
-          dst: message.src,
-          requestId: message.requestId,
-          ...outcomeToFields(
-            unavailable(`node ${this.init.self} is not in group ${message.group}`),
-          ),
-          epoch: 0,
-          zxid: 0,
-          stale: false,
-          leader: -1,
-        },
-        this.network,
-      );
+      const outcome = unavailable(`node ${this.init.self} is not in group ${message.group}`);
+      this.answerPeer(message.src, message.requestId, outcome, NOT_SERVED);
       return;
     }
-    this.runLocally(operation, { to: 'peer', node: message.src, requestId: message.requestId });
+    const waiter: Waiter = { to: 'peer', node: message.src, requestId: message.requestId };
+    this.runLocally(operation, message.payload, waiter);
   }
 
-  private onPeerAnswer(message: MessageOf<'overlay.Response'>): void {
-    const request = this.remote.get(message.requestId);
+  private onPeerAnswer(message: MessageOf<'kv.Response'>): void {
+    const request = this.remote.peek(message.requestId);
     if (request === undefined || request.node !== message.src) return;
-    this.remote.delete(message.requestId);
-    if (message.leader >= 0) this.leaders.set(request.group, nodeId(message.leader));
+    this.remote.take(message.requestId);
+    if (message.leader >= 0) this.noteLeader(request.group, nodeId(message.leader));
     const served: ServedBy = {
       epoch: message.epoch,
       zxid: message.zxid,
@@ -292,8 +280,18 @@ export class Overlay extends ComponentDefinition {
   }
 
   private noteLeader(group: number, leader: NodeId | null): void {
+    if ((this.leaders.get(group) ?? null) === leader) return;
     if (leader === null) this.leaders.delete(group);
     else this.leaders.set(group, leader);
+    this.reportStatus();
+  }
+
+  /** Tells the host the table version and each group's known leader (on every change). */
+  private reportStatus(): void {
+    const table = this.table;
+    if (table === null) return;
+    const groups = table.groups.map((g) => ({ id: g.id, leader: this.leaders.get(g.id) ?? null }));
+    this.trigger({ kind: 'RoutingStatus', tableVersion: table.version, groups }, this.status);
   }
 
   private onLeaderQuery(message: MessageOf<'overlay.LeaderQuery'>): void {
@@ -312,11 +310,6 @@ export class Overlay extends ComponentDefinition {
     );
   }
 
-  /** Every group has a leader this node knows of (its own from its replica, others by asking). */
-  allLeadersKnown(): boolean {
-    return this.table !== null && this.table.groups.every((g) => this.leaders.has(g.id));
-  }
-
   private askForLeaders(): void {
     const table = this.table;
     if (table === null) return;
@@ -324,7 +317,7 @@ export class Overlay extends ComponentDefinition {
       if (group.id === this.ownGroup?.id) continue;
       const member = this.pickMember(group);
       if (member === null) {
-        this.leaders.delete(group.id);
+        this.noteLeader(group.id, null);
         continue;
       }
       this.trigger(
@@ -337,14 +330,10 @@ export class Overlay extends ComponentDefinition {
   private onTick(): void {
     this.tick++;
     if (this.tick % this.init.leaderQueryTicks === 1) this.askForLeaders();
-    for (const [requestId, request] of this.remote) {
-      if (request.deadlineTick > this.tick) continue;
-      this.remote.delete(requestId);
+    for (const request of this.remote.expire()) {
       // The member may be gone: try another one next time.
-      if (this.leaders.get(request.group) === request.node) this.leaders.delete(request.group);
-      const outcome = request.write
-        ? ({ status: 504, reason: `no answer from node ${request.node}` } as const)
-        : unavailable(`no answer from node ${request.node}`);
+      if (this.leaders.get(request.group) === request.node) this.noteLeader(request.group, null);
+      const outcome = unanswered(request.write, `no answer from node ${request.node}`);
       this.answerRoute(request.origin, request.id, outcome, request.group, request.node);
     }
   }
@@ -355,12 +344,11 @@ export class Overlay extends ComponentDefinition {
     outcome: KvOutcome,
     group: number,
     node: NodeId,
-    served: ServedBy = { epoch: 0, zxid: 0, stale: false, leader: null },
+    served: ServedBy = NOT_SERVED,
   ): void {
     this.answer(origin, { kind: 'Routed', id, outcome, served, group, node });
   }
 }
 
-function unavailable(reason: string): KvOutcome {
-  return { status: 503, reason };
-}
+/** An answer no replica gave: the overlay's own 503 or 504. */
+const NOT_SERVED: ServedBy = { epoch: 0, zxid: 0, stale: false, leader: null };

@@ -1,6 +1,7 @@
-import type { KvOutcome } from '../kv/kv-operation.js';
-import type { Reply, ReplicaCore } from './replica-core.js';
+import { unavailable } from '../kv/outcome.js';
 import type { Zxid } from '../kv/zxid.js';
+import type { Reply } from './client-requests.js';
+import type { RoleContext } from './role-context.js';
 
 interface FollowerRead {
   readonly key: string;
@@ -14,7 +15,7 @@ interface FollowerRead {
 
 /**
  * Linearizable reads served by a follower from its own state (etcd's ReadIndex, the
- * follower side; reference/zab.md §4). Reads wait for a ReadIndex round sent after they
+ * follower side; docs/zab-rules.md, "Linearizable reads"). Reads wait for a ReadIndex round sent after they
  * arrived; the leader answers it with its commit point once a quorum has confirmed it still
  * leads, and the follower answers the reads once it has applied that far. A read that
  * arrived before a write was acknowledged anywhere therefore sees it, and the values never
@@ -29,7 +30,7 @@ export class FollowerReads {
   private tick = 0;
 
   constructor(
-    private readonly core: ReplicaCore,
+    private readonly context: RoleContext,
     private readonly sendReadIndex: (round: number) => void,
   ) {}
 
@@ -38,16 +39,19 @@ export class FollowerReads {
       key,
       reply,
       round: this.lastSentRound + 1,
-      deadlineTick: this.tick + this.core.config.requestTimeoutTicks,
+      deadlineTick: this.tick + this.context.config.requestTimeoutTicks,
       readIndex: null,
     });
     if (this.roundInFlight || this.sendScheduled) return;
     // Gather every read of this burst into the round.
     this.sendScheduled = true;
-    this.core.afterBurst(() => {
-      this.sendScheduled = false;
-      this.startRound();
-    });
+    this.context.replica.requestBurstEnd();
+  }
+
+  onBurstEnd(): void {
+    if (!this.sendScheduled) return;
+    this.sendScheduled = false;
+    this.startRound();
   }
 
   /** The leader's answer to round `round`: every read covered waits for `zxid` to be applied. */
@@ -61,11 +65,12 @@ export class FollowerReads {
 
   /** Answers every read whose read index this replica has applied. */
   serveApplied(): void {
-    const applied = this.core.machine.appliedZxid;
+    const { machine } = this.context.durable;
+    const applied = machine.appliedZxid;
     const waiting: FollowerRead[] = [];
     for (const read of this.reads) {
       if (read.readIndex !== null && read.readIndex <= applied) {
-        this.core.respond(read.reply, this.core.machine.get(read.key), applied);
+        this.context.requests.answer(read.reply, machine.get(read.key), applied);
       } else waiting.push(read);
     }
     this.reads = waiting;
@@ -92,7 +97,6 @@ export class FollowerReads {
   }
 
   private answerUnavailable(read: FollowerRead, reason: string): void {
-    const outcome: KvOutcome = { status: 503, reason };
-    this.core.respond(read.reply, outcome, this.core.committed);
+    this.context.requests.answer(read.reply, unavailable(reason), this.context.durable.committed);
   }
 }

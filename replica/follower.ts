@@ -2,24 +2,30 @@ import assert from 'node:assert/strict';
 import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
-import { FollowerReads } from './follower-reads.js';
-import type { Reply, ReplicaCore } from './replica-core.js';
 import { epochOf, follows, formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
+import type { Reply } from './client-requests.js';
+import { DurableWaiters } from './durable-waiters.js';
+import { FollowerReads } from './follower-reads.js';
+import type { RoleContext } from './role-context.js';
+import type { SessionBody } from './zab-messages.js';
 
-type SessionMessage = MessageOf<
-  | 'zab.LeaderInfo'
-  | 'zab.Diff'
-  | 'zab.Trunc'
-  | 'zab.Snap'
-  | 'zab.Proposal'
-  | 'zab.NewLeader'
-  | 'zab.UpToDate'
-  | 'zab.Commit'
-  | 'zab.Ping'
-  | 'zab.ReadIndexReply'
->;
+/** The session messages a follower handles; the replica subscribes these to it. */
+export const FOLLOWER_HANDLES = [
+  'zab.LeaderInfo',
+  'zab.Diff',
+  'zab.Trunc',
+  'zab.Snap',
+  'zab.Proposal',
+  'zab.NewLeader',
+  'zab.UpToDate',
+  'zab.Commit',
+  'zab.Ping',
+  'zab.ReadIndexReply',
+] as const;
+type SessionMessage = MessageOf<(typeof FOLLOWER_HANDLES)[number]>;
+type Outgoing = SessionBody<'zab.AckEpoch' | 'zab.Ack' | 'zab.Pong' | 'zab.ReadIndex'>;
 
-/** What arrived between DIFF/TRUNC/SNAP and NEWLEADER: applied only once it is all here (R3, R7). */
+/** What arrived between DIFF/TRUNC/SNAP and NEWLEADER: applied only once it is all here (docs/zab-rules.md R3, R7). */
 interface SyncBuffer {
   mode: 'diff' | 'trunc' | 'snap';
   /** The history point the entries continue from. */
@@ -40,7 +46,8 @@ type Phase =
 /**
  * A follower's session with its leader (Learner.registerWithLeader, syncWithLeader and
  * Follower.processPacket). The session is this replica's view of one connection: any gap,
- * silence or protocol surprise ends it and the replica looks for a leader again.
+ * silence or protocol surprise ends it and the replica looks for a leader again. Its
+ * continuations wait in its own DurableWaiters and die with it.
  */
 export class FollowerSession {
   readonly session: number;
@@ -52,17 +59,15 @@ export class FollowerSession {
   private sync: SyncBuffer | null = null;
   /** COMMITs that arrive between NEWLEADER and UPTODATE, applied at UPTODATE (ZOOKEEPER-4394). */
   private pendingCommit = 0;
-  private active = true;
   private readonly reads: FollowerReads;
+  private readonly waiters = new DurableWaiters();
 
   constructor(
-    private readonly core: ReplicaCore,
+    private readonly context: RoleContext,
     readonly leader: NodeId,
   ) {
-    this.session = core.nextSessionId();
-    this.reads = new FollowerReads(core, (round) => {
-      if (this.active) this.send({ kind: 'zab.ReadIndex', round });
-    });
+    this.session = context.replica.nextSessionId();
+    this.reads = new FollowerReads(context, (round) => this.send({ kind: 'zab.ReadIndex', round }));
     this.register();
   }
 
@@ -72,15 +77,16 @@ export class FollowerSession {
    * ZooKeeper's learner retries its connection to the leader.
    */
   private register(): void {
-    this.core.send({
+    const { config, durable } = this.context;
+    this.context.replica.send({
       kind: 'zab.FollowerInfo',
-      src: this.core.config.self,
+      src: config.self,
       dst: this.leader,
-      group: this.core.config.group,
+      group: config.group,
       session: this.session,
       seq: 0,
-      acceptedEpoch: this.core.acceptedEpoch,
-      voter: this.core.voter,
+      acceptedEpoch: durable.acceptedEpoch,
+      voter: durable.voter,
     });
     this.sendSeq = 1;
   }
@@ -91,8 +97,17 @@ export class FollowerSession {
   }
 
   end(): void {
-    this.active = false;
     this.reads.end();
+  }
+
+  /** Storage made writes durable through `seq`: continue what waited for them. */
+  onDurable(seq: number): void {
+    this.waiters.release(seq);
+  }
+
+  /** The events at hand are handled: the reads that came with them share one ReadIndex round. */
+  onBurstEnd(): void {
+    this.reads.onBurstEnd();
   }
 
   /** A linearizable read, served here once the leader has vouched for it. */
@@ -105,10 +120,8 @@ export class FollowerSession {
     this.reads.onTick();
     this.silentTicks++;
     if (this.phase === 'registering') this.register();
-    const limit =
-      this.phase === 'broadcast'
-        ? this.core.config.syncLimitTicks
-        : this.core.config.initLimitTicks;
+    const { syncLimitTicks, initLimitTicks } = this.context.config;
+    const limit = this.phase === 'broadcast' ? syncLimitTicks : initLimitTicks;
     if (this.silentTicks > limit) this.fail(`leader ${this.leader} silent for ${limit} ticks`);
   }
 
@@ -133,9 +146,6 @@ export class FollowerSession {
       case 'zab.Snap':
         return this.onSnapshotPiece(message);
       case 'zab.Proposal':
-        for (const [zxid, node, requestId] of message.forwarded ?? []) {
-          if (node === this.core.config.self) this.core.answerAtApply(zxid, requestId);
-        }
         return this.onProposal(message.entries);
       case 'zab.NewLeader':
         return this.onNewLeader(message.epoch);
@@ -152,7 +162,8 @@ export class FollowerSession {
 
   private onLeaderInfo(epoch: number): void {
     if (!this.expect('registering', 'LEADERINFO')) return;
-    const { acceptedEpoch } = this.core;
+    const { durable } = this.context;
+    const { acceptedEpoch } = durable;
     if (epoch < acceptedEpoch) {
       this.fail(`leader proposes epoch ${epoch} below accepted ${acceptedEpoch}`);
       return;
@@ -163,26 +174,27 @@ export class FollowerSession {
       this.send({
         kind: 'zab.AckEpoch',
         currentEpoch,
-        lastZxid: this.core.history.last,
-        epochEnds: this.core.history.epochEnds(),
+        lastZxid: durable.history.last,
+        epochEnds: durable.history.epochEnds(),
       });
     // The promise is durable before it is made (R2); an equal epoch was promised before.
     if (epoch === acceptedEpoch) ackEpoch(-1);
-    else this.core.acceptEpoch(epoch, () => this.active && ackEpoch(this.core.currentEpoch));
+    else this.waiters.after(durable.acceptEpoch(epoch), () => ackEpoch(durable.currentEpoch));
   }
 
   private startSync(mode: 'diff' | 'trunc', point: Zxid): void {
     if (!this.expect('discovered', mode.toUpperCase())) return;
+    const { durable } = this.context;
     if (mode === 'trunc') {
-      if (!(point >= this.core.committed))
+      if (!(point >= durable.committed))
         assert.fail(`TRUNC to ${formatZxid(point)} below the commit point`);
-      if (!this.core.history.contains(point)) {
+      if (!durable.history.contains(point)) {
         this.fail(`TRUNC to ${formatZxid(point)}, which this history does not hold`);
         return;
       }
-    } else if (point !== this.core.history.last) {
+    } else if (point !== durable.history.last) {
       this.fail(
-        `DIFF from ${formatZxid(point)}, but this history ends at ${formatZxid(this.core.history.last)}`,
+        `DIFF from ${formatZxid(point)}, but this history ends at ${formatZxid(durable.history.last)}`,
       );
       return;
     }
@@ -236,7 +248,7 @@ export class FollowerSession {
       this.fail(`PROPOSAL in phase ${this.phase}`);
       return;
     }
-    let previous = this.core.history.last;
+    let previous = this.context.durable.history.last;
     for (const entry of stored) {
       // Only this leader's epoch, contiguous (R9): anything else means a lost or stray message.
       if (epochOf(entry.zxid) !== this.epoch || !follows(previous, entry.zxid)) {
@@ -246,9 +258,8 @@ export class FollowerSession {
       previous = entry.zxid;
     }
     const last = previous;
-    this.core.appendEntries(stored, () => {
-      if (!this.active) return;
-      this.core.noteAcknowledging(last);
+    this.waiters.after(this.context.durable.append(stored), () => {
+      this.context.replica.acknowledging(last);
       this.send({ kind: 'zab.Ack', zxid: last });
     });
   }
@@ -266,24 +277,23 @@ export class FollowerSession {
     }
     const sync = this.sync!;
     this.sync = null;
+    const { durable } = this.context;
     if (sync.mode === 'snap') {
       if (sync.snapshotBytes !== sync.snapshotTotal) {
         this.fail('snapshot incomplete at NEWLEADER');
         return;
       }
-      this.core.installSnapshot(sync.point, concat(sync.snapshot, sync.snapshotBytes));
+      durable.installSnapshot(sync.point, concat(sync.snapshot, sync.snapshotBytes));
     } else if (sync.mode === 'trunc') {
-      this.core.truncateAfter(sync.point);
+      durable.truncateAfter(sync.point);
     }
-    if (sync.entries.length > 0) this.core.appendEntries(sync.entries);
+    if (sync.entries.length > 0) durable.append(sync.entries);
     this.phase = 'synced';
     // The ACK vouches for the synced history only; proposals arriving meanwhile are acked later.
-    const synced = this.core.history.last;
-    this.core.adoptEpoch(epoch, () => {
-      if (!this.active) return;
-      const zxid = makeZxid(epoch, 0);
-      this.core.noteAcknowledging(synced);
-      this.send({ kind: 'zab.Ack', zxid });
+    const synced = durable.history.last;
+    this.waiters.after(durable.adoptEpoch(epoch), () => {
+      this.context.replica.acknowledging(synced);
+      this.send({ kind: 'zab.Ack', zxid: makeZxid(epoch, 0) });
     });
   }
 
@@ -291,7 +301,7 @@ export class FollowerSession {
     if (!this.expect('synced', 'UPTODATE')) return;
     this.phase = 'broadcast';
     this.commitThrough(Math.max(committed, this.pendingCommit));
-    this.core.noteEstablished(this.epoch);
+    this.context.replica.established(this.epoch);
   }
 
   private onCommit(zxid: Zxid): void {
@@ -300,14 +310,14 @@ export class FollowerSession {
       return;
     }
     // R10: a commit names a proposal this follower holds; anything else is a protocol bug.
-    if (!this.core.history.contains(zxid))
+    if (!this.context.durable.history.contains(zxid))
       assert.fail(`COMMIT ${formatZxid(zxid)} for a proposal not held`);
     if (this.phase === 'broadcast') this.commitThrough(zxid);
     else this.pendingCommit = Math.max(this.pendingCommit, zxid);
   }
 
   private commitThrough(zxid: Zxid): void {
-    this.core.commitThrough(zxid);
+    this.context.replica.commitThrough(zxid);
     this.reads.serveApplied();
   }
 
@@ -317,26 +327,22 @@ export class FollowerSession {
     return false;
   }
 
-  private send(
-    message:
-      | { kind: 'zab.AckEpoch'; currentEpoch: number; lastZxid: Zxid; epochEnds: Zxid[] }
-      | { kind: 'zab.Ack'; zxid: Zxid }
-      | { kind: 'zab.Pong' | 'zab.ReadIndex'; round: number },
-  ): void {
-    this.core.send({
+  private send(message: Outgoing): void {
+    const { self, group } = this.context.config;
+    this.context.replica.send({
       ...message,
-      src: this.core.config.self,
+      src: self,
       dst: this.leader,
-      group: this.core.config.group,
+      group,
       session: this.session,
       seq: this.sendSeq++,
     });
   }
 
+  /** Ends the session and this role; callers return at once. */
   private fail(reason: string): void {
-    if (!this.active) return;
-    this.core.closeSession(this.leader, this.session);
-    this.core.lookForLeader(reason);
+    this.context.replica.closeSession(this.leader, this.session);
+    this.context.replica.lookForLeader(reason);
   }
 }
 

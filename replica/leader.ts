@@ -1,30 +1,24 @@
 import assert from 'node:assert/strict';
 import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
-import type { StoredEntry } from '../components/storage/index.js';
-import type { KvOutcome } from '../kv/kv-operation.js';
-import type { Reply, ReplicaCore } from './replica-core.js';
-import { planSync } from './sync-plan.js';
-import { counterOf, epochOf, formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
+import { unavailable } from '../kv/outcome.js';
+import { counterOf, epochOf, makeZxid, type Zxid } from '../kv/zxid.js';
+import type { Reply } from './client-requests.js';
+import { DurableWaiters } from './durable-waiters.js';
+import {
+  countsInQuorum,
+  quorumValue,
+  type LearnerHandler,
+  type LeaderOutgoing,
+} from './learner-handler.js';
+import { LeaderProposals } from './leader-proposals.js';
+import { LeaderReads } from './leader-reads.js';
+import type { RoleContext } from './role-context.js';
+import { syncStream } from './sync-plan.js';
 
-/** The leader's side of one follower's session (ZooKeeper's LearnerHandler). */
-interface LearnerHandler {
-  readonly follower: NodeId;
-  readonly session: number;
-  /** Registered as a voter: only then does it count toward any quorum of this epoch. */
-  readonly voter: boolean;
-  readonly acceptedEpoch: number;
-  phase: 'registered' | 'epoch-sent' | 'epoch-acked' | 'newleader-sent' | 'synced';
-  lastZxid: Zxid;
-  epochEnds: readonly Zxid[];
-  sendSeq: number;
-  receiveSeq: number;
-  /** Cumulative: the follower holds every proposal up to here durably. */
-  acked: Zxid;
-  /** The latest read-barrier round it answered. */
-  pongRound: number;
-  silentTicks: number;
-}
+/** The session messages a leader handles; the replica subscribes these to it. */
+export const LEADER_HANDLES = ['zab.AckEpoch', 'zab.Ack', 'zab.Pong', 'zab.ReadIndex'] as const;
+type Incoming = MessageOf<(typeof LEADER_HANDLES)[number]>;
 
 type Phase =
   | 'discovery' // gathering FOLLOWERINFO from a quorum to choose the epoch
@@ -35,31 +29,12 @@ type Phase =
   | 'broadcast'; // established
 
 /**
- * A read waiting for the barrier: a client read this leader serves itself, or a follower's
- * ReadIndex request, answered with the commit point as it was when the request arrived.
- */
-type PendingRead = (
-  | { readonly kind: 'local'; readonly key: string; readonly reply: Reply }
-  | {
-      readonly kind: 'index';
-      readonly handler: LearnerHandler;
-      readonly requestRound: number;
-      readonly commitPoint: Zxid;
-    }
-) & {
-  /** The first barrier round sent after the read arrived: only its quorum proves leadership. */
-  readonly round: number;
-};
-
-const MAX_ENTRIES_PER_MESSAGE = 512;
-const MAX_BYTES_PER_MESSAGE = 1 << 20;
-
-/**
  * A leader for one epoch: discovery (Leader.getEpochToPropose, waitForEpochAck), sync
  * (LearnerHandler.syncFollower, waitForNewLeaderAck) and broadcast (propose, processAck,
- * tryToCommit), plus the batched quorum read barrier of reference/zab.md §4.
+ * tryToCommit), plus the quorum read barrier (leader-reads.ts).
  * All of it runs in one handler at a time, so building a follower's sync stream and adding
- * it to the broadcast set is atomic with respect to new proposals (R5).
+ * it to the broadcast set is atomic with respect to new proposals (docs/zab-rules.md R5).
+ * Its continuations wait in its own DurableWaiters and die with it.
  */
 export class LeaderRole {
   private phase: Phase = 'discovery';
@@ -70,23 +45,33 @@ export class LeaderRole {
   private readonly newLeaderAcked = new Set<NodeId>();
   private readonly summary: { readonly currentEpoch: number; readonly lastZxid: Zxid };
   private phaseTicks = 0;
-  private counter = 0;
-  private selfDurable: Zxid = 0;
-  private lastProposed: Zxid = 0;
-  private lastCommitted: Zxid = 0;
-  /** Proposed writes not yet applied; `followerAnswers`: the follower that forwarded it will. */
-  private readonly writes = new Map<Zxid, { reply: Reply; followerAnswers: boolean }>();
-  /** Writes waiting for the current burst of events to end, to be proposed together. */
-  private batch: { readonly payload: Uint8Array; readonly reply: Reply }[] = [];
-  private reads: PendingRead[] = [];
-  private lastSentRound = 0;
-  private roundInFlight = false;
-  private active = true;
+  private readonly waiters = new DurableWaiters();
+  private readonly proposals: LeaderProposals;
+  private readonly reads: LeaderReads<LearnerHandler>;
 
-  constructor(private readonly core: ReplicaCore) {
-    assert(core.voter, 'a non-voter cannot lead');
-    this.summary = { currentEpoch: core.currentEpoch, lastZxid: core.history.last };
-    this.epoch = core.acceptedEpoch + 1;
+  constructor(private readonly context: RoleContext) {
+    const { durable } = context;
+    assert(durable.voter, 'a non-voter cannot lead');
+    this.summary = { currentEpoch: durable.currentEpoch, lastZxid: durable.history.last };
+    this.epoch = durable.acceptedEpoch + 1;
+    this.proposals = new LeaderProposals(context, this.waiters, {
+      handlers: () => this.handlers.values(),
+      handlerOf: (follower) => this.handlers.get(follower as NodeId),
+      send: (handler, message) => this.send(handler, message),
+    });
+    this.reads = new LeaderReads(context, {
+      sendPing: (round) => {
+        for (const handler of this.handlers.values()) {
+          if (handler.phase !== 'registered') this.send(handler, { kind: 'zab.Ping', round });
+        }
+      },
+      provenRound: () => this.provenRound(),
+      replyReadIndex: (handler, round, zxid) => {
+        if (this.handlers.get(handler.follower) === handler) {
+          this.send(handler, { kind: 'zab.ReadIndexReply', round, zxid });
+        }
+      },
+    });
     this.maybeDecideEpoch();
   }
 
@@ -95,7 +80,21 @@ export class LeaderRole {
   }
 
   get pendingWrites(): number {
-    return this.writes.size + this.batch.length;
+    return this.proposals.pending;
+  }
+
+  /** Its followers' sessions, for status reports. */
+  followers(): { node: NodeId; synced: boolean; ackedZxid: Zxid }[] {
+    return [...this.handlers.values()].map((h) => ({
+      node: h.follower,
+      synced: h.phase === 'synced',
+      ackedZxid: h.acked,
+    }));
+  }
+
+  /** Storage made writes durable through `seq`: continue what waited for them. */
+  onDurable(seq: number): void {
+    this.waiters.release(seq);
   }
 
   // ---- discovery ------------------------------------------------------------------------
@@ -103,12 +102,12 @@ export class LeaderRole {
   onFollowerInfo(message: MessageOf<'zab.FollowerInfo'>): void {
     const existing = this.handlers.get(message.src);
     if (existing?.session === message.session) return; // a repeated FOLLOWERINFO
-    if (existing !== undefined) this.drop(existing, 'replaced by a new session');
+    if (existing !== undefined && !this.drop(existing, 'replaced by a new session')) return;
     if (message.seq !== 0) return;
     const handler: LearnerHandler = {
       follower: message.src,
       session: message.session,
-      voter: message.voter && this.core.isVoter(message.src),
+      voter: message.voter && this.context.replica.isVoter(message.src),
       acceptedEpoch: message.acceptedEpoch,
       phase: 'registered',
       lastZxid: 0,
@@ -123,7 +122,9 @@ export class LeaderRole {
       // It promised a newer epoch (to a leader that never got established), so it can never
       // follow this one; ZooKeeper would leave it out until the next election. Stepping down
       // starts that election now, with an epoch above every promise.
-      this.core.lookForLeader(`follower ${message.src} promised epoch ${message.acceptedEpoch}`);
+      this.context.replica.lookForLeader(
+        `follower ${message.src} promised epoch ${message.acceptedEpoch}`,
+      );
       return;
     }
     this.handlers.set(message.src, handler);
@@ -138,10 +139,10 @@ export class LeaderRole {
   }
 
   private maybeDecideEpoch(): void {
-    if (this.phase !== 'discovery' || !this.core.isQuorum(this.connected.size + 1)) return;
+    if (this.phase !== 'discovery' || !this.context.replica.isQuorum(this.connected.size + 1))
+      return;
     this.phase = 'epoch-pending';
-    this.core.acceptEpoch(this.epoch, () => {
-      if (!this.active) return;
+    this.waiters.after(this.context.durable.acceptEpoch(this.epoch), () => {
       this.phase = 'ack-epoch';
       for (const handler of this.handlers.values()) this.sendLeaderInfo(handler);
       this.maybeAdoptEpoch();
@@ -164,7 +165,7 @@ export class LeaderRole {
     handler.epochEnds = message.epochEnds;
     if (this.phase === 'ack-epoch' && message.currentEpoch !== -1 && this.isAhead(message)) {
       // A follower of the quorum holds a more recent history: this leader must not lead.
-      this.core.lookForLeader(`follower ${handler.follower} is ahead`);
+      this.context.replica.lookForLeader(`follower ${handler.follower} is ahead`);
       return;
     }
     // An epoch promised to this very leader in an earlier session still counts.
@@ -183,12 +184,12 @@ export class LeaderRole {
   }
 
   private maybeAdoptEpoch(): void {
-    if (this.phase !== 'ack-epoch' || !this.core.isQuorum(this.epochAcked.size + 1)) return;
+    if (this.phase !== 'ack-epoch' || !this.context.replica.isQuorum(this.epochAcked.size + 1))
+      return;
     this.phase = 'current-pending';
-    this.core.adoptEpoch(this.epoch, () => {
-      if (!this.active) return;
+    this.waiters.after(this.context.durable.adoptEpoch(this.epoch), () => {
       this.phase = 'sync';
-      this.selfDurable = this.core.history.last;
+      this.proposals.noteSelfDurable(this.context.durable.history.last);
       for (const handler of this.handlers.values()) {
         if (handler.phase === 'epoch-acked') this.syncFollower(handler);
       }
@@ -198,30 +199,15 @@ export class LeaderRole {
 
   // ---- synchronization ------------------------------------------------------------------
 
-  /** DIFF/TRUNC/SNAP, the entries after it, NEWLEADER last (R4); then the follower is in the broadcast set. */
+  /** Sends the sync stream (sync-plan.ts); from here on the follower is in the broadcast set. */
   private syncFollower(handler: LearnerHandler): void {
-    const log = this.core.history;
-    const plan = planSync(log, handler.lastZxid, handler.epochEnds);
-    let point: Zxid;
-    if (plan.kind === 'snap') {
-      point = this.core.machine.appliedZxid;
-      const state = this.core.machine.encode();
-      for (let at = 0; at === 0 || at < state.length; at += MAX_BYTES_PER_MESSAGE) {
-        const data = state.subarray(at, at + MAX_BYTES_PER_MESSAGE);
-        this.send(handler, { kind: 'zab.Snap', zxid: point, totalBytes: state.length, data });
-      }
-    } else if (plan.kind === 'trunc') {
-      point = plan.to;
-      this.send(handler, { kind: 'zab.Trunc', zxid: point });
-    } else {
-      point = plan.from;
-      this.send(handler, { kind: 'zab.Diff', zxid: point });
+    const { history, machine } = this.context.durable;
+    for (const message of syncStream(history, machine, handler, this.epoch)) {
+      this.send(handler, message);
     }
-    this.sendEntries(handler, log.after(point));
-    this.send(handler, { kind: 'zab.NewLeader', epoch: this.epoch });
     handler.phase = 'newleader-sent';
     // Its NEWLEADER ACK will vouch for exactly this much; later proposals are acked one by one.
-    handler.acked = log.last;
+    handler.acked = history.last;
   }
 
   private onNewLeaderAck(handler: LearnerHandler): void {
@@ -229,234 +215,82 @@ export class LeaderRole {
     handler.phase = 'synced';
     if (handler.voter) this.newLeaderAcked.add(handler.follower);
     if (this.phase === 'broadcast') {
-      this.send(handler, { kind: 'zab.UpToDate', committed: this.lastCommitted });
+      this.send(handler, { kind: 'zab.UpToDate', committed: this.proposals.lastCommitted });
       // Its ACK vouches for every proposal its sync stream carried: that may complete a quorum.
-      this.tryCommit();
+      this.proposals.tryCommit();
     } else {
       this.maybeEstablish();
     }
   }
 
   private maybeEstablish(): void {
-    if (this.phase !== 'sync' || !this.core.isQuorum(this.newLeaderAcked.size + 1)) return;
+    if (this.phase !== 'sync' || !this.context.replica.isQuorum(this.newLeaderAcked.size + 1))
+      return;
     this.phase = 'broadcast';
-    const last = this.core.history.last;
+    const last = this.context.durable.history.last;
     assert(epochOf(last) < this.epoch, 'proposals of this epoch before it was established');
-    this.lastProposed = last;
-    this.selfDurable = last;
-    this.lastCommitted = last;
     // The whole history a quorum acknowledged with NEWLEADER is committed in this epoch.
-    this.core.commitThrough(last);
+    this.proposals.establish(this.epoch, last);
     for (const handler of this.handlers.values()) {
       if (handler.phase === 'synced') {
-        this.send(handler, { kind: 'zab.UpToDate', committed: this.lastCommitted });
+        this.send(handler, { kind: 'zab.UpToDate', committed: last });
       }
     }
-    this.core.noteEstablished(this.epoch);
+    this.context.replica.established(this.epoch);
   }
 
   // ---- broadcast ------------------------------------------------------------------------
 
-  /**
-   * A client write (already validated) in its encoded form. Writes that arrive together are
-   * proposed together: the batch closes once the events at hand are handled, and becomes one
-   * PROPOSAL per follower and one log append (one fsync) for all of them.
-   */
+  /** A client write (already validated) in its encoded form (leader-proposals.ts). */
   submitWrite(payload: Uint8Array, reply: Reply): void {
     if (this.phase !== 'broadcast') {
-      this.core.respond(reply, unavailable('leader not established yet'), this.lastCommitted);
+      this.answerUnavailable(reply, 'leader not established yet');
       return;
     }
-    if (this.writes.size + this.batch.length >= this.core.config.maxOutstanding) {
-      this.core.respond(reply, unavailable('too many writes in flight'), this.lastCommitted);
-      return;
-    }
-    this.batch.push({ payload, reply });
-    if (this.batch.length === 1) this.core.afterBurst(() => this.active && this.proposeBatch());
+    this.proposals.submit(payload, reply);
   }
 
-  private proposeBatch(): void {
-    const batch = this.batch;
-    this.batch = [];
-    const entries: StoredEntry[] = [];
-    const forwarded: [Zxid, NodeId, number][] = [];
-    for (const { payload, reply } of batch) {
-      if (this.counter + 1 >= this.core.config.counterLimit) {
-        // ZOOKEEPER-1277: the last counter value is never used; a new epoch starts again at 1.
-        this.core.respond(
-          reply,
-          unavailable('zxid counter exhausted, electing'),
-          this.lastCommitted,
-        );
-        continue;
-      }
-      this.counter++;
-      const zxid = makeZxid(this.epoch, this.counter);
-      entries.push({ zxid, payload });
-      // A follower that will receive this proposal answers its own client at apply.
-      let followerAnswers = false;
-      if (reply.to === 'remote') {
-        const forwarder = this.handlers.get(reply.node);
-        followerAnswers = forwarder !== undefined && receivesProposals(forwarder);
-        if (followerAnswers) forwarded.push([zxid, reply.node, reply.requestId]);
-      }
-      this.writes.set(zxid, { reply, followerAnswers });
-    }
-    if (entries.length > 0) this.propose(entries, forwarded);
-    if (entries.length < batch.length) this.core.lookForLeader('zxid counter exhausted');
-  }
-
-  private propose(entries: StoredEntry[], forwarded: [Zxid, NodeId, number][]): void {
-    const last = entries.at(-1)!.zxid;
-    this.lastProposed = last;
-    // Followers get the proposal before the leader's own fsync, as in ZooKeeper; a burst of big
-    // values goes in several messages, each well under the peer frame limit.
-    for (const chunk of chunked(entries)) {
-      const first = chunk[0]![0];
-      const tags = forwarded.filter(([zxid]) => zxid >= first && zxid <= chunk.at(-1)![0]);
-      const proposal = {
-        kind: 'zab.Proposal' as const,
-        entries: chunk,
-        ...(tags.length > 0 ? { forwarded: tags } : {}),
-      };
-      for (const handler of this.handlers.values()) {
-        if (receivesProposals(handler)) this.send(handler, proposal);
-      }
-    }
-    this.core.appendEntries(entries, () => {
-      if (!this.active) return;
-      this.core.noteAcknowledging(last);
-      this.selfDurable = Math.max(this.selfDurable, last);
-      this.tryCommit();
-    });
+  /** The events at hand are handled: the writes that came with them are proposed together. */
+  onBurstEnd(): void {
+    this.proposals.onBurstEnd();
   }
 
   submitRead(key: string, reply: Reply): void {
     if (this.phase !== 'broadcast') {
-      this.core.respond(reply, unavailable('leader not established yet'), this.lastCommitted);
+      this.answerUnavailable(reply, 'leader not established yet');
       return;
     }
-    this.enqueueRead({ kind: 'local', key, reply, round: this.lastSentRound + 1 });
+    this.reads.submit(key, reply);
   }
 
-  /**
-   * Every write acknowledged before the request arrived is committed by now, so the commit
-   * point at arrival is what the follower's reads must see (the ReadIndex of etcd's raft).
-   */
   private onReadIndex(handler: LearnerHandler, requestRound: number): void {
     if (this.phase !== 'broadcast' || handler.phase !== 'synced') return;
-    this.enqueueRead({
-      kind: 'index',
-      handler,
-      requestRound,
-      commitPoint: this.lastCommitted,
-      round: this.lastSentRound + 1,
-    });
+    this.reads.submitIndex(handler, requestRound, this.proposals.lastCommitted);
   }
 
-  private enqueueRead(read: PendingRead): void {
-    this.reads.push(read);
-    this.completeRounds();
+  private answerUnavailable(reply: Reply, reason: string): void {
+    this.context.requests.answer(reply, unavailable(reason), this.proposals.lastCommitted);
   }
 
-  /** Applied at `zxid` with this outcome: answer the write that asked for it. */
-  onApplied(zxid: Zxid, outcome: KvOutcome): void {
-    const write = this.writes.get(zxid);
-    if (write === undefined) return;
-    this.writes.delete(zxid);
-    if (!write.followerAnswers) this.core.respond(write.reply, outcome, zxid);
-  }
+  // ---- read barrier (leader-reads.ts) ---------------------------------------------------
 
-  private onProposalAck(handler: LearnerHandler, zxid: Zxid): void {
-    if (handler.phase !== 'synced' || zxid <= handler.acked) return;
-    if (!(zxid <= this.lastProposed))
-      assert.fail(`ACK ${formatZxid(zxid)} beyond the last proposal`);
-    handler.acked = zxid;
-    this.tryCommit();
-  }
-
-  /** Commit the highest zxid a quorum holds durably; commits are cumulative, so in order (R10). */
-  private tryCommit(): void {
-    const acked = [this.selfDurable];
+  /** The latest barrier round a quorum has answered (this leader answers every round). */
+  private provenRound(): number {
+    const rounds = [Number.MAX_SAFE_INTEGER];
     for (const handler of this.handlers.values()) {
-      if (handler.phase === 'synced' && handler.voter) acked.push(handler.acked);
+      if (countsInQuorum(handler)) rounds.push(handler.pongRound);
     }
-    const point = this.quorumValue(acked);
-    if (point <= this.lastCommitted) return;
-    this.lastCommitted = point;
-    for (const handler of this.handlers.values()) {
-      if (receivesProposals(handler)) this.send(handler, { kind: 'zab.Commit', zxid: point });
-    }
-    this.core.commitThrough(point);
-  }
-
-  /** The largest value that at least a quorum of `values` reach (-1 if none). */
-  private quorumValue(values: number[]): number {
-    values.sort((a, b) => b - a);
-    for (let i = 0; i < values.length; i++) if (this.core.isQuorum(i + 1)) return values[i]!;
-    return -1;
-  }
-
-  // ---- read barrier ---------------------------------------------------------------------
-
-  private startRound(): void {
-    this.lastSentRound++;
-    this.roundInFlight = true;
-    for (const handler of this.handlers.values()) {
-      if (handler.phase !== 'registered')
-        this.send(handler, { kind: 'zab.Ping', round: this.lastSentRound });
-    }
+    return quorumValue(rounds, (count) => this.context.replica.isQuorum(count));
   }
 
   private onPong(handler: LearnerHandler, round: number): void {
     handler.pongRound = Math.max(handler.pongRound, round);
-    this.completeRounds();
-  }
-
-  /**
-   * A round completes when a quorum (this leader included) has answered it: at that moment
-   * no other leader can have been established since the round was sent, and this leader has
-   * applied everything committed before its reads arrived (it applies at commit).
-   */
-  private completeRounds(): void {
-    if (this.phase !== 'broadcast') return;
-    const rounds = [Number.MAX_SAFE_INTEGER];
-    for (const handler of this.handlers.values()) {
-      if (handler.phase === 'synced' && handler.voter) rounds.push(handler.pongRound);
-    }
-    const proven = this.quorumValue(rounds);
-    if (proven >= this.lastSentRound) this.roundInFlight = false;
-    if (this.reads.length > 0 && proven >= this.reads[0]!.round) this.serveProven(proven);
-    // Reads that came after the last round was sent need a round of their own. (The tick's
-    // liveness round can be the last one sent while an earlier round is still out: waiting
-    // for the next tick here once cost reads a whole tick.)
-    const unsent = this.reads.at(-1)?.round ?? 0;
-    if (!this.roundInFlight && unsent > this.lastSentRound) this.startRound();
-  }
-
-  private serveProven(proven: number): void {
-    const served = this.core.machine.appliedZxid;
-    const waiting: PendingRead[] = [];
-    for (const read of this.reads) {
-      if (read.round > proven) waiting.push(read);
-      else if (read.kind === 'local') {
-        this.core.respond(read.reply, this.core.machine.get(read.key), served);
-      } else if (this.handlers.get(read.handler.follower) === read.handler) {
-        this.send(read.handler, {
-          kind: 'zab.ReadIndexReply',
-          round: read.requestRound,
-          zxid: read.commitPoint,
-        });
-      }
-    }
-    this.reads = waiting;
+    if (this.phase === 'broadcast') this.reads.completeRounds();
   }
 
   // ---- sessions -------------------------------------------------------------------------
 
-  onSessionMessage(
-    message: MessageOf<'zab.AckEpoch' | 'zab.Ack' | 'zab.Pong' | 'zab.ReadIndex'>,
-  ): void {
+  onSessionMessage(message: Incoming): void {
     const handler = this.handlers.get(message.src);
     if (handler === undefined || handler.session !== message.session) return;
     if (message.seq !== handler.receiveSeq) {
@@ -469,7 +303,7 @@ export class LeaderRole {
       case 'zab.AckEpoch':
         return this.onAckEpoch(handler, message);
       case 'zab.Ack':
-        if (counterOf(message.zxid) !== 0) return this.onProposalAck(handler, message.zxid);
+        if (counterOf(message.zxid) !== 0) return this.proposals.onAck(handler, message.zxid);
         if (message.zxid === makeZxid(this.epoch, 0)) return this.onNewLeaderAck(handler);
         return; // an old epoch's NEWLEADER ACK: not counted (ZOOKEEPER-4685's failure mode)
       case 'zab.Pong':
@@ -494,122 +328,65 @@ export class LeaderRole {
 
   onTick(): void {
     this.phaseTicks++;
-    const { initLimitTicks, syncLimitTicks } = this.core.config;
+    const { initLimitTicks, syncLimitTicks } = this.context.config;
     for (const handler of [...this.handlers.values()]) {
-      if (!this.active) return;
       handler.silentTicks++;
       const limit = handler.phase === 'synced' ? syncLimitTicks : initLimitTicks;
-      if (handler.silentTicks > limit) this.drop(handler, `silent for ${limit} ticks`);
+      if (handler.silentTicks > limit) this.remove(handler, `silent for ${limit} ticks`);
     }
-    if (!this.active) return;
     if (this.phase !== 'broadcast') {
-      if (this.phaseTicks > initLimitTicks) this.core.lookForLeader('no quorum within initLimit');
+      if (this.phaseTicks > initLimitTicks) {
+        this.context.replica.lookForLeader('no quorum within initLimit');
+      }
       return;
     }
-    this.afterHandlerLoss();
-    if (this.active) this.startRound();
+    if (this.afterHandlerLoss()) this.reads.startRound();
   }
 
   /** Leaves the role: unknown outcomes for proposed writes, "did not happen" for reads. */
   end(): void {
-    if (!this.active) return;
-    this.active = false;
-    // Also to the followers that were to answer themselves: their session may outlive this.
-    for (const [zxid, { reply }] of this.writes) {
-      this.core.respond(reply, { status: 504, reason: 'leader changed before commit' }, zxid);
+    this.proposals.end();
+    this.reads.end(this.proposals.lastCommitted);
+    for (const handler of this.handlers.values()) {
+      this.context.replica.closeSession(handler.follower, handler.session);
     }
-    this.core.config.observer?.failed?.(this.core.config.self, this.writes.size);
-    this.writes.clear();
-    for (const { reply } of this.batch) {
-      this.core.respond(reply, unavailable('leader changed before proposing'), this.lastCommitted);
-    }
-    this.batch = [];
-    for (const read of this.reads) {
-      // A follower's reads end with its session, closed below.
-      if (read.kind === 'local')
-        this.core.respond(read.reply, unavailable('leader changed'), this.lastCommitted);
-    }
-    this.reads = [];
-    for (const handler of this.handlers.values())
-      this.core.closeSession(handler.follower, handler.session);
     this.handlers.clear();
   }
 
-  private drop(handler: LearnerHandler, reason: string): void {
-    this.core.logDebug({ follower: handler.follower, reason }, 'session dropped');
-    this.core.closeSession(handler.follower, handler.session);
+  /** Ends a follower's session; false if this leader stepped down for it. */
+  private drop(handler: LearnerHandler, reason: string): boolean {
+    this.remove(handler, reason);
+    return this.afterHandlerLoss();
+  }
+
+  private remove(handler: LearnerHandler, reason: string): void {
+    this.context.replica.logDebug({ follower: handler.follower, reason }, 'session dropped');
+    this.context.replica.closeSession(handler.follower, handler.session);
     this.handlers.delete(handler.follower);
-    this.afterHandlerLoss();
   }
 
-  /** A leader that cannot hear a quorum of synced followers steps down (Leader.lead's loop). */
-  private afterHandlerLoss(): void {
-    if (this.phase !== 'broadcast' || !this.active) return;
+  /**
+   * A leader that cannot hear a quorum of synced followers steps down (Leader.lead's loop).
+   * Returns whether it still leads.
+   */
+  private afterHandlerLoss(): boolean {
+    if (this.phase !== 'broadcast') return true;
     let synced = 1;
-    for (const handler of this.handlers.values()) {
-      if (handler.phase === 'synced' && handler.voter) synced++;
-    }
-    if (!this.core.isQuorum(synced)) this.core.lookForLeader('lost the quorum of synced followers');
+    for (const handler of this.handlers.values()) if (countsInQuorum(handler)) synced++;
+    if (this.context.replica.isQuorum(synced)) return true;
+    this.context.replica.lookForLeader('lost the quorum of synced followers');
+    return false;
   }
 
-  private sendEntries(handler: LearnerHandler, entries: readonly StoredEntry[]): void {
-    for (const chunk of chunked(entries))
-      this.send(handler, { kind: 'zab.Proposal', entries: chunk });
-  }
-
-  private send(
-    handler: LearnerHandler,
-    message:
-      | { kind: 'zab.LeaderInfo'; epoch: number }
-      | { kind: 'zab.Diff' | 'zab.Trunc' | 'zab.Commit'; zxid: Zxid }
-      | { kind: 'zab.Snap'; zxid: Zxid; totalBytes: number; data: Uint8Array }
-      | {
-          kind: 'zab.Proposal';
-          entries: [number, Uint8Array][];
-          forwarded?: [Zxid, NodeId, number][];
-        }
-      | { kind: 'zab.NewLeader'; epoch: number }
-      | { kind: 'zab.UpToDate'; committed: Zxid }
-      | { kind: 'zab.Ping'; round: number }
-      | { kind: 'zab.ReadIndexReply'; round: number; zxid: Zxid },
-  ): void {
-    this.core.send({
+  private send(handler: LearnerHandler, message: LeaderOutgoing): void {
+    const { self, group } = this.context.config;
+    this.context.replica.send({
       ...message,
-      src: this.core.config.self,
+      src: self,
       dst: handler.follower,
-      group: this.core.config.group,
+      group,
       session: handler.session,
       seq: handler.sendSeq++,
     });
   }
-}
-
-/** Entries in wire form, split so no message exceeds MAX_ENTRIES/MAX_BYTES_PER_MESSAGE. */
-function chunked(entries: readonly StoredEntry[]): [number, Uint8Array][][] {
-  const chunks: [number, Uint8Array][][] = [];
-  let chunk: [number, Uint8Array][] = [];
-  let bytes = 0;
-  for (const { zxid, payload } of entries) {
-    if (
-      chunk.length > 0 &&
-      (chunk.length === MAX_ENTRIES_PER_MESSAGE || bytes + payload.length > MAX_BYTES_PER_MESSAGE)
-    ) {
-      chunks.push(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push([zxid, payload]);
-    bytes += payload.length;
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
-}
-
-/** In the broadcast set: it receives every new proposal (from NEWLEADER on). */
-function receivesProposals(handler: LearnerHandler): boolean {
-  return handler.phase === 'newleader-sent' || handler.phase === 'synced';
-}
-
-function unavailable(reason: string): KvOutcome {
-  return { status: 503, reason };
 }

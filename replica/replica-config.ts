@@ -1,3 +1,7 @@
+import {
+  FORWARDED_REQUEST_TIMEOUT_MS,
+  MAX_OUTSTANDING_PROPOSALS_COUNT,
+} from '../components/limits.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { SeededRandom } from '../components/random/seeded-random.js';
 import type { ReplicaObserver } from './replica-observer.js';
@@ -37,8 +41,10 @@ export interface ReplicaInit extends ReplicaConfig {
   readonly observer?: ReplicaObserver;
 }
 
+const TICK_MS = 100;
+
 export const DEFAULT_REPLICA_TIMING = {
-  tickMs: 100,
+  tickMs: TICK_MS,
   // A crashed peer is noticed at once (its TCP connection closes: LinkDown); these limits
   // are for a peer that is silent but connected. 0.5 s of silence was too short: a follower's
   // pong can queue behind megabytes of forwarded values on the same connection. ZooKeeper's
@@ -48,9 +54,9 @@ export const DEFAULT_REPLICA_TIMING = {
   finalizeWaitMs: 50,
   voteResendTicks: 2,
   maxVoteResendTicks: 20,
-  requestTimeoutTicks: 50,
+  requestTimeoutTicks: FORWARDED_REQUEST_TIMEOUT_MS / TICK_MS,
   snapshotEvery: 100_000, // ZooKeeper's snapCount
   retainEntries: 5_000,
-  maxOutstanding: 10_000,
+  maxOutstanding: MAX_OUTSTANDING_PROPOSALS_COUNT,
   counterLimit: 0xffff_ffff,
 } as const;

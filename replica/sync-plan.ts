@@ -1,5 +1,8 @@
-import type { ReplicaLog } from './replica-log.js';
+import { SNAP_PIECE_BYTES } from '../components/limits.js';
 import { epochOf, type Zxid } from '../kv/zxid.js';
+import type { KvStateMachine } from './kv-state-machine.js';
+import { inPieces, type LeaderOutgoing } from './learner-handler.js';
+import type { ReplicaLog } from './replica-log.js';
 
 /** How the leader brings one follower to its history (LearnerHandler.syncFollower). */
 export type SyncPlan =
@@ -33,4 +36,36 @@ export function planSync(
   }
   if (common < 0 && log.contains(0)) common = 0;
   return common >= 0 ? { kind: 'trunc', to: common } : { kind: 'snap' };
+}
+
+/**
+ * The messages that bring a follower from its history to this leader's: DIFF, TRUNC or the
+ * snapshot in pieces, the entries after that point, and NEWLEADER last (docs/zab-rules.md R4).
+ */
+export function syncStream(
+  log: ReplicaLog,
+  machine: KvStateMachine,
+  follower: { readonly lastZxid: Zxid; readonly epochEnds: readonly Zxid[] },
+  epoch: number,
+): LeaderOutgoing[] {
+  const plan = planSync(log, follower.lastZxid, follower.epochEnds);
+  const stream: LeaderOutgoing[] = [];
+  let point: Zxid;
+  if (plan.kind === 'snap') {
+    point = machine.appliedZxid;
+    const state = machine.encode();
+    for (let at = 0; at === 0 || at < state.length; at += SNAP_PIECE_BYTES) {
+      const data = state.subarray(at, at + SNAP_PIECE_BYTES);
+      stream.push({ kind: 'zab.Snap', zxid: point, totalBytes: state.length, data });
+    }
+  } else if (plan.kind === 'trunc') {
+    point = plan.to;
+    stream.push({ kind: 'zab.Trunc', zxid: point });
+  } else {
+    point = plan.from;
+    stream.push({ kind: 'zab.Diff', zxid: point });
+  }
+  for (const entries of inPieces(log.after(point))) stream.push({ kind: 'zab.Proposal', entries });
+  stream.push({ kind: 'zab.NewLeader', epoch });
+  return stream;
 }

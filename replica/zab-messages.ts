@@ -1,5 +1,7 @@
 import { Type } from '@sinclair/typebox';
+import { MAX_EPOCH_ENDS_COUNT, SNAP_PIECE_BYTES } from '../components/limits.js';
 import { defineMessages, type PayloadsOf } from '../components/network/message-catalogue.js';
+import type { MessageKind, MessageOf } from '../components/network/network-port.js';
 
 const zxid = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const epoch = Type.Integer({ minimum: 0, maximum: 0x1f_ffff });
@@ -40,7 +42,7 @@ export const zabMessages = defineMessages({
     currentEpoch: Type.Integer({ minimum: -1, maximum: 0x1f_ffff }),
     lastZxid: zxid,
     /** The last zxid of each epoch in the follower's history, ascending: finds the common prefix. */
-    epochEnds: Type.Array(zxid, { maxItems: 4096 }),
+    epochEnds: Type.Array(zxid, { maxItems: MAX_EPOCH_ENDS_COUNT }),
   }),
   /** Sync: the follower's history up to `zxid` is the leader's; entries follow. */
   'zab.Diff': Type.Object({ ...session, zxid }),
@@ -51,18 +53,10 @@ export const zabMessages = defineMessages({
     ...session,
     zxid,
     totalBytes: count,
-    data: Type.Uint8Array({ maxByteLength: 8 * 1024 * 1024 }),
+    data: Type.Uint8Array({ maxByteLength: SNAP_PIECE_BYTES }),
   }),
-  'zab.Proposal': Type.Object({
-    ...session,
-    entries: Type.Array(entry, { minItems: 1 }),
-    /**
-     * Entries a follower forwarded, as [zxid, follower, requestId]: that follower answers its
-     * client itself when it applies the entry, so no response has to travel back.
-     */
-    // Unbounded like `entries` (one per entry at most): the frame size limit bounds both.
-    forwarded: Type.Optional(Type.Array(Type.Tuple([zxid, count, count]))),
-  }),
+  /** Entries in log form (log-entry.ts): each names the replica that answers its client. */
+  'zab.Proposal': Type.Object({ ...session, entries: Type.Array(entry, { minItems: 1 }) }),
   'zab.NewLeader': Type.Object({ ...session, epoch }),
   /** Cumulative: the follower holds every proposal up to `zxid` durably. Counter 0: NEWLEADER. */
   'zab.Ack': Type.Object({ ...session, zxid }),
@@ -82,20 +76,13 @@ export const zabMessages = defineMessages({
   'zab.ReadIndexReply': Type.Object({ ...session, round: count, zxid }),
   /** Either side ends the session (best effort; silence ends it too). */
   'zab.Close': Type.Object({ group, session: count }),
-  /** A client operation forwarded by the replica it reached to the leader. */
-  'zab.Request': Type.Object({ group, requestId: count, payload: Type.Uint8Array() }),
-  'zab.Response': Type.Object({
-    group,
-    requestId: count,
-    status: Type.Union([200, 204, 404, 412, 503, 504].map((s) => Type.Literal(s))),
-    version: Type.Optional(zxid),
-    value: Type.Optional(Type.Uint8Array()),
-    reason: Type.Optional(Type.String({ maxLength: 200 })),
-    epoch,
-    zxid,
-  }),
 });
 
 declare module '../components/network/network-port.js' {
   interface NetworkMessages extends PayloadsOf<typeof zabMessages> {}
 }
+
+/** A session message as a role writes it: the replica adds the addressing and the framing. */
+export type SessionBody<K extends MessageKind> = K extends MessageKind
+  ? Omit<MessageOf<K>, 'src' | 'dst' | 'group' | 'session' | 'seq'>
+  : never;

@@ -12,7 +12,7 @@ export function runDemo(seed: number, print: (line: string) => void): void {
   const { cluster, sim } = run;
   const at = (): string => `t=${(sim.now / 1000).toFixed(3)}s`;
   const leaderLine = (leader: NodeId): string =>
-    `${at()}  node ${leader} leads epoch ${cluster.replica(leader)!.currentEpoch}`;
+    `${at()}  node ${leader} leads epoch ${cluster.replica(leader)!.durableState.currentEpoch}`;
   print(`zabkv simulated demo: one ZAB group of 5 replicas, 8 clients, seed ${seed}`);
   print(leaderLine(run.awaitLeader()));
   run.startClients();

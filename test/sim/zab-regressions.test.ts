@@ -58,7 +58,7 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       run.writes(next, 5, 'b');
       run.cluster.restart(old);
       run.awaitServing(old);
-      const history = run.cluster.replica(old)!.history;
+      const history = run.cluster.replica(old)!.durableState.history;
       expect(history.entry(orphan)).toBeUndefined();
       // Not over-truncated: the committed entries before the orphan are all still there.
       for (const zxid of committed) expect(history.contains(zxid)).toBe(true);
@@ -87,8 +87,8 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       sim.runUntil(() => !sim.isUp(leader), 1_000);
       sim.fabric.onArrival = undefined;
       sim.fabric.heal();
-      expect(cluster.replica(low)!.history.last).toBe(version);
-      expect(cluster.replica(low)!.machine.appliedZxid).toBeLessThan(version);
+      expect(cluster.replica(low)!.durableState.history.last).toBe(version);
+      expect(cluster.replica(low)!.durableState.machine.appliedZxid).toBeLessThan(version);
       // `high` has the higher id: only the logged zxid in `low`'s vote makes `low` win.
       const next = run.awaitLeader((id) => id !== leader);
       expect(next).toBe(low);
@@ -131,11 +131,11 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       cluster.restart(holder);
       run.awaitServing(holder);
       expect(snaps).toBeGreaterThan(0);
-      expect(cluster.replica(holder)!.history.entry(orphan)).toBeUndefined();
+      expect(cluster.replica(holder)!.durableState.history.entry(orphan)).toBeUndefined();
       cluster.crash(holder);
       cluster.restart(holder);
       run.awaitServing(holder);
-      expect(cluster.replica(holder)!.history.entry(orphan)).toBeUndefined();
+      expect(cluster.replica(holder)!.durableState.history.entry(orphan)).toBeUndefined();
       expect(run.finish()).toBe('ok');
     });
   });
@@ -147,8 +147,8 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const leader = run.awaitLeader();
       const [behind] = othersThan(run, leader) as [NodeId];
       lagBehind(run, leader, behind, 40);
-      const lastBefore = cluster.replica(behind)!.history.last;
-      const appliedBefore = cluster.replica(behind)!.machine.appliedZxid;
+      const lastBefore = cluster.replica(behind)!.durableState.history.last;
+      const appliedBefore = cluster.replica(behind)!.durableState.machine.appliedZxid;
       let interrupted = false;
       sim.fabric.onArrival = (message) => {
         if (interrupted || message.kind !== 'zab.NewLeader' || message.dst !== behind) return true;
@@ -158,8 +158,8 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       };
       expect(sim.runUntil(() => interrupted, 10_000)).toBe(true);
       sim.runUntil(() => cluster.replica(behind)!.roleName === 'looking', 2_000);
-      expect(cluster.replica(behind)!.history.last).toBe(lastBefore);
-      expect(cluster.replica(behind)!.machine.appliedZxid).toBe(appliedBefore);
+      expect(cluster.replica(behind)!.durableState.history.last).toBe(lastBefore);
+      expect(cluster.replica(behind)!.durableState.machine.appliedZxid).toBe(appliedBefore);
       sim.fabric.onArrival = undefined;
       expect(run.finish()).toBe('ok');
     });

@@ -4,6 +4,7 @@ import type { NodeId } from '../../components/network/node-id.js';
 import type { KvOutcome } from '../../kv/kv-operation.js';
 import { ScriptedRun } from '../../sim/scripted-run.js';
 import { submitAndWait } from '../../sim/verify-run.js';
+import { decodeLogEntry } from '../../replica/log-entry.js';
 
 function others(run: ScriptedRun, id: NodeId): NodeId[] {
   return run.cluster.ids.filter((x) => x !== id);
@@ -40,8 +41,8 @@ describe('ZAB request path', () => {
     const delivered = deliveredDuring(run, () => (put = run.put(follower, 'k', 'v')));
     expect(put).toMatchObject({ status: 200 });
     // The follower answers when it applies the entry: no response travels back for it.
-    expect(delivered.get('zab.Request')).toBeGreaterThan(0);
-    expect(delivered.has('zab.Response')).toBe(false);
+    expect(delivered.get('kv.Request')).toBeGreaterThan(0);
+    expect(delivered.has('kv.Response')).toBe(false);
     const read = submitAndWait(run.cluster, follower, { op: 'get', key: 'k' });
     expect(read).toMatchObject({ status: 200, version: (put as { version: number }).version });
     expect(run.finish()).toBe('ok');
@@ -138,7 +139,7 @@ describe('ZAB request path', () => {
     run.writes(leader, 300, 'w');
     run.finish();
     for (const id of cluster.ids) {
-      expect(cluster.replica(id)!.history.length).toBeLessThanOrEqual(25 + 10 + 5);
+      expect(cluster.replica(id)!.durableState.history.length).toBeLessThanOrEqual(25 + 10 + 5);
       const image = cluster.disks.get(id)!.load();
       expect(image.log.length).toBeLessThanOrEqual(25 + 10 + 5);
       expect(image.snapshot).not.toBeNull();
@@ -185,8 +186,8 @@ describe('ZAB request path', () => {
         expect(read).toMatchObject({ status: 200, version: (put as { version: number }).version });
       }
     });
-    expect(sent.get('zab.Request')).toBeUndefined();
-    expect(sent.get('zab.Response')).toBeUndefined();
+    expect(sent.get('kv.Request')).toBeUndefined();
+    expect(sent.get('kv.Response')).toBeUndefined();
     expect(sent.get('zab.ReadIndex')).toBe(10);
     expect(sent.get('zab.ReadIndexReply')).toBe(10);
     expect(run.finish()).toBe('ok');
@@ -197,11 +198,11 @@ describe('ZAB request path', () => {
     const proposals: { entries: number; bytes: number; tags: number }[] = [];
     sim.fabric.onArrival = (message) => {
       if (message.kind === 'zab.Proposal') {
-        const { entries, forwarded } = message as unknown as MessageOf<'zab.Proposal'>;
+        const { entries } = message as unknown as MessageOf<'zab.Proposal'>;
         proposals.push({
           entries: entries.length,
           bytes: entries.reduce((n, [, payload]) => n + payload.length, 0),
-          tags: forwarded?.length ?? 0,
+          tags: entries.filter(([, payload]) => decodeLogEntry(payload).origin !== null).length,
         });
       }
       return true;
@@ -221,7 +222,7 @@ describe('ZAB request path', () => {
     sim.fabric.onArrival = undefined;
     expect(outcomes.map((o) => o?.status)).toEqual(Array(24).fill(200));
     for (const p of proposals) expect(p.entries === 1 || p.bytes <= 2 ** 20).toBe(true);
-    // Each follower got every entry once, and the forwarded ones tagged for their follower.
+    // Each follower got every entry once, and the forwarded ones name their follower as origin.
     expect(proposals.reduce((n, p) => n + p.entries, 0)).toBe(48);
     expect(proposals.reduce((n, p) => n + p.tags, 0)).toBe(24);
     expect(run.finish()).toBe('ok');

@@ -1,0 +1,57 @@
+import { MAX_REASON_LENGTH } from '../components/limits.js';
+import type { KvOutcome } from './kv-operation.js';
+
+/** 503: the operation provably did not happen (no leader, no quorum, shutting down). */
+export function unavailable(reason: string): KvOutcome {
+  return { status: 503, reason };
+}
+
+/** 504: the operation may or may not have happened (lost or timed out in flight). */
+export function unknown(reason: string): KvOutcome {
+  return { status: 504, reason };
+}
+
+/**
+ * A request whose answer never came: a write may have happened, a read has no effect and
+ * did not happen as far as the client can tell.
+ */
+export function unanswered(write: boolean, reason: string): KvOutcome {
+  return write ? unknown(reason) : unavailable(reason);
+}
+
+/** An outcome as flat message fields (for the answers that cross the network). */
+export interface OutcomeFields {
+  readonly status: number;
+  readonly version?: number;
+  readonly value?: Uint8Array;
+  readonly reason?: string;
+}
+
+export function outcomeToFields(outcome: KvOutcome): OutcomeFields {
+  return {
+    status: outcome.status,
+    ...('version' in outcome ? { version: outcome.version } : {}),
+    ...('value' in outcome && outcome.value !== undefined ? { value: outcome.value } : {}),
+    ...('reason' in outcome ? { reason: outcome.reason.slice(0, MAX_REASON_LENGTH) } : {}),
+  };
+}
+
+export function outcomeFromFields(fields: OutcomeFields): KvOutcome {
+  switch (fields.status) {
+    case 200:
+      return {
+        status: 200,
+        version: fields.version ?? 0,
+        ...(fields.value === undefined ? {} : { value: fields.value }),
+      };
+    case 204:
+    case 404:
+    case 412:
+      return { status: fields.status };
+    case 503:
+    case 504:
+      return { status: fields.status, reason: fields.reason ?? '' };
+    default:
+      throw new Error(`no outcome has status ${fields.status}`);
+  }
+}

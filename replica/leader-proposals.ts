@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import type { StoredEntry } from '../components/storage/index.js';
+import type { KvOutcome } from '../kv/kv-operation.js';
+import { unavailable, unknown } from '../kv/outcome.js';
+import { formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
+import type { Reply } from './client-requests.js';
+import type { AppliedEntry } from './durable-state.js';
+import type { DurableWaiters } from './durable-waiters.js';
+import {
+  countsInQuorum,
+  inPieces,
+  quorumValue,
+  receivesProposals,
+  type LearnerHandler,
+  type LeaderOutgoing,
+} from './learner-handler.js';
+import { encodeLogEntry } from './log-entry.js';
+import type { RoleContext } from './role-context.js';
+
+/** What the broadcast pipeline needs of its leader. */
+export interface ProposalsHost {
+  handlers(): Iterable<LearnerHandler>;
+  handlerOf(follower: number): LearnerHandler | undefined;
+  send(handler: LearnerHandler, message: LeaderOutgoing): void;
+}
+
+/**
+ * The established leader's write pipeline (Leader.propose, processAck, tryToCommit): writes
+ * batched per burst, proposed with zxids of this epoch, committed once a quorum holds them
+ * durably, in order (docs/zab-rules.md R10), and answered at apply.
+ */
+export class LeaderProposals {
+  private epoch = -1;
+  private counter = 0;
+  private selfDurable: Zxid = 0;
+  private lastProposed: Zxid = 0;
+  private lastCommittedValue: Zxid = 0;
+  /** Proposed writes not yet applied; `followerAnswers`: the follower that forwarded it will. */
+  private readonly writes = new Map<Zxid, { reply: Reply; followerAnswers: boolean }>();
+  /** Writes waiting for the current burst of events to end, to be proposed together. */
+  private batch: { readonly payload: Uint8Array; readonly reply: Reply }[] = [];
+
+  constructor(
+    private readonly context: RoleContext,
+    private readonly waiters: DurableWaiters,
+    private readonly host: ProposalsHost,
+  ) {}
+
+  get lastCommitted(): Zxid {
+    return this.lastCommittedValue;
+  }
+
+  get pending(): number {
+    return this.writes.size + this.batch.length;
+  }
+
+  /** currentEpoch is durable: this leader's own log, as it stands, is durable too. */
+  noteSelfDurable(zxid: Zxid): void {
+    this.selfDurable = zxid;
+  }
+
+  /** A quorum acknowledged NEWLEADER: the whole history is committed in `epoch`. */
+  establish(epoch: number, last: Zxid): void {
+    this.epoch = epoch;
+    this.lastProposed = last;
+    this.selfDurable = last;
+    this.lastCommittedValue = last;
+    this.commitThrough(last);
+  }
+
+  /**
+   * A client write (already validated) in its encoded form. Writes that arrive together are
+   * proposed together: the batch closes once the events at hand are handled, and becomes one
+   * PROPOSAL per follower and one log append (one fsync) for all of them.
+   */
+  submit(payload: Uint8Array, reply: Reply): void {
+    assert(this.epoch >= 0, 'writes are proposed only once established');
+    if (this.pending >= this.context.config.maxOutstanding) {
+      this.answer(reply, unavailable('too many writes in flight'));
+      return;
+    }
+    this.batch.push({ payload, reply });
+    if (this.batch.length === 1) this.context.replica.requestBurstEnd();
+  }
+
+  onBurstEnd(): void {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    const entries: StoredEntry[] = [];
+    for (const { payload, reply } of batch) {
+      if (this.counter + 1 >= this.context.config.counterLimit) {
+        // ZOOKEEPER-1277: the last counter value is never used; a new epoch starts again at 1.
+        this.answer(reply, unavailable('zxid counter exhausted, electing'));
+        continue;
+      }
+      this.counter++;
+      const zxid = makeZxid(this.epoch, this.counter);
+      // A follower that will receive this proposal answers its own client at apply: the
+      // entry names it as its origin.
+      const forwarder = reply.to === 'remote' ? this.host.handlerOf(reply.node) : undefined;
+      const followerAnswers = forwarder !== undefined && receivesProposals(forwarder);
+      const origin =
+        followerAnswers && reply.to === 'remote'
+          ? { node: reply.node, requestId: reply.requestId }
+          : null;
+      entries.push({ zxid, payload: encodeLogEntry(origin, payload) });
+      this.writes.set(zxid, { reply, followerAnswers });
+    }
+    if (entries.length > 0) this.propose(entries);
+    if (entries.length < batch.length) {
+      this.context.replica.lookForLeader('zxid counter exhausted');
+    }
+  }
+
+  private propose(entries: StoredEntry[]): void {
+    const last = entries.at(-1)!.zxid;
+    this.lastProposed = last;
+    // Followers get the proposal before the leader's own fsync, as in ZooKeeper; a burst of big
+    // values goes in several messages, each well under the peer frame limit.
+    for (const piece of inPieces(entries)) {
+      const proposal = { kind: 'zab.Proposal' as const, entries: piece };
+      for (const handler of this.host.handlers()) {
+        if (receivesProposals(handler)) this.host.send(handler, proposal);
+      }
+    }
+    this.waiters.after(this.context.durable.append(entries), () => {
+      this.context.replica.acknowledging(last);
+      this.selfDurable = Math.max(this.selfDurable, last);
+      this.tryCommit();
+    });
+  }
+
+  onAck(handler: LearnerHandler, zxid: Zxid): void {
+    if (handler.phase !== 'synced' || zxid <= handler.acked) return;
+    if (!(zxid <= this.lastProposed))
+      assert.fail(`ACK ${formatZxid(zxid)} beyond the last proposal`);
+    handler.acked = zxid;
+    this.tryCommit();
+  }
+
+  /** Commit the highest zxid a quorum holds durably; commits are cumulative, so in order (R10). */
+  tryCommit(): void {
+    const acked = [this.selfDurable];
+    for (const handler of this.host.handlers()) {
+      if (countsInQuorum(handler)) acked.push(handler.acked);
+    }
+    const point = quorumValue(acked, (count) => this.context.replica.isQuorum(count));
+    if (point <= this.lastCommittedValue) return;
+    this.lastCommittedValue = point;
+    for (const handler of this.host.handlers()) {
+      if (receivesProposals(handler)) this.host.send(handler, { kind: 'zab.Commit', zxid: point });
+    }
+    this.commitThrough(point);
+  }
+
+  /** The leader steps down: proposed writes have unknown outcomes, batched ones did not happen. */
+  end(): void {
+    const { requests, config } = this.context;
+    // Also to the followers that were to answer themselves: their session may outlive this.
+    for (const [zxid, { reply }] of this.writes) {
+      requests.answer(reply, unknown('leader changed before commit'), zxid);
+    }
+    config.observer?.failed?.(config.self, this.writes.size);
+    this.writes.clear();
+    for (const { reply } of this.batch) {
+      this.answer(reply, unavailable('leader changed before proposing'));
+    }
+    this.batch = [];
+  }
+
+  private commitThrough(zxid: Zxid): void {
+    this.context.replica.commitThrough(zxid, (applied) => this.onApplied(applied));
+  }
+
+  /** Applied with this outcome: answer the write that asked for it. */
+  private onApplied({ entry, outcome }: AppliedEntry): void {
+    const write = this.writes.get(entry.zxid);
+    if (write === undefined) return;
+    this.writes.delete(entry.zxid);
+    if (!write.followerAnswers) this.context.requests.answer(write.reply, outcome, entry.zxid);
+  }
+
+  private answer(reply: Reply, outcome: KvOutcome): void {
+    this.context.requests.answer(reply, outcome, this.lastCommittedValue);
+  }
+}

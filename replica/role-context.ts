@@ -1,0 +1,35 @@
+import type { NetMessage } from '../components/network/network-port.js';
+import type { NodeId } from '../components/network/node-id.js';
+import type { Zxid } from '../kv/zxid.js';
+import type { ClientRequests } from './client-requests.js';
+import type { AppliedEntry, DurableState } from './durable-state.js';
+import type { ReplicaInit } from './replica-config.js';
+
+/** What a role asks of the replica component that runs it. */
+export interface RoleHost {
+  send(message: NetMessage): void;
+  /** Tells `peer` the session is over (best effort; silence ends it too). */
+  closeSession(peer: NodeId, session: number): void;
+  /** Ends this role and starts an election. The role must return at once after calling it. */
+  lookForLeader(reason: string): void;
+  /** The role is established in `epoch` (a leader with its quorum, a synced follower). */
+  established(epoch: number): void;
+  /** About to acknowledge holding everything up to `zxid` durably (for the observer). */
+  acknowledging(zxid: Zxid): void;
+  /** Asks for the role's `onBurstEnd` once the events at hand are handled (closes a batch). */
+  requestBurstEnd(): void;
+  /** Commits and applies through `zxid`, answering the clients of what it applies. */
+  commitThrough(zxid: Zxid, onApplied?: (applied: AppliedEntry) => void): void;
+  nextSessionId(): number;
+  isQuorum(count: number): boolean;
+  isVoter(node: NodeId): boolean;
+  logDebug(fields: Record<string, unknown>, message: string): void;
+}
+
+/** The small objects a role works with; the role owns nothing of them and outlives none. */
+export interface RoleContext {
+  readonly config: ReplicaInit;
+  readonly durable: DurableState;
+  readonly requests: ClientRequests;
+  readonly replica: RoleHost;
+}
