@@ -120,7 +120,10 @@ export class DurableState {
     this.waiters.release(seq);
   }
 
-  /** Persists acceptedEpoch; it is in effect from the returned write's durability on (R2). */
+  /**
+   * Persists acceptedEpoch; it is in effect from the returned write's durability on
+   * (docs/zab-rules.md R2).
+   */
   acceptEpoch(epoch: number): number {
     if (!(epoch > this.acceptedEpochValue))
       assert.fail(`acceptedEpoch must grow: ${epoch} <= ${this.acceptedEpochValue}`);
@@ -131,7 +134,10 @@ export class DurableState {
     return seq;
   }
 
-  /** Persists currentEpoch after every earlier write (R3); it also makes this node a voter. */
+  /**
+   * Persists currentEpoch after every earlier write (docs/zab-rules.md R3); it also makes this
+   * node a voter.
+   */
   adoptEpoch(epoch: number): number {
     const seq = this.persist({ kind: 'SetCurrentEpoch', epoch });
     this.waiters.after(seq, () => {
@@ -167,7 +173,8 @@ export class DurableState {
   }
 
   /**
-   * Marks everything up to `zxid` committed and applies it in order (R10), handing each
+   * Marks everything up to `zxid` committed and applies it in order (docs/zab-rules.md R10),
+   * handing each
    * applied entry and its outcome to `onApplied`, which answers the client that asked.
    */
   commitThrough(zxid: Zxid, onApplied: (applied: AppliedEntry) => void): void {

@@ -36,7 +36,8 @@ export interface ElectionHost {
 /**
  * The total order of votes (FastLeaderElection.totalOrderPredicate): currentEpoch first, so
  * a server that accepted a newer NEWLEADER beats one that merely logged more in an older
- * epoch; then the last logged zxid (R1: durable log, not applied state); then the id.
+ * epoch; then the last logged zxid (docs/zab-rules.md R1: durable log, not applied state); then
+ * the id.
  */
 export function beats(candidate: Vote, current: Vote): boolean {
   if (candidate.peerEpoch !== current.peerEpoch) return candidate.peerEpoch > current.peerEpoch;

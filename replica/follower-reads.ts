@@ -15,7 +15,8 @@ interface FollowerRead {
 
 /**
  * Linearizable reads served by a follower from its own state (etcd's ReadIndex, the
- * follower side; docs/zab-rules.md, "Linearizable reads"). Reads wait for a ReadIndex round sent after they
+ * follower side; docs/zab-rules.md, "Linearizable reads"). Reads wait for a ReadIndex round sent
+ * after they
  * arrived; the leader answers it with its commit point once a quorum has confirmed it still
  * leads, and the follower answers the reads once it has applied that far. A read that
  * arrived before a write was acknowledged anywhere therefore sees it, and the values never

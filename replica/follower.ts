@@ -25,7 +25,10 @@ export const FOLLOWER_HANDLES = [
 type SessionMessage = MessageOf<(typeof FOLLOWER_HANDLES)[number]>;
 type Outgoing = SessionBody<'zab.AckEpoch' | 'zab.Ack' | 'zab.Pong' | 'zab.ReadIndex'>;
 
-/** What arrived between DIFF/TRUNC/SNAP and NEWLEADER: applied only once it is all here (docs/zab-rules.md R3, R7). */
+/**
+ * What arrived between DIFF/TRUNC/SNAP and NEWLEADER: applied only once it is all here
+ * (docs/zab-rules.md R3, R7).
+ */
 interface SyncBuffer {
   mode: 'diff' | 'trunc' | 'snap';
   /** The history point the entries continue from. */
@@ -177,7 +180,8 @@ export class FollowerSession {
         lastZxid: durable.history.last,
         epochEnds: durable.history.epochEnds(),
       });
-    // The promise is durable before it is made (R2); an equal epoch was promised before.
+    // The promise is durable before it is made (docs/zab-rules.md R2); an equal epoch was
+    // promised before.
     if (epoch === acceptedEpoch) ackEpoch(-1);
     else this.waiters.after(durable.acceptEpoch(epoch), () => ackEpoch(durable.currentEpoch));
   }
@@ -250,7 +254,8 @@ export class FollowerSession {
     }
     let previous = this.context.durable.history.last;
     for (const entry of stored) {
-      // Only this leader's epoch, contiguous (R9): anything else means a lost or stray message.
+      // Only this leader's epoch, contiguous (docs/zab-rules.md R9): anything else means a lost
+      // or stray message.
       if (epochOf(entry.zxid) !== this.epoch || !follows(previous, entry.zxid)) {
         this.fail(`proposal ${formatZxid(entry.zxid)} does not follow ${formatZxid(previous)}`);
         return;
@@ -265,7 +270,8 @@ export class FollowerSession {
   }
 
   /**
-   * R3, in this order: log everything the sync brought, then currentEpoch, then ACK. The
+   * docs/zab-rules.md R3, in this order: log everything the sync brought, then currentEpoch, then
+   * ACK. The
    * storage applies writes in order and durability is prefix-closed, so a crash anywhere in
    * between leaves a prefix of these steps on disk, never currentEpoch without the history.
    */
@@ -309,7 +315,8 @@ export class FollowerSession {
       this.fail(`COMMIT in phase ${this.phase}`);
       return;
     }
-    // R10: a commit names a proposal this follower holds; anything else is a protocol bug.
+    // docs/zab-rules.md R10: a commit names a proposal this follower holds; anything else is a
+    // protocol bug.
     if (!this.context.durable.history.contains(zxid))
       assert.fail(`COMMIT ${formatZxid(zxid)} for a proposal not held`);
     if (this.phase === 'broadcast') this.commitThrough(zxid);

@@ -139,7 +139,10 @@ export class LeaderProposals {
     this.tryCommit();
   }
 
-  /** Commit the highest zxid a quorum holds durably; commits are cumulative, so in order (R10). */
+  /**
+   * Commit the highest zxid a quorum holds durably; commits are cumulative, so in order
+   * (docs/zab-rules.md R10).
+   */
   tryCommit(): void {
     const acked = [this.selfDurable];
     for (const handler of this.host.handlers()) {

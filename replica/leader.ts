@@ -22,7 +22,7 @@ type Incoming = MessageOf<(typeof LEADER_HANDLES)[number]>;
 
 type Phase =
   | 'discovery' // gathering FOLLOWERINFO from a quorum to choose the epoch
-  | 'epoch-pending' // persisting acceptedEpoch before any LEADERINFO (R2)
+  | 'epoch-pending' // persisting acceptedEpoch before any LEADERINFO (docs/zab-rules.md R2)
   | 'ack-epoch' // gathering ACKEPOCH from a quorum
   | 'current-pending' // persisting currentEpoch
   | 'sync' // syncing followers, gathering NEWLEADER ACKs

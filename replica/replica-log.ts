@@ -5,7 +5,8 @@ import { epochOf, follows, type Zxid } from '../kv/zxid.js';
 /**
  * A replica's accepted history in memory: the durable log plus what is on its way to disk
  * (storage applies writes in order, so the two differ only by writes already requested).
- * Entries are contiguous (R9). `base` is the history point just before the first entry when
+ * Entries are contiguous (docs/zab-rules.md R9). `base` is the history point just before the
+ * first entry when
  * it is known (0 for a log from the very start, or the snapshot zxid after a SNAP); the
  * state machine, not the log, holds the applied state.
  */
@@ -86,7 +87,7 @@ export class ReplicaLog {
     this.baseZxid = zxid;
   }
 
-  /** The last zxid of each epoch in the history, ascending (the epoch table of §6.1). */
+  /** The last zxid of each epoch, ascending: ACKEPOCH carries it to find the common prefix. */
   epochEnds(): Zxid[] {
     const ends: Zxid[] = [];
     if (this.baseZxid !== null && this.baseZxid > 0) ends.push(this.baseZxid);
