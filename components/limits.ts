@@ -65,8 +65,8 @@ export const MAX_OUTSTANDING_PROPOSALS_COUNT = 10_000;
  * forward it to its leader (inner). The inner wait ends first, so the outer node gets a
  * definite answer (503 "did not happen" or 504 "unknown") rather than timing out itself.
  */
-export const ROUTED_REQUEST_TIMEOUT_MS = 5_000;
-export const FORWARDED_REQUEST_TIMEOUT_MS = 4_000;
+export const ROUTED_REQUEST_TIMEOUT_MS = 7_000;
+export const FORWARDED_REQUEST_TIMEOUT_MS = 5_000;
 
 // ---- relations ----------------------------------------------------------------------------
 
