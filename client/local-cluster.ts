@@ -20,7 +20,7 @@ export interface LocalClusterOptions {
   readonly nodeFlags?: readonly string[];
 }
 
-const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli/cli.js', import.meta.url));
 
 export function httpUrl(options: LocalClusterOptions, node: number): string {
   return `http://127.0.0.1:${options.firstHttpPort + node - 1}`;
