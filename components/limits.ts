@@ -38,6 +38,27 @@ export const MAX_OPERATION_BYTES = MAX_KEY_BYTES + MAX_VALUE_BYTES + MAX_OPERATI
 export const MAX_FRAME_BYTES = 16 * MIB;
 /** A message's fields besides its payload: kind, src, dst, group, session, seq, zxids. */
 export const MAX_MESSAGE_ENVELOPE_BYTES = 256;
+/**
+ * A frame on a connection whose Hello has not been accepted yet: the Hello is about 60 bytes,
+ * so nobody unauthenticated can make a node buffer more than this (security.md §1).
+ */
+export const MAX_HELLO_FRAME_BYTES = 4 * KIB;
+/**
+ * A peer connection must complete TLS (when on) and its Hello within this time, or it is
+ * closed: a scanner or a stalled dialler holds no socket for long. A healthy handshake on a
+ * LAN takes a few milliseconds.
+ */
+export const PEER_HANDSHAKE_TIMEOUT_MS = 5_000;
+/**
+ * Inbound peer connections still in their handshake; more are closed at once. Peers that
+ * dial together after a restart finish in milliseconds, so 64 is ample for any cluster.
+ */
+export const MAX_PEER_HANDSHAKES_COUNT = 64;
+/**
+ * Inbound peer connections in all: each node dials each other at most twice (its own id and
+ * the bootstrap alias), so this allows clusters of about 500 nodes.
+ */
+export const MAX_PEER_CONNECTIONS_COUNT = 1024;
 
 // ---- ZAB ----------------------------------------------------------------------------------
 

@@ -26,16 +26,22 @@ export function helloFrame(cluster: string, src: NodeId, dst: NodeId): Buffer {
   return encodeFrame({ kind: 'net.Hello', cluster, src, dst, version: PROTOCOL_VERSION });
 }
 
+/** The two ends a Hello names: the dialler, and the id it means to reach here. */
+export interface HelloEnds {
+  readonly src: NodeId;
+  readonly dst: NodeId;
+}
+
 /**
- * The dialler's id when `value` is a Hello of `cluster` addressed to this node (`isMe`), else
- * null.
+ * The ends a Hello names when `value` is a Hello of `cluster` addressed to this node (`isMe`),
+ * else null. With TLS on, the caller also checks `src` against the dialler's certificate.
  */
 export function checkHello(
   value: unknown,
   cluster: string,
   isMe: (id: NodeId) => boolean,
-): NodeId | null {
+): HelloEnds | null {
   if (!helloCheck.Check(value)) return null;
   if (value.cluster !== cluster || !isMe(value.dst as NodeId)) return null;
-  return value.src as NodeId;
+  return { src: value.src as NodeId, dst: value.dst as NodeId };
 }

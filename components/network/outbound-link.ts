@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { helloFrame } from './handshake.js';
 import type { NodeId, PeerAddress } from './node-id.js';
+import type { PeerTls } from './peer-tls.js';
 
 /** What a link needs from its network: settings, the peer's address, counters, the log. */
 export interface LinkContext {
@@ -11,7 +12,9 @@ export interface LinkContext {
   readonly maxQueuedBytes: number;
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
-  readonly stats: { connectionsDialed: number; dropped: number };
+  /** Dial with TLS, accepting only a receiver whose certificate names the peer. */
+  readonly tls: PeerTls | null;
+  readonly stats: { connectionsDialed: number; dropped: number; dialHandshakeFailures: number };
   readonly log: Logger;
   address(peer: NodeId): PeerAddress | undefined;
   /** The network is gone: never dial again. */
@@ -33,6 +36,9 @@ export class OutboundLink {
   private backoffMs: number;
   private retry: NodeJS.Timeout | null = null;
   private overflowWarned = false;
+  private tlsWarned = false;
+  /** When the current connection came up: one that lasts resets the backoff when it drops. */
+  private connectedAt = 0;
   /**
    * Writes handed to a socket, and how many of them finished. Both only grow; when a socket
    * closes its unfinished writes count as finished (they never will be), so a Flush waiting
@@ -127,16 +133,38 @@ export class OutboundLink {
     const address = this.context.address(this.peer);
     if (address === undefined) return;
     this.context.stats.connectionsDialed++;
-    const socket = connect({ host: address.host, port: address.port, noDelay: true });
+    const tls = this.context.tls;
+    const socket =
+      tls === null
+        ? connect({ host: address.host, port: address.port, noDelay: true })
+        : tls.connect(address, this.peer);
     this.socket = socket;
-    socket.on('connect', () => {
+    let reached = false;
+    socket.once('connect', () => (reached = true));
+    socket.once(tls === null ? 'connect' : 'secureConnect', () => {
       this.connected = true;
-      this.backoffMs = this.context.reconnectMinMs;
+      this.connectedAt = Date.now();
       this.overflowWarned = false;
+      this.tlsWarned = false;
       this.write(socket, helloFrame(this.context.clusterId, this.context.self, this.peer));
       this.context.log.debug({ peer: this.peer }, 'link up');
       this.writeQueued();
     });
+    if (tls !== null) {
+      socket.once('error', (error) => {
+        // Reached the port but not through TLS: the receiver's certificate is wrong for this
+        // peer, or it refused ours. Warned once until a connection succeeds.
+        if (!reached || this.connected) return;
+        this.context.stats.dialHandshakeFailures++;
+        if (!this.tlsWarned) {
+          this.tlsWarned = true;
+          this.context.log.warn(
+            { peer: this.peer, address, err: error.message },
+            'TLS handshake with peer failed',
+          );
+        }
+      });
+    }
     socket.on('data', () => {}); // the receiver never writes; drain anyway
     socket.on('error', (error) =>
       this.context.log.debug({ peer: this.peer, err: error.message }, 'link error'),
@@ -147,6 +175,11 @@ export class OutboundLink {
   private onClose(socket: Socket): void {
     if (this.socket !== socket) return;
     if (this.connected) this.context.log.debug({ peer: this.peer }, 'link down');
+    // A connection that the receiver closes at once (it refused our certificate or Hello) must
+    // not reset the backoff, or we would redial it every few milliseconds.
+    if (this.connected && Date.now() - this.connectedAt >= this.context.reconnectMaxMs) {
+      this.backoffMs = this.context.reconnectMinMs;
+    }
     this.socket = null;
     this.connected = false;
     this.finished = this.issued;

@@ -1,12 +1,18 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import { MAX_FRAME_BYTES } from '../limits.js';
+import {
+  MAX_FRAME_BYTES,
+  MAX_HELLO_FRAME_BYTES,
+  MAX_PEER_CONNECTIONS_COUNT,
+  MAX_PEER_HANDSHAKES_COUNT,
+  PEER_HANDSHAKE_TIMEOUT_MS,
+} from '../limits.js';
 import { ComponentDefinition, type ComponentContext, type ReplyTo } from '../kernel/index.js';
-import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
-import { checkHello } from './handshake.js';
+import { encodeFrame } from './frame-codec.js';
 import type { MessageCatalogue } from './message-catalogue.js';
 import { Network, type Flushed, type NetMessage } from './network-port.js';
 import type { NodeId, PeerAddress } from './node-id.js';
 import { OutboundLink, type LinkContext } from './outbound-link.js';
+import { PeerListener, type ListenerStats } from './peer-listener.js';
+import { PeerTls, type PeerTlsInit } from './peer-tls.js';
 
 export interface TcpNetworkInit {
   readonly self: NodeId;
@@ -25,15 +31,27 @@ export interface TcpNetworkInit {
    * joining node can reach knowing only its address.
    */
   readonly aliases?: readonly NodeId[];
+  /** Mutual TLS on every peer connection, both ways; plaintext when absent. */
+  readonly tls?: PeerTlsInit;
+  /** The frame limit until a connection's Hello is accepted. */
+  readonly maxHelloFrameBytes?: number;
+  /** An inbound connection must complete TLS and its Hello within this. */
+  readonly handshakeTimeoutMs?: number;
+  /** Inbound connections handshaking at once; more are closed at once. */
+  readonly maxHandshakes?: number;
+  /** Inbound connections in all; more are closed at once. */
+  readonly maxInboundConnections?: number;
 }
 
-export interface TcpNetworkStats {
-  framesIn: number;
+export interface TcpNetworkStats extends ListenerStats {
   framesOut: number;
   localDeliveries: number;
-  badFrames: number;
-  connectionsAccepted: number;
   connectionsDialed: number;
+  /**
+   * Dialled connections whose TLS handshake failed: the receiver's certificate is not the
+   * CA's or does not name the node dialled, or the receiver refused ours.
+   */
+  dialHandshakeFailures: number;
   /** Messages dropped: unknown peer, or over the queue bound. */
   dropped: number;
 }
@@ -49,7 +67,9 @@ interface PendingFlush {
  * sender and only read by the receiver, so FIFO per pair is TCP's own order. The dialler opens
  * with a Hello naming cluster and both node ids; after it every message must come from that
  * peer to this node and be a valid catalogue message, or the connection is closed and counted:
- * a bad peer never hurts the node. Frames queued in one tick go out in one write per peer.
+ * a bad peer never hurts the node (the receiving side, its handshake limits and its counters
+ * are in `peer-listener.ts`). With `tls`, both ends prove their ids with certificates of the
+ * cluster CA (`peer-tls.ts`). Frames queued in one tick go out in one write per peer.
  */
 export class TcpNetwork extends ComponentDefinition {
   readonly network = this.provides(Network);
@@ -61,13 +81,17 @@ export class TcpNetwork extends ComponentDefinition {
     connectionsAccepted: 0,
     connectionsDialed: 0,
     dropped: 0,
+    handshakeFailures: 0,
+    handshakeTimeouts: 0,
+    connectionsRefused: 0,
+    connectionsReplaced: 0,
+    dialHandshakeFailures: 0,
   };
-  private readonly init: Required<TcpNetworkInit>;
+  private readonly init: Required<Omit<TcpNetworkInit, 'tls'>>;
   private readonly addresses = new Map<NodeId, PeerAddress>();
   private readonly links = new Map<NodeId, OutboundLink>();
   private readonly dirty = new Set<OutboundLink>();
-  private readonly inbound = new Set<Socket>();
-  private server: Server | null = null;
+  private readonly listener: PeerListener;
   private flushScheduled: NodeJS.Immediate | null = null;
   private pendingFlushes: PendingFlush[] = [];
   private readonly linkContext: LinkContext;
@@ -83,10 +107,26 @@ export class TcpNetwork extends ComponentDefinition {
       reconnectMinMs: 20,
       reconnectMaxMs: 1_000,
       aliases: [],
+      maxHelloFrameBytes: MAX_HELLO_FRAME_BYTES,
+      handshakeTimeoutMs: PEER_HANDSHAKE_TIMEOUT_MS,
+      maxHandshakes: MAX_PEER_HANDSHAKES_COUNT,
+      maxInboundConnections: MAX_PEER_CONNECTIONS_COUNT,
       ...init,
     };
+    const tls = init.tls === undefined ? null : new PeerTls(init.tls, init.clusterId);
+    this.listener = new PeerListener({
+      ...this.init,
+      maxConnections: this.init.maxInboundConnections,
+      tls,
+      stats: this.stats,
+      log: this.log,
+      isMe: (id) => this.isMe(id),
+      deliver: (message) => this.trigger(message, this.network),
+      linkDown: (peer) => this.trigger({ kind: 'LinkDown', peer }, this.network),
+    });
     this.linkContext = {
       ...this.init,
+      tls,
       stats: this.stats,
       log: this.log,
       address: (peer) => this.addresses.get(peer),
@@ -112,25 +152,26 @@ export class TcpNetwork extends ComponentDefinition {
   }
 
   protected override onStart(): void {
-    const server = createServer((socket) => this.accept(socket));
-    this.server = server;
-    server.on('error', (error) => {
-      this.log.error({ err: error }, 'peer server failed');
-      this.rejectListening(error);
-    });
-    server.listen(this.init.listen.port, this.init.listen.host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      this.log.info({ host: this.init.listen.host, port }, 'listening for peers');
-      this.resolveListening(port);
-    });
+    const { host, port } = this.init.listen;
+    this.listener.listen(host, port).then(
+      (bound) => {
+        this.log.info(
+          { host, port: bound, tls: this.linkContext.tls !== null },
+          'listening for peers',
+        );
+        this.resolveListening(bound);
+      },
+      (error: Error) => {
+        this.log.error({ err: error }, 'peer server failed');
+        this.rejectListening(error);
+      },
+    );
   }
 
   protected override onKill(): void {
     if (this.flushScheduled !== null) clearImmediate(this.flushScheduled);
     for (const link of this.links.values()) link.close();
-    for (const socket of this.inbound) socket.destroy();
-    this.server?.close();
+    this.listener.close();
   }
 
   private setPeers(peers: readonly PeerAddress[]): void {
@@ -198,53 +239,6 @@ export class TcpNetwork extends ComponentDefinition {
       this.answer(flush.origin, { kind: 'Flushed' });
     }
     this.pendingFlushes = this.pendingFlushes.filter((flush) => !done(flush));
-  }
-
-  // ---- connections in -----------------------------------------------------------------------
-
-  private accept(socket: Socket): void {
-    this.stats.connectionsAccepted++;
-    this.inbound.add(socket);
-    socket.setNoDelay(true);
-    const decoder = new FrameDecoder(this.init.maxFrameBytes);
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    let peer: NodeId | null = null;
-    const reject = (reason: string): void => {
-      this.stats.badFrames++;
-      this.log.warn({ remote, peer, reason }, 'bad frame from peer: closing connection');
-      socket.destroy();
-    };
-    socket.on('data', (chunk: Buffer) => {
-      let values: unknown[];
-      try {
-        values = decoder.push(chunk);
-      } catch (error) {
-        if (error instanceof FrameError) return reject(error.message);
-        throw error;
-      }
-      for (const value of values) {
-        if (peer === null) {
-          peer = checkHello(value, this.init.clusterId, (id) => this.isMe(id));
-          if (peer === null) return reject('bad handshake');
-          continue;
-        }
-        const reason = this.init.catalogue.invalid(value);
-        if (reason !== null) return reject(reason);
-        const message = value as NetMessage;
-        if (message.src !== peer || !this.isMe(message.dst)) {
-          return reject(`message ${message.src}>${message.dst} on the link from ${peer}`);
-        }
-        this.stats.framesIn++;
-        this.trigger(message, this.network);
-      }
-    });
-    socket.on('error', (error) => this.log.debug({ remote, err: error.message }, 'inbound error'));
-    socket.on('close', () => {
-      this.inbound.delete(socket);
-      if (peer !== null && this.state !== 'destroyed') {
-        this.trigger({ kind: 'LinkDown', peer }, this.network);
-      }
-    });
   }
 
   private isMe(id: NodeId): boolean {

@@ -109,32 +109,37 @@ describe('TcpNetwork against bad input on the peer port', () => {
   const hello = (overrides: Record<string, unknown> = {}) =>
     encodeFrame({ kind: 'net.Hello', cluster: CLUSTER, src: B, dst: A, version: 1, ...overrides });
 
-  const cases: [string, Buffer][] = [
-    ['random bytes', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n\x00\xff garbage')],
-    ['an oversized length prefix', Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3])],
+  type Counter = 'badFrames' | 'handshakeFailures';
+  const cases: [string, Buffer, Counter][] = [
+    ['random bytes', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n\x00\xff garbage'), 'badFrames'],
+    ['an oversized length prefix', Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3]), 'badFrames'],
     [
       'an undecodable body',
       Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from([0xc1, 0xc1, 0xc1])]),
+      'badFrames',
     ],
-    ['a handshake for another cluster', hello({ cluster: 'someone-else' })],
-    ['a handshake for another node', hello({ dst: 9 })],
+    ['a handshake for another cluster', hello({ cluster: 'someone-else' }), 'handshakeFailures'],
+    ['a handshake for another node', hello({ dst: 9 }), 'handshakeFailures'],
     [
       'an unknown message kind',
       Buffer.concat([hello(), encodeFrame({ kind: 'evil', src: B, dst: A })]),
+      'badFrames',
     ],
     [
       'a message with a bad field',
       Buffer.concat([hello(), encodeFrame({ kind: 'test.Ping', src: B, dst: A, seq: -1 })]),
+      'badFrames',
     ],
     [
       'a spoofed sender',
       Buffer.concat([hello(), encodeFrame({ kind: 'test.Ping', src: 5, dst: A, seq: 1 })]),
+      'badFrames',
     ],
   ];
 
   it.each(cases)(
     'closes the connection on %s, counts it, and keeps serving',
-    async (_name, bytes) => {
+    async (_name, bytes, counter) => {
       const b = await startEchoProcess(0, 1);
       const a = await startLocalNode(b.port);
       const socket = connect({ host: '127.0.0.1', port: a.port });
@@ -142,7 +147,8 @@ describe('TcpNetwork against bad input on the peer port', () => {
       socket.on('error', () => {});
       socket.write(bytes);
       await once(socket, 'close');
-      expect(a.node.tcp.stats.badFrames).toBe(1);
+      expect(a.node.tcp.stats[counter]).toBe(1);
+      expect(a.node.tcp.stats.badFrames + a.node.tcp.stats.handshakeFailures).toBe(1);
       expect(a.node.probe.received).toEqual([]);
 
       // A well-behaved peer still gets through: B learns A's address by restarting it with it.
