@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { PRIVATE_FILE_MODE } from '../private-file.js';
 
 /**
  * Replaces `path` with `bytes` so that after a crash the file holds either the old or the new
@@ -9,7 +10,7 @@ import { dirname } from 'node:path';
  */
 export function replaceFileSync(path: string, bytes: Uint8Array | string): void {
   const temporary = `${path}.tmp`;
-  writeFileSync(temporary, bytes);
+  writeFileSync(temporary, bytes, { mode: PRIVATE_FILE_MODE });
   const file = openSync(temporary, 'r+');
   fsyncSync(file);
   closeSync(file);
@@ -29,7 +30,7 @@ export async function replaceFile(path: string, bytes: Uint8Array): Promise<void
  */
 export async function stageFile(path: string, bytes: Uint8Array, tag = 'tmp'): Promise<string> {
   const temporary = `${path}.${tag}`;
-  const file = await open(temporary, 'w');
+  const file = await open(temporary, 'w', PRIVATE_FILE_MODE);
   try {
     await file.writeFile(bytes);
     await file.sync();
