@@ -1,7 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
-import { stopNodeOnFailure, type DiskStoreInit, type DiskStoreStats } from './disk-store.js';
+import {
+  asError,
+  isNoSpace,
+  stopNodeOnFailure,
+  type DiskStoreInit,
+  type DiskStoreStats,
+} from './disk-store.js';
+import {
+  DEFAULT_MIN_FREE_BYTES,
+  DEFAULT_SPACE_CHECK_MS,
+  SpaceMonitor,
+  statfsFreeBytes,
+} from './space-monitor.js';
 import { recoverImage } from './recover-image.js';
 import { sealEntry, sealSnapshot } from './stored-record.js';
 import {
@@ -26,11 +38,12 @@ const SNAPSHOT_KEY = 0;
  * closes its write batch at the next `setImmediate`), so one fsync covers them all: group
  * commit. lmdb commits are atomic and ordered, so after any crash the disk holds a prefix of
  * the transactions, each whole; Durable is emitted strictly in transaction order, so the
- * indications are prefix-closed too.
+ * indications are prefix-closed too. A batch that fails is aborted whole by lmdb; the store
+ * reports WriteFailed and takes writes again after the next Load (storage-port.ts).
  */
 export class LmdbStorage extends ComponentDefinition {
   readonly storage = this.provides(Storage);
-  readonly stats: DiskStoreStats = { writes: 0, commits: 0 };
+  readonly stats: DiskStoreStats = { writes: 0, commits: 0, failures: 0 };
   private readonly root: RootDatabase;
   private readonly logDb: Database<Uint8Array, number>;
   private readonly metaDb: Database<number | boolean, Meta>;
@@ -44,6 +57,12 @@ export class LmdbStorage extends ComponentDefinition {
   /** Transactions not yet durable, oldest first. */
   private readonly inFlight: Batch[] = [];
   private broken = false;
+  /** A batch failed: writes are dropped until the next Load. */
+  private failed = false;
+  private lastRequestedSeq = 0;
+  private readonly space: SpaceMonitor;
+  /** Bytes of the latest snapshot: the next one needs that much room again. */
+  private snapshotBytes = 0;
   /** Our transactions committed so far, also kept on disk to prove none went missing. */
   private batches: number;
   private closed: Promise<void> = Promise.resolve();
@@ -67,8 +86,28 @@ export class LmdbStorage extends ComponentDefinition {
       this.metaDb.putSync('voter', init.initialize);
     });
     this.batches = this.number('batches');
+    const minFreeBytes = init.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+    this.space = new SpaceMonitor({
+      path: init.path,
+      minFreeBytes,
+      intervalMs: init.spaceCheckMs ?? DEFAULT_SPACE_CHECK_MS,
+      freeBytes: init.freeBytes ?? statfsFreeBytes,
+      extraBytes: () => this.snapshotBytes,
+      report: (low, freeBytes) => {
+        if (this.lifecycle === 'destroyed') return;
+        if (low) this.log.warn({ freeBytes, minFreeBytes }, 'disk space below the reserve');
+        else this.log.info({ freeBytes, minFreeBytes }, 'disk space above the reserve');
+        this.trigger({ kind: 'SpaceLow', low, freeBytes }, this.storage);
+      },
+      warn: (error) => this.log.warn({ err: error }, 'cannot check free disk space'),
+    });
 
     this.subscribe(this.storage, 'Load', (_request, origin) => {
+      if (this.failed && !this.flushing) {
+        // After a failed batch: what lmdb holds is what committed; count from there.
+        this.failed = false;
+        this.batches = this.number('batches');
+      }
       this.answer(origin, { kind: 'Loaded', image: this.load() });
     });
     for (const kind of STORAGE_WRITE_KINDS)
@@ -80,7 +119,12 @@ export class LmdbStorage extends ComponentDefinition {
     return this.closed;
   }
 
+  protected override onStart(): void {
+    this.space.start();
+  }
+
   protected override onKill(): void {
+    this.space.stop();
     this.pending = [];
     this.closed = this.root.close().catch((error: unknown) => {
       this.log.warn({ err: error }, 'closing lmdb failed');
@@ -93,6 +137,7 @@ export class LmdbStorage extends ComponentDefinition {
     // Copied: lmdb may hand out views of memory it reuses.
     for (const { value } of this.logDb.getRange()) log.push(Uint8Array.from(value));
     const snapshot = this.snapshotDb.get(SNAPSHOT_KEY);
+    this.snapshotBytes = snapshot?.length ?? 0;
     // lmdb writes records atomically, so a short record is damage, never a torn write.
     const image = recoverImage(
       {
@@ -122,7 +167,8 @@ export class LmdbStorage extends ComponentDefinition {
   }
 
   private request(write: StorageWrite): void {
-    if (this.broken) return;
+    if (this.broken || this.failed) return;
+    this.lastRequestedSeq = write.seq;
     this.pending.push(write);
     this.maybeStartBatch();
   }
@@ -132,7 +178,8 @@ export class LmdbStorage extends ComponentDefinition {
    * wait and all go into the next batch, so under load each fsync carries many writes.
    */
   private maybeStartBatch(): void {
-    if (this.batchOpen || this.flushing || this.pending.length === 0 || this.broken) return;
+    if (this.batchOpen || this.flushing || this.pending.length === 0) return;
+    if (this.broken || this.failed) return;
     this.batchOpen = true;
     this.flushing = true;
     const batch: Batch = { lastSeq: null, durable: false };
@@ -144,7 +191,16 @@ export class LmdbStorage extends ComponentDefinition {
     const flushed = new Promise<unknown>((resolve, reject) => {
       this.root.flushed.then(resolve, reject);
     });
-    Promise.all([committed, flushed]).then(
+    flushed.catch(() => {}); // a failure is reported through `whole`
+    let commitFailed = false;
+    const whole = committed.then(
+      () => flushed,
+      (error: unknown) => {
+        commitFailed = true;
+        throw error;
+      },
+    );
+    whole.then(
       () => {
         batch.durable = true;
         this.flushing = false;
@@ -152,7 +208,12 @@ export class LmdbStorage extends ComponentDefinition {
         this.emitDurable();
         if (this.lifecycle !== 'destroyed') this.maybeStartBatch();
       },
-      (error: unknown) => this.stopWriting(error),
+      (error: unknown) => {
+        // Committed but not flushed: lmdb cannot take it back, and its pages may never reach
+        // the disk (a failed fsync may drop them): this store cannot vouch for its state.
+        if (commitFailed) this.failBatch(batch, asError(error));
+        else this.stopWriting(error);
+      },
     );
   }
 
@@ -161,7 +222,7 @@ export class LmdbStorage extends ComponentDefinition {
     this.batchOpen = false;
     const writes = this.pending;
     this.pending = [];
-    if (this.broken || this.lifecycle === 'destroyed') return;
+    if (this.broken || this.failed || this.lifecycle === 'destroyed') return;
     // If an earlier transaction failed to commit, lmdb may still run this one: it must not
     // land on disk without the writes before it.
     if (this.number('batches') !== this.batches) {
@@ -185,6 +246,7 @@ export class LmdbStorage extends ComponentDefinition {
             throw new Error(`append out of order: ${entry.zxid} after ${last}`);
           }
           this.logDb.putSync(entry.zxid, sealEntry(entry));
+          this.space.noteWritten(entry.payload.length);
           last = entry.zxid;
         }
         return;
@@ -207,9 +269,11 @@ export class LmdbStorage extends ComponentDefinition {
         return;
       case 'SaveSnapshot':
         this.snapshotDb.putSync(SNAPSHOT_KEY, sealSnapshot(write.snapshot));
+        this.snapshotBytes = write.snapshot.state.length;
         return;
       case 'InstallSnapshot':
         this.snapshotDb.putSync(SNAPSHOT_KEY, sealSnapshot(write.snapshot));
+        this.snapshotBytes = write.snapshot.state.length;
         this.logDb.clearSync();
         return;
       case 'Compact': {
@@ -241,10 +305,29 @@ export class LmdbStorage extends ComponentDefinition {
     this.trigger({ kind: 'Durable', seq }, this.storage);
   }
 
+  /**
+   * A batch failed to commit or to flush: lmdb aborted it whole (or it is not durable), so
+   * nothing of it is reported durable; the writes behind it are dropped until the next Load.
+   * One batch is in flight at a time, so this one is the only one not durable.
+   */
+  private failBatch(batch: Batch, error: Error): void {
+    if (this.broken || this.lifecycle === 'destroyed') return;
+    this.failed = true;
+    this.flushing = false;
+    this.pending = [];
+    this.stats.failures++;
+    this.inFlight.splice(this.inFlight.indexOf(batch), 1);
+    const noSpace = isNoSpace(error);
+    this.log.error({ err: error, noSpace }, 'storage write failed: batch aborted');
+    const seq = this.lastRequestedSeq; // the writes behind it are dropped with it
+    this.trigger({ kind: 'WriteFailed', seq, reason: error.message, noSpace }, this.storage);
+    this.space.check();
+  }
+
   private stopWriting(error: unknown): void {
     if (this.broken || this.lifecycle === 'destroyed') return;
     this.broken = true;
     this.pending = [];
-    this.onFailure(error instanceof Error ? error : new Error(String(error)));
+    this.onFailure(asError(error));
   }
 }

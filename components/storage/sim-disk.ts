@@ -25,9 +25,17 @@ export class SimDisk {
   private volatile: StorageWrite[] = [];
   /** Rotted since the last load: the next load will find the damage. */
   private rotten = false;
+  private lowValue = false;
   flushHook: FlushHook | undefined;
+  /**
+   * The disk is full: every flush fails, its writes meeting a crash's fate (a prefix may have
+   * landed, the last record maybe torn), until this is cleared.
+   */
+  full = false;
+  /** Told when `low` changes: the simulated store's free-space check. */
+  onSpaceChange: ((low: boolean) => void) | undefined;
   /** Counters for tests: how often each crash outcome happened. */
-  readonly stats = { flushes: 0, crashes: 0, keptVolatile: 0, torn: 0 };
+  readonly stats = { flushes: 0, crashes: 0, keptVolatile: 0, torn: 0, failedFlushes: 0 };
 
   /** `initialized`: a founding member's empty disk, allowed to vote (ZooKeeper's marker file). */
   constructor(
@@ -59,9 +67,36 @@ export class SimDisk {
     return writes.at(-1)!.seq;
   }
 
+  /** Free space is below the store's reserve (the store reports SpaceLow). */
+  get low(): boolean {
+    return this.lowValue;
+  }
+
+  set low(low: boolean) {
+    if (low === this.lowValue) return;
+    this.lowValue = low;
+    this.onSpaceChange?.(low);
+  }
+
+  /**
+   * A flush on a full disk: it fails, and what it was writing meets a crash's fate, as a
+   * write that ran out of space halfway would leave it. Returns the last write's number.
+   */
+  failFlush(): number | undefined {
+    const last = this.volatile.at(-1);
+    if (last === undefined) return undefined;
+    this.stats.failedFlushes++;
+    this.settleVolatile();
+    return last.seq;
+  }
+
   /** Power loss: a random prefix of the volatile writes survives, its last record maybe torn. */
   crash(): void {
     this.stats.crashes++;
+    this.settleVolatile();
+  }
+
+  private settleVolatile(): void {
     const kept = this.random.int(0, this.volatile.length);
     const survivors = this.volatile.slice(0, kept);
     this.volatile = [];

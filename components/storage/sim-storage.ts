@@ -13,10 +13,15 @@ export interface SimStorageInit {
   readonly flushMs: readonly [number, number];
 }
 
-/** Storage in virtual time over a SimDisk; a crash (kill) hands the volatile writes to the disk's fate. */
+/**
+ * Storage in virtual time over a SimDisk; a crash (kill) hands the volatile writes to the disk's
+ * fate. A full disk fails the flush (WriteFailed) and writes are dropped until the next Load,
+ * as the disk stores do; the disk's `low` flag is reported as SpaceLow.
+ */
 export class SimStorage extends ComponentDefinition {
   readonly storage = this.provides(Storage);
   private flushing: FutureEvent | null = null;
+  private failed = false;
 
   constructor(
     context: ComponentContext,
@@ -24,9 +29,11 @@ export class SimStorage extends ComponentDefinition {
   ) {
     super(context);
     this.subscribe(this.storage, 'Load', (_request, origin) => {
+      this.failed = false;
       this.answer(origin, { kind: 'Loaded', image: init.disk.load() });
     });
     const write = (request: Parameters<SimDisk['write']>[0]): void => {
+      if (this.failed) return;
       init.disk.write(request);
       this.flushing ??= init.clock.after(init.random.int(init.flushMs[0], init.flushMs[1]), () =>
         this.flush(),
@@ -37,8 +44,26 @@ export class SimStorage extends ComponentDefinition {
     }
   }
 
+  protected override onStart(): void {
+    const report = (low: boolean): void => {
+      if (this.lifecycle === 'destroyed') return;
+      this.init.clock.traceLine(`space ${low ? 'low' : 'ok'}`);
+      this.trigger({ kind: 'SpaceLow', low, freeBytes: low ? 0 : 2 ** 40 }, this.storage);
+    };
+    this.init.disk.onSpaceChange = report;
+    if (this.init.disk.low) report(true);
+  }
+
   private flush(): void {
     this.flushing = null;
+    if (this.init.disk.full) {
+      const seq = this.init.disk.failFlush();
+      if (seq === undefined || this.lifecycle === 'destroyed') return;
+      this.failed = true;
+      this.init.clock.traceLine(`flush failed ${seq}`);
+      this.trigger({ kind: 'WriteFailed', seq, reason: 'disk full', noSpace: true }, this.storage);
+      return;
+    }
     const seq = this.init.disk.flush();
     if (seq === undefined || this.lifecycle === 'destroyed') return;
     this.init.clock.traceLine(`flush ${seq}`);
@@ -46,6 +71,7 @@ export class SimStorage extends ComponentDefinition {
   }
 
   protected override onKill(): void {
+    this.init.disk.onSpaceChange = undefined;
     if (this.flushing !== null) this.flushing.cancelled = true;
     this.flushing = null;
     this.init.disk.crash();

@@ -101,8 +101,36 @@ export interface Durable {
   readonly seq: number;
 }
 
+/**
+ * A batch of writes failed (ENOSPC, EIO, …). None of the writes since the last `Durable` is
+ * ever reported durable: the store has rolled back to what a crash now could have left (every
+ * durable write, maybe some later ones in order, a torn tail cut off) and ignores every write
+ * until the next `Load`, which it answers with exactly that. Writes after that Load are taken
+ * again (the next one may fail too, or succeed once space is back). `seq`: the last write
+ * requested before the failure (none up to it will be reported durable). The node stays up:
+ * the writer decides what a failure means for it.
+ */
+export interface WriteFailed {
+  readonly kind: 'WriteFailed';
+  readonly seq: number;
+  readonly reason: string;
+  /** The disk is full (ENOSPC, EDQUOT), as opposed to an I/O error. */
+  readonly noSpace: boolean;
+}
+
+/**
+ * The store's free space crossed its reserve (`--min-free-bytes`, plus room for the next
+ * snapshot): told once at start and on every change. Below it (`low`) the writer should
+ * refuse new data before the disk fills; the store itself still takes every write.
+ */
+export interface SpaceLow {
+  readonly kind: 'SpaceLow';
+  readonly low: boolean;
+  readonly freeBytes: number;
+}
+
 export type StorageRequest = Load | StorageWrite;
-export type StorageIndication = Loaded | Durable;
+export type StorageIndication = Loaded | Durable | WriteFailed | SpaceLow;
 
 /**
  * Durable storage of one replica: its log, its two epochs, its latest snapshot.
@@ -113,6 +141,8 @@ export type StorageIndication = Loaded | Durable;
  * order. Many writes share one flush (group commit). This ordering is what makes ZAB's
  * "log the history, then write currentEpoch, then ACK" (docs/zab-rules.md R3) hold across
  * crashes.
- * A failed write is a fault of the store (the node stops), never a silent loss.
+ * A failed write is never a silent loss: the store reports `WriteFailed`, rolls back to its last
+ * durable state and waits for a `Load` (see WriteFailed); a store that cannot even roll back
+ * stops the node.
  */
 export const Storage = portType<StorageRequest, StorageIndication>('Storage');

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 import {
   closeSync,
   constants,
@@ -13,9 +12,20 @@ import {
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-file.js';
-import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
-import { stopNodeOnFailure, type DiskStoreInit, type DiskStoreStats } from './disk-store.js';
+import { ComponentDefinition, type ComponentContext, type ReplyTo } from '../kernel/index.js';
+import {
+  asError,
+  isNoSpace,
+  stopNodeOnFailure,
+  type DiskStoreInit,
+  type DiskStoreStats,
+} from './disk-store.js';
+import {
+  DEFAULT_MIN_FREE_BYTES,
+  DEFAULT_SPACE_CHECK_MS,
+  SpaceMonitor,
+  statfsFreeBytes,
+} from './space-monitor.js';
 import {
   installFile,
   replaceFile,
@@ -36,21 +46,33 @@ import {
   segmentFile,
   type Epochs,
   type SegmentState,
+  type WalScan,
 } from './wal-files.js';
 import {
   STORAGE_WRITE_KINDS,
   Storage,
+  type StorageIndication,
   type StorageWrite,
   type StoredImage,
 } from './storage-port.js';
 
+/** The file operations a batch makes, where a test may inject a failure. */
+export type WalOperation = 'preallocate' | 'log' | 'epochs' | 'stage' | 'snapshot' | 'segment';
+
 export interface WalStorageInit extends DiskStoreInit {
   /** A segment is closed and a new one started once it holds this many bytes. */
   readonly segmentBytes?: number;
+  /** Called before each file operation of a batch; a throw fails it as the disk would (tests). */
+  readonly beforeFileOperation?: (operation: WalOperation) => void;
 }
 
-const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
+export const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
 const PREALLOCATE_BYTES = 2 ** 20;
+
+/** The reserve a WAL store keeps by default: 64 MiB, or two segments if that is more. */
+export function defaultMinFreeBytes(segmentBytes = DEFAULT_SEGMENT_BYTES): number {
+  return Math.max(DEFAULT_MIN_FREE_BYTES, 2 * segmentBytes);
+}
 
 /**
  * The Storage port on an append-only log, as ZooKeeper's txn log and etcd's WAL keep theirs:
@@ -60,14 +82,18 @@ const PREALLOCATE_BYTES = 2 ** 20;
  * way to disk at a time; writes requested meanwhile all go into the next (group commit).
  * Epochs and snapshots are small files replaced atomically; a batch writes its log records
  * before any such file, so what a crash leaves is always a prefix of the requested writes.
+ * A batch that fails (a full disk, an I/O error) is rolled back by the recovery a restart
+ * would run, and reported (WriteFailed); the store then waits for a Load (storage-port.ts).
  */
 export class WalStorage extends ComponentDefinition {
   readonly storage = this.provides(Storage);
-  readonly stats: DiskStoreStats = { writes: 0, commits: 0 };
+  readonly stats: DiskStoreStats = { writes: 0, commits: 0, failures: 0 };
   private readonly directory: string;
   private readonly segmentBytes: number;
   private readonly onFailure: (error: Error) => void;
   private readonly onFlushed: ((durationMs: number, writes: number) => void) | undefined;
+  private readonly beforeFileOperation: (operation: WalOperation) => void;
+  private readonly space: SpaceMonitor;
   private epochs: Epochs;
   /** The base in force (see wal-files.ts); snapshots are written with it. */
   private base: number;
@@ -93,7 +119,14 @@ export class WalStorage extends ComponentDefinition {
   >();
   private scheduled = false;
   private flushing: Promise<void> | null = null;
+  /** Could not roll back: takes nothing any more (onFailure was told). */
   private broken = false;
+  /** A batch failed and was rolled back (or is being rolled back): writes wait for a Load. */
+  private failed = false;
+  /** Loads asked for while a rollback runs: answered once it is done. */
+  private loadsWaiting: ReplyTo<StorageIndication>[] = [];
+  /** Bytes of the latest snapshot: the next one needs that much room again. */
+  private snapshotBytes = 0;
   private closed: Promise<void> = Promise.resolve();
 
   constructor(context: ComponentContext, init: WalStorageInit) {
@@ -102,13 +135,62 @@ export class WalStorage extends ComponentDefinition {
     this.segmentBytes = init.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.onFlushed = init.onFlushed;
     this.onFailure = init.onFailure ?? stopNodeOnFailure(this.log);
+    this.beforeFileOperation = init.beforeFileOperation ?? (() => {});
     // Written once, before anything else, so a crash can never turn an old store into a new one.
     if (!existsSync(join(this.directory, EPOCHS_FILE))) {
-      mkdirSync(this.directory, { recursive: true, mode: PRIVATE_DIR_MODE });
+      mkdirSync(this.directory, { recursive: true });
       const fresh = { acceptedEpoch: 0, currentEpoch: 0, voter: init.initialize, base: 0 };
       replaceFileSync(join(this.directory, EPOCHS_FILE), sealEpochs(fresh));
     }
-    const recovered = this.recover();
+    // Assigned by adopt(), which the rollback after a failed batch runs again.
+    this.epochs = { acceptedEpoch: 0, currentEpoch: 0, voter: false, base: 0 };
+    this.base = 0;
+    this.segments = [];
+    this.activeBytes = 0;
+    this.allocated = 0;
+    this.lastZxid = -1;
+    this.recoveredImage = null;
+    this.adopt(this.recover());
+    const minFreeBytes = init.minFreeBytes ?? defaultMinFreeBytes(this.segmentBytes);
+    this.space = new SpaceMonitor({
+      path: this.directory,
+      minFreeBytes,
+      intervalMs: init.spaceCheckMs ?? DEFAULT_SPACE_CHECK_MS,
+      freeBytes: init.freeBytes ?? statfsFreeBytes,
+      extraBytes: () => this.snapshotBytes,
+      report: (low, freeBytes) => {
+        if (this.lifecycle === 'destroyed') return;
+        const fields = { freeBytes, minFreeBytes, snapshotBytes: this.snapshotBytes };
+        if (low) this.log.warn(fields, 'disk space below the reserve');
+        else this.log.info(fields, 'disk space above the reserve');
+        this.trigger({ kind: 'SpaceLow', low, freeBytes }, this.storage);
+      },
+      warn: (error) => this.log.warn({ err: error }, 'cannot check free disk space'),
+    });
+
+    this.subscribe(this.storage, 'Load', (_request, origin) => {
+      if (this.flushing !== null && this.failed) {
+        this.loadsWaiting.push(origin); // the rollback is under way
+        return;
+      }
+      this.failed = false;
+      // Start-up's (or the rollback's) scan, saying what recovery cut off, unless writes have
+      // changed the disk since.
+      const image = this.recoveredImage ?? scanWal(this.directory).image;
+      this.recoveredImage = null;
+      this.answer(origin, { kind: 'Loaded', image });
+    });
+    for (const kind of STORAGE_WRITE_KINDS) {
+      this.subscribe(this.storage, kind, (write) => this.request(write));
+    }
+  }
+
+  protected override onStart(): void {
+    this.space.start();
+  }
+
+  /** Takes what recovery found as the store's state: where appends go on, and the image. */
+  private adopt(recovered: ReturnType<WalStorage['recover']>): void {
     this.epochs = recovered.epochs;
     this.base = recovered.base;
     this.segments = recovered.segments.map(({ n, maxZxid }) => ({ n, maxZxid }));
@@ -117,17 +199,8 @@ export class WalStorage extends ComponentDefinition {
     this.allocated = last?.fileBytes ?? 0;
     this.lastZxid = recovered.image.log.at(-1)?.zxid ?? -1;
     if (last === undefined) this.segments.push({ n: this.base, maxZxid: -1 });
-
+    this.snapshotBytes = recovered.image.snapshot?.state.length ?? 0;
     this.recoveredImage = recovered.image;
-    this.subscribe(this.storage, 'Load', (_request, origin) => {
-      // Start-up's scan, saying what recovery cut off, unless writes have changed the disk since.
-      const image = this.recoveredImage ?? scanWal(this.directory).image;
-      this.recoveredImage = null;
-      this.answer(origin, { kind: 'Loaded', image });
-    });
-    for (const kind of STORAGE_WRITE_KINDS) {
-      this.subscribe(this.storage, kind, (write) => this.request(write));
-    }
   }
 
   private get snapshotPath(): string {
@@ -140,6 +213,7 @@ export class WalStorage extends ComponentDefinition {
   }
 
   protected override onKill(): void {
+    this.space.stop();
     this.pending = [];
     const flushing = this.flushing ?? Promise.resolve();
     this.closed = flushing
@@ -158,7 +232,7 @@ export class WalStorage extends ComponentDefinition {
     segments: readonly SegmentState[];
     image: StoredImage;
   } {
-    const scan = scanWal(this.directory);
+    const scan: WalScan = scanWal(this.directory);
     let { epochs, base } = scan;
     if (scan.image.damage === 'corrupt') {
       base = Math.max(base, ...scan.retired.map((n) => n + 1));
@@ -203,11 +277,15 @@ export class WalStorage extends ComponentDefinition {
   }
 
   private request(write: StorageWrite): void {
-    if (this.broken) return;
+    if (this.broken || this.failed) return;
     this.recoveredImage = null;
     if (write.kind === 'SaveSnapshot') {
       const bytes = sealWalSnapshot(write.snapshot, this.base);
-      const file = stageFile(this.snapshotPath, bytes, `${write.seq}.tmp`);
+      const file = Promise.resolve().then(() => {
+        this.beforeFileOperation('stage');
+        this.space.noteWritten(bytes.length);
+        return stageFile(this.snapshotPath, bytes, `${write.seq}.tmp`);
+      });
       file.catch(() => {}); // awaited, and reported, at its turn
       this.staged.set(write.seq, { base: this.base, file });
     }
@@ -221,7 +299,8 @@ export class WalStorage extends ComponentDefinition {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (this.broken || this.lifecycle === 'destroyed' || this.pending.length === 0) return;
+      if (this.broken || this.failed || this.lifecycle === 'destroyed') return;
+      if (this.pending.length === 0) return;
       const writes = this.pending;
       this.pending = [];
       const started = performance.now();
@@ -235,10 +314,7 @@ export class WalStorage extends ComponentDefinition {
           this.trigger({ kind: 'Durable', seq: writes.at(-1)!.seq }, this.storage);
           this.schedule();
         },
-        (error: unknown) => {
-          this.flushing = null;
-          this.stopWriting(error);
-        },
+        (error: unknown) => this.rollBack(writes, asError(error)),
       );
     });
   }
@@ -287,18 +363,22 @@ export class WalStorage extends ComponentDefinition {
             await rm(file, { force: true });
             file = await stageFile(this.snapshotPath, sealWalSnapshot(write.snapshot, this.base));
           }
+          this.beforeFileOperation('snapshot');
           await installFile(file, this.snapshotPath);
+          this.snapshotBytes = write.snapshot.state.length;
           break;
         }
         case 'InstallSnapshot': {
           await writeRecords();
           // The new base retires every segment so far, atomically with the snapshot.
           const next = this.segments.at(-1)!.n + 1;
+          this.beforeFileOperation('snapshot');
           await replaceFile(
             join(this.directory, SNAPSHOT_FILE),
             sealWalSnapshot(write.snapshot, next),
           );
           this.base = next;
+          this.snapshotBytes = write.snapshot.state.length;
           await this.startSegment(next);
           const retired = this.segments.splice(0, this.segments.length - 1);
           await this.deleteSegments(retired.map(({ n }) => n));
@@ -333,12 +413,15 @@ export class WalStorage extends ComponentDefinition {
       // metadata, so each is a data flush without a journal commit (about 20 % faster here).
       const grow = Math.max(PREALLOCATE_BYTES, this.activeBytes + bytes.length - this.allocated);
       const zeros = new Uint8Array(grow);
+      this.beforeFileOperation('preallocate');
       const grown = await this.active.write(zeros, 0, grow, this.allocated);
-      assert.equal(grown.bytesWritten, grow, 'short write preallocating the log');
+      if (grown.bytesWritten !== grow) throw shortWrite('preallocating the log');
       this.allocated += grow;
+      this.space.noteWritten(grow);
     }
+    this.beforeFileOperation('log');
     const { bytesWritten } = await this.active.write(bytes, 0, bytes.length, this.activeBytes);
-    assert.equal(bytesWritten, bytes.length, 'short write to the log');
+    if (bytesWritten !== bytes.length) throw shortWrite('to the log');
     this.activeBytes += bytes.length;
   }
 
@@ -356,12 +439,12 @@ export class WalStorage extends ComponentDefinition {
    * Linux ignores the position. The directory is synced so the file's name is durable too.
    */
   private async openSegment(n: number): Promise<FileHandle> {
+    this.beforeFileOperation('segment');
     const file = await open(
       join(this.directory, segmentFile(n)),
       // O_DSYNC: a write returns once its data is durable, one trip to the thread pool instead
       // of two (write, then fdatasync).
       constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC,
-      PRIVATE_FILE_MODE,
     );
     await syncDirectory(this.directory);
     return file;
@@ -374,14 +457,65 @@ export class WalStorage extends ComponentDefinition {
   }
 
   private async writeEpochs(epochs: Epochs): Promise<void> {
+    this.beforeFileOperation('epochs');
     await replaceFile(join(this.directory, EPOCHS_FILE), sealEpochs(epochs));
     this.epochs = epochs;
+  }
+
+  /**
+   * A batch failed: nothing of it is reported durable, the writes behind it are dropped, and
+   * the directory is brought back to what a restart would find (recover(): a torn tail
+   * zeroed, staged files removed), which holds every durable write. Then WriteFailed, and
+   * writes wait for the next Load. A store that cannot even do that stops the node.
+   */
+  private rollBack(writes: readonly StorageWrite[], error: Error): void {
+    // The writes behind the failed batch are dropped with it: `seq` covers them too.
+    const seq = this.pending.at(-1)?.seq ?? writes.at(-1)!.seq;
+    this.failed = true;
+    this.pending = [];
+    this.stats.failures++;
+    const staged = [...this.staged.values()].map(({ file }) => file);
+    this.staged.clear();
+    this.flushing = (async () => {
+      await Promise.allSettled(staged); // their files are removed by recover()
+      const active = this.active;
+      this.active = null;
+      await active?.close().catch(() => {});
+      this.adopt(this.recover());
+    })().then(
+      () => {
+        this.flushing = null;
+        if (this.lifecycle === 'destroyed') return;
+        const noSpace = isNoSpace(error);
+        this.log.error(
+          { err: error, seq, noSpace },
+          'storage write failed: rolled back to the last durable write',
+        );
+        this.trigger({ kind: 'WriteFailed', seq, reason: error.message, noSpace }, this.storage);
+        this.space.check();
+        for (const origin of this.loadsWaiting.splice(0)) {
+          this.failed = false;
+          const image = this.recoveredImage ?? scanWal(this.directory).image;
+          this.recoveredImage = null;
+          this.answer(origin, { kind: 'Loaded', image });
+        }
+      },
+      (rollbackError: unknown) => {
+        this.flushing = null;
+        this.stopWriting(rollbackError);
+      },
+    );
   }
 
   private stopWriting(error: unknown): void {
     if (this.broken || this.lifecycle === 'destroyed') return;
     this.broken = true;
     this.pending = [];
-    this.onFailure(error instanceof Error ? error : new Error(String(error)));
+    this.onFailure(asError(error));
   }
+}
+
+/** A write that wrote only part of its bytes: on a regular file, the disk filled up. */
+function shortWrite(what: string): Error {
+  return Object.assign(new Error(`short write ${what}: the disk is full`), { code: 'ENOSPC' });
 }

@@ -114,7 +114,7 @@ export function diskStoreContract(kind: StoreKind): void {
     for (let seq = 1; seq <= 100; seq++) host.user.write(append(seq, seq));
     await durableThrough(host, 100);
     expect(host.user.durable).toEqual([100]);
-    expect(host.store.stats).toEqual({ writes: 100, commits: 1 });
+    expect(host.store.stats).toEqual({ writes: 100, commits: 1, failures: 0 });
   });
 
   it('reports Durable in seq order over many overlapping turns, covering every write', async () => {
@@ -152,25 +152,51 @@ export function diskStoreContract(kind: StoreKind): void {
     expect(loaded.length).toBeGreaterThanOrEqual(reported);
   });
 
-  it('stops on a failed write: onFailure, no Durable past it, nothing of its batch on disk', async () => {
+  it('fails a batch cleanly: WriteFailed, no Durable past it, writes ignored until a Load, then taken again', async () => {
     const path = tempDir();
-    const failures: Error[] = [];
-    const host = start(path, { onFailure: (error) => failures.push(error) });
+    const fatal: Error[] = [];
+    const host = start(path, { onFailure: (error) => fatal.push(error) });
     host.user.write(append(1, 1, 2));
     await durableThrough(host, 1);
     host.user.write(append(2, 3));
     host.user.write(append(3, 3)); // out of order: the store cannot apply it
-    await vi.waitFor(() => expect(failures).toHaveLength(1));
-    expect(failures[0]!.message).toMatch(/out of order/);
-    host.user.write(append(4, 4));
-    // Answered after the store has handled (and refused) the write before it.
+    await vi.waitFor(() => expect(host.user.failures).toHaveLength(1));
+    expect(host.user.failures[0]).toMatchObject({ kind: 'WriteFailed', seq: 3, noSpace: false });
+    expect(host.user.failures[0]!.reason).toMatch(/out of order/);
+    host.user.write(append(4, 4)); // ignored: the writer has not reloaded yet
     host.user.load();
     await vi.waitFor(() => expect(host.user.images).toHaveLength(1));
+    // What is durable, and nothing of the failed batch (whole, as it was one batch).
     expect(zxids(host.user.images[0]!)).toEqual([1, 2]);
-    expect(host.store.stats).toEqual({ writes: 1, commits: 1 });
+    expect(host.store.stats).toEqual({ writes: 1, commits: 1, failures: 1 });
     expect(host.user.durable).toEqual([1]);
+    // After the Load the store takes writes again, from the state it loaded.
+    host.user.write(append(5, 3));
+    await durableThrough(host, 5);
     await stop(host);
-    expect(zxids((await reopen(path)).image)).toEqual([1, 2]);
+    expect(zxids((await reopen(path)).image)).toEqual([1, 2, 3]);
+    expect(fatal).toEqual([]);
+  });
+
+  it('reports its free space against the reserve: once at start, then on each crossing', async () => {
+    let free = 100 * 2 ** 20;
+    const host = start(tempDir(), {
+      minFreeBytes: 10 * 2 ** 20,
+      spaceCheckMs: 5,
+      freeBytes: () => Promise.resolve(free),
+    });
+    await vi.waitFor(() => expect(host.user.space).toHaveLength(1));
+    expect(host.user.space[0]).toEqual({ kind: 'SpaceLow', low: false, freeBytes: free });
+    free = 9 * 2 ** 20;
+    await vi.waitFor(() => expect(host.user.space).toHaveLength(2));
+    expect(host.user.space[1]).toMatchObject({ low: true });
+    // Just above the reserve is not enough to leave "low": no flapping at the line.
+    free = 10 * 2 ** 20 + 1;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(host.user.space).toHaveLength(2);
+    free = 50 * 2 ** 20;
+    await vi.waitFor(() => expect(host.user.space).toHaveLength(3));
+    expect(host.user.space[2]).toMatchObject({ low: false });
   });
 
   it('loses nothing it called durable when its process is killed with SIGKILL mid-stream', async () => {

@@ -29,22 +29,25 @@ describe('LmdbStorage', () => {
   diskStoreContract('lmdb');
   const { tempDir, start, stop, reopen, writeSnapshotted } = diskStoreHarness('lmdb');
 
-  it('refuses a transaction whose predecessor is missing from disk', async () => {
+  it('refuses a transaction whose predecessor is missing from disk, and counts from the disk after a Load', async () => {
     const path = tempDir();
-    const failures: Error[] = [];
-    const host = start(path, { onFailure: (error) => failures.push(error) });
+    const host = start(path);
     host.user.write(append(1, 1));
     await durableThrough(host, 1);
     // As if the transaction before the next one had failed to commit.
     const root = open({ path, maxDbs: 4 });
     root.openDB<number, string>('meta', { encoding: 'msgpack' }).putSync('batches', 0);
     host.user.write(append(2, 2));
-    await vi.waitFor(() => expect(failures).toHaveLength(1));
-    expect(failures[0]!.message).toMatch(/never committed/);
+    await vi.waitFor(() => expect(host.user.failures).toHaveLength(1));
+    expect(host.user.failures[0]!.reason).toMatch(/never committed/);
     expect(host.user.durable).toEqual([1]);
+    host.user.load();
+    await vi.waitFor(() => expect(host.user.images).toHaveLength(1));
+    host.user.write(append(3, 2));
+    await durableThrough(host, 3);
     await stop(host);
     await root.close();
-    expect(zxids((await reopen(path)).image)).toEqual([1]);
+    expect(zxids((await reopen(path)).image)).toEqual([1, 2]);
   });
 
   it.each([
