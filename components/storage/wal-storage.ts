@@ -12,6 +12,7 @@ import {
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-file.js';
 import { ComponentDefinition, type ComponentContext, type ReplyTo } from '../kernel/index.js';
 import {
   asError,
@@ -138,7 +139,7 @@ export class WalStorage extends ComponentDefinition {
     this.beforeFileOperation = init.beforeFileOperation ?? (() => {});
     // Written once, before anything else, so a crash can never turn an old store into a new one.
     if (!existsSync(join(this.directory, EPOCHS_FILE))) {
-      mkdirSync(this.directory, { recursive: true });
+      mkdirSync(this.directory, { recursive: true, mode: PRIVATE_DIR_MODE });
       const fresh = { acceptedEpoch: 0, currentEpoch: 0, voter: init.initialize, base: 0 };
       replaceFileSync(join(this.directory, EPOCHS_FILE), sealEpochs(fresh));
     }
@@ -445,6 +446,7 @@ export class WalStorage extends ComponentDefinition {
       // O_DSYNC: a write returns once its data is durable, one trip to the thread pool instead
       // of two (write, then fdatasync).
       constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC,
+      PRIVATE_FILE_MODE,
     );
     await syncDirectory(this.directory);
     return file;
