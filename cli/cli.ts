@@ -22,6 +22,7 @@ program
   .option('--peer-port <n>', 'peer port of node 1 (node n: + n - 1)', '7001')
   .option('--storage <kind>', 'the log store: wal (default) or lmdb')
   .option('--profile <dir>', 'write a CPU profile of each node to <dir> when it stops')
+  .option('--tls', 'mutual TLS between the nodes (certificates made in <data>/tls if missing)')
   .action(async (options: Record<string, string>) => {
     const { LocalCluster, httpUrl } = await import('../client/local-cluster.js');
     const profile = options['profile'];
@@ -33,6 +34,7 @@ program
       firstPeerPort: Number(options['peerPort']),
       env: options['storage'] === undefined ? {} : { ZABKV_STORAGE: options['storage'] },
       nodeFlags: profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`],
+      ...(options['tls'] === undefined ? {} : { tlsDir: `${options['data']}/tls` }),
     });
     let stopping = false;
     const stop = () => {
@@ -198,6 +200,41 @@ program
   });
 
 program
+  .command('certs')
+  .description('make a CA and a certificate for each node, for mutual TLS on the peer port')
+  .requiredOption('--out <dir>', 'where to write them (existing files are kept)')
+  .requiredOption('--nodes <n>', 'certificates for nodes 1..n')
+  .option('--cluster-id <name>', 'the cluster id the certificates are for', 'zabkv')
+  .option('--bootstrap-node <id>', 'the node whose certificate carries the bootstrap role', '1')
+  .option('--days <n>', 'days each node certificate is valid', '825')
+  .option('--hosts <names>', 'comma-separated host names or IPs to add (loopback is in)')
+  .action(async (options: Record<string, string>) => {
+    const { CertsError, makeClusterCerts } = await import('../client/cluster-certs.js');
+    const number = (flag: string, text: string) => {
+      const value = Number(text);
+      if (!Number.isInteger(value) || value < 1) {
+        program.error(`${flag} must be a positive integer`);
+      }
+      return value;
+    };
+    try {
+      const written = makeClusterCerts({
+        out: options['out']!,
+        nodes: number('--nodes', options['nodes']!),
+        clusterId: options['clusterId']!,
+        bootstrapNode: number('--bootstrap-node', options['bootstrapNode']!),
+        days: number('--days', options['days']!),
+        hosts: options['hosts']?.split(',').filter((host) => host !== '') ?? [],
+      });
+      for (const file of written) console.log(`wrote ${file}`);
+      if (written.length === 0) console.log(`${options['out']} already has every file`);
+    } catch (error) {
+      if (error instanceof CertsError) program.error(error.message);
+      throw error;
+    }
+  });
+
+program
   .command('node')
   .description('run one node of a cluster (settings also from ZABKV_* variables or --config)')
   .option('--id <n>', 'this node id (1..65534), fixed for its lifetime')
@@ -210,6 +247,7 @@ program
   .option('--bootstrap <host:port>', "the bootstrap node's peer address")
   .option('--cluster-id <name>', 'refuse peers of other clusters (default zabkv)')
   .option('--storage <kind>', 'the log store: wal (append-only files, default) or lmdb')
+  .option('--tls-dir <dir>', 'mutual TLS on the peer port (ca.pem, node-<id>.pem, its key)')
   .option('--config <file>', 'a JSON file with any of these settings')
   .action(async (options: RawNodeSettings) => {
     const { ConfigError, resolveNodeConfig } = await import('../node/node-config.js');

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { makePrivateDirectory, PRIVATE_FILE_MODE } from '../components/private-file.js';
+import { makeClusterCerts } from './cluster-certs.js';
 import { terminate } from './process-exit.js';
 
 export interface LocalClusterOptions {
@@ -18,7 +20,15 @@ export interface LocalClusterOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Node.js flags for the node processes (e.g. --cpu-prof). */
   readonly nodeFlags?: readonly string[];
+  /**
+   * Mutual TLS on the peer port, with the certificates in this directory; those missing are
+   * made first (`zabkv certs`), so `start --tls` works on an empty data directory.
+   */
+  readonly tlsDir?: string;
 }
+
+/** The cluster id of a local cluster (the nodes' default). */
+export const LOCAL_CLUSTER_ID = 'zabkv';
 
 const CLI = fileURLToPath(new URL('../cli/cli.js', import.meta.url));
 
@@ -37,7 +47,17 @@ export class LocalCluster {
   constructor(readonly options: LocalClusterOptions) {}
 
   start(): void {
-    mkdirSync(this.options.dataDir, { recursive: true });
+    makePrivateDirectory(this.options.dataDir);
+    const tlsDir = this.options.tlsDir;
+    if (tlsDir !== undefined) {
+      makeClusterCerts({
+        out: tlsDir,
+        nodes: this.options.nodes,
+        clusterId: LOCAL_CLUSTER_ID,
+        bootstrapNode: 1,
+        days: 825,
+      });
+    }
     for (let node = 1; node <= this.options.nodes; node++) this.startNode(node);
   }
 
@@ -53,7 +73,7 @@ export class LocalCluster {
             String(replication),
           ]
         : ['--bootstrap', `127.0.0.1:${firstPeerPort}`];
-    const log = openSync(join(dataDir, `node-${node}.log`), 'a');
+    const log = openSync(join(dataDir, `node-${node}.log`), 'a', PRIVATE_FILE_MODE);
     const child = spawn(
       process.execPath,
       [
@@ -69,6 +89,7 @@ export class LocalCluster {
         '--data',
         join(dataDir, `node-${node}`),
         ...role,
+        ...(this.options.tlsDir === undefined ? [] : ['--tls-dir', this.options.tlsDir]),
       ],
       { stdio: ['ignore', log, log], env: { ...process.env, ...this.options.env } },
     );

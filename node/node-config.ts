@@ -13,6 +13,8 @@ export interface NodeConfig {
   readonly bootstrap: BootstrapRole;
   /** The log's store: `wal` (append-only segments, the default) or `lmdb`. */
   readonly storage: StoreKind;
+  /** Mutual TLS on the peer port from this directory (node/peer-tls-files.ts); absent: off. */
+  readonly tlsDir?: string;
 }
 
 /** What may be given, by flag, environment or file: every value as text. */
@@ -27,6 +29,7 @@ export interface RawNodeSettings {
   clusterSize?: string;
   replication?: string;
   storage?: string;
+  tlsDir?: string;
   config?: string;
 }
 
@@ -41,6 +44,7 @@ const ENVIRONMENT: Record<keyof Omit<RawNodeSettings, 'config'>, string> = {
   clusterSize: 'ZABKV_CLUSTER_SIZE',
   replication: 'ZABKV_REPLICATION',
   storage: 'ZABKV_STORAGE',
+  tlsDir: 'ZABKV_TLS_DIR',
 };
 
 export class ConfigError extends Error {}
@@ -94,9 +98,11 @@ export function resolveNodeConfig(
   if (storage !== 'wal' && storage !== 'lmdb') {
     throw new ConfigError(`--storage must be wal or lmdb, got ${JSON.stringify(storage)}`);
   }
+  const tlsDir = text('tlsDir');
   return {
     id: nodeId(id),
     storage,
+    ...(tlsDir === undefined ? {} : { tlsDir }),
     peer: parseEndpoint(text('peer')!, '--peer'),
     http: parseEndpoint(text('http')!, '--http'),
     dataDir: text('data')!,

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { NodeId } from '../components/network/node-id.js';
+import type { PeerTlsInit } from '../components/network/peer-tls.js';
 import type { StoreKind } from '../components/storage/disk-store.js';
 import type { LookupTable } from '../bootstrap/lookup-table.js';
 import type { ReplicaConfig } from '../replica/replica-config.js';
@@ -32,4 +33,6 @@ export interface NodeHostInit {
   readonly timing?: Partial<ReplicaConfig>;
   /** A log flush slower than this is logged at warn (ZooKeeper's fsync.warningthresholdms). */
   readonly slowFsyncMs?: number;
+  /** Mutual TLS on the peer port (the bootstrap role is added here); absent: plaintext. */
+  readonly peerTls?: Omit<PeerTlsInit, 'roles'>;
 }

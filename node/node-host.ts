@@ -23,6 +23,8 @@ import { ReplicaStatusPort } from '../replica/replica-status-port.js';
 import { StatusBoard } from './cluster-status.js';
 import { createGroupStore } from './group-store.js';
 import { peerMessages } from './peer-messages.js';
+import { registerNetworkMetrics } from './network-metrics.js';
+import { BOOTSTRAP_ROLE } from './peer-tls-files.js';
 import { NodeMetrics } from './metrics.js';
 import * as defaults from './node-defaults.js';
 import type { NodeHostInit } from './node-host-init.js';
@@ -68,7 +70,13 @@ export class NodeHost extends ComponentDefinition {
       ],
       catalogue: peerMessages,
       aliases: bootstrap.role === 'server' ? [BOOTSTRAP_SERVER] : [],
+      // The bootstrap node's certificate carries the bootstrap role, which lets it answer for
+      // the alias: a joining node dials the alias and accepts only that certificate.
+      ...(init.peerTls === undefined
+        ? {}
+        : { tls: { ...init.peerTls, roles: { [BOOTSTRAP_ROLE]: BOOTSTRAP_SERVER } } }),
     });
+    registerNetworkMetrics(init.registry, this.network.stats);
     this.timer = this.create(LiveTimer, undefined);
     const detector = this.create(EventuallyPerfectFailureDetector, {
       self: init.self,

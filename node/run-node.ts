@@ -1,17 +1,27 @@
-import { mkdirSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ComponentSystem, LiveScheduler } from '../components/kernel/index.js';
+import { makePrivateDirectory, privateDirectoryWarning } from '../components/private-file.js';
 import type { LookupTable } from '../bootstrap/lookup-table.js';
 import { NodeHost } from './node-host.js';
 import type { NodeConfig } from './node-config.js';
+import { loadPeerTls } from './peer-tls-files.js';
 import { loadTable, saveTable } from './table-file.js';
 
 /** Runs one node in this process until SIGTERM/SIGINT, then stops it cleanly and exits 0. */
 export async function runNode(config: NodeConfig): Promise<void> {
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info' });
-  mkdirSync(config.dataDir, { recursive: true });
+  // Everything this process creates is private to its user: the data directory 0700 and its
+  // files 0600, whichever store writes them (lmdb included).
+  process.umask(0o077);
+  const peerTls =
+    config.tlsDir === undefined
+      ? undefined
+      : loadPeerTls(config.tlsDir, config.id, config.clusterId, config.bootstrap.role === 'server');
+  makePrivateDirectory(config.dataDir);
+  const loose = privateDirectoryWarning(config.dataDir);
+  if (loose !== null) logger.warn(loose);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let saved = loadTable(config.dataDir);
@@ -39,6 +49,7 @@ export async function runNode(config: NodeConfig): Promise<void> {
     },
     registry,
     seed: randomInt(2 ** 31),
+    ...(peerTls === undefined ? {} : { peerTls }),
   });
   host.start();
   const [httpPort, peerPort] = await Promise.all([
