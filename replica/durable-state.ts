@@ -45,7 +45,10 @@ export class DurableState {
   private historyValue = new ReplicaLog(0, []);
   private machineValue = new KvStateMachine();
   private nextSeq = 1;
-  private readonly waiters = new DurableWaiters();
+  private waiters = new DurableWaiters();
+  private spaceLowValue = false;
+  /** Failed writes since this replica last held a synced history durably (for the back-off). */
+  private failures = 0;
   private appliedSinceSnapshot = 0;
   /** Commits until the next snapshot: drawn anew each time (see nextSnapshotAfter). */
   private snapshotAfter: number;
@@ -77,6 +80,29 @@ export class DurableState {
   }
   get machine(): KvStateMachine {
     return this.machineValue;
+  }
+  /** The store's free space is below its reserve (SpaceLow): new data is refused with 507. */
+  get spaceLow(): boolean {
+    return this.spaceLowValue;
+  }
+
+  noteSpace(low: boolean): void {
+    this.spaceLowValue = low;
+  }
+
+  /**
+   * A write failed and the store rolled back to its last durable write (WriteFailed): nothing
+   * that waits for a write may run now, since none of those writes will ever be durable, and
+   * what this replica holds in memory is ahead of its disk until it loads again. Returns the
+   * ticks to wait before that Load: doubling with each failure in a row (a disk still full
+   * fails the next sync too), up to 32.
+   */
+  writeFailed(): number {
+    this.waiters = new DurableWaiters();
+    this.snapshotPending = false;
+    this.appliedSinceSnapshot = 0;
+    this.failures++;
+    return Math.min(2 ** (this.failures - 1), 32);
   }
 
   /** For logs: where the epochs and the log stand. */
@@ -145,6 +171,7 @@ export class DurableState {
         assert.fail(`currentEpoch ${epoch} above acceptedEpoch`);
       this.currentEpochValue = Math.max(this.currentEpochValue, epoch);
       this.voterValue = true;
+      this.failures = 0; // a synced history is durable: the disk takes writes again
     });
     return seq;
   }

@@ -157,7 +157,11 @@ export class FollowerSession {
       case 'zab.Commit':
         return this.onCommit(message.zxid);
       case 'zab.Ping':
-        return this.send({ kind: 'zab.Pong', round: message.round });
+        return this.send({
+          kind: 'zab.Pong',
+          round: message.round,
+          spaceLow: this.context.durable.spaceLow,
+        });
       case 'zab.ReadIndexReply':
         return this.reads.onReply(message.round, message.zxid);
     }

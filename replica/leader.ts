@@ -116,6 +116,7 @@ export class LeaderRole {
       receiveSeq: 1,
       acked: 0,
       pongRound: 0,
+      spaceLow: false,
       silentTicks: 0,
     };
     if (this.phase !== 'discovery' && message.acceptedEpoch >= this.epoch) {
@@ -307,6 +308,7 @@ export class LeaderRole {
         if (message.zxid === makeZxid(this.epoch, 0)) return this.onNewLeaderAck(handler);
         return; // an old epoch's NEWLEADER ACK: not counted (ZOOKEEPER-4685's failure mode)
       case 'zab.Pong':
+        handler.spaceLow = message.spaceLow;
         return this.onPong(handler, message.round);
       case 'zab.ReadIndex':
         return this.onReadIndex(handler, message.round);

@@ -34,6 +34,8 @@ export interface LearnerHandler {
   acked: Zxid;
   /** The latest read-barrier round it answered. */
   pongRound: number;
+  /** Its store is below its free-space reserve, as its latest Pong said. */
+  spaceLow: boolean;
   silentTicks: number;
 }
 

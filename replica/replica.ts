@@ -8,23 +8,24 @@ import { TimerClient } from '../components/timer/timer-client.js';
 import { LEADER_HOP } from '../kv/forwarding-messages.js';
 import { Kv } from '../kv/kv-port.js';
 import { formatZxid, type Zxid } from '../kv/zxid.js';
-import { ClientRequests, type RequestTarget } from './client-requests.js';
+import { ClientRequests } from './client-requests.js';
 import { DurableState, type AppliedEntry, type DurableView } from './durable-state.js';
 import type { Vote } from './election.js';
 import { FOLLOWER_HANDLES, FollowerSession } from './follower.js';
 import { LEADER_HANDLES, LeaderRole } from './leader.js';
 import type { ReplicaInit } from './replica-config.js';
+import {
+  activeRole,
+  isServing,
+  leaderOf,
+  requestTargetOf,
+  settledVote,
+  type Role,
+} from './replica-role.js';
 import { ReplicaStatusPort } from './replica-status-port.js';
 import { StatusReport } from './status-report.js';
 import type { RoleContext, RoleHost } from './role-context.js';
 import { VoteExchange } from './vote-exchange.js';
-import { FOLLOWING, LEADING } from './zab-messages.js';
-
-type Role =
-  | { readonly name: 'starting' }
-  | { readonly name: 'looking' }
-  | { readonly name: 'following'; readonly session: FollowerSession; readonly vote: Vote }
-  | { readonly name: 'leading'; readonly leader: LeaderRole; readonly vote: Vote };
 
 /**
  * One replica of one replication group: ZAB (election, discovery, sync, broadcast) over the
@@ -48,6 +49,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
   private readonly context: RoleContext;
 
   private role: Role = { name: 'starting' };
+  /** Loaded once: 'starting' again means reloading after a failed write (stale reads go on). */
+  private loaded = false;
   private burstEndPending = false;
   private readonly statusReport: StatusReport;
 
@@ -83,19 +86,16 @@ export class Replica extends ComponentDefinition implements RoleHost {
       after: (ms, callback) => this.timers.after(ms, callback),
       cancel: (timer) => this.timers.cancel(timer),
       decide: (vote, round) => this.onElected(vote, round),
-      settled: () => {
-        const role = this.role;
-        if (role.name === 'leading') return { vote: role.vote, state: LEADING };
-        if (role.name === 'following') return { vote: role.vote, state: FOLLOWING };
-        return null;
-      },
+      settled: () => settledVote(this.role),
     });
 
     this.subscribe(this.timer, 'Timeout', this.timers.onTimeout);
     this.subscribe(this.storage, 'Loaded', ({ image }) => this.onLoaded(image));
     this.subscribe(this.storage, 'Durable', ({ seq }) => this.onDurable(seq));
+    this.subscribe(this.storage, 'WriteFailed', ({ reason }) => this.onWriteFailed(reason));
+    this.subscribe(this.storage, 'SpaceLow', ({ low }) => this.durable.noteSpace(low));
     this.subscribe(this.kv, 'KvRequest', (request, origin) =>
-      this.requests.onLocalRequest(request, origin, this.requestTarget()),
+      this.requests.onLocalRequest(request, origin, requestTargetOf(this.role, this.loaded)),
     );
     this.subscribeNetwork();
   }
@@ -108,16 +108,12 @@ export class Replica extends ComponentDefinition implements RoleHost {
 
   /** The leader this replica follows or is, when it knows one. */
   get leaderId(): NodeId | null {
-    if (this.role.name === 'leading') return this.config.self;
-    if (this.role.name === 'following') return this.role.session.leader;
-    return null;
+    return leaderOf(this.role, this.config.self);
   }
 
   /** True for an established leader or a follower that has synced with one. */
   get serving(): boolean {
-    if (this.role.name === 'leading') return this.role.leader.established;
-    if (this.role.name === 'following') return this.role.session.serving;
-    return false;
+    return isServing(this.role);
   }
 
   /** Epochs, log and applied state, to look at (the simulator's invariants, tests). */
@@ -153,27 +149,46 @@ export class Replica extends ComponentDefinition implements RoleHost {
       this.log.warn('damaged data: starting empty, as a non-voter, to re-sync');
     this.durable.load(image);
     this.log.info({ ...this.durable.summary(), damage: image.damage }, 'loaded');
-    this.timers.every(this.config.tickMs, () => this.onTick());
+    if (!this.loaded) this.timers.every(this.config.tickMs, () => this.onTick());
+    this.loaded = true;
     this.startLooking();
+  }
+
+  /**
+   * The store rolled back to its last durable write (WriteFailed): memory is ahead of the disk.
+   * Leave the role (proposals 504, batched writes 503, no waiter runs), reload what is durable
+   * as a restart would, and join again; the node stays up, stale reads go on.
+   */
+  private onWriteFailed(reason: string): void {
+    const role = this.role;
+    if (role.name === 'starting') return; // reloading already, or stopped
+    this.log.error({ reason, role: role.name }, 'storage write failed: leaving the role to reload');
+    if (role.name === 'following') this.closeSession(role.session.leader, role.session.session);
+    this.leaveRole();
+    this.startLooking(this.durable.writeFailed());
   }
 
   private onDurable(seq: number): void {
     // The durable state's own changes first: a role's continuation may rely on them.
     this.durable.onDurable(seq);
-    const role = this.role;
-    if (role.name === 'leading') role.leader.onDurable(seq);
-    else if (role.name === 'following') role.session.onDurable(seq);
+    this.active?.onDurable(seq);
   }
 
   // ---- election and roles ---------------------------------------------------------------
 
-  private startLooking(): void {
+  /** Looks for a leader, or after a failed write first reloads, in `reloadAfterTicks`. */
+  private startLooking(reloadAfterTicks = 0): void {
     const wasServing = this.role.name === 'following' || this.role.name === 'leading';
-    this.role = { name: 'looking' };
+    this.role = { name: reloadAfterTicks > 0 ? 'starting' : 'looking' };
     if (wasServing) {
       const { group } = this.config;
       const epoch = this.durable.currentEpoch;
       this.trigger({ kind: 'LeaderChanged', group, leader: null, epoch }, this.kv);
+    }
+    if (reloadAfterTicks > 0) {
+      const reload = (): void => this.trigger({ kind: 'Load' }, this.storage);
+      this.timers.after(reloadAfterTicks * this.config.tickMs, reload);
+      return this.reportStatus();
     }
     this.config.observer?.role?.(this.config.self, 'looking', this.durable.currentEpoch);
     this.votes.start({
@@ -191,13 +206,16 @@ export class Replica extends ComponentDefinition implements RoleHost {
   }
 
   private leaveRole(): void {
-    const role = this.role;
-    if (role.name === 'following') role.session.end();
-    if (role.name === 'leading') role.leader.end();
+    this.active?.end();
     this.requests.leaderLost();
   }
 
+  private get active(): LeaderRole | FollowerSession | null {
+    return activeRole(this.role);
+  }
+
   private onElected(vote: Vote, round: number): void {
+    if (this.role.name !== 'looking') return; // a finalize wait outlived its election (reload)
     this.log.info({ leader: vote.leader, round, zxid: formatZxid(vote.zxid) }, 'elected');
     const epoch = this.durable.currentEpoch;
     if (vote.leader === this.config.self) {
@@ -245,14 +263,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
 
   private onTick(): void {
     this.requests.onTick();
-    const role = this.role;
-    if (role.name === 'looking') {
-      this.votes.onLookingTick();
-    } else if (role.name === 'following') {
-      role.session.onTick();
-    } else if (role.name === 'leading') {
-      role.leader.onTick();
-    }
+    if (this.role.name === 'looking') this.votes.onLookingTick();
+    else this.active?.onTick();
     this.reportStatus();
   }
 
@@ -262,9 +274,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
     // A zero-delay timer fires after the events already queued: the burst they form is over.
     this.timers.after(0, () => {
       this.burstEndPending = false;
-      const role = this.role;
-      if (role.name === 'leading') role.leader.onBurstEnd();
-      else if (role.name === 'following') role.session.onBurstEnd();
+      this.active?.onBurstEnd();
     });
   }
 
@@ -344,7 +354,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
       }),
     );
     const forwarded = mine((message: MessageOf<'kv.Request'>) =>
-      this.requests.onForwardedRequest(message, this.requestTarget()),
+      this.requests.onForwardedRequest(message, requestTargetOf(this.role, this.loaded)),
     );
     this.subscribe(this.network, 'kv.Request', (message) => {
       if (message.hop === LEADER_HOP) forwarded(message);
@@ -354,16 +364,6 @@ export class Replica extends ComponentDefinition implements RoleHost {
         this.requests.onResponse(message);
       }
     });
-  }
-
-  // ---- client requests ------------------------------------------------------------------
-
-  /** Where a client request goes in the current role (client-requests.ts). */
-  private requestTarget(): RequestTarget {
-    const role = this.role;
-    if (role.name === 'leading') return { kind: 'leader', leader: role.leader };
-    if (role.name === 'following') return { kind: 'follower', session: role.session };
-    return role.name === 'starting' ? { kind: 'starting' } : { kind: 'looking' };
   }
 
   // ---- helpers --------------------------------------------------------------------------

@@ -66,7 +66,8 @@ export const zabMessages = defineMessages({
   'zab.Commit': Type.Object({ ...session, zxid }),
   /** Liveness and the read barrier: a quorum answering round R proves leadership after R was sent. */
   'zab.Ping': Type.Object({ ...session, round: count }),
-  'zab.Pong': Type.Object({ ...session, round: count }),
+  /** `spaceLow`: the follower's store is below its free-space reserve (the leader answers 507). */
+  'zab.Pong': Type.Object({ ...session, round: count, spaceLow: Type.Boolean() }),
   /**
    * Follower → leader: what must a read that arrived before this request see? The leader
    * answers once a quorum confirms it still leads (etcd's ReadIndex), so the follower can

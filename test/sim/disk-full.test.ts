@@ -1,0 +1,81 @@
+/**
+ * Full disks in simulation (issue 11 item 5, security.md S4): a full disk fails its flush
+ * (WriteFailed) and the store rolls back. The global invariants hold throughout (no ACK before
+ * durable, identical committed prefixes), and every run ends with heal, a final write,
+ * convergence and a linearizability check, so "nothing acknowledged is lost" is checked on
+ * every history.
+ */
+import { describe, expect, it } from 'vitest';
+import type { NodeId } from '../../components/network/node-id.js';
+import { ScriptedRun } from '../../sim/scripted-run.js';
+import { submitAndWait } from '../../sim/verify-run.js';
+import { runSeed, seedsToRun } from './fixtures/seeds.js';
+
+const FILE = 'test/sim/disk-full.test.ts';
+
+function others(run: ScriptedRun, id: NodeId): NodeId[] {
+  return run.cluster.ids.filter((x) => x !== id);
+}
+
+describe('full disks in simulation', () => {
+  it('a disk that fills mid-run fails its flushes cleanly: no ACK before durable, nothing acknowledged lost, writes resume', () => {
+    let failedFlushes = 0;
+    for (const seed of seedsToRun(Number(process.env['SEEDS'] ?? 24), 508_00)) {
+      runSeed(seed, FILE, (s) => {
+        const run = new ScriptedRun({ seed: s, size: seed % 4 === 0 ? 5 : 3 }, 6);
+        const { cluster, sim } = run;
+        const random = sim.random.fork('disk-full');
+        const leader = run.awaitLeader();
+        run.startClients();
+        sim.runFor(random.int(100, 600));
+        // The leader's disk, a follower's, or both, fill up while clients write.
+        const victims =
+          seed % 3 === 0
+            ? [leader]
+            : seed % 3 === 1
+              ? [random.pick(others(run, leader))]
+              : [leader, random.pick(others(run, leader))];
+        for (const id of victims) cluster.disks.get(id)!.full = true;
+        sim.runFor(random.int(300, 1_500));
+        for (const id of victims) cluster.disks.get(id)!.full = false;
+        sim.runFor(random.int(200, 1_000));
+        run.stopClients();
+        for (const id of victims) {
+          failedFlushes += cluster.disks.get(id)!.stats.failedFlushes;
+          run.awaitServing(id, 20_000); // back without a restart
+        }
+        expect(run.finish()).toBe('ok');
+      });
+    }
+    expect(failedFlushes).toBeGreaterThan(0);
+  });
+
+  it('a leader whose flush fails answers what it proposed 504 and steps down; the group goes on', () => {
+    for (const seed of seedsToRun(4, 509_00)) {
+      runSeed(seed, FILE, (s) => {
+        const run = new ScriptedRun({ seed: s, size: 3 });
+        const { cluster, sim } = run;
+        const leader = run.awaitLeader();
+        run.writes(leader, 2, 'k');
+        cluster.disks.get(leader)!.full = true;
+        const outcome = run.put(leader, 'k0', 'during');
+        // Proposed before its own flush failed: it may commit elsewhere.
+        expect([504, 200]).toContain(outcome?.status);
+        expect(cluster.disks.get(leader)!.stats.failedFlushes).toBeGreaterThan(0);
+        const next = run.awaitLeader((id) => id !== leader);
+        expect(run.put(next, 'k1', 'after')).toMatchObject({ status: 200 });
+        // Stale reads are still answered by the node with the full disk.
+        const stale = submitAndWait(cluster, leader, {
+          op: 'get',
+          key: 'k1',
+          consistency: 'stale',
+        });
+        expect([200, 404]).toContain(stale?.status);
+        cluster.disks.get(leader)!.full = false;
+        run.awaitServing(leader, 20_000);
+        expect(sim.isUp(leader)).toBe(true);
+        expect(run.finish()).toBe('ok');
+      });
+    }
+  });
+});
