@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
 
 // ---- client requests (the HTTP edge) ------------------------------------------------------
 
@@ -23,6 +24,11 @@ export const MAX_VALUE_BYTES = 1 * MIB;
 export const MAX_REQUESTS_IN_FLIGHT_COUNT = 20_000;
 /** The reason text an unavailable or unknown outcome carries across the network. */
 export const MAX_REASON_LENGTH = 200;
+/**
+ * A group's data (key and value bytes) past which writes that add bytes get 507: etcd's
+ * default backend quota. The whole state is held in memory, so a node needs more than this.
+ */
+export const DEFAULT_QUOTA_BYTES = 2 * GIB;
 
 /**
  * An operation in its logged form (kv/kv-operation.ts): a msgpack array of the op code, the

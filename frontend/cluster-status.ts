@@ -56,6 +56,9 @@ export interface GroupStatus {
   readonly lastZxid?: Zxid;
   readonly committedZxid?: Zxid;
   readonly appliedZxid?: Zxid;
+  /** Key and value bytes in this replica's applied state, and the group's quota on them. */
+  readonly dbBytes?: number;
+  readonly quotaBytes?: number;
   /** As leader: its followers. */
   readonly followers?: readonly FollowerView[];
 }

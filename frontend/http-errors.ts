@@ -1,6 +1,7 @@
 /**
  * Every error the HTTP API can answer, in one place: its status and JSON body. 503 says the
- * operation did not happen (retry after `Retry-After`), 504 that it may have.
+ * operation did not happen (retry after `Retry-After`), 504 that it may have, 507 that it did
+ * not happen and will not until keys are deleted.
  */
 export const HTTP_ERRORS = {
   BadKey: { status: 400, message: 'the key must be 1 to 1024 bytes of UTF-8' },
@@ -25,6 +26,11 @@ export const HTTP_ERRORS = {
   Indeterminate: {
     status: 504,
     message: 'the outcome is unknown: it may or may not have happened',
+  },
+  QuotaExceeded: {
+    status: 507,
+    message:
+      "the group's data is at its quota: the write did not happen (delete keys to make room)",
   },
 } as const;
 

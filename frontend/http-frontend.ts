@@ -234,6 +234,9 @@ export class HttpFrontend extends ComponentDefinition {
       case 504:
         this.answerError(reply, 'Indeterminate', outcome.reason);
         break;
+      case 507:
+        this.answerError(reply, 'QuotaExceeded', outcome.reason);
+        break;
     }
     this.latency.observe(
       { op: operation.op, status: String(outcome.status) },

@@ -26,7 +26,7 @@ export const forwardingMessages = defineMessages({
   'kv.Response': Type.Object({
     hop,
     requestId: count,
-    status: Type.Union([200, 204, 404, 412, 503, 504].map((s) => Type.Literal(s))),
+    status: Type.Union([200, 204, 404, 412, 503, 504, 507].map((s) => Type.Literal(s))),
     version: Type.Optional(count),
     value: Type.Optional(Type.Uint8Array()),
     reason: Type.Optional(Type.String({ maxLength: MAX_REASON_LENGTH })),

@@ -23,12 +23,13 @@ export type KvOperation = KvWrite | KvRead;
 
 /**
  * What an operation produced. 503: it provably did not happen (no leader, no quorum, node
- * shutting down). 504: it may or may not have happened (timed out or lost in flight).
+ * shutting down). 504: it may or may not have happened (timed out or lost in flight). 507:
+ * it did not happen because the group's data is at its quota (refused before proposing).
  */
 export type KvOutcome =
   | { readonly status: 200; readonly version: number; readonly value?: Uint8Array }
   | { readonly status: 204 | 404 | 412 }
-  | { readonly status: 503 | 504; readonly reason: string };
+  | { readonly status: 503 | 504 | 507; readonly reason: string };
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 

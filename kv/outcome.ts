@@ -12,6 +12,15 @@ export function unknown(reason: string): KvOutcome {
 }
 
 /**
+ * 507: the write did not happen: it would take the group's data past its quota. The leader
+ * refuses it before proposing (etcd's NOSPACE), so it is as definite as a 503; retrying does
+ * not help until keys are deleted.
+ */
+export function quotaExceeded(reason: string): KvOutcome {
+  return { status: 507, reason };
+}
+
+/**
  * A request whose answer never came: a write may have happened, a read has no effect and
  * did not happen as far as the client can tell.
  */
@@ -50,6 +59,7 @@ export function outcomeFromFields(fields: OutcomeFields): KvOutcome {
       return { status: fields.status };
     case 503:
     case 504:
+    case 507:
       return { status: fields.status, reason: fields.reason ?? '' };
     default:
       throw new Error(`no outcome has status ${fields.status}`);

@@ -80,6 +80,8 @@ export class StatusBoard {
       lastZxid: status.lastZxid,
       committedZxid: status.committedZxid,
       appliedZxid: status.appliedZxid,
+      dbBytes: status.dbBytes,
+      quotaBytes: status.quotaBytes,
       ...(status.role === 'leading'
         ? {
             followers: status.followers.map(({ node, synced, ackedZxid }) => ({

@@ -20,6 +20,8 @@ export class NodeMetrics {
   private readonly committedZxid: Gauge;
   private readonly lastZxid: Gauge;
   private readonly currentEpoch: Gauge;
+  private readonly quotaBytes: Gauge;
+  private readonly dbBytes: Gauge;
   private readonly followerAcked: Gauge<'follower'>;
   private readonly followerLag: Gauge<'follower'>;
   private followers = new Set<NodeId>();
@@ -61,6 +63,14 @@ export class NodeMetrics {
     this.committedZxid = gauge('zabkv_committed_zxid', 'The last transaction known committed');
     this.lastZxid = gauge('zabkv_last_zxid', "The last transaction in this replica's log");
     this.currentEpoch = gauge('zabkv_current_epoch', 'The epoch this replica last followed or led');
+    this.quotaBytes = gauge(
+      'zabkv_quota_bytes',
+      "The group's quota: key and value bytes past which growing writes get 507",
+    );
+    this.dbBytes = gauge(
+      'zabkv_db_bytes',
+      "Key and value bytes in this replica's applied state (what the quota counts)",
+    );
     this.followerAcked = new Gauge({
       name: 'zabkv_follower_acked_zxid',
       help: 'As leader: the last proposal each follower acknowledged holding durably',
@@ -98,6 +108,8 @@ export class NodeMetrics {
     this.committedZxid.set(status.committedZxid);
     this.lastZxid.set(status.lastZxid);
     this.currentEpoch.set(status.currentEpoch);
+    this.quotaBytes.set(status.quotaBytes);
+    this.dbBytes.set(status.dbBytes);
     // Followers come and go with sessions: a series for a follower no longer listed (or for
     // any follower, once this node stops leading) is removed, not left at its last value.
     const listed = new Set<NodeId>();

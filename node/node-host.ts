@@ -155,6 +155,7 @@ export class NodeHost extends ComponentDefinition {
     this.storage = storage;
     const replica = this.create(Replica, {
       ...defaults.replicaTiming(this.init.timing),
+      ...(this.init.quotaBytes === undefined ? {} : { quotaBytes: this.init.quotaBytes }),
       group: group.id,
       self: this.init.self,
       members: group.members,

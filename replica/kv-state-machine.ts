@@ -19,6 +19,8 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 export class KvStateMachine {
   private readonly entries = new Map<string, Versioned>();
   private applied: Zxid;
+  /** The sum of key (UTF-8) and value bytes over every entry: what the quota counts. */
+  private bytesValue = 0;
 
   constructor(appliedZxid: Zxid = 0) {
     this.applied = appliedZxid;
@@ -30,6 +32,17 @@ export class KvStateMachine {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The data held: key (UTF-8) and value bytes summed over every entry, kept as entries change. */
+  get bytes(): number {
+    return this.bytesValue;
+  }
+
+  /** What the entry under `key` counts towards `bytes`; 0 when there is none. */
+  bytesOf(key: string): number {
+    const entry = this.entries.get(key);
+    return entry === undefined ? 0 : entryBytes(key, entry.value);
   }
 
   get(key: string): KvOutcome {
@@ -44,12 +57,15 @@ export class KvStateMachine {
     this.applied = zxid;
     const current = this.entries.get(write.key);
     if (!conditionHolds(write.condition, current)) return { status: 412 };
+    const before = current === undefined ? 0 : entryBytes(write.key, current.value);
     if (write.op === 'put') {
       this.entries.set(write.key, { value: write.value, version: zxid });
+      this.bytesValue += entryBytes(write.key, write.value) - before;
       return { status: 200, version: zxid };
     }
     if (current === undefined) return { status: 404 };
     this.entries.delete(write.key);
+    this.bytesValue -= before;
     return { status: 204 };
   }
 
@@ -64,10 +80,10 @@ export class KvStateMachine {
     const [applied, rows] = packr.unpack(state) as [number, unknown[]];
     const machine = new KvStateMachine(applied);
     for (let i = 0; i < rows.length; i += 3) {
-      machine.entries.set(rows[i] as string, {
-        version: rows[i + 1] as number,
-        value: rows[i + 2] as Uint8Array,
-      });
+      const key = rows[i] as string;
+      const value = rows[i + 2] as Uint8Array;
+      machine.entries.set(key, { version: rows[i + 1] as number, value });
+      machine.bytesValue += entryBytes(key, value);
     }
     return machine;
   }
@@ -81,6 +97,11 @@ export class KvStateMachine {
     }
     return hash.digest('hex');
   }
+}
+
+/** An entry's size as the quota counts it: its key in UTF-8 plus its value. */
+export function entryBytes(key: string, value: Uint8Array): number {
+  return Buffer.byteLength(key, 'utf8') + value.byteLength;
 }
 
 function conditionHolds(condition: Condition | undefined, current: Versioned | undefined): boolean {

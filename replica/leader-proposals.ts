@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import type { StoredEntry } from '../components/storage/index.js';
-import type { KvOutcome } from '../kv/kv-operation.js';
-import { unavailable, unknown } from '../kv/outcome.js';
+import { decodeOperation, type KvOutcome } from '../kv/kv-operation.js';
+import { quotaExceeded, unavailable, unknown } from '../kv/outcome.js';
 import { formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
 import type { Reply } from './client-requests.js';
 import type { AppliedEntry } from './durable-state.js';
 import type { DurableWaiters } from './durable-waiters.js';
+import { entryBytes } from './kv-state-machine.js';
 import {
   countsInQuorum,
   inPieces,
@@ -35,10 +36,22 @@ export class LeaderProposals {
   private selfDurable: Zxid = 0;
   private lastProposed: Zxid = 0;
   private lastCommittedValue: Zxid = 0;
-  /** Proposed writes not yet applied; `followerAnswers`: the follower that forwarded it will. */
-  private readonly writes = new Map<Zxid, { reply: Reply; followerAnswers: boolean }>();
+  /**
+   * Proposed writes not yet applied; `followerAnswers`: the follower that forwarded it will;
+   * `growth`: the bytes it may add to the group's data (quota).
+   */
+  private readonly writes = new Map<
+    Zxid,
+    { reply: Reply; followerAnswers: boolean; growth: number }
+  >();
   /** Writes waiting for the current burst of events to end, to be proposed together. */
-  private batch: { readonly payload: Uint8Array; readonly reply: Reply }[] = [];
+  private batch: {
+    readonly payload: Uint8Array;
+    readonly reply: Reply;
+    readonly growth: number;
+  }[] = [];
+  /** Bytes the batched and proposed writes may add once applied: counted against the quota. */
+  private pendingGrowth = 0;
 
   constructor(
     private readonly context: RoleContext,
@@ -79,7 +92,22 @@ export class LeaderProposals {
       this.answer(reply, unavailable('too many writes in flight'));
       return;
     }
-    this.batch.push({ payload, reply });
+    // The quota (etcd's --quota-backend-bytes), checked before proposing as etcd does: a write
+    // that would take the data past it did not happen (507). Deletes and writes that do not
+    // grow the data always pass, so a full group can be emptied.
+    const growth = this.growthOf(payload);
+    const { machine } = this.context.durable;
+    const quota = this.context.config.quotaBytes;
+    if (growth > 0 && machine.bytes + this.pendingGrowth + growth > quota) {
+      const held = machine.bytes + this.pendingGrowth;
+      this.answer(
+        reply,
+        quotaExceeded(`${held} of ${quota} bytes held, this write adds ${growth}`),
+      );
+      return;
+    }
+    this.pendingGrowth += growth;
+    this.batch.push({ payload, reply, growth });
     if (this.batch.length === 1) this.context.replica.requestBurstEnd();
   }
 
@@ -88,9 +116,10 @@ export class LeaderProposals {
     const batch = this.batch;
     this.batch = [];
     const entries: StoredEntry[] = [];
-    for (const { payload, reply } of batch) {
+    for (const { payload, reply, growth } of batch) {
       if (this.counter + 1 >= this.context.config.counterLimit) {
         // ZOOKEEPER-1277: the last counter value is never used; a new epoch starts again at 1.
+        this.pendingGrowth -= growth;
         this.answer(reply, unavailable('zxid counter exhausted, electing'));
         continue;
       }
@@ -105,7 +134,7 @@ export class LeaderProposals {
           ? { node: reply.node, requestId: reply.requestId }
           : null;
       entries.push({ zxid, payload: encodeLogEntry(origin, payload) });
-      this.writes.set(zxid, { reply, followerAnswers });
+      this.writes.set(zxid, { reply, followerAnswers, growth });
     }
     if (entries.length > 0) this.propose(entries);
     if (entries.length < batch.length) {
@@ -170,6 +199,20 @@ export class LeaderProposals {
       this.answer(reply, unavailable('leader changed before proposing'));
     }
     this.batch = [];
+    this.pendingGrowth = 0;
+  }
+
+  /**
+   * The bytes a write may add to the group's data, against the state applied now: a put's key
+   * and value less what the key holds now (never below 0), nothing for a delete. Writes pending
+   * before it are counted by `pendingGrowth` as if each added its full growth (an overestimate
+   * that ends when they are applied).
+   */
+  private growthOf(payload: Uint8Array): number {
+    const operation = decodeOperation(payload);
+    if (operation === null || operation.op !== 'put') return 0;
+    const { machine } = this.context.durable;
+    return Math.max(0, entryBytes(operation.key, operation.value) - machine.bytesOf(operation.key));
   }
 
   private commitThrough(zxid: Zxid): void {
@@ -181,6 +224,7 @@ export class LeaderProposals {
     const write = this.writes.get(entry.zxid);
     if (write === undefined) return;
     this.writes.delete(entry.zxid);
+    this.pendingGrowth -= write.growth;
     if (!write.followerAnswers) this.context.requests.answer(write.reply, outcome, entry.zxid);
   }
 

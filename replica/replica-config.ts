@@ -1,4 +1,5 @@
 import {
+  DEFAULT_QUOTA_BYTES,
   FORWARDED_REQUEST_TIMEOUT_MS,
   MAX_OUTSTANDING_PROPOSALS_COUNT,
 } from '../components/limits.js';
@@ -33,6 +34,11 @@ export interface ReplicaConfig {
   readonly maxOutstanding: number;
   /** The counter value that forces a new epoch (ZooKeeper: 0xffffffff). Lower only in tests. */
   readonly counterLimit: number;
+  /**
+   * The group's data (key and value bytes, kv-state-machine.ts) a leader lets writes grow to:
+   * a write that would take it past this is answered 507 before it is proposed.
+   */
+  readonly quotaBytes: number;
 }
 
 export interface ReplicaInit extends ReplicaConfig {
@@ -59,4 +65,5 @@ export const DEFAULT_REPLICA_TIMING = {
   retainEntries: 5_000,
   maxOutstanding: MAX_OUTSTANDING_PROPOSALS_COUNT,
   counterLimit: 0xffff_ffff,
+  quotaBytes: DEFAULT_QUOTA_BYTES,
 } as const;

@@ -31,6 +31,10 @@ export interface ReplicaStatus {
   readonly appliedZxid: Zxid;
   /** Writes this replica proposed (or batched) as leader and has not answered. */
   readonly pendingProposals: number;
+  /** The data in its applied state: key and value bytes (what the quota counts). */
+  readonly dbBytes: number;
+  /** The group's quota on that data (ReplicaConfig.quotaBytes). */
+  readonly quotaBytes: number;
   /** As leader: its followers' sessions. Empty otherwise. */
   readonly followers: readonly FollowerStatus[];
 }

@@ -77,7 +77,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
       }),
     });
     this.context = { config, durable: this.durable, requests: this.requests, replica: this };
-    this.statusReport = new StatusReport(config.group, config.self);
+    this.statusReport = new StatusReport(config.group, config.self, config.quotaBytes);
     this.votes = new VoteExchange({
       config,
       isVoter: () => this.durable.voter,

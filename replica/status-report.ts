@@ -14,6 +14,7 @@ export class StatusReport {
   constructor(
     private readonly group: number,
     private readonly node: NodeId,
+    private readonly quotaBytes: number,
   ) {}
 
   /** The report for now, or null when nothing changed since the last one. */
@@ -28,6 +29,8 @@ export class StatusReport {
       lastZxid: durable.history.last,
       committedZxid: durable.committed,
       appliedZxid: durable.machine.appliedZxid,
+      dbBytes: durable.machine.bytes,
+      quotaBytes: this.quotaBytes,
     };
     if (this.last !== null && same(this.last, status)) return null;
     this.last = status;

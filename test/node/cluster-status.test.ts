@@ -55,6 +55,8 @@ describe('StatusBoard (/readyz and /cluster from the last reports)', () => {
           lastZxid: makeZxid(3, 10),
           committedZxid: makeZxid(3, 9),
           appliedZxid: makeZxid(3, 8),
+          dbBytes: 1_234,
+          quotaBytes: 1 << 20,
           followers: [
             { node: 2, synced: true, ackedZxid: makeZxid(3, 10) },
             { node: 3, synced: true, ackedZxid: makeZxid(3, 7) },

@@ -25,6 +25,7 @@ describe('NodeMetrics', () => {
         'zabkv_applied_zxid',
         'zabkv_committed_zxid',
         'zabkv_current_epoch',
+        'zabkv_db_bytes',
         'zabkv_follower_acked_zxid',
         'zabkv_follower_lag_proposals',
         'zabkv_has_leader',
@@ -34,6 +35,7 @@ describe('NodeMetrics', () => {
         'zabkv_proposals_committed_total',
         'zabkv_proposals_failed_total',
         'zabkv_proposals_pending',
+        'zabkv_quota_bytes',
         'zabkv_wal_fsync_duration_seconds',
       ].sort(),
     );
@@ -68,6 +70,8 @@ describe('NodeMetrics', () => {
     expect(samples.get('zabkv_committed_zxid')).toBe(makeZxid(3, 9));
     expect(samples.get('zabkv_applied_zxid')).toBe(makeZxid(3, 8));
     expect(samples.get('zabkv_current_epoch')).toBe(3);
+    expect(samples.get('zabkv_db_bytes')).toBe(1_234);
+    expect(samples.get('zabkv_quota_bytes')).toBe(1 << 20);
     expect(samples.get('zabkv_follower_acked_zxid{follower="3"}')).toBe(makeZxid(3, 7));
     expect(samples.get('zabkv_follower_lag_proposals{follower="2"}')).toBe(0);
     expect(samples.get('zabkv_follower_lag_proposals{follower="3"}')).toBe(3);

@@ -29,6 +29,8 @@ export function leaderStatus(overrides: Partial<ReplicaStatus> = {}): ReplicaSta
     committedZxid: makeZxid(3, 9),
     appliedZxid: makeZxid(3, 8),
     pendingProposals: 1,
+    dbBytes: 1_234,
+    quotaBytes: 1 << 20,
     followers: [
       { node: nodeId(2), synced: true, ackedZxid: makeZxid(3, 10) },
       { node: nodeId(3), synced: true, ackedZxid: makeZxid(3, 7) },

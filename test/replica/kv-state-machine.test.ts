@@ -510,3 +510,30 @@ describe('If-Match versions on the wire', () => {
     }
   });
 });
+
+describe('KvStateMachine: the bytes the quota counts', () => {
+  it('sums key (UTF-8) and value bytes as entries are put, overwritten and deleted', () => {
+    const machine = new KvStateMachine();
+    machine.apply(z(1), put('a', 'xyz'));
+    expect(machine.bytes).toBe(4);
+    machine.apply(z(2), put('é', '12345')); // a 2-byte key
+    expect(machine.bytes).toBe(4 + 7);
+    expect(machine.bytesOf('é')).toBe(7);
+    machine.apply(z(3), put('a', 'x')); // shrinks
+    expect(machine.bytes).toBe(2 + 7);
+    machine.apply(z(4), put('a', 'longer', { ifMatch: 99 })); // 412: nothing changes
+    expect(machine.bytes).toBe(2 + 7);
+    machine.apply(z(5), del('é'));
+    machine.apply(z(6), del('missing'));
+    expect(machine.bytes).toBe(2);
+    expect(machine.bytesOf('é')).toBe(0);
+  });
+
+  it('counts the same bytes after a snapshot round trip', () => {
+    const machine = new KvStateMachine();
+    machine.apply(z(1), put('key', 'value'));
+    machine.apply(z(2), put('k2', ''));
+    expect(KvStateMachine.decode(machine.encode()).bytes).toBe(machine.bytes);
+    expect(machine.bytes).toBe(8 + 2);
+  });
+});

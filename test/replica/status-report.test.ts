@@ -51,7 +51,7 @@ const follower = (node: number, ackedZxid: number, synced = true): FollowerStatu
 describe('StatusReport', () => {
   it('reports everything the first time, then only changes', () => {
     const { durable } = durableState();
-    const report = new StatusReport(7, n1);
+    const report = new StatusReport(7, n1, 1000);
     expect(report.next(durable, looking)).toEqual<ReplicaStatus>({
       kind: 'ReplicaStatus',
       group: 7,
@@ -62,6 +62,8 @@ describe('StatusReport', () => {
       lastZxid: 0,
       committedZxid: 0,
       appliedZxid: 0,
+      dbBytes: 0,
+      quotaBytes: 1000,
     });
     expect(report.next(durable, looking)).toBeNull();
     expect(report.next(durable, { ...looking, followers: [] })).toBeNull();
@@ -69,7 +71,7 @@ describe('StatusReport', () => {
 
   it('reports again when any role field changes', () => {
     const { durable } = durableState();
-    const report = new StatusReport(7, n1);
+    const report = new StatusReport(7, n1, 1000);
     const leading: Role = { ...looking, role: 'leading' };
     const changes: Role[] = [
       leading,
@@ -86,7 +88,7 @@ describe('StatusReport', () => {
 
   it('reports again when a follower joins, syncs or acknowledges more', () => {
     const { durable } = durableState();
-    const report = new StatusReport(7, n1);
+    const report = new StatusReport(7, n1, 1000);
     const leading = (followers: FollowerStatus[]): Role => ({
       ...looking,
       role: 'leading',
@@ -111,7 +113,7 @@ describe('StatusReport', () => {
 
   it('reports again when the durable state moves', () => {
     const { durable, writes } = durableState();
-    const report = new StatusReport(7, n1);
+    const report = new StatusReport(7, n1, 1000);
     const seen = (): ReplicaStatus | null => report.next(durable, looking);
     expect(seen()).not.toBeNull();
 
@@ -130,7 +132,12 @@ describe('StatusReport', () => {
     const applied: unknown[] = [];
     durable.commitThrough(zxid, (entry) => applied.push(entry.origin));
     expect(applied).toEqual([{ node: n2, requestId: 9 }]);
-    expect(seen()).toMatchObject({ lastZxid: zxid, committedZxid: zxid, appliedZxid: zxid });
+    expect(seen()).toMatchObject({
+      lastZxid: zxid,
+      committedZxid: zxid,
+      appliedZxid: zxid,
+      dbBytes: 2, // key 'k' and one value byte
+    });
     expect(seen()).toBeNull();
     expect(writes.map((w) => w.kind)).toEqual(['SetAcceptedEpoch', 'SetCurrentEpoch', 'Append']);
   });
