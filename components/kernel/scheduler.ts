@@ -24,6 +24,20 @@ export class ReadyQueue implements Scheduler {
   /** Hook for subclasses that drain on their own. */
   protected onReady(): void {}
 
+  /**
+   * Hook for subclasses that hold some components' work back: true when this scheduler took
+   * `component` aside (it stays `queued`, so its new events do not queue it again).
+   */
+  protected holds(_component: ComponentDefinition): boolean {
+    return false;
+  }
+
+  /** Queues components that were held, in the order given (they are still `queued`). */
+  protected requeue(components: readonly ComponentDefinition[]): void {
+    for (const component of components) this.queue.push(component);
+    if (components.length > 0) this.onReady();
+  }
+
   get idle(): boolean {
     return this.queue.length === 0;
   }
@@ -35,6 +49,7 @@ export class ReadyQueue implements Scheduler {
     while (ran < budget) {
       const component = queue.shift();
       if (component === undefined) break;
+      if (this.holds(component)) continue;
       component.queued = false;
       ran += component.execute(this.eventsPerTurn);
       if (!component.queued && component.hasRunnableWork()) {
@@ -79,6 +94,39 @@ export class LiveScheduler extends ReadyQueue {
  * time between two timed events, in a deterministic order.
  */
 export class SimScheduler extends ReadyQueue {
+  /** Roots whose whole tree is paused (a stalled node), with the components they hold. */
+  private readonly paused = new Map<ComponentDefinition, ComponentDefinition[]>();
+
+  /**
+   * Pauses `root`'s tree, as SIGSTOP or a long GC pause would: its events keep queueing in
+   * its components' mailboxes but none runs until `resume`.
+   */
+  pause(root: ComponentDefinition): void {
+    if (!this.paused.has(root)) this.paused.set(root, []);
+  }
+
+  /** Ends a pause: the held components run again, in the order they became ready. */
+  resume(root: ComponentDefinition): void {
+    const held = this.paused.get(root);
+    if (held === undefined) return;
+    this.paused.delete(root);
+    this.requeue(held.filter((component) => component.lifecycle !== 'destroyed'));
+  }
+
+  isPaused(root: ComponentDefinition): boolean {
+    return this.paused.has(root);
+  }
+
+  protected override holds(component: ComponentDefinition): boolean {
+    if (this.paused.size === 0) return false;
+    let root = component;
+    while (root.parent !== null) root = root.parent;
+    const held = this.paused.get(root);
+    if (held === undefined) return false;
+    held.push(component);
+    return true;
+  }
+
   /** Runs until no component has work. */
   runUntilIdle(): number {
     let total = 0;

@@ -15,6 +15,7 @@ import { FutureEventList, type FutureEvent } from './future-event-list.js';
 import { RELIABLE_LAN, SimFabric, type LinkModel } from './sim-fabric.js';
 import { SimNetwork } from './sim-network.js';
 import { SimTimer } from './sim-timer.js';
+import { NodeClock } from './node-clock.js';
 import type { SimClock } from './sim-clock.js';
 import { Trace } from './trace.js';
 
@@ -47,8 +48,12 @@ export type NodeFactory = (env: SimNodeEnvironment) => ComponentDefinition;
 
 interface SimNode {
   readonly factory: NodeFactory;
+  /** The node's timer clock: its rate and stalls; it outlives incarnations, as a machine's does. */
+  readonly clock: NodeClock;
   root: ComponentDefinition | null;
   incarnation: number;
+  /** The scheduled end of the current stall, if the node is stalled. */
+  stall: { readonly until: number; readonly end: FutureEvent } | null;
 }
 
 /** A fault reached the top of a simulated node: a bug. Carries the seed to replay it. */
@@ -59,7 +64,7 @@ export class SimulationFailure extends Error {
     readonly traceTail: readonly string[],
   ) {
     const why = error instanceof Error ? error.message : String(error);
-    super(`simulation failed (SEED=${seed}): ${why}`, { cause: error });
+    super(`simulation failed (ZABKV_SEED=${seed}): ${why}`, { cause: error });
   }
 }
 
@@ -132,7 +137,13 @@ export class Simulator implements SimClock {
   /** Adds a node and starts it now. */
   addNode(id: NodeId, factory: NodeFactory): void {
     assert(!this.nodes.has(id), `node ${id} added twice`);
-    const node: SimNode = { factory, root: null, incarnation: 0 };
+    const node: SimNode = {
+      factory,
+      clock: new NodeClock(this, id),
+      root: null,
+      incarnation: 0,
+      stall: null,
+    };
     this.nodes.set(id, node);
     this.boot(id, node);
   }
@@ -156,9 +167,76 @@ export class Simulator implements SimClock {
     assert(node !== undefined, `unknown node ${id}`);
     if (node.root === null) return;
     this.traceLine(`crash ${id}`);
-    node.root.kill();
+    const root = node.root;
+    root.kill();
     node.root = null;
+    // A stopped process can be killed: the stall ends with it, nothing it held runs.
+    this.endStall(node, root);
     this.fabric.detach(id);
+  }
+
+  /**
+   * Stalls a running node for `durationMs`, as SIGSTOP or a long GC pause would: its handlers
+   * do not run, its timers do not fire, and what comes to it (messages, storage completions,
+   * client requests, timeouts falling due) waits in its components' mailboxes. At the resume
+   * everything waiting runs in the order it came; overdue timers fire late, once (SimTimer).
+   * Work that was already outside the node goes on: messages it sent travel, its disk
+   * completes a flush. Stalling a stalled node extends the stall to the later end.
+   */
+  stall(id: NodeId, durationMs: number): void {
+    const node = this.nodes.get(id);
+    assert(node !== undefined, `unknown node ${id}`);
+    assert(durationMs > 0 && Number.isFinite(durationMs), `bad stall ${durationMs}`);
+    if (node.root === null) return;
+    const until = this.currentTime + durationMs;
+    if (node.stall !== null) {
+      if (until <= node.stall.until) return;
+      node.stall.end.cancelled = true;
+    } else {
+      this.scheduler.pause(node.root);
+      node.clock.stall();
+    }
+    this.traceLine(`stall ${id} until ${until}`);
+    node.stall = { until, end: this.after(durationMs, () => this.resume(id)) };
+  }
+
+  /** Ends a node's stall now (it would end on its own at the time `stall` was given). */
+  resume(id: NodeId): void {
+    const node = this.nodes.get(id);
+    assert(node !== undefined, `unknown node ${id}`);
+    if (node.stall === null || node.root === null) return;
+    this.traceLine(`resume ${id}`);
+    this.endStall(node, node.root);
+  }
+
+  isStalled(id: NodeId): boolean {
+    return this.nodes.get(id)?.stall != null;
+  }
+
+  /**
+   * Sets how fast a node's timers run relative to virtual time (skew): every delay it arms
+   * from now on is multiplied by `rate` (2: ticks at half speed; 0.5: at double speed).
+   * Timers already armed keep their time. The rate survives restarts, as a machine's would.
+   */
+  setTimerRate(id: NodeId, rate: number): void {
+    const node = this.nodes.get(id);
+    assert(node !== undefined, `unknown node ${id}`);
+    node.clock.rate = rate;
+  }
+
+  timerRate(id: NodeId): number {
+    const node = this.nodes.get(id);
+    assert(node !== undefined, `unknown node ${id}`);
+    return node.clock.rate;
+  }
+
+  private endStall(node: SimNode, root: ComponentDefinition): void {
+    if (node.stall === null) return;
+    node.stall.end.cancelled = true;
+    node.stall = null;
+    // Periodic timers re-arm from now, then the held components run, in the order they came.
+    node.clock.resume();
+    this.scheduler.resume(root);
   }
 
   /** Starts a crashed node again from its factory (durable state is the factory's business). */
@@ -176,7 +254,7 @@ export class Simulator implements SimClock {
       id,
       system: this.system,
       network: leaf(SimNetwork, { self: id, fabric: this.fabric }),
-      timer: leaf(SimTimer, this),
+      timer: leaf(SimTimer, node.clock),
       random: this.random.fork(`node-${id}-${node.incarnation}`),
       incarnation: node.incarnation,
     });
