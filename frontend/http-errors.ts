@@ -27,6 +27,10 @@ export const HTTP_ERRORS = {
     status: 504,
     message: 'the outcome is unknown: it may or may not have happened',
   },
+  InsufficientStorage: {
+    status: 507,
+    message: 'too little free disk space: the write did not happen (retry once space is freed)',
+  },
   QuotaExceeded: {
     status: 507,
     message:

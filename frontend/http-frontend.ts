@@ -5,6 +5,7 @@ import { ComponentDefinition, type ComponentContext } from '../components/kernel
 import type { NodeId } from '../components/network/node-id.js';
 import { Routing, type Routed } from '../overlay/routing-port.js';
 import type { KvOperation } from '../kv/kv-operation.js';
+import { isInsufficientStorage } from '../kv/outcome.js';
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../components/limits.js';
 import type { ClusterStatus } from './cluster-status.js';
 import { HTTP_ERRORS, RETRY_AFTER_SECONDS, errorBody, type HttpErrorCode } from './http-errors.js';
@@ -234,9 +235,11 @@ export class HttpFrontend extends ComponentDefinition {
       case 504:
         this.answerError(reply, 'Indeterminate', outcome.reason);
         break;
-      case 507:
-        this.answerError(reply, 'QuotaExceeded', outcome.reason);
+      case 507: {
+        const code = isInsufficientStorage(outcome) ? 'InsufficientStorage' : 'QuotaExceeded';
+        this.answerError(reply, code, outcome.reason);
         break;
+      }
     }
     this.latency.observe(
       { op: operation.op, status: String(outcome.status) },

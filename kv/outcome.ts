@@ -20,6 +20,23 @@ export function quotaExceeded(reason: string): KvOutcome {
   return { status: 507, reason };
 }
 
+/** Every disk-space 507 starts with this, which tells it from the quota's 507. */
+const NO_SPACE = 'disk space: ';
+
+/**
+ * 507: the write did not happen: the leader's disk, or those of too many replicas for a
+ * quorum, are below their free-space reserve. Refused before proposing, so as definite as a
+ * 503; it is worth retrying once space is freed.
+ */
+export function insufficientStorage(reason: string): KvOutcome {
+  return { status: 507, reason: `${NO_SPACE}${reason}` };
+}
+
+/** A 507 for disk space (insufficientStorage), not for the quota. */
+export function isInsufficientStorage(outcome: KvOutcome): boolean {
+  return outcome.status === 507 && outcome.reason.startsWith(NO_SPACE);
+}
+
 /**
  * A request whose answer never came: a write may have happened, a read has no effect and
  * did not happen as far as the client can tell.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { StoredEntry } from '../components/storage/index.js';
 import { decodeOperation, type KvOutcome } from '../kv/kv-operation.js';
-import { quotaExceeded, unavailable, unknown } from '../kv/outcome.js';
+import { insufficientStorage, quotaExceeded, unavailable, unknown } from '../kv/outcome.js';
 import { formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
 import type { Reply } from './client-requests.js';
 import type { AppliedEntry } from './durable-state.js';
@@ -90,6 +90,11 @@ export class LeaderProposals {
     assert(this.epoch >= 0, 'writes are proposed only once established');
     if (this.pending >= this.context.config.maxOutstanding) {
       this.answer(reply, unavailable('too many writes in flight'));
+      return;
+    }
+    const noSpace = this.spaceShortage(payload);
+    if (noSpace !== null) {
+      this.answer(reply, insufficientStorage(noSpace));
       return;
     }
     // The quota (etcd's --quota-backend-bytes), checked before proposing as etcd does: a write
@@ -213,6 +218,22 @@ export class LeaderProposals {
     if (operation === null || operation.op !== 'put') return 0;
     const { machine } = this.context.durable;
     return Math.max(0, entryBytes(operation.key, operation.value) - machine.bytesOf(operation.key));
+  }
+
+  /**
+   * Why a put is refused for disk space (507, before it is proposed), or null: this leader's
+   * store is below its reserve, or too few replicas have room for a quorum to log it (each
+   * follower says so in its Pong). Deletes pass: they are small, and how room is made.
+   */
+  private spaceShortage(payload: Uint8Array): string | null {
+    const { durable, replica } = this.context;
+    let roomy = durable.spaceLow ? 0 : 1;
+    for (const handler of this.host.handlers()) {
+      if (countsInQuorum(handler) && !handler.spaceLow) roomy++;
+    }
+    if (!durable.spaceLow && replica.isQuorum(roomy)) return null;
+    if (decodeOperation(payload)?.op !== 'put') return null;
+    return durable.spaceLow ? 'the leader is low on disk space' : 'too few replicas have room';
   }
 
   private commitThrough(zxid: Zxid): void {
