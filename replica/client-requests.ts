@@ -6,7 +6,9 @@ import { LEADER_HOP } from '../kv/forwarding-messages.js';
 import type { KvOutcome } from '../kv/kv-operation.js';
 import type { KvRequest, KvResponse, ServedBy } from '../kv/kv-port.js';
 import { outcomeFromFields, outcomeToFields, unanswered, unavailable } from '../kv/outcome.js';
+import { beyondLimits } from '../kv/operation-limits.js';
 import { PendingRequests, type PendingRequest } from '../kv/pending-requests.js';
+import type { PeerRejectionReason } from '../kv/peer-rejections.js';
 import type { Zxid } from '../kv/zxid.js';
 import type { DurableState } from './durable-state.js';
 import type { EntryOrigin } from './log-entry.js';
@@ -50,7 +52,8 @@ export interface RequestsHost {
   readonly durable: DurableState;
   send(message: NetMessage): void;
   answerLocal(origin: ReplyTo<KvResponse>, response: KvResponse): void;
-  logWarn(fields: Record<string, unknown>, message: string): void;
+  /** A peer's request was dropped as malformed or beyond the limits (counted, logged). */
+  reject(reason: PeerRejectionReason, fields: Record<string, unknown>): void;
   /** This replica's epoch, leader and commit point now, for the X-Kv-* headers. */
   view(): { readonly epoch: number; readonly leader: NodeId | null; readonly committed: Zxid };
 }
@@ -112,12 +115,22 @@ export class ClientRequests {
     });
   }
 
-  /** A request another replica of the group forwarded here, to its leader. */
+  /**
+   * A request another replica of the group forwarded here, to its leader (the replica admits
+   * members only). It is checked as HTTP checks a client's: the peer port is no way around the
+   * limits.
+   */
   onForwardedRequest(message: MessageOf<'kv.Request'>, target: RequestTarget): void {
     const reply: Reply = { to: 'remote', node: message.src, requestId: message.requestId };
     const operation = decodeOperation(message.payload);
-    if (operation === null || !this.host.config.members.includes(message.src)) {
-      this.host.logWarn({ from: message.src }, 'malformed forwarded request');
+    if (operation === null) {
+      this.host.reject('bad-payload', { from: message.src, kind: message.kind });
+      return;
+    }
+    const beyond = beyondLimits(operation);
+    if (beyond !== null) {
+      this.host.reject('over-limits', { from: message.src, kind: message.kind, why: beyond });
+      this.answer(reply, unavailable(beyond), this.host.view().committed);
       return;
     }
     if (target.kind !== 'leader') {

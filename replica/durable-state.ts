@@ -187,16 +187,26 @@ export class DurableState {
     this.persist({ kind: 'Truncate', afterZxid: zxid });
   }
 
-  installSnapshot(zxid: Zxid, state: Uint8Array): void {
-    const machine = KvStateMachine.decode(state);
-    assert.equal(machine.appliedZxid, zxid, 'snapshot zxid and state disagree');
-    assert(zxid >= this.committedValue, 'a snapshot older than what this replica applied');
+  /**
+   * Replaces the state by a snapshot the leader sent (SNAP), unless it is not one: returns why
+   * then, having changed nothing (peer input is validated, never asserted).
+   */
+  installSnapshot(zxid: Zxid, state: Uint8Array): string | null {
+    let machine: KvStateMachine;
+    try {
+      machine = KvStateMachine.decode(state);
+    } catch (error) {
+      return `snapshot does not decode: ${(error as Error).message}`;
+    }
+    if (machine.appliedZxid !== zxid) return 'snapshot zxid and state disagree';
+    if (zxid < this.committedValue) return 'a snapshot older than what this replica applied';
     this.machineValue = machine;
     this.committedValue = zxid;
     this.config.observer?.restored?.(this.config.self, zxid);
     this.appliedSinceSnapshot = 0;
     this.historyValue.resetTo(zxid);
     this.persist({ kind: 'InstallSnapshot', snapshot: { zxid, state } });
+    return null;
   }
 
   /**

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
-import { epochOf, follows, formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
+import { epochOf, follows, formatZxid, makeZxid, MAX_EPOCH, type Zxid } from '../kv/zxid.js';
 import type { Reply } from './client-requests.js';
 import { DurableWaiters } from './durable-waiters.js';
 import { FollowerReads } from './follower-reads.js';
 import type { RoleContext } from './role-context.js';
+import { entriesFault } from './session-checks.js';
 import type { SessionBody } from './zab-messages.js';
 
 /** The session messages a follower handles; the replica subscribes these to it. */
@@ -24,6 +25,7 @@ export const FOLLOWER_HANDLES = [
 ] as const;
 type SessionMessage = MessageOf<(typeof FOLLOWER_HANDLES)[number]>;
 type Outgoing = SessionBody<'zab.AckEpoch' | 'zab.Ack' | 'zab.Pong' | 'zab.ReadIndex'>;
+type RefuseReason = 'impossible-epoch' | 'impossible-zxid' | 'out-of-place' | 'bad-payload';
 
 /**
  * What arrived between DIFF/TRUNC/SNAP and NEWLEADER: applied only once it is all here
@@ -175,6 +177,8 @@ export class FollowerSession {
       this.fail(`leader proposes epoch ${epoch} below accepted ${acceptedEpoch}`);
       return;
     }
+    // Never promised, so never persisted: no leader may reach the maximum (kv/zxid.ts).
+    if (epoch >= MAX_EPOCH) return this.refuse('impossible-epoch', `LEADERINFO for epoch ${epoch}`);
     this.epoch = epoch;
     this.phase = 'discovered';
     const ackEpoch = (currentEpoch: number): void =>
@@ -193,18 +197,18 @@ export class FollowerSession {
   private startSync(mode: 'diff' | 'trunc', point: Zxid): void {
     if (!this.expect('discovered', mode.toUpperCase())) return;
     const { durable } = this.context;
+    const at = formatZxid(point);
     if (mode === 'trunc') {
-      if (!(point >= durable.committed))
-        assert.fail(`TRUNC to ${formatZxid(point)} below the commit point`);
+      // docs/zab-rules.md R6: never below what is committed, and only to a point it holds.
+      if (point < durable.committed) {
+        return this.refuse('impossible-zxid', `TRUNC to ${at}, below the commit point`);
+      }
       if (!durable.history.contains(point)) {
-        this.fail(`TRUNC to ${formatZxid(point)}, which this history does not hold`);
-        return;
+        return this.refuse('impossible-zxid', `TRUNC to ${at}, not held`);
       }
     } else if (point !== durable.history.last) {
-      this.fail(
-        `DIFF from ${formatZxid(point)}, but this history ends at ${formatZxid(durable.history.last)}`,
-      );
-      return;
+      const last = formatZxid(durable.history.last);
+      return this.refuse('impossible-zxid', `DIFF from ${at}, but the log ends at ${last}`);
     }
     this.phase = 'syncing';
     this.sync = { mode, point, snapshot: [], snapshotBytes: 0, snapshotTotal: 0, entries: [] };
@@ -229,23 +233,24 @@ export class FollowerSession {
       sync.point !== message.zxid ||
       sync.entries.length > 0
     ) {
-      this.fail('snapshot piece out of place');
-      return;
+      return this.refuse('out-of-place', 'snapshot piece out of place');
     }
     sync.snapshot.push(message.data);
     sync.snapshotBytes += message.data.length;
-    if (sync.snapshotBytes > sync.snapshotTotal) this.fail('snapshot longer than announced');
+    if (sync.snapshotBytes > sync.snapshotTotal) this.refuse('bad-payload', 'snapshot too long');
   }
 
   private onProposal(entries: readonly (readonly [number, Uint8Array])[]): void {
+    const bad = entriesFault(entries);
+    if (bad !== null) return this.refuse('bad-payload', bad);
     const stored = entries.map(([zxid, payload]) => ({ zxid, payload }));
     if (this.phase === 'syncing') {
       const sync = this.sync!;
       let previous = sync.entries.at(-1)?.zxid ?? sync.point;
       for (const entry of stored) {
         if (!follows(previous, entry.zxid)) {
-          this.fail(`gap in sync: ${formatZxid(entry.zxid)} after ${formatZxid(previous)}`);
-          return;
+          const gap = `${formatZxid(entry.zxid)} after ${formatZxid(previous)}`;
+          return this.refuse('impossible-zxid', `gap in sync: ${gap}`);
         }
         previous = entry.zxid;
       }
@@ -253,16 +258,15 @@ export class FollowerSession {
       return;
     }
     if (this.phase !== 'synced' && this.phase !== 'broadcast') {
-      this.fail(`PROPOSAL in phase ${this.phase}`);
-      return;
+      return this.refuse('out-of-place', `PROPOSAL in phase ${this.phase}`);
     }
     let previous = this.context.durable.history.last;
     for (const entry of stored) {
       // Only this leader's epoch, contiguous (docs/zab-rules.md R9): anything else means a lost
       // or stray message.
       if (epochOf(entry.zxid) !== this.epoch || !follows(previous, entry.zxid)) {
-        this.fail(`proposal ${formatZxid(entry.zxid)} does not follow ${formatZxid(previous)}`);
-        return;
+        const gap = `${formatZxid(entry.zxid)} does not follow ${formatZxid(previous)}`;
+        return this.refuse('impossible-zxid', `proposal ${gap}`);
       }
       previous = entry.zxid;
     }
@@ -282,18 +286,18 @@ export class FollowerSession {
   private onNewLeader(epoch: number): void {
     if (!this.expect('syncing', 'NEWLEADER')) return;
     if (epoch !== this.epoch) {
-      this.fail(`NEWLEADER for epoch ${epoch}, session is for ${this.epoch}`);
-      return;
+      return this.refuse('impossible-epoch', `NEWLEADER for ${epoch}, session for ${this.epoch}`);
     }
     const sync = this.sync!;
     this.sync = null;
     const { durable } = this.context;
     if (sync.mode === 'snap') {
-      if (sync.snapshotBytes !== sync.snapshotTotal) {
-        this.fail('snapshot incomplete at NEWLEADER');
-        return;
-      }
-      durable.installSnapshot(sync.point, concat(sync.snapshot, sync.snapshotBytes));
+      const state = concat(sync.snapshot, sync.snapshotBytes);
+      const bad =
+        sync.snapshotBytes !== sync.snapshotTotal
+          ? 'snapshot incomplete at NEWLEADER'
+          : durable.installSnapshot(sync.point, state);
+      if (bad !== null) return this.refuse('bad-payload', bad);
     } else if (sync.mode === 'trunc') {
       durable.truncateAfter(sync.point);
     }
@@ -309,6 +313,9 @@ export class FollowerSession {
 
   private onUpToDate(committed: Zxid): void {
     if (!this.expect('synced', 'UPTODATE')) return;
+    if (committed > this.context.durable.history.last) {
+      return this.refuse('impossible-zxid', `UPTODATE at ${formatZxid(committed)}, beyond the log`);
+    }
     this.phase = 'broadcast';
     this.commitThrough(Math.max(committed, this.pendingCommit));
     this.context.replica.established(this.epoch);
@@ -316,13 +323,13 @@ export class FollowerSession {
 
   private onCommit(zxid: Zxid): void {
     if (this.phase !== 'synced' && this.phase !== 'broadcast') {
-      this.fail(`COMMIT in phase ${this.phase}`);
-      return;
+      return this.refuse('out-of-place', `COMMIT in phase ${this.phase}`);
     }
-    // docs/zab-rules.md R10: a commit names a proposal this follower holds; anything else is a
-    // protocol bug.
-    if (!this.context.durable.history.contains(zxid))
-      assert.fail(`COMMIT ${formatZxid(zxid)} for a proposal not held`);
+    // docs/zab-rules.md R10: a commit names a proposal this follower holds; anything else ends
+    // the session (ZooKeeper exits; a peer's message must not stop this node).
+    if (!this.context.durable.history.contains(zxid)) {
+      return this.refuse('impossible-zxid', `COMMIT ${formatZxid(zxid)} for a proposal not held`);
+    }
     if (this.phase === 'broadcast') this.commitThrough(zxid);
     else this.pendingCommit = Math.max(this.pendingCommit, zxid);
   }
@@ -334,7 +341,7 @@ export class FollowerSession {
 
   private expect(phase: Phase, what: string): boolean {
     if (this.phase === phase) return true;
-    this.fail(`${what} in phase ${this.phase}`);
+    this.refuse('out-of-place', `${what} in phase ${this.phase}`);
     return false;
   }
 
@@ -348,6 +355,12 @@ export class FollowerSession {
       session: this.session,
       seq: this.sendSeq++,
     });
+  }
+
+  /** The leader sent something impossible: counted, then the session ends as on any failure. */
+  private refuse(reason: RefuseReason, why: string): void {
+    this.context.replica.rejectPeer(reason, { leader: this.leader, why });
+    this.fail(why);
   }
 
   /** Ends the session and this role; callers return at once. */

@@ -23,6 +23,8 @@ export interface ProposalsHost {
   handlers(): Iterable<LearnerHandler>;
   handlerOf(follower: number): LearnerHandler | undefined;
   send(handler: LearnerHandler, message: LeaderOutgoing): void;
+  /** The follower sent something impossible: count it and end its session. */
+  refuse(handler: LearnerHandler, reason: 'impossible-zxid', why: string): void;
 }
 
 /**
@@ -167,8 +169,10 @@ export class LeaderProposals {
 
   onAck(handler: LearnerHandler, zxid: Zxid): void {
     if (handler.phase !== 'synced' || zxid <= handler.acked) return;
-    if (!(zxid <= this.lastProposed))
-      assert.fail(`ACK ${formatZxid(zxid)} beyond the last proposal`);
+    if (zxid > this.lastProposed) {
+      const why = `ACK ${formatZxid(zxid)} beyond the last proposal`;
+      return this.host.refuse(handler, 'impossible-zxid', why);
+    }
     handler.acked = zxid;
     this.tryCommit();
   }

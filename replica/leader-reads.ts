@@ -63,6 +63,11 @@ export class LeaderReads<Session> {
     this.completeRounds();
   }
 
+  /** The last round sent: a follower can answer no later one. */
+  get lastRound(): number {
+    return this.lastSentRound;
+  }
+
   /** A liveness round (each tick): it proves leadership for every read that came before it. */
   startRound(): void {
     this.lastSentRound++;

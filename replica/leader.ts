@@ -7,6 +7,7 @@ import type { Reply } from './client-requests.js';
 import { DurableWaiters } from './durable-waiters.js';
 import {
   countsInQuorum,
+  followerStatuses,
   quorumValue,
   type LearnerHandler,
   type LeaderOutgoing,
@@ -14,11 +15,13 @@ import {
 import { LeaderProposals } from './leader-proposals.js';
 import { LeaderReads } from './leader-reads.js';
 import type { RoleContext } from './role-context.js';
+import { ackEpochFault, followerAhead } from './session-checks.js';
 import { syncStream } from './sync-plan.js';
 
 /** The session messages a leader handles; the replica subscribes these to it. */
 export const LEADER_HANDLES = ['zab.AckEpoch', 'zab.Ack', 'zab.Pong', 'zab.ReadIndex'] as const;
 type Incoming = MessageOf<(typeof LEADER_HANDLES)[number]>;
+type RefuseReason = 'impossible-epoch' | 'impossible-zxid' | 'out-of-place';
 
 type Phase =
   | 'discovery' // gathering FOLLOWERINFO from a quorum to choose the epoch
@@ -58,6 +61,7 @@ export class LeaderRole {
       handlers: () => this.handlers.values(),
       handlerOf: (follower) => this.handlers.get(follower as NodeId),
       send: (handler, message) => this.send(handler, message),
+      refuse: (handler, reason, why) => this.refuse(handler, reason, why),
     });
     this.reads = new LeaderReads(context, {
       sendPing: (round) => {
@@ -84,12 +88,8 @@ export class LeaderRole {
   }
 
   /** Its followers' sessions, for status reports. */
-  followers(): { node: NodeId; synced: boolean; ackedZxid: Zxid }[] {
-    return [...this.handlers.values()].map((h) => ({
-      node: h.follower,
-      synced: h.phase === 'synced',
-      ackedZxid: h.acked,
-    }));
+  followers(): ReturnType<typeof followerStatuses> {
+    return followerStatuses(this.handlers.values());
   }
 
   /** Storage made writes durable through `seq`: continue what waited for them. */
@@ -158,13 +158,14 @@ export class LeaderRole {
 
   private onAckEpoch(handler: LearnerHandler, message: MessageOf<'zab.AckEpoch'>): void {
     if (handler.phase !== 'epoch-sent') {
-      this.drop(handler, `ACKEPOCH in phase ${handler.phase}`);
-      return;
+      return this.refuse(handler, 'out-of-place', `ACKEPOCH in phase ${handler.phase}`);
     }
+    const impossible = ackEpochFault(message, this.epoch);
+    if (impossible !== null) return this.refuse(handler, 'impossible-epoch', impossible);
     handler.phase = 'epoch-acked';
     handler.lastZxid = message.lastZxid;
     handler.epochEnds = message.epochEnds;
-    if (this.phase === 'ack-epoch' && message.currentEpoch !== -1 && this.isAhead(message)) {
+    if (this.phase === 'ack-epoch' && followerAhead(message, this.summary)) {
       // A follower of the quorum holds a more recent history: this leader must not lead.
       this.context.replica.lookForLeader(`follower ${handler.follower} is ahead`);
       return;
@@ -175,13 +176,6 @@ export class LeaderRole {
     }
     if (this.phase === 'ack-epoch') this.maybeAdoptEpoch();
     else if (this.phase === 'sync' || this.phase === 'broadcast') this.syncFollower(handler);
-  }
-
-  private isAhead(message: MessageOf<'zab.AckEpoch'>): boolean {
-    if (message.currentEpoch !== this.summary.currentEpoch) {
-      return message.currentEpoch > this.summary.currentEpoch;
-    }
-    return message.lastZxid > this.summary.lastZxid;
   }
 
   private maybeAdoptEpoch(): void {
@@ -285,6 +279,9 @@ export class LeaderRole {
   }
 
   private onPong(handler: LearnerHandler, round: number): void {
+    if (round > this.reads.lastRound) {
+      return this.refuse(handler, 'out-of-place', `PONG for round ${round}, never sent`);
+    }
     handler.pongRound = Math.max(handler.pongRound, round);
     if (this.phase === 'broadcast') this.reads.completeRounds();
   }
@@ -353,6 +350,12 @@ export class LeaderRole {
       this.context.replica.closeSession(handler.follower, handler.session);
     }
     this.handlers.clear();
+  }
+
+  /** The follower sent something impossible: counted, and its session ends. */
+  private refuse(handler: LearnerHandler, reason: RefuseReason, why: string): void {
+    this.context.replica.rejectPeer(reason, { follower: handler.follower, why });
+    this.drop(handler, why);
   }
 
   /** Ends a follower's session; false if this leader stepped down for it. */

@@ -2,6 +2,7 @@ import { PROPOSAL_PIECE_BYTES, PROPOSAL_PIECE_ENTRIES_COUNT } from '../component
 import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
 import type { Zxid } from '../kv/zxid.js';
+import type { FollowerStatus } from './replica-status-port.js';
 import type { SessionBody } from './zab-messages.js';
 
 /** What a leader sends on a follower's session. */
@@ -37,6 +38,15 @@ export interface LearnerHandler {
   /** Its store is below its free-space reserve, as its latest Pong said. */
   spaceLow: boolean;
   silentTicks: number;
+}
+
+/** Followers' sessions as the leader's status reports them. */
+export function followerStatuses(handlers: Iterable<LearnerHandler>): FollowerStatus[] {
+  return [...handlers].map((h) => ({
+    node: h.follower,
+    synced: h.phase === 'synced',
+    ackedZxid: h.acked,
+  }));
 }
 
 /** In the broadcast set: it receives every new proposal (from NEWLEADER on). */

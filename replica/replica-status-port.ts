@@ -37,6 +37,8 @@ export interface ReplicaStatus {
   readonly quotaBytes: number;
   /** As leader: its followers' sessions. Empty otherwise. */
   readonly followers: readonly FollowerStatus[];
+  /** Peer messages it dropped so far, by reason (kv/peer-rejections.ts): a new object on change. */
+  readonly rejected: Readonly<Record<string, number>>;
 }
 
 /** What a replica tells its host about itself. */

@@ -5,6 +5,7 @@ import type { NodeId } from '../components/network/node-id.js';
 import { Storage, type StorageWrite, type StoredImage } from '../components/storage/index.js';
 import { Timer } from '../components/timer/timer-port.js';
 import { TimerClient } from '../components/timer/timer-client.js';
+import { PeerGate } from './peer-gate.js';
 import { LEADER_HOP } from '../kv/forwarding-messages.js';
 import { Kv } from '../kv/kv-port.js';
 import { formatZxid, type Zxid } from '../kv/zxid.js';
@@ -43,7 +44,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
   private readonly storage = this.requires(Storage);
   private readonly timers = new TimerClient(this, (request) => this.trigger(request, this.timer));
   private readonly votes: VoteExchange;
-  private readonly members: ReadonlySet<NodeId>;
+  private readonly gate: PeerGate;
   private readonly durable: DurableState;
   private readonly requests: ClientRequests;
   private readonly context: RoleContext;
@@ -60,7 +61,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
   ) {
     super(context);
     assert(config.members.includes(config.self), 'a replica is a member of its group');
-    this.members = new Set(config.members);
+    this.gate = new PeerGate(config, this.log);
     this.durable = new DurableState(config, (write: StorageWrite) =>
       this.trigger(write, this.storage),
     );
@@ -69,7 +70,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
       durable: this.durable,
       send: (message) => this.send(message),
       answerLocal: (origin, response) => this.answer(origin, response),
-      logWarn: (fields, message) => this.log.warn(fields, message),
+      reject: (reason, fields) => this.gate.reject(reason, fields),
       view: () => ({
         epoch: this.durable.currentEpoch,
         leader: this.leaderId,
@@ -119,6 +120,10 @@ export class Replica extends ComponentDefinition implements RoleHost {
   /** Epochs, log and applied state, to look at (the simulator's invariants, tests). */
   get durableState(): DurableView {
     return this.durable;
+  }
+
+  get rejected(): Readonly<Record<string, number>> {
+    return this.gate.counts;
   }
 
   // ---- lifecycle ------------------------------------------------------------------------
@@ -288,6 +293,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
       leader: this.leaderId,
       pendingProposals: leader?.pendingWrites ?? 0,
       followers: leader?.followers() ?? [],
+      rejected: this.gate.counts,
     });
     if (status !== null) this.trigger(status, this.status);
   }
@@ -303,12 +309,12 @@ export class Replica extends ComponentDefinition implements RoleHost {
     this.send({ kind: 'zab.Close', src: self, dst: peer, group, session });
   }
 
-  /** Each kind goes to the role that handles it, as declared in leader.ts and follower.ts. */
+  /** Each kind goes to the role that handles it (leader.ts, follower.ts), past the gate. */
   private subscribeNetwork(): void {
     const mine =
-      <M extends { group: number }>(handler: (message: M) => void) =>
+      <M extends NetMessage & { group: number }>(handler: (message: M) => void) =>
       (message: M) => {
-        if (message.group === this.config.group && this.role.name !== 'starting') handler(message);
+        if (this.gate.admits(message) && this.role.name !== 'starting') handler(message);
       };
     this.subscribe(
       this.network,
@@ -360,9 +366,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
       if (message.hop === LEADER_HOP) forwarded(message);
     });
     this.subscribe(this.network, 'kv.Response', (message) => {
-      if (message.hop === LEADER_HOP && this.role.name !== 'starting') {
-        this.requests.onResponse(message);
-      }
+      if (message.hop !== LEADER_HOP || !this.gate.admits(message)) return;
+      if (this.role.name !== 'starting') this.requests.onResponse(message);
     });
   }
 
@@ -373,7 +378,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
   }
 
   isVoter(node: NodeId): boolean {
-    return this.members.has(node);
+    return this.gate.isMember(node);
   }
 
   nextSessionId(): number {
@@ -382,6 +387,10 @@ export class Replica extends ComponentDefinition implements RoleHost {
 
   logDebug(fields: Record<string, unknown>, message: string): void {
     this.log.debug(fields, message);
+  }
+
+  rejectPeer(...rejection: Parameters<PeerGate['reject']>): void {
+    this.gate.reject(...rejection);
   }
 
   override checkInvariants(): void {

@@ -1,5 +1,6 @@
 import type { NetMessage } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
+import type { PeerRejectionReason } from '../kv/peer-rejections.js';
 import type { Zxid } from '../kv/zxid.js';
 import type { ClientRequests } from './client-requests.js';
 import type { AppliedEntry, DurableState } from './durable-state.js';
@@ -24,6 +25,11 @@ export interface RoleHost {
   isQuorum(count: number): boolean;
   isVoter(node: NodeId): boolean;
   logDebug(fields: Record<string, unknown>, message: string): void;
+  /**
+   * A peer sent something impossible (docs: peer input is validated, never asserted): counts
+   * it and logs it at warn, with a limit. The role then drops the message or the session.
+   */
+  rejectPeer(reason: PeerRejectionReason, fields: Record<string, unknown>): void;
 }
 
 /** The small objects a role works with; the role owns nothing of them and outlives none. */

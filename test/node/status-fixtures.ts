@@ -35,6 +35,7 @@ export function leaderStatus(overrides: Partial<ReplicaStatus> = {}): ReplicaSta
       { node: nodeId(2), synced: true, ackedZxid: makeZxid(3, 10) },
       { node: nodeId(3), synced: true, ackedZxid: makeZxid(3, 7) },
     ],
+    rejected: {},
     ...overrides,
   };
 }

@@ -41,6 +41,7 @@ const looking: Role = {
   leader: null,
   pendingProposals: 0,
   followers: [],
+  rejected: {},
 };
 const follower = (node: number, ackedZxid: number, synced = true): FollowerStatus => ({
   node: nodeId(node),
@@ -78,6 +79,13 @@ describe('StatusReport', () => {
       { ...leading, serving: true },
       { ...leading, serving: true, leader: n1 },
       { ...leading, serving: true, leader: n1, pendingProposals: 3 },
+      {
+        ...leading,
+        serving: true,
+        leader: n1,
+        pendingProposals: 3,
+        rejected: { 'not-a-member': 1 },
+      },
     ];
     expect(report.next(durable, looking)).not.toBeNull();
     for (const role of changes) {

@@ -1,0 +1,53 @@
+import type { MessageOf } from '../components/network/network-port.js';
+import { decodeOperation, isWrite } from '../kv/kv-operation.js';
+import { epochOf, formatZxid, type Zxid } from '../kv/zxid.js';
+import { decodeLogEntry } from './log-entry.js';
+
+/**
+ * Checks of session messages against what the protocol makes possible, for the roles (the
+ * checks that need no role state are in peer-gate.ts). Each returns why the message is
+ * impossible, or null; the role then counts it and ends the session instead of asserting
+ * (DESIGN §4: peer input is validated, never asserted).
+ */
+
+/**
+ * ACKEPOCH answers this leader's LEADERINFO for `epoch`: the follower has promised `epoch`, so
+ * its currentEpoch is below it (or -1: promised before), and its history holds nothing of a
+ * later epoch.
+ */
+export function ackEpochFault(message: MessageOf<'zab.AckEpoch'>, epoch: number): string | null {
+  if (message.currentEpoch >= epoch) {
+    return `currentEpoch ${message.currentEpoch} in answer to epoch ${epoch}`;
+  }
+  if (epochOf(message.lastZxid) > epoch) {
+    return `last zxid ${formatZxid(message.lastZxid)} in answer to epoch ${epoch}`;
+  }
+  return null;
+}
+
+/**
+ * Whether a follower's history, as its ACKEPOCH tells it, is more recent than `leader`'s
+ * (never when it had promised this epoch before: currentEpoch -1).
+ */
+export function followerAhead(
+  message: MessageOf<'zab.AckEpoch'>,
+  leader: { readonly currentEpoch: number; readonly lastZxid: Zxid },
+): boolean {
+  if (message.currentEpoch === -1) return false;
+  if (message.currentEpoch !== leader.currentEpoch) {
+    return message.currentEpoch > leader.currentEpoch;
+  }
+  return message.lastZxid > leader.lastZxid;
+}
+
+/**
+ * Every logged entry is a write (the leader proposes only writes, in log-entry form): anything
+ * else would be refused when applied, after it was made durable. Checked before logging.
+ */
+export function entriesFault(entries: readonly (readonly [Zxid, Uint8Array])[]): string | null {
+  for (const [zxid, payload] of entries) {
+    const operation = decodeOperation(decodeLogEntry(payload).operation);
+    if (operation === null || !isWrite(operation)) return `${formatZxid(zxid)} is not a write`;
+  }
+  return null;
+}
