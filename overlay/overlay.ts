@@ -20,8 +20,10 @@ import {
   type KvOutcome,
 } from '../kv/kv-operation.js';
 import { Kv, type KvResponse, type ServedBy } from '../kv/kv-port.js';
+import { beyondLimits } from '../kv/operation-limits.js';
 import { outcomeFromFields, outcomeToFields, unanswered, unavailable } from '../kv/outcome.js';
 import { PendingRequests, type PendingRequest } from '../kv/pending-requests.js';
+import { PeerRejections, type PeerRejectionReason } from '../kv/peer-rejections.js';
 import { Routing, type Route, type Routed } from './routing-port.js';
 import { RoutingStatusPort } from './routing-status-port.js';
 import './overlay-messages.js';
@@ -60,6 +62,11 @@ interface Remote extends PendingRequest {
  * the leader when known and not suspected, else the next live member, and the answer comes
  * back here. An answer that never comes is reported unknown (504) for a write and
  * unavailable (503) for a read, which has no effect.
+ *
+ * Peer input is checked, never trusted (reference/security.md §1, "Peer TCP: overlay"): a
+ * routed request is run only for a node of the lookup table and only within the limits HTTP
+ * enforces; who leads a group is learned only from that group's members, and only a member can
+ * be named. Anything else is dropped and counted.
  */
 export class Overlay extends ComponentDefinition {
   readonly routing = this.provides(Routing);
@@ -82,6 +89,9 @@ export class Overlay extends ComponentDefinition {
   /** Requests sent to a member of another group. */
   private readonly remote: PendingRequests<Remote>;
   private tick = 0;
+  private readonly rejections = new PeerRejections(this.log);
+  /** `rejections.total` when the status was last reported. */
+  private reportedRejections = 0;
 
   constructor(
     context: ComponentContext,
@@ -101,11 +111,19 @@ export class Overlay extends ComponentDefinition {
     this.subscribe(this.kv, 'KvResponse', (response) => this.onLocalAnswer(response));
     this.subscribe(this.kv, 'LeaderChanged', ({ group, leader }) => this.noteLeader(group, leader));
     this.subscribe(this.network, 'overlay.LeaderQuery', (m) => this.onLeaderQuery(m));
-    this.subscribe(this.network, 'overlay.LeaderAnswer', ({ group, leader }) =>
-      this.noteLeader(group, leader >= 0 ? nodeId(leader) : null),
-    );
+    this.subscribe(this.network, 'overlay.LeaderAnswer', (m) => this.onLeaderAnswer(m));
     this.subscribe(this.network, 'kv.Request', (m) => m.hop === ROUTE_HOP && this.onPeerRequest(m));
     this.subscribe(this.network, 'kv.Response', (m) => m.hop === ROUTE_HOP && this.onPeerAnswer(m));
+  }
+
+  /** The leader of `group` this node knows of (tests; the host hears RoutingStatus). */
+  leaderOf(group: number): NodeId | null {
+    return this.leaders.get(group) ?? null;
+  }
+
+  /** Peer messages dropped so far, by reason (tests; the host hears RoutingStatus). */
+  get rejected(): Readonly<Record<string, number>> {
+    return this.rejections.counts;
   }
 
   protected override onStart(): void {
@@ -242,9 +260,20 @@ export class Overlay extends ComponentDefinition {
   }
 
   private onPeerRequest(message: MessageOf<'kv.Request'>): void {
+    // Without a table nobody can be checked; nothing is run then either (see below).
+    if (this.table !== null && this.table.address(message.src) === undefined) {
+      this.reject('not-in-table', message);
+      return;
+    }
     const operation = decodeOperation(message.payload);
     if (operation === null) {
-      this.log.warn({ from: message.src }, 'malformed routed request');
+      this.reject('bad-payload', message);
+      return;
+    }
+    const beyond = beyondLimits(operation);
+    if (beyond !== null) {
+      this.reject('over-limits', message, beyond);
+      this.answerPeer(message.src, message.requestId, unavailable(beyond), NOT_SERVED);
       return;
     }
     const mine = this.ownGroup;
@@ -262,7 +291,9 @@ export class Overlay extends ComponentDefinition {
     const request = this.remote.peek(message.requestId);
     if (request === undefined || request.node !== message.src) return;
     this.remote.take(message.requestId);
-    if (message.leader >= 0) this.noteLeader(request.group, nodeId(message.leader));
+    if (message.leader >= 0 && this.isMember(request.group, message.leader)) {
+      this.noteLeader(request.group, nodeId(message.leader));
+    }
     const served: ServedBy = {
       epoch: message.epoch,
       zxid: message.zxid,
@@ -286,15 +317,52 @@ export class Overlay extends ComponentDefinition {
     this.reportStatus();
   }
 
-  /** Tells the host the table version and each group's known leader (on every change). */
+  /**
+   * Tells the host the table version, each group's known leader (on every change) and the peer
+   * messages dropped so far (at the next tick after one is).
+   */
   private reportStatus(): void {
     const table = this.table;
     if (table === null) return;
     const groups = table.groups.map((g) => ({ id: g.id, leader: this.leaders.get(g.id) ?? null }));
-    this.trigger({ kind: 'RoutingStatus', tableVersion: table.version, groups }, this.status);
+    const rejected = this.rejections.counts;
+    this.reportedRejections = this.rejections.total;
+    this.trigger(
+      { kind: 'RoutingStatus', tableVersion: table.version, groups, rejected },
+      this.status,
+    );
+  }
+
+  /** Whether the table says `node` is a member of `group`. */
+  private isMember(group: number, node: number): boolean {
+    return this.table?.group(group)?.members.includes(node as NodeId) ?? false;
+  }
+
+  private reject(
+    reason: PeerRejectionReason,
+    message: MessageOf<'kv.Request' | 'overlay.LeaderQuery' | 'overlay.LeaderAnswer'>,
+    why?: string,
+  ): void {
+    const fields = { from: message.src, kind: message.kind, group: message.group };
+    this.rejections.reject(reason, why === undefined ? fields : { ...fields, why });
+  }
+
+  /** A member of `group` says who leads it. */
+  private onLeaderAnswer(message: MessageOf<'overlay.LeaderAnswer'>): void {
+    if (this.table === null) return;
+    const { group, leader } = message;
+    if (!this.isMember(group, message.src)) return this.reject('not-a-member', message);
+    if (leader >= 0 && !this.isMember(group, leader)) {
+      return this.reject('not-a-member', message, `names ${leader} as leader`);
+    }
+    this.noteLeader(group, leader >= 0 ? nodeId(leader) : null);
   }
 
   private onLeaderQuery(message: MessageOf<'overlay.LeaderQuery'>): void {
+    if (this.table !== null && this.table.address(message.src) === undefined) {
+      this.reject('not-in-table', message);
+      return;
+    }
     const mine = this.ownGroup;
     if (mine === undefined || mine.id !== message.group) return;
     const leader = this.leaders.get(mine.id) ?? -1;
@@ -329,6 +397,7 @@ export class Overlay extends ComponentDefinition {
 
   private onTick(): void {
     this.tick++;
+    if (this.rejections.total !== this.reportedRejections) this.reportStatus();
     if (this.tick % this.init.leaderQueryTicks === 1) this.askForLeaders();
     for (const request of this.remote.expire()) {
       // The member may be gone: try another one next time.

@@ -11,6 +11,8 @@ export interface RoutingStatus {
   readonly tableVersion: number;
   /** Each group of that table, with the leader this node knows of (null: none known). */
   readonly groups: readonly { readonly id: number; readonly leader: NodeId | null }[];
+  /** Peer messages it dropped so far, by reason (kv/peer-rejections.ts). */
+  readonly rejected: Readonly<Record<string, number>>;
 }
 
 export const RoutingStatusPort = portType<never, RoutingStatus>('RoutingStatus');

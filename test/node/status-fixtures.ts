@@ -48,5 +48,6 @@ export function routing(leaders: Record<number, number | null>, tableVersion = 1
       id: Number(id),
       leader: leader === null ? null : (nodeId(leader) as NodeId),
     })),
+    rejected: {},
   };
 }
