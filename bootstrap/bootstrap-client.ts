@@ -1,11 +1,14 @@
 import { ComponentDefinition, type ComponentContext } from '../components/kernel/index.js';
 import { Network, type MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
+import type { SeededRandom } from '../components/random/seeded-random.js';
 import { Timer } from '../components/timer/timer-port.js';
 import { TimerClient } from '../components/timer/timer-client.js';
+import { PeerRejections, type PeerRejectionReason } from '../kv/peer-rejections.js';
 import { LookupTable, type NodeAddress } from './lookup-table.js';
 import { Bootstrap } from './bootstrap-port.js';
 import { BOOTSTRAP_SERVER } from './bootstrap-messages.js';
+import { BootstrapStatusPort } from './bootstrap-status-port.js';
 import './bootstrap-messages.js';
 
 export interface BootstrapClientInit {
@@ -14,18 +17,29 @@ export interface BootstrapClientInit {
   readonly table: LookupTable | null;
   /** How often to check in while no table is known. */
   readonly checkInMs: number;
+  /** Draws the check-in's nonce. */
+  readonly random: SeededRandom;
 }
 
 /**
  * Every node's side of bootstrap (DESIGN §5): check in with the server until the lookup
- * table arrives, then announce it (and any newer version) on the Bootstrap port and tell the
- * network where every node listens. The host persists what it announces.
+ * table arrives, then announce it on the Bootstrap port and tell the network where every node
+ * listens. The host persists what it announces.
+ *
+ * Only the bootstrap node may hand out the table, and only once: a table is taken only if it
+ * carries the nonce of this node's check-in, which went to the bootstrap node's own address
+ * (the server names itself by its real id, which anyone can claim on the peer port without
+ * TLS), and only while no table is known, since membership is fixed once formed. Anything
+ * else is dropped and counted (reference/security.md §1, "bootstrap.Table").
  */
 export class BootstrapClient extends ComponentDefinition {
   readonly bootstrap = this.provides(Bootstrap);
+  readonly status = this.provides(BootstrapStatusPort);
   private readonly network = this.requires(Network);
   private readonly timer = this.requires(Timer);
   private readonly timers = new TimerClient(this, (request) => this.trigger(request, this.timer));
+  private readonly rejections = new PeerRejections(this.log);
+  private readonly nonce: number;
   private table: LookupTable | null;
   private checkIns: number | null = null;
 
@@ -35,8 +49,14 @@ export class BootstrapClient extends ComponentDefinition {
   ) {
     super(context);
     this.table = init.table;
+    this.nonce = init.random.int(1, 2 ** 48);
     this.subscribe(this.timer, 'Timeout', this.timers.onTimeout);
     this.subscribe(this.network, 'bootstrap.Table', (message) => this.onTable(message));
+  }
+
+  /** Tables rejected so far, by reason (tests; the host hears BootstrapStatus). */
+  get rejected(): Readonly<Record<string, number>> {
+    return this.rejections.counts;
   }
 
   protected override onStart(): void {
@@ -55,28 +75,51 @@ export class BootstrapClient extends ComponentDefinition {
   private checkIn(): void {
     const self = this.init.address.id as NodeId;
     this.trigger(
-      { kind: 'bootstrap.CheckIn', src: self, dst: BOOTSTRAP_SERVER, address: this.init.address },
+      {
+        kind: 'bootstrap.CheckIn',
+        src: self,
+        dst: BOOTSTRAP_SERVER,
+        address: this.init.address,
+        nonce: this.nonce,
+      },
       this.network,
     );
   }
 
   private onTable(message: MessageOf<'bootstrap.Table'>): void {
+    const from = message.src;
+    if (message.nonce !== this.nonce) {
+      this.reject('table-not-from-bootstrap', from, message.table.version);
+      return;
+    }
+    if (this.table !== null) {
+      // The bootstrap node answers every check-in: a repeat of the known table is expected.
+      if (message.table.version > this.table.version) {
+        this.reject('table-after-formation', from, message.table.version);
+      }
+      return;
+    }
     let table: LookupTable;
     try {
       table = LookupTable.from(message.table);
     } catch (error) {
-      this.log.warn({ from: message.src, err: (error as Error).message }, 'bad lookup table');
+      this.reject('bad-table', from, message.table.version, (error as Error).message);
       return;
     }
-    if (this.table !== null && table.version <= this.table.version) return;
     if (table.address(this.init.address.id as NodeId) === undefined) {
-      this.log.warn({ version: table.version }, 'lookup table without this node: ignored');
+      this.reject('bad-table', from, table.version, 'this node is not in it');
       return;
     }
     this.table = table;
     if (this.checkIns !== null) this.timers.cancel(this.checkIns);
     this.checkIns = null;
     this.announce(table);
+  }
+
+  private reject(reason: PeerRejectionReason, from: NodeId, version: number, why?: string): void {
+    this.rejections.reject(reason, { from, version, ...(why === undefined ? {} : { why }) });
+    const rejected = this.rejections.counts;
+    this.trigger({ kind: 'BootstrapStatus', role: 'client', rejected }, this.status);
   }
 
   private announce(table: LookupTable): void {

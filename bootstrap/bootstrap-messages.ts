@@ -9,11 +9,21 @@ import { lookupTableSchema, nodeAddressSchema } from './lookup-table.js';
  */
 export const BOOTSTRAP_SERVER = nodeId(NODE_ID_MAX);
 
+/**
+ * A number the checking-in node draws at random and the bootstrap node sends back with the
+ * table: only a table that carries it answers this node's own check-in, which went to the
+ * bootstrap node's address (reference/security.md §1, "bootstrap.Table").
+ */
+const nonce = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
 export const bootstrapMessages = defineMessages({
   /** "I am here, this is where I listen": repeated until the table arrives. */
-  'bootstrap.CheckIn': Type.Object({ address: nodeAddressSchema }),
-  /** The lookup table, to every node once the cluster is formed, and to late or restarted ones. */
-  'bootstrap.Table': Type.Object({ table: lookupTableSchema }),
+  'bootstrap.CheckIn': Type.Object({ address: nodeAddressSchema, nonce }),
+  /**
+   * The lookup table, to every node once the cluster is formed, and to late or restarted ones,
+   * with the nonce of the check-in it answers.
+   */
+  'bootstrap.Table': Type.Object({ table: lookupTableSchema, nonce }),
 });
 
 declare module '../components/network/network-port.js' {

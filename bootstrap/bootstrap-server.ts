@@ -1,8 +1,10 @@
 import { ComponentDefinition, type ComponentContext } from '../components/kernel/index.js';
 import { Network, type MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
+import { PeerRejections, type PeerRejectionReason } from '../kv/peer-rejections.js';
 import { LookupTable, type NodeAddress } from './lookup-table.js';
 import { BOOTSTRAP_SERVER } from './bootstrap-messages.js';
+import { BootstrapStatusPort } from './bootstrap-status-port.js';
 import './bootstrap-messages.js';
 
 export interface BootstrapServerInit {
@@ -19,10 +21,18 @@ export interface BootstrapServerInit {
  * The bootstrap node's extra role: collect check-ins until `clusterSize` distinct nodes have
  * come, assign them to groups and send everyone the lookup table; afterwards answer any
  * check-in (a late or restarted node) with the table. Membership is fixed once formed.
+ *
+ * An id keeps the address it first checked in with (before formation) or has in the table
+ * (after): a check-in that names it at another address is refused, before the network is told
+ * anything, so nobody can re-point a node's link, and a node started with a duplicate `--id`
+ * cannot take over the first one's place (reference/security.md §1, "bootstrap check-in").
  */
 export class BootstrapServer extends ComponentDefinition {
+  readonly status = this.provides(BootstrapStatusPort);
   private readonly network = this.requires(Network);
-  private readonly checkedIn = new Map<NodeId, NodeAddress>();
+  /** Before formation: who checked in, where, and the nonce their table must carry. */
+  private readonly checkedIn = new Map<NodeId, { address: NodeAddress; nonce: number }>();
+  private readonly rejections = new PeerRejections(this.log);
   private table: LookupTable | null;
 
   constructor(
@@ -37,39 +47,73 @@ export class BootstrapServer extends ComponentDefinition {
     this.subscribe(this.network, 'bootstrap.CheckIn', (message) => this.onCheckIn(message));
   }
 
+  /** Check-ins rejected so far, by reason (tests; the host hears BootstrapStatus). */
+  get rejected(): Readonly<Record<string, number>> {
+    return this.rejections.counts;
+  }
+
   private onCheckIn(message: MessageOf<'bootstrap.CheckIn'>): void {
-    const { address } = message;
-    if (address.id !== message.src || address.id === BOOTSTRAP_SERVER) return;
+    const { address, nonce } = message;
+    if (address.id !== message.src || address.id === BOOTSTRAP_SERVER) {
+      this.reject('check-in-id-mismatch', message.src, address);
+      return;
+    }
     const node = address.id as NodeId;
+    const known =
+      this.table === null ? this.checkedIn.get(node)?.address : this.table.address(node);
+    if (known === undefined && this.table !== null) {
+      this.reject('check-in-not-member', node, address);
+      return;
+    }
+    if (known !== undefined && !sameAddress(known, address)) {
+      this.reject('check-in-moves-address', node, address);
+      return;
+    }
     this.trigger(
       { kind: 'SetPeers', peers: [{ id: node, host: address.peer.host, port: address.peer.port }] },
       this.network,
     );
-    if (this.table === null) {
-      this.checkedIn.set(node, address);
+    if (this.table !== null) {
+      this.sendTable(node, nonce);
+      return;
+    }
+    this.checkedIn.set(node, { address, nonce });
+    if (known === undefined) {
       this.log.info({ node, joined: this.checkedIn.size, of: this.init.clusterSize }, 'check-in');
-      if (this.checkedIn.size < this.init.clusterSize) return;
-      this.table = LookupTable.assign(1, [...this.checkedIn.values()], this.init.replication);
-      this.log.info({ groups: this.table.groups.length }, 'cluster formed');
-      for (const member of this.checkedIn.keys()) this.sendTable(member);
-      return;
     }
-    if (this.table.address(node) === undefined) {
-      this.log.warn({ node }, 'check-in from a node outside the formed cluster: ignored');
-      return;
-    }
-    this.sendTable(node);
+    if (this.checkedIn.size < this.init.clusterSize) return;
+    const addresses = [...this.checkedIn.values()].map((c) => c.address);
+    this.table = LookupTable.assign(1, addresses, this.init.replication);
+    this.log.info({ groups: this.table.groups.length }, 'cluster formed');
+    for (const [member, checkIn] of this.checkedIn) this.sendTable(member, checkIn.nonce);
   }
 
-  private sendTable(node: NodeId): void {
+  private reject(reason: PeerRejectionReason, from: NodeId, address: NodeAddress): void {
+    const peer = `${address.peer.host}:${address.peer.port}`;
+    this.rejections.reject(reason, { from, id: address.id, peer });
+    const rejected = this.rejections.counts;
+    this.trigger({ kind: 'BootstrapStatus', role: 'server', rejected }, this.status);
+  }
+
+  private sendTable(node: NodeId, nonce: number): void {
     this.trigger(
       {
         kind: 'bootstrap.Table',
         src: this.init.self,
         dst: node,
         table: this.table!.toData(),
+        nonce,
       },
       this.network,
     );
   }
+}
+
+function sameAddress(a: NodeAddress, b: NodeAddress): boolean {
+  return (
+    a.peer.host === b.peer.host &&
+    a.peer.port === b.peer.port &&
+    a.http.host === b.http.host &&
+    a.http.port === b.http.port
+  );
 }

@@ -87,6 +87,7 @@ export class NodeHost extends ComponentDefinition {
       address: { id: init.self, peer: init.peer, http: init.http },
       table: init.savedTable,
       checkInMs: defaults.CHECK_IN_MS,
+      random: this.random.fork('bootstrap'),
     });
     this.overlay = this.create(Overlay, {
       self: init.self,

@@ -23,7 +23,12 @@ function cluster(seed: number, size: number, replication: number) {
       env.system.createRoot(BootstrapHost, {
         network: env.network,
         timer: env.timer,
-        client: { address: address(id), table: saved.get(id) ?? null, checkInMs: 100 },
+        client: {
+          address: address(id),
+          table: saved.get(id) ?? null,
+          checkInMs: 100,
+          random: env.random.fork('bootstrap'),
+        },
         ...(id === server
           ? { server: { self: id, clusterSize: size, replication, table: saved.get(id) ?? null } }
           : {}),
@@ -84,7 +89,12 @@ describe('Bootstrap', () => {
       env.system.createRoot(BootstrapHost, {
         network: env.network,
         timer: env.timer,
-        client: { address: address(extra), table: null, checkInMs: 100 },
+        client: {
+          address: address(extra),
+          table: null,
+          checkInMs: 100,
+          random: env.random.fork('bootstrap'),
+        },
         onTable: ({ table }) => lateTables.push(table),
       }),
     );
