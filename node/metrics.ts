@@ -25,6 +25,9 @@ export class NodeMetrics {
   private readonly followerAcked: Gauge<'follower'>;
   private readonly followerLag: Gauge<'follower'>;
   private followers = new Set<NodeId>();
+  private readonly rejected: Counter<'reason'>;
+  /** The rejection counts each source reported last, by `source reason`. */
+  private readonly rejectedSeen = new Map<string, number>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -83,6 +86,12 @@ export class NodeMetrics {
       labelNames: ['follower'],
       registers,
     });
+    this.rejected = new Counter({
+      name: 'zabkv_peer_messages_rejected_total',
+      help: 'Messages from peers dropped as impossible or not allowed, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
     this.fsync = new Histogram({
       name: 'zabkv_wal_fsync_duration_seconds',
       help: 'Time from a log write batch to durable on disk (write + fdatasync)',
@@ -125,6 +134,22 @@ export class NodeMetrics {
       this.followerLag.remove({ follower: String(node) });
     }
     this.followers = listed;
+    this.rejections('replica', status.rejected);
+  }
+
+  /**
+   * A component's peer-input rejections so far, by reason (kv/peer-rejections.ts): what grew
+   * since its last report is added to the counter.
+   */
+  rejections(source: string, counts: Readonly<Record<string, number>>): void {
+    for (const [reason, count] of Object.entries(counts)) {
+      const key = `${source} ${reason}`;
+      const seen = this.rejectedSeen.get(key) ?? 0;
+      // A count below the last one comes from a new incarnation of the source: all of it is new.
+      const added = count >= seen ? count - seen : count;
+      if (added > 0) this.rejected.inc({ reason }, added);
+      this.rejectedSeen.set(key, count);
+    }
   }
 }
 

@@ -12,6 +12,7 @@ import { BootstrapClient } from '../bootstrap/bootstrap-client.js';
 import { BOOTSTRAP_SERVER } from '../bootstrap/bootstrap-messages.js';
 import { Bootstrap } from '../bootstrap/bootstrap-port.js';
 import { BootstrapServer } from '../bootstrap/bootstrap-server.js';
+import { BootstrapStatusPort } from '../bootstrap/bootstrap-status-port.js';
 import type { LookupTable } from '../bootstrap/lookup-table.js';
 import { HttpFrontend } from '../frontend/http-frontend.js';
 import { Overlay } from '../overlay/overlay.js';
@@ -42,6 +43,7 @@ export class NodeHost extends ComponentDefinition {
   private readonly tables = this.requires(Bootstrap);
   private readonly replicaStatus = this.requires(ReplicaStatusPort);
   private readonly routingStatus = this.requires(RoutingStatusPort);
+  private readonly bootstrapStatus = this.requires(BootstrapStatusPort);
   private readonly net = this.requires(Network);
   private readonly timer: LiveTimer;
   private readonly overlay: Overlay;
@@ -113,7 +115,9 @@ export class NodeHost extends ComponentDefinition {
         table: init.savedTable,
       });
       this.connect(this.network.provided(Network), server.required(Network));
+      this.connect(server.provided(BootstrapStatusPort), this.required(BootstrapStatusPort));
     }
+    this.connect(client.provided(BootstrapStatusPort), this.required(BootstrapStatusPort));
     this.connect(client.provided(Bootstrap), this.overlay.required(Bootstrap));
     this.connect(client.provided(Bootstrap), this.required(Bootstrap));
     this.connect(detector.provided(FailureDetector), this.overlay.required(FailureDetector));
@@ -126,7 +130,13 @@ export class NodeHost extends ComponentDefinition {
     });
     this.shutdownSequence = new ShutdownSequence(() => this.trigger({ kind: 'Flush' }, this.net));
     this.subscribe(this.tables, 'TableReady', ({ table }) => this.onTable(table));
-    this.subscribe(this.routingStatus, 'RoutingStatus', (s) => this.board.routingStatus(s));
+    this.subscribe(this.routingStatus, 'RoutingStatus', (s) => {
+      this.board.routingStatus(s);
+      this.metrics.rejections('overlay', s.rejected);
+    });
+    this.subscribe(this.bootstrapStatus, 'BootstrapStatus', (s) =>
+      this.metrics.rejections(`bootstrap-${s.role}`, s.rejected),
+    );
     this.subscribe(this.replicaStatus, 'ReplicaStatus', (status) => {
       this.board.replicaStatus(status);
       this.metrics.report(status);

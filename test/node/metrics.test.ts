@@ -31,6 +31,7 @@ describe('NodeMetrics', () => {
         'zabkv_has_leader',
         'zabkv_is_leader',
         'zabkv_last_zxid',
+        'zabkv_peer_messages_rejected_total',
         'zabkv_leader_changes_seen_total',
         'zabkv_proposals_committed_total',
         'zabkv_proposals_failed_total',
@@ -88,6 +89,26 @@ describe('NodeMetrics', () => {
     expect(samples.get('zabkv_has_leader')).toBe(1);
     expect(samples.get('zabkv_is_leader')).toBe(0);
     expect([...samples.keys()].some((name) => name.startsWith('zabkv_follower_'))).toBe(false);
+  });
+
+  it('counts peer input rejected, from every source, by reason', async () => {
+    const registry = new Registry();
+    const metrics = new NodeMetrics(registry);
+    const rejected = (samples: Map<string, number>, reason: string) =>
+      samples.get(`zabkv_peer_messages_rejected_total{reason="${reason}"}`);
+    metrics.report(leaderStatus({ rejected: { 'not-a-member': 2 } }));
+    metrics.rejections('overlay', { 'not-a-member': 1, 'over-limits': 4 });
+    metrics.rejections('bootstrap-client', { 'table-not-from-bootstrap': 1 });
+    let samples = await scrape(registry);
+    expect(rejected(samples, 'not-a-member')).toBe(3);
+    expect(rejected(samples, 'over-limits')).toBe(4);
+    expect(rejected(samples, 'table-not-from-bootstrap')).toBe(1);
+    // Reports carry counts so far: only what grew is added.
+    metrics.report(leaderStatus({ rejected: { 'not-a-member': 5 } }));
+    metrics.rejections('overlay', { 'not-a-member': 1, 'over-limits': 4 });
+    samples = await scrape(registry);
+    expect(rejected(samples, 'not-a-member')).toBe(6);
+    expect(rejected(samples, 'over-limits')).toBe(4);
   });
 
   it('observes log flushes in seconds', async () => {
