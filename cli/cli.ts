@@ -48,10 +48,17 @@ program
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    cluster.start();
+    try {
+      cluster.start();
+    } catch (error) {
+      program.error(`cannot start: ${(error as Error).message}`);
+    }
     console.log(
       `starting ${cluster.options.nodes} nodes (logs in ${options['data']}/node-<n>.log)…`,
     );
+    if (cluster.options.tlsDir !== undefined) {
+      console.log(`mutual TLS between the nodes, certificates in ${cluster.options.tlsDir}`);
+    }
     await cluster.ready(60_000);
     const url = (n: number) => httpUrl(cluster.options, Math.min(n, cluster.options.nodes));
     for (let n = 1; n <= cluster.options.nodes; n++) console.log(`  node ${n}: ${url(n)}`);
