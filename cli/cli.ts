@@ -254,6 +254,10 @@ program
   .option('--bootstrap <host:port>', "the bootstrap node's peer address")
   .option('--cluster-id <name>', 'refuse peers of other clusters (default zabkv)')
   .option('--storage <kind>', 'the log store: wal (append-only files, default) or lmdb')
+  .option(
+    '--min-free-bytes <size>',
+    'free disk space below which writes get 507 (default: 64MiB or two log segments)',
+  )
   .option('--tls-dir <dir>', 'mutual TLS on the peer port (ca.pem, node-<id>.pem, its key)')
   .option('--config <file>', 'a JSON file with any of these settings')
   .action(async (options: RawNodeSettings) => {

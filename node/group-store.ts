@@ -17,6 +17,8 @@ export interface GroupStoreOptions {
   readonly slowFsyncMs: number;
   /** Every log flush's duration, for the fsync histogram. */
   readonly flushed: (durationMs: number) => void;
+  /** Free disk space below which the store reports SpaceLow; default: the store's own. */
+  readonly minFreeBytes?: number;
   readonly log: Logger;
 }
 
@@ -36,6 +38,7 @@ export function createGroupStore(
       options.flushed(durationMs);
       if (durationMs > slowFsyncMs) log.warn({ durationMs, writes }, 'slow log flush (fsync)');
     },
+    ...(options.minFreeBytes === undefined ? {} : { minFreeBytes: options.minFreeBytes }),
   };
   return options.kind === 'lmdb'
     ? create(LmdbStorage, settings)

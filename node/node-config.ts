@@ -15,6 +15,8 @@ export interface NodeConfig {
   readonly storage: StoreKind;
   /** Mutual TLS on the peer port from this directory (node/peer-tls-files.ts); absent: off. */
   readonly tlsDir?: string;
+  /** Free disk space below which writes get 507; absent: the store's default. */
+  readonly minFreeBytes?: number;
 }
 
 /** What may be given, by flag, environment or file: every value as text. */
@@ -30,6 +32,7 @@ export interface RawNodeSettings {
   replication?: string;
   storage?: string;
   tlsDir?: string;
+  minFreeBytes?: string;
   config?: string;
 }
 
@@ -45,6 +48,7 @@ const ENVIRONMENT: Record<keyof Omit<RawNodeSettings, 'config'>, string> = {
   replication: 'ZABKV_REPLICATION',
   storage: 'ZABKV_STORAGE',
   tlsDir: 'ZABKV_TLS_DIR',
+  minFreeBytes: 'ZABKV_MIN_FREE_BYTES',
 };
 
 export class ConfigError extends Error {}
@@ -64,6 +68,20 @@ function positiveInteger(text: string | undefined, what: string): number {
     throw new ConfigError(`${what} must be a positive integer, got ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+const UNITS: Record<string, number> = { '': 1, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+
+/** A size in bytes: a positive integer, optionally with KiB, MiB or GiB. */
+function byteSize(text: string, what: string): number {
+  const match = /^(\d+)\s*(|KiB|MiB|GiB)$/i.exec(text.trim());
+  const bytes = match === null ? NaN : Number(match[1]) * UNITS[match[2]!.toLowerCase()]!;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new ConfigError(
+      `${what} must be a size such as 67108864 or 64MiB, got ${JSON.stringify(text)}`,
+    );
+  }
+  return bytes;
 }
 
 export function resolveNodeConfig(
@@ -99,10 +117,14 @@ export function resolveNodeConfig(
     throw new ConfigError(`--storage must be wal or lmdb, got ${JSON.stringify(storage)}`);
   }
   const tlsDir = text('tlsDir');
+  const minFreeBytes = text('minFreeBytes');
   return {
     id: nodeId(id),
     storage,
     ...(tlsDir === undefined ? {} : { tlsDir }),
+    ...(minFreeBytes === undefined
+      ? {}
+      : { minFreeBytes: byteSize(minFreeBytes, '--min-free-bytes') }),
     peer: parseEndpoint(text('peer')!, '--peer'),
     http: parseEndpoint(text('http')!, '--http'),
     dataDir: text('data')!,

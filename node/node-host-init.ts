@@ -33,6 +33,8 @@ export interface NodeHostInit {
   readonly timing?: Partial<ReplicaConfig>;
   /** A log flush slower than this is logged at warn (ZooKeeper's fsync.warningthresholdms). */
   readonly slowFsyncMs?: number;
+  /** Free disk space below which the store reports SpaceLow (writes get 507); default: the store's. */
+  readonly minFreeBytes?: number;
   /** The quota of this node's group (key and value bytes); default limits.ts DEFAULT_QUOTA_BYTES. */
   readonly quotaBytes?: number;
   /** Mutual TLS on the peer port (the bootstrap role is added here); absent: plaintext. */

@@ -160,6 +160,7 @@ export class NodeHost extends ComponentDefinition {
       group: group.id,
       founding: this.init.savedTable === null,
       slowFsyncMs: this.init.slowFsyncMs ?? defaults.SLOW_FSYNC_MS,
+      ...(this.init.minFreeBytes === undefined ? {} : { minFreeBytes: this.init.minFreeBytes }),
       flushed: (durationMs) => this.metrics.flushed(durationMs),
       log: this.log,
     });

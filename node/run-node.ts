@@ -40,6 +40,7 @@ export async function runNode(config: NodeConfig): Promise<void> {
     http: config.http,
     dataDir: config.dataDir,
     storage: config.storage,
+    ...(config.minFreeBytes === undefined ? {} : { minFreeBytes: config.minFreeBytes }),
     bootstrap: config.bootstrap,
     savedTable: saved,
     saveTable: (table: LookupTable) => {
