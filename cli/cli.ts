@@ -1,7 +1,8 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { clusterStatus, formatStatus } from '../client/status-table.js';
-import { ZabkvClient, KvError } from '../client/zabkv-client.js';
+import { ZabkvClient, KvError, type ClientOptions } from '../client/zabkv-client.js';
 import type { BenchFlags } from '../loadgen/bench-command.js';
 import type { RawNodeSettings } from '../node/node-config.js';
 
@@ -80,11 +81,58 @@ program
   });
 
 const DEFAULT_URL = 'http://127.0.0.1:8001';
+
+/** How a command reaches a node: its URL, and the token and certificates of a secured cluster. */
+interface ConnectionFlags {
+  url: string;
+  token?: string;
+  cacert?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** The options every client command takes. */
+function withConnectionOptions(command: Command): Command {
+  return command
+    .option('--url <url>', 'any node (https:// for a node with --cert-file)', DEFAULT_URL)
+    .option('--token <token>', 'bearer token (default: $ZABKV_TOKEN, which ps does not show)')
+    .option('--cacert <file>', "PEM CA of the nodes' HTTPS certificates (default: $ZABKV_CACERT)")
+    .option('--cert <file>', 'PEM client certificate, for nodes with --client-cert-auth')
+    .option('--key <file>', 'PEM key of --cert');
+}
+
+function readPem(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    return program.error(`${flag} ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** The client options of `--token`, `--cacert`, `--cert`, `--key` (and ZABKV_TOKEN, ZABKV_CACERT). */
+function connectionOf(
+  flags: Omit<ConnectionFlags, 'url'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Omit<ClientOptions, 'nodes'> {
+  const token = flags.token ?? env['ZABKV_TOKEN'];
+  const cacert = flags.cacert ?? env['ZABKV_CACERT'];
+  if ((flags.cert === undefined) !== (flags.key === undefined)) {
+    program.error('--cert and --key go together');
+  }
+  return {
+    ...(token === undefined || token === '' ? {} : { token }),
+    ...(cacert === undefined || cacert === '' ? {} : { ca: readPem(cacert, '--cacert') }),
+    ...(flags.cert === undefined ? {} : { cert: readPem(flags.cert, '--cert') }),
+    ...(flags.key === undefined ? {} : { key: readPem(flags.key, '--key') }),
+  };
+}
+
 const withClient =
   (run: (client: ZabkvClient) => Promise<void>) =>
   async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
-    const client = new ZabkvClient({ nodes: [(command.opts() as { url: string }).url] });
+    const { url, ...flags } = command.opts() as ConnectionFlags;
+    const client = new ZabkvClient({ nodes: [url], ...connectionOf(flags) });
     try {
       await run(client);
     } catch (error) {
@@ -97,10 +145,9 @@ const withClient =
     }
   };
 
-program
-  .command('get <key>')
-  .description('print the value of a key (its version on stderr)')
-  .option('--url <url>', 'any node', DEFAULT_URL)
+withConnectionOptions(
+  program.command('get <key>').description('print the value of a key (its version on stderr)'),
+)
   .option('--stale', 'read the local replica (may lag)')
   .action((key: string, options: { stale?: boolean }, command: Command) =>
     withClient(async (client) => {
@@ -111,10 +158,9 @@ program
     })(command),
   );
 
-program
-  .command('put <key> <value>')
-  .description('set a key; prints the new version')
-  .option('--url <url>', 'any node', DEFAULT_URL)
+withConnectionOptions(
+  program.command('put <key> <value>').description('set a key; prints the new version'),
+)
   .option('--if-match <version>', 'only if the current version is this (or *)')
   .option('--if-absent', 'only if the key has no value')
   .action(
@@ -133,10 +179,7 @@ program
       })(command),
   );
 
-program
-  .command('del <key>')
-  .description('delete a key')
-  .option('--url <url>', 'any node', DEFAULT_URL)
+withConnectionOptions(program.command('del <key>').description('delete a key'))
   .option('--if-match <version>', 'only if the current version is this (or *)')
   .action((key: string, options: { ifMatch?: string }, command: Command) =>
     withClient(async (client) => {
@@ -144,15 +187,13 @@ program
     })(command),
   );
 
-program
-  .command('status')
-  .description('groups, key ranges, members, leader, epoch, zxid')
-  .option('--url <url>', 'any node', DEFAULT_URL)
-  .action((_options: unknown, command: Command) =>
-    withClient(async (client) => {
-      console.log(formatStatus(await clusterStatus(client)));
-    })(command),
-  );
+withConnectionOptions(
+  program.command('status').description('groups, key ranges, members, leader, epoch, zxid'),
+).action((_options: unknown, command: Command) =>
+  withClient(async (client) => {
+    console.log(formatStatus(await clusterStatus(client)));
+  })(command),
+);
 
 program
   .command('bench')
@@ -179,9 +220,21 @@ program
   .option('--seed <n>', 'seed of the key and operation choices', '1')
   .option('--json', 'print the result as JSON')
   .option('--svg <dir>', 'also write <dir>/throughput.svg and <dir>/latency.svg for the run')
-  .action(async (options: BenchFlags) => {
+  .option('--token <token>', 'zabkv: bearer token (default: $ZABKV_TOKEN)')
+  .option(
+    '--cacert <file>',
+    "zabkv: PEM CA of the nodes' HTTPS certificates (default: $ZABKV_CACERT)",
+  )
+  .action(async (options: BenchFlags & { token?: string; cacert?: string }) => {
     const { benchCommand } = await import('../loadgen/bench-command.js');
-    await benchCommand(options);
+    const { token, cacert, ...flags } = options;
+    await benchCommand({
+      ...flags,
+      client: connectionOf({
+        ...(token === undefined ? {} : { token }),
+        ...(cacert === undefined ? {} : { cacert }),
+      }),
+    });
   });
 
 program
@@ -259,6 +312,19 @@ program
     'free disk space below which writes get 507 (default: 64MiB or two log segments)',
   )
   .option('--tls-dir <dir>', 'mutual TLS on the peer port (ca.pem, node-<id>.pem, its key)')
+  .option('--cert-file <file>', 'HTTPS on the client port: PEM certificate (chain) of this node')
+  .option('--key-file <file>', 'HTTPS: PEM private key of --cert-file (mode 600)')
+  .option('--trusted-ca-file <file>', 'with --client-cert-auth: PEM CA of client certificates')
+  .option('--client-cert-auth', 'HTTPS: clients need a certificate signed by --trusted-ca-file')
+  .option(
+    '--token-file <file>',
+    'bearer tokens, "<token> read|write|admin [<key prefix>]" a line (mode 600)',
+  )
+  .option(
+    '--quota-bytes <size>',
+    "the group's data (key + value bytes) before growing writes get 507 (default 2GiB)",
+  )
+  .option('--max-client-connections <n>', 'open client connections (default 4096)')
   .option('--config <file>', 'a JSON file with any of these settings')
   .action(async (options: RawNodeSettings) => {
     const { ConfigError, resolveNodeConfig } = await import('../node/node-config.js');

@@ -26,6 +26,13 @@ export class Unavailable extends KvError {
 }
 /** The outcome is unknown (504, or the connection failed after a write was sent). */
 export class Indeterminate extends KvError {}
+/** No valid token was given (401), or the token's rights do not cover the request (403). */
+export class Unauthorized extends KvError {}
+/**
+ * The group's data is at its quota (507): the write did not happen. Not retried: it will not
+ * succeed until keys are deleted.
+ */
+export class QuotaExceeded extends KvError {}
 
 export interface Versioned {
   readonly value: Buffer;
@@ -46,6 +53,13 @@ export interface ClientOptions {
   readonly attempts?: number;
   /** Keep-alive connections per node. */
   readonly connections?: number;
+  /** A bearer token, sent as `Authorization: Bearer <token>` on every request. */
+  readonly token?: string;
+  /** PEM: the CA that signed the nodes' HTTPS certificates (default: the system's CAs). */
+  readonly ca?: string | Buffer;
+  /** PEM: a client certificate and its key, for nodes run with --client-cert-auth. */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
 }
 
 type Method = 'GET' | 'PUT' | 'DELETE';
@@ -61,17 +75,27 @@ export class ZabkvClient {
   private next = 0;
   private readonly timeoutMs: number;
   private readonly attempts: number;
+  /** Sent with every request: the token, when there is one. */
+  private readonly authorization: Record<string, string>;
 
   constructor(options: ClientOptions) {
     if (options.nodes.length === 0) throw new Error('at least one node URL is needed');
+    const tls = {
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...(options.cert === undefined ? {} : { cert: options.cert }),
+      ...(options.key === undefined ? {} : { key: options.key }),
+    };
     this.pools = options.nodes.map(
       (url) =>
         new Pool(url, {
           connections: options.connections ?? 8,
           pipelining: 1,
           keepAliveTimeout: 30_000,
+          connect: tls,
         }),
     );
+    this.authorization =
+      options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.attempts = options.attempts ?? 5;
   }
@@ -107,10 +131,14 @@ export class ZabkvClient {
         const response = await pool.request({
           method: 'GET',
           path: '/cluster',
+          headers: this.authorization,
           headersTimeout: this.timeoutMs,
         });
+        if (response.statusCode >= 300) await failure(response);
         return await response.body.json();
       } catch (error) {
+        // A node that answered with an error (a 401, say) would answer so everywhere.
+        if (error instanceof KvError && !(error instanceof Unavailable)) throw error;
         last = error;
       }
     }
@@ -156,6 +184,7 @@ export class ZabkvClient {
         path: `/kv/${encodeURIComponent(key)}${query}`,
         headers: {
           ...headers,
+          ...this.authorization,
           ...(body === undefined ? {} : { 'content-type': 'application/octet-stream' }),
         },
         ...(body === undefined ? {} : { body }),
@@ -175,26 +204,36 @@ export class ZabkvClient {
       );
     }
     if (response.statusCode < 300) return response;
-    const text = await response.body.text();
-    let code = 'Unknown';
-    let message = text;
-    try {
-      ({ error: code, message } = JSON.parse(text) as { error: string; message: string });
-    } catch {
-      // not JSON: keep the text
-    }
-    switch (response.statusCode) {
-      case 404:
-        throw new NotFound(message, 404, code);
-      case 412:
-        throw new PreconditionFailed(message, 412, code);
-      case 503:
-        throw new Unavailable(message, code, Number(response.headers['retry-after'] ?? 1));
-      case 504:
-        throw new Indeterminate(message, 504, code);
-      default:
-        throw new KvError(message, response.statusCode, code);
-    }
+    return failure(response);
+  }
+}
+
+/** The error an answer of 300 or above stands for, from its JSON body (frontend/http-errors.ts). */
+async function failure(response: Dispatcher.ResponseData): Promise<never> {
+  const text = await response.body.text();
+  let code = 'Unknown';
+  let message = text;
+  try {
+    ({ error: code, message } = JSON.parse(text) as { error: string; message: string });
+  } catch {
+    // not JSON: keep the text
+  }
+  switch (response.statusCode) {
+    case 401:
+    case 403:
+      throw new Unauthorized(message, response.statusCode, code);
+    case 404:
+      throw new NotFound(message, 404, code);
+    case 412:
+      throw new PreconditionFailed(message, 412, code);
+    case 503:
+      throw new Unavailable(message, code, Number(response.headers['retry-after'] ?? 1));
+    case 504:
+      throw new Indeterminate(message, 504, code);
+    case 507:
+      throw new QuotaExceeded(message, 507, code);
+    default:
+      throw new KvError(message, response.statusCode, code);
   }
 }
 

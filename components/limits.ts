@@ -25,6 +25,16 @@ export const MAX_REQUESTS_IN_FLIGHT_COUNT = 20_000;
 /** The reason text an unavailable or unknown outcome carries across the network. */
 export const MAX_REASON_LENGTH = 200;
 /**
+ * Bytes of request bodies one node holds at once, arriving or waiting for their answer, before
+ * new ones get 503 + Retry-After: the count above bounds requests, this bounds their memory.
+ */
+export const MAX_BODY_BYTES_IN_FLIGHT = 128 * MIB;
+/** Open client connections at one node; a connection past it is closed at once. */
+export const MAX_CLIENT_CONNECTIONS_COUNT = 4096;
+/** A request's headers must arrive within this, the whole request within the next; else 408. */
+export const CLIENT_HEADERS_TIMEOUT_MS = 10_000;
+export const CLIENT_REQUEST_TIMEOUT_MS = 30_000;
+/**
  * A group's data (key and value bytes) past which writes that add bytes get 507: etcd's
  * default backend quota. The whole state is held in memory, so a node needs more than this.
  */
@@ -104,6 +114,11 @@ export const MAX_PROPOSAL_MESSAGE_BYTES =
   MAX_MESSAGE_ENVELOPE_BYTES;
 
 assert(MAX_VALUE_BYTES <= PROPOSAL_PIECE_BYTES, 'a value fits in a proposal piece');
+assert(MAX_VALUE_BYTES <= MAX_BODY_BYTES_IN_FLIGHT, 'a value fits in the body budget');
+assert(
+  CLIENT_HEADERS_TIMEOUT_MS <= CLIENT_REQUEST_TIMEOUT_MS,
+  'headers arrive within the request timeout',
+);
 assert(MAX_PROPOSAL_MESSAGE_BYTES <= MAX_FRAME_BYTES, 'a proposal piece fits in a frame');
 assert(
   SNAP_PIECE_BYTES + MAX_MESSAGE_ENVELOPE_BYTES <= MAX_FRAME_BYTES,

@@ -11,14 +11,28 @@ export const HTTP_ERRORS = {
   },
   BadConsistency: { status: 400, message: 'consistency is linearizable or stale' },
   BadRequest: { status: 400, message: 'the request is malformed' },
+  Unauthorized: {
+    status: 401,
+    message: 'a valid bearer token is needed (Authorization: Bearer <token>)',
+  },
+  Forbidden: { status: 403, message: "this token's rights do not cover this request" },
   NotFound: { status: 404, message: 'no value under this key' },
   NoSuchRoute: { status: 404, message: 'no such endpoint' },
   MethodNotAllowed: { status: 405, message: 'method not allowed on this endpoint' },
+  RequestTimeout: {
+    status: 408,
+    message: 'the request did not arrive in time: the operation did not happen',
+  },
   PreconditionFailed: { status: 412, message: 'the condition does not hold' },
   ValueTooLarge: { status: 413, message: 'the value is larger than 1 MiB' },
+  HeadersTooLarge: { status: 431, message: 'the request headers are too large' },
   Internal: { status: 500, message: 'internal error' },
   Unavailable: { status: 503, message: 'unavailable: the operation did not happen' },
   Overloaded: { status: 503, message: 'too many requests in flight: the operation did not happen' },
+  Busy: {
+    status: 503,
+    message: 'this node is saturated (event loop delay): the operation did not happen',
+  },
   ShuttingDown: {
     status: 503,
     message: 'this node is shutting down: the operation did not happen',

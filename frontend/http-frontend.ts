@@ -1,12 +1,24 @@
+import { STATUS_CODES, createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ComponentDefinition, type ComponentContext } from '../components/kernel/index.js';
 import type { NodeId } from '../components/network/node-id.js';
 import { Routing, type Routed } from '../overlay/routing-port.js';
 import type { KvOperation } from '../kv/kv-operation.js';
 import { isInsufficientStorage } from '../kv/outcome.js';
-import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../components/limits.js';
+import {
+  CLIENT_HEADERS_TIMEOUT_MS,
+  CLIENT_REQUEST_TIMEOUT_MS,
+  MAX_BODY_BYTES_IN_FLIGHT,
+  MAX_CLIENT_CONNECTIONS_COUNT,
+  MAX_KEY_BYTES,
+  MAX_VALUE_BYTES,
+} from '../components/limits.js';
+import { allows, bearerToken, type AccessTokens, type Need } from './access-tokens.js';
 import type { ClusterStatus } from './cluster-status.js';
 import { HTTP_ERRORS, RETRY_AFTER_SECONDS, errorBody, type HttpErrorCode } from './http-errors.js';
 import { conditionOf, etag, validKey } from './kv-request.js';
@@ -18,6 +30,50 @@ export interface NodeStatus {
   cluster(): ClusterStatus;
 }
 
+/** HTTPS on the client port (etcd's --cert-file, --key-file, --trusted-ca-file). */
+export interface HttpTls {
+  /** PEM: the node's certificate (chain) and private key. */
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** PEM: the CA client certificates must be signed by (with `clientCertAuth`). */
+  readonly ca?: Buffer;
+  /** etcd's --client-cert-auth: a client without a certificate signed by `ca` fails the handshake. */
+  readonly clientCertAuth: boolean;
+}
+
+/** The limits of the HTTP edge; each has its default in components/limits.ts. */
+export interface HttpLimits {
+  /** Open connections; one past it is closed at once (counted). */
+  readonly maxConnections: number;
+  /** Bytes of request bodies held at once (arriving or waiting for their answer) before 503. */
+  readonly maxBodyBytesInFlight: number;
+  /** Headers, then the whole request, must arrive within these; 408 after. */
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  /** How often Node checks those two timeouts. */
+  readonly timeoutCheckMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+  /**
+   * Key requests get 503 `Busy` + Retry-After while the event loop's mean delay over the last
+   * sample is above this (@fastify/under-pressure); 0 turns it off.
+   */
+  readonly maxEventLoopDelayMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxConnections: MAX_CLIENT_CONNECTIONS_COUNT,
+  maxBodyBytesInFlight: MAX_BODY_BYTES_IN_FLIGHT,
+  headersTimeoutMs: CLIENT_HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: CLIENT_REQUEST_TIMEOUT_MS,
+  timeoutCheckMs: 1_000,
+  // fastify's default: longer than the load balancers' and clients' usual idle timeouts.
+  keepAliveTimeoutMs: 72_000,
+  // A whole second of mean delay: a node that merely runs at full speed never sees it, one
+  // stuck encoding a huge snapshot or swapping does.
+  maxEventLoopDelayMs: 1_000,
+};
+
 export interface HttpFrontendInit {
   readonly node: NodeId;
   readonly listen: { readonly host: string; readonly port: number };
@@ -25,7 +81,18 @@ export interface HttpFrontendInit {
   readonly registry: Registry;
   /** Requests in flight before new ones get 503 + Retry-After. */
   readonly maxInFlight: number;
+  readonly limits?: Partial<HttpLimits>;
+  /** HTTPS instead of HTTP. */
+  readonly tls?: HttpTls;
+  /** Bearer tokens: when given, every endpoint but /livez and /readyz needs one. */
+  readonly tokens?: AccessTokens;
 }
+
+/** Methods that read: everything else on /kv/:key asks for write rights. */
+const READ_METHODS = new Set(['GET', 'HEAD']);
+/** Paths anyone may ask, token or not: health checks. */
+const OPEN_ROUTES = new Set(['/livez', '/readyz']);
+const REALM = 'Bearer realm="zabkv"';
 
 interface InFlight {
   readonly reply: FastifyReply;
@@ -43,6 +110,11 @@ export class HttpFrontend extends ComponentDefinition {
   private readonly app: FastifyInstance;
   private readonly inFlight = new Map<number, InFlight>();
   private readonly latency: Histogram<'op' | 'status'>;
+  private readonly limits: HttpLimits;
+  private readonly refused: Counter<'reason'>;
+  private readonly bodyBytesGauge: Gauge;
+  /** Bytes of request bodies reserved by requests not yet answered (see `reserveBody`). */
+  private bodyBytes = 0;
   private nextId = 1;
   private draining = false;
   private drained: (() => void) | null = null;
@@ -55,6 +127,18 @@ export class HttpFrontend extends ComponentDefinition {
     private readonly init: HttpFrontendInit,
   ) {
     super(context);
+    this.limits = { ...DEFAULT_HTTP_LIMITS, ...init.limits };
+    this.refused = new Counter({
+      name: 'zabkv_http_refused_total',
+      help: 'Client requests and connections refused at the HTTP edge, by reason',
+      labelNames: ['reason'],
+      registers: [init.registry],
+    });
+    this.bodyBytesGauge = new Gauge({
+      name: 'zabkv_http_body_bytes_in_flight',
+      help: 'Bytes of request bodies held: arriving, or waiting for their answer',
+      registers: [init.registry],
+    });
     this.latency = new Histogram({
       name: 'zabkv_request_duration_seconds',
       help: 'Client request latency at this node, by operation and status',
@@ -107,12 +191,20 @@ export class HttpFrontend extends ComponentDefinition {
 
   private buildApp(): FastifyInstance {
     const app = Fastify({
-      // No fastify logger at all: never a log line per request.
+      // No fastify logger at all: never a log line per request (nor a token in one).
       logger: false,
       bodyLimit: MAX_VALUE_BYTES,
       // A 1 KiB key may be percent-encoded to three times its length.
       routerOptions: { maxParamLength: MAX_KEY_BYTES * 3 },
+      serverFactory: (handler) => this.createServer(handler),
+      clientErrorHandler: (error: Error & { code?: string }, socket: Socket) =>
+        this.onClientError(error, socket),
     });
+    if (this.init.tokens !== undefined) {
+      const tokens = this.init.tokens;
+      app.addHook('onRequest', async (request, reply) => this.authorize(tokens, request, reply));
+    }
+    app.addHook('onRequest', async (request, reply) => this.reserveBody(request, reply));
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) =>
       done(null, body),
@@ -136,6 +228,27 @@ export class HttpFrontend extends ComponentDefinition {
     app.get('/metrics', async (_request, reply) =>
       reply.type(this.init.registry.contentType).send(await this.init.registry.metrics()),
     );
+    app.register(async (kv) => this.keyRoutes(kv));
+    return app;
+  }
+
+  /**
+   * /kv/:key, in its own fastify context so that only key requests are shed under pressure:
+   * health checks, /cluster and /metrics still answer while the event loop is saturated.
+   */
+  private async keyRoutes(app: FastifyInstance): Promise<void> {
+    const maxDelay = this.limits.maxEventLoopDelayMs;
+    if (maxDelay > 0) {
+      await app.register(underPressure, {
+        maxEventLoopDelay: maxDelay,
+        sampleInterval: Math.min(1_000, Math.max(10, maxDelay)),
+        retryAfter: RETRY_AFTER_SECONDS,
+        pressureHandler: (_request, reply) => {
+          this.refused.inc({ reason: 'busy' });
+          this.answerError(reply, 'Busy');
+        },
+      });
+    }
     type KeyRequest = FastifyRequest<{
       Params: { key: string };
       Querystring: { consistency?: string };
@@ -172,7 +285,128 @@ export class HttpFrontend extends ComponentDefinition {
       url: '/kv/:key',
       handler: (_request, reply) => this.answerError(reply, 'MethodNotAllowed'),
     });
-    return app;
+  }
+
+  /** The Node server under fastify: HTTP or HTTPS, with the edge's timeouts and caps. */
+  private createServer(handler: Parameters<typeof createHttpServer>[1]): Server {
+    const limits = this.limits;
+    const options = {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: limits.timeoutCheckMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+    };
+    const tls = this.init.tls;
+    const server =
+      tls === undefined
+        ? createHttpServer(options, handler)
+        : createHttpsServer(
+            {
+              ...options,
+              cert: tls.cert,
+              key: tls.key,
+              minVersion: 'TLSv1.2',
+              ...(tls.clientCertAuth
+                ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true }
+                : {}),
+            },
+            handler,
+          );
+    server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+    server.maxConnections = limits.maxConnections;
+    server.on('drop', () => this.refused.inc({ reason: 'connections' }));
+    server.on('tlsClientError', () => this.refused.inc({ reason: 'tls' }));
+    return server;
+  }
+
+  /**
+   * Errors Node meets before a request reaches fastify: a request or its headers too slow
+   * (408), headers too large (431), anything malformed (400). Answered from the catalogue, then
+   * the connection is closed.
+   */
+  private onClientError(error: Error & { code?: string }, socket: Socket): void {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const code: HttpErrorCode =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'RequestTimeout'
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? 'HeadersTooLarge'
+          : 'BadRequest';
+    this.refused.inc({ reason: code === 'RequestTimeout' ? 'timeout' : 'malformed' });
+    const { status } = HTTP_ERRORS[code];
+    const body = JSON.stringify(errorBody(code));
+    if (socket.writable) {
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    // A client that never closes its side is cut off shortly after the answer.
+    socket.setTimeout(1_000, () => socket.destroy());
+  }
+
+  /**
+   * With tokens on: 401 without a valid token, 403 when its grant does not cover the request
+   * (access-tokens.ts). Runs before the body is read, so a refused upload costs nothing.
+   */
+  private authorize(
+    tokens: AccessTokens,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): FastifyReply | undefined {
+    const route = request.routeOptions.url;
+    if (route !== undefined && OPEN_ROUTES.has(route)) return undefined;
+    const header = request.headers.authorization;
+    const token = bearerToken(header);
+    const grant = token === null ? null : tokens.grantOf(token);
+    if (grant === null) {
+      this.refused.inc({ reason: 'unauthorized' });
+      reply.header(
+        'www-authenticate',
+        header === undefined ? REALM : `${REALM}, error="invalid_token"`,
+      );
+      return this.answerError(reply, 'Unauthorized');
+    }
+    const need: Need =
+      route === '/kv/:key'
+        ? {
+            kind: READ_METHODS.has(request.method) ? 'read' : 'write',
+            key: (request.params as { key: string }).key,
+          }
+        : { kind: 'status' };
+    if (!allows(grant, need)) {
+      this.refused.inc({ reason: 'forbidden' });
+      reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
+      return this.answerError(reply, 'Forbidden');
+    }
+    return undefined;
+  }
+
+  /**
+   * Reserves a request's body against the node's byte budget before it is read: its
+   * Content-Length, or the body limit when it is sent in chunks. Past the budget: 503. The
+   * reservation ends when the answer is sent or the connection closes.
+   */
+  private reserveBody(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    const length = request.headers['content-length'];
+    const chunked = request.headers['transfer-encoding'] !== undefined;
+    if (length === undefined && !chunked) return undefined;
+    const declared = length === undefined ? MAX_VALUE_BYTES : Number(length);
+    const bytes = Number.isFinite(declared)
+      ? Math.min(Math.max(declared, 0), MAX_VALUE_BYTES)
+      : MAX_VALUE_BYTES;
+    if (bytes === 0) return undefined;
+    if (this.bodyBytes + bytes > this.limits.maxBodyBytesInFlight) {
+      this.refused.inc({ reason: 'body_bytes' });
+      return this.answerError(reply, 'Overloaded', 'request bodies in flight at their byte limit');
+    }
+    this.bodyBytes += bytes;
+    this.bodyBytesGauge.set(this.bodyBytes);
+    reply.raw.once('close', () => {
+      this.bodyBytes -= bytes;
+      this.bodyBytesGauge.set(this.bodyBytes);
+    });
+    return undefined;
   }
 
   private conditionOrFail(request: FastifyRequest, reply: FastifyReply) {

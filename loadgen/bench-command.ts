@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { LocalCluster, httpUrl, isReady } from '../client/local-cluster.js';
+import type { ClientOptions } from '../client/zabkv-client.js';
 import { formatResult, runLoad, type LoadResult } from './load-generator.js';
 import { EtcdTarget, ZabkvTarget, ZooKeeperTarget, type LoadTarget } from './load-target.js';
 
@@ -24,6 +25,8 @@ export interface BenchFlags {
   json?: boolean;
   /** Directory for throughput.svg and latency.svg of the run. */
   svg?: string;
+  /** zabkv: the token and certificates of a secured cluster (cli.ts, --token, --cacert). */
+  client?: Omit<ClientOptions, 'nodes'>;
 }
 
 const LOCAL = 'http://127.0.0.1:8001';
@@ -75,7 +78,7 @@ export async function benchCommand(flags: BenchFlags): Promise<LoadResult> {
             Math.min(connections, 16),
             number(flags.keySpace, '--key-space')!,
           )
-        : new ZabkvTarget(nodes, connections);
+        : new ZabkvTarget(nodes, connections, flags.client);
   const duration = number(flags.duration, '--duration');
   const total = number(flags.total, '--total');
   const bar =

@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { ZabkvClient } from '../client/zabkv-client.js';
+import { ZabkvClient, type ClientOptions } from '../client/zabkv-client.js';
 
 /** What the load generator drives: one store, whichever it is. */
 export interface LoadTarget {
@@ -14,9 +14,14 @@ export class ZabkvTarget implements LoadTarget {
   readonly name = 'zabkv';
   private readonly client: ZabkvClient;
 
-  constructor(nodes: readonly string[], connections: number) {
+  /** `security`: the token and CA of a secured cluster (ZabkvClient's options). */
+  constructor(
+    nodes: readonly string[],
+    connections: number,
+    security: Omit<ClientOptions, 'nodes'> = {},
+  ) {
     // One attempt: the generator counts a 503 as an error instead of hiding it in a retry.
-    this.client = new ZabkvClient({ nodes, connections, attempts: 1 });
+    this.client = new ZabkvClient({ ...security, nodes, connections, attempts: 1 });
   }
 
   async put(key: string, value: Buffer): Promise<void> {

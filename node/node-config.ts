@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { DEFAULT_QUOTA_BYTES, MAX_CLIENT_CONNECTIONS_COUNT } from '../components/limits.js';
 import { nodeId, type NodeId } from '../components/network/node-id.js';
 import type { StoreKind } from '../components/storage/disk-store.js';
 import type { BootstrapRole, Endpoint } from './node-host-init.js';
@@ -15,8 +16,25 @@ export interface NodeConfig {
   readonly storage: StoreKind;
   /** Mutual TLS on the peer port from this directory (node/peer-tls-files.ts); absent: off. */
   readonly tlsDir?: string;
+  /** HTTPS on the client port; absent: plain HTTP. */
+  readonly httpTls?: HttpTlsFiles;
+  /** Bearer tokens for the client port (frontend/access-tokens.ts); absent: no tokens. */
+  readonly tokenFile?: string;
+  /** The data (key and value bytes) of this node's group past which growing writes get 507. */
+  readonly quotaBytes: number;
+  /** Open client connections this node accepts; more are closed at once. */
+  readonly maxClientConnections: number;
   /** Free disk space below which writes get 507; absent: the store's default. */
   readonly minFreeBytes?: number;
+}
+
+/** etcd's client TLS flags: --cert-file, --key-file, --trusted-ca-file, --client-cert-auth. */
+export interface HttpTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Verifies client certificates; required by, and used only with, `clientCertAuth`. */
+  readonly trustedCaFile?: string;
+  readonly clientCertAuth: boolean;
 }
 
 /** What may be given, by flag, environment or file: every value as text. */
@@ -32,6 +50,13 @@ export interface RawNodeSettings {
   replication?: string;
   storage?: string;
   tlsDir?: string;
+  certFile?: string;
+  keyFile?: string;
+  trustedCaFile?: string;
+  clientCertAuth?: boolean | string;
+  tokenFile?: string;
+  quotaBytes?: string;
+  maxClientConnections?: string;
   minFreeBytes?: string;
   config?: string;
 }
@@ -48,6 +73,13 @@ const ENVIRONMENT: Record<keyof Omit<RawNodeSettings, 'config'>, string> = {
   replication: 'ZABKV_REPLICATION',
   storage: 'ZABKV_STORAGE',
   tlsDir: 'ZABKV_TLS_DIR',
+  certFile: 'ZABKV_CERT_FILE',
+  keyFile: 'ZABKV_KEY_FILE',
+  trustedCaFile: 'ZABKV_TRUSTED_CA_FILE',
+  clientCertAuth: 'ZABKV_CLIENT_CERT_AUTH',
+  tokenFile: 'ZABKV_TOKEN_FILE',
+  quotaBytes: 'ZABKV_QUOTA_BYTES',
+  maxClientConnections: 'ZABKV_MAX_CLIENT_CONNECTIONS',
   minFreeBytes: 'ZABKV_MIN_FREE_BYTES',
 };
 
@@ -84,6 +116,41 @@ function byteSize(text: string, what: string): number {
   return bytes;
 }
 
+function isOn(value: boolean | string | undefined): boolean {
+  return value === true || value === 'true' || value === '1';
+}
+
+function httpTlsFiles(
+  text: (key: 'certFile' | 'keyFile' | 'trustedCaFile') => string | undefined,
+  clientCertAuth: boolean,
+): HttpTlsFiles | undefined {
+  const [certFile, keyFile, trustedCaFile] = [
+    text('certFile'),
+    text('keyFile'),
+    text('trustedCaFile'),
+  ];
+  if (certFile === undefined && keyFile === undefined) {
+    if (clientCertAuth || trustedCaFile !== undefined) {
+      throw new ConfigError(
+        '--client-cert-auth and --trusted-ca-file need --cert-file and --key-file',
+      );
+    }
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    throw new ConfigError('HTTPS needs both --cert-file and --key-file');
+  }
+  if (clientCertAuth !== (trustedCaFile !== undefined)) {
+    throw new ConfigError('--client-cert-auth and --trusted-ca-file go together');
+  }
+  return {
+    certFile,
+    keyFile,
+    clientCertAuth,
+    ...(trustedCaFile === undefined ? {} : { trustedCaFile }),
+  };
+}
+
 export function resolveNodeConfig(
   flags: RawNodeSettings,
   env: NodeJS.ProcessEnv = process.env,
@@ -104,8 +171,7 @@ export function resolveNodeConfig(
   if (text('peer') === undefined) throw new ConfigError('--peer <host:port> is required');
   if (text('http') === undefined) throw new ConfigError('--http <host:port> is required');
   if (text('data') === undefined) throw new ConfigError('--data <dir> is required');
-  const serverFlag = pick('bootstrapServer');
-  const isServer = serverFlag === true || serverFlag === 'true' || serverFlag === '1';
+  const isServer = isOn(pick('bootstrapServer'));
   const bootstrapAddress = text('bootstrap');
   if (isServer === (bootstrapAddress !== undefined)) {
     throw new ConfigError(
@@ -116,15 +182,24 @@ export function resolveNodeConfig(
   if (storage !== 'wal' && storage !== 'lmdb') {
     throw new ConfigError(`--storage must be wal or lmdb, got ${JSON.stringify(storage)}`);
   }
+  const httpTls = httpTlsFiles(text, isOn(pick('clientCertAuth')));
+  const tokenFile = text('tokenFile');
   const tlsDir = text('tlsDir');
   const minFreeBytes = text('minFreeBytes');
   return {
     id: nodeId(id),
     storage,
     ...(tlsDir === undefined ? {} : { tlsDir }),
+    ...(httpTls === undefined ? {} : { httpTls }),
+    ...(tokenFile === undefined ? {} : { tokenFile }),
     ...(minFreeBytes === undefined
       ? {}
       : { minFreeBytes: byteSize(minFreeBytes, '--min-free-bytes') }),
+    quotaBytes: byteSize(text('quotaBytes') ?? String(DEFAULT_QUOTA_BYTES), '--quota-bytes'),
+    maxClientConnections: positiveInteger(
+      text('maxClientConnections') ?? String(MAX_CLIENT_CONNECTIONS_COUNT),
+      '--max-client-connections',
+    ),
     peer: parseEndpoint(text('peer')!, '--peer'),
     http: parseEndpoint(text('http')!, '--http'),
     dataDir: text('data')!,

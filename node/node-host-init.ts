@@ -3,6 +3,8 @@ import type { NodeId } from '../components/network/node-id.js';
 import type { PeerTlsInit } from '../components/network/peer-tls.js';
 import type { StoreKind } from '../components/storage/disk-store.js';
 import type { LookupTable } from '../bootstrap/lookup-table.js';
+import type { AccessTokens } from '../frontend/access-tokens.js';
+import type { HttpLimits, HttpTls } from '../frontend/http-frontend.js';
 import type { ReplicaConfig } from '../replica/replica-config.js';
 
 export interface Endpoint {
@@ -35,8 +37,14 @@ export interface NodeHostInit {
   readonly slowFsyncMs?: number;
   /** Free disk space below which the store reports SpaceLow (writes get 507); default: the store's. */
   readonly minFreeBytes?: number;
-  /** The quota of this node's group (key and value bytes); default limits.ts DEFAULT_QUOTA_BYTES. */
-  readonly quotaBytes?: number;
   /** Mutual TLS on the peer port (the bootstrap role is added here); absent: plaintext. */
   readonly peerTls?: Omit<PeerTlsInit, 'roles'>;
+  /** HTTPS on the client port; absent: plain HTTP. */
+  readonly httpTls?: HttpTls;
+  /** Bearer tokens for the client port; absent: no tokens asked for. */
+  readonly tokens?: AccessTokens;
+  /** The HTTP edge's limits, where they differ from components/limits.ts. */
+  readonly httpLimits?: Partial<HttpLimits>;
+  /** The quota of this node's group (key and value bytes); default limits.ts DEFAULT_QUOTA_BYTES. */
+  readonly quotaBytes?: number;
 }

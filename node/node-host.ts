@@ -102,6 +102,9 @@ export class NodeHost extends ComponentDefinition {
       registry: init.registry,
       maxInFlight: defaults.MAX_IN_FLIGHT,
       status: { ready: () => this.board.ready(), cluster: () => this.board.cluster() },
+      ...(init.httpTls === undefined ? {} : { tls: init.httpTls }),
+      ...(init.tokens === undefined ? {} : { tokens: init.tokens }),
+      ...(init.httpLimits === undefined ? {} : { limits: init.httpLimits }),
     });
     for (const user of [detector, client, this.overlay]) {
       this.connect(this.network.provided(Network), user.required(Network));

@@ -4,6 +4,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ComponentSystem, LiveScheduler } from '../components/kernel/index.js';
 import { makePrivateDirectory, privateDirectoryWarning } from '../components/private-file.js';
 import type { LookupTable } from '../bootstrap/lookup-table.js';
+import { loadHttpSecurity } from './http-security.js';
 import { NodeHost } from './node-host.js';
 import type { NodeConfig } from './node-config.js';
 import { loadPeerTls } from './peer-tls-files.js';
@@ -12,6 +13,8 @@ import { loadTable, saveTable } from './table-file.js';
 /** Runs one node in this process until SIGTERM/SIGINT, then stops it cleanly and exits 0. */
 export async function runNode(config: NodeConfig): Promise<void> {
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info' });
+  // Before anything starts: an unusable certificate or token file stops the node here.
+  const security = loadHttpSecurity(config);
   // Everything this process creates is private to its user: the data directory 0700 and its
   // files 0600, whichever store writes them (lmdb included).
   process.umask(0o077);
@@ -51,13 +54,27 @@ export async function runNode(config: NodeConfig): Promise<void> {
     registry,
     seed: randomInt(2 ** 31),
     ...(peerTls === undefined ? {} : { peerTls }),
+    quotaBytes: config.quotaBytes,
+    httpLimits: { maxConnections: config.maxClientConnections },
+    ...(security.tls === undefined ? {} : { httpTls: security.tls }),
+    ...(security.tokens === undefined ? {} : { tokens: security.tokens }),
   });
   host.start();
   const [httpPort, peerPort] = await Promise.all([
     host.frontend.whenListening(),
     host.network.whenListening(),
   ]);
-  logger.info({ node: config.id, http: httpPort, peer: peerPort }, 'listening');
+  logger.info(
+    {
+      node: config.id,
+      http: httpPort,
+      peer: peerPort,
+      https: security.tls !== undefined,
+      tokens: security.tokens?.size ?? 0,
+      quotaBytes: config.quotaBytes,
+    },
+    'listening',
+  );
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -1,89 +1,12 @@
 import type { InjectOptions } from 'fastify';
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ComponentDefinition,
-  ComponentSystem,
-  LiveScheduler,
-  type ComponentContext,
-} from '../../components/kernel/index.js';
-import { nodeId } from '../../components/network/node-id.js';
-import type { ClusterStatus } from '../../frontend/cluster-status.js';
-import { HttpFrontend } from '../../frontend/http-frontend.js';
-import { Routing, type Route } from '../../overlay/routing-port.js';
-import type { KvOutcome, KvOperation } from '../../kv/kv-operation.js';
-import { KvStateMachine } from '../../replica/kv-state-machine.js';
+import { UNFORMED, startFrontend, stopFrontends } from './frontend-fixture.js';
 
-/** Stands in for the overlay: a single in-memory state machine, or a forced outcome. */
-class FakeRouting extends ComponentDefinition {
-  readonly routing = this.provides(Routing);
-  readonly machine = new KvStateMachine();
-  readonly seen: KvOperation[] = [];
-  forced: KvOutcome | null = null;
-  private zxid = 0;
-
-  constructor(context: ComponentContext, _init: void) {
-    super(context);
-    this.subscribe(this.routing, 'Route', (route: Route, origin) => {
-      this.seen.push(route.operation);
-      const { operation } = route;
-      const outcome =
-        this.forced ??
-        (operation.op === 'get'
-          ? this.machine.get(operation.key)
-          : this.machine.apply(++this.zxid, operation));
-      this.answer(origin, {
-        kind: 'Routed',
-        id: route.id,
-        outcome,
-        served: {
-          epoch: 3,
-          zxid: this.zxid,
-          stale: operation.op === 'get' && operation.consistency === 'stale',
-          leader: null,
-        },
-        group: 0,
-        node: nodeId(2),
-      });
-    });
-  }
-}
-
-const UNFORMED: ClusterStatus = { formed: false, node: nodeId(1) };
-
-class FrontendHost extends ComponentDefinition {
-  readonly frontend: HttpFrontend;
-  readonly router: FakeRouting;
-
-  constructor(context: ComponentContext, init: { ready: boolean; maxInFlight: number }) {
-    super(context);
-    this.router = this.create(FakeRouting, undefined);
-    this.frontend = this.create(HttpFrontend, {
-      node: nodeId(1),
-      listen: { host: '127.0.0.1', port: 0 },
-      status: { ready: () => init.ready, cluster: () => UNFORMED },
-      registry: new Registry(),
-      maxInFlight: init.maxInFlight,
-    });
-    this.connect(this.router.provided(Routing), this.frontend.required(Routing));
-  }
-}
-
-const hosts: FrontendHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) host.kill();
-});
+afterEach(stopFrontends);
 
 async function start(options: { ready?: boolean; maxInFlight?: number } = {}) {
-  const system = new ComponentSystem({ scheduler: new LiveScheduler(), checkInvariants: true });
-  const host = system.createRoot(FrontendHost, {
-    ready: options.ready ?? true,
-    maxInFlight: options.maxInFlight ?? 100,
-  });
-  hosts.push(host);
-  host.start();
-  await host.frontend.whenListening();
-  return { host, app: host.frontend.server };
+  const { host, app } = await startFrontend(options);
+  return { host, app };
 }
 
 describe('HTTP frontend (DESIGN §7)', () => {

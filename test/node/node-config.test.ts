@@ -34,6 +34,8 @@ describe('node settings', () => {
       clusterId: 'c',
       storage: 'lmdb',
       bootstrap: { role: 'client', server: { host: 'boot', port: 7001 } },
+      quotaBytes: 2 * 1024 ** 3,
+      maxClientConnections: 4096,
     });
     expect(resolveNodeConfig({ config: file }, {}).storage).toBe('wal');
     rmSync(dir, { recursive: true });
@@ -58,11 +60,60 @@ describe('node settings', () => {
       [{ ...ok, bootstrapServer: true, clusterSize: '3' }, /either --bootstrap-server/],
       [{ ...ok, bootstrap: undefined }, /either --bootstrap-server/],
       [{ ...ok, storage: 'sqlite' }, /--storage must be wal or lmdb/],
+      [{ ...ok, quotaBytes: '2TB' }, /--quota-bytes must be a size/],
+      [{ ...ok, quotaBytes: '0' }, /--quota-bytes must be a size/],
+      [{ ...ok, maxClientConnections: '0' }, /--max-client-connections/],
+      [{ ...ok, certFile: 'c.pem' }, /both --cert-file and --key-file/],
+      [{ ...ok, clientCertAuth: true }, /need --cert-file and --key-file/],
+      [{ ...ok, certFile: 'c', keyFile: 'k', clientCertAuth: true }, /go together/],
+      [{ ...ok, certFile: 'c', keyFile: 'k', trustedCaFile: 'ca' }, /go together/],
     ];
     for (const [flags, message] of cases) {
       expect(() => resolveNodeConfig(flags, {})).toThrow(ConfigError);
       expect(() => resolveNodeConfig(flags, {})).toThrow(message);
     }
+  });
+});
+
+describe('the client port settings', () => {
+  const ok = { id: '1', peer: 'h:1', http: 'h:2', data: '/d', bootstrap: 'b:3' };
+
+  it('takes the quota in bytes, KiB, MiB or GiB', () => {
+    const quota = (text: string) => resolveNodeConfig({ ...ok, quotaBytes: text }, {}).quotaBytes;
+    expect(quota('65536')).toBe(65_536);
+    expect(quota('64KiB')).toBe(65_536);
+    expect(quota('512 mib')).toBe(512 * 1024 ** 2);
+    expect(quota('2GiB')).toBe(2 * 1024 ** 3);
+    expect(resolveNodeConfig(ok, { ZABKV_QUOTA_BYTES: '1MiB' }).quotaBytes).toBe(1024 ** 2);
+  });
+
+  it('takes HTTPS and tokens from flags or ZABKV_* variables', () => {
+    expect(
+      resolveNodeConfig(ok, {
+        ZABKV_CERT_FILE: 'n.pem',
+        ZABKV_KEY_FILE: 'n-key.pem',
+        ZABKV_TRUSTED_CA_FILE: 'ca.pem',
+        ZABKV_CLIENT_CERT_AUTH: '1',
+        ZABKV_TOKEN_FILE: 'tokens',
+        ZABKV_MAX_CLIENT_CONNECTIONS: '10',
+      }),
+    ).toMatchObject({
+      httpTls: {
+        certFile: 'n.pem',
+        keyFile: 'n-key.pem',
+        trustedCaFile: 'ca.pem',
+        clientCertAuth: true,
+      },
+      tokenFile: 'tokens',
+      maxClientConnections: 10,
+    });
+    const plain = resolveNodeConfig({ ...ok, certFile: 'n.pem', keyFile: 'n-key.pem' }, {});
+    expect(plain.httpTls).toEqual({
+      certFile: 'n.pem',
+      keyFile: 'n-key.pem',
+      clientCertAuth: false,
+    });
+    expect(plain).not.toHaveProperty('tokenFile');
   });
 });
 
