@@ -35,6 +35,24 @@ function deliveredDuring(run: ScriptedRun, act: () => void): Map<string, number>
 }
 
 describe('ZAB request path', () => {
+  it('a second answer to one request, or an answer never asked for, fails the run with its seed', () => {
+    const run = new ScriptedRun({ seed: 19, size: 3 });
+    const { recorder } = run.cluster;
+    const leader = run.awaitLeader();
+    const asked = recorder.begin(leader, recorder.newClientId(), { op: 'get', key: 'k' }, () => {});
+    recorder.finish(asked, { status: 404 });
+    expect(() => recorder.finish(asked, { status: 504, reason: 'timed out' })).toThrow(
+      /request \d+ answered twice: 404 at \d+ \(asked at node \d\), then 504 at \d+ \(ZABKV_SEED=19\)/,
+    );
+    expect(() => recorder.finish(asked + 100, { status: 404 })).toThrow(
+      /never asked.*ZABKV_SEED=19/,
+    );
+    // An answer that comes after the run gave the request up is late, not double.
+    const late = recorder.begin(leader, recorder.newClientId(), { op: 'get', key: 'k' }, () => {});
+    recorder.abandon();
+    expect(() => recorder.finish(late, { status: 404 })).not.toThrow();
+  });
+
   it('a write at a follower is forwarded to the leader and answered where it came in', () => {
     const { run, follower } = withServingFollower(11);
     let put: KvOutcome | undefined;
@@ -137,7 +155,7 @@ describe('ZAB request path', () => {
     const { cluster } = run;
     const leader = run.awaitLeader();
     run.writes(leader, 300, 'w');
-    run.finish();
+    expect(run.finish()).toBe('ok');
     for (const id of cluster.ids) {
       expect(cluster.replica(id)!.durableState.history.length).toBeLessThanOrEqual(25 + 10 + 5);
       const image = cluster.disks.get(id)!.load();
