@@ -6,7 +6,12 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { RANDOM_WORKLOAD, RandomScenario } from './zab-workload.js';
+import {
+  RANDOM_WORKLOAD,
+  RandomScenario,
+  countFaults,
+  faultsNeverInjected,
+} from './zab-workload.js';
 
 interface SweepOptions {
   seeds: number;
@@ -18,7 +23,14 @@ interface SweepOptions {
 interface Report {
   passed: number;
   failed: { seed: number; size: number; error: string }[];
+  /** Faults injected, by kind (as [kind, count] pairs: a report crosses a process boundary). */
+  faults: [string, number][];
+  /** Leaders established while an older one still led and served. */
+  deposedStillLeading: number;
 }
+
+/** A sweep this long must have injected every kind of fault at least once. */
+const COVERAGE_SEEDS = 100;
 
 /** The group size a seed runs with: 3 and 5 alternate under `mixed`. */
 export function sizeOf(seed: number, size: string): number {
@@ -26,23 +38,46 @@ export function sizeOf(seed: number, size: string): number {
   return Number(size);
 }
 
-export function runOne(seed: number, size: number): string | null {
+export function runOne(
+  seed: number,
+  size: number,
+): { error: string | null; faults: readonly string[]; deposedStillLeading: number } {
   try {
     const result = new RandomScenario(seed, size, RANDOM_WORKLOAD).run();
-    return result.verdict === 'ok' ? null : `history is ${result.verdict}`;
+    return {
+      error: result.verdict === 'ok' ? null : `history is ${result.verdict}`,
+      faults: result.faults,
+      deposedStillLeading: result.stats.deposedStillLeading,
+    };
   } catch (error) {
-    return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+    const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+    return { error: message, faults: [], deposedStillLeading: 0 };
   }
 }
 
 function runRange(first: number, count: number, size: string): Report {
-  const report: Report = { passed: 0, failed: [] };
+  const report: Report = { passed: 0, failed: [], faults: [], deposedStillLeading: 0 };
+  const faults = new Map<string, number>();
   for (let seed = first; seed < first + count; seed++) {
-    const error = runOne(seed, sizeOf(seed, size));
-    if (error === null) report.passed++;
-    else report.failed.push({ seed, size: sizeOf(seed, size), error });
+    const result = runOne(seed, sizeOf(seed, size));
+    countFaults(result.faults, faults);
+    report.deposedStillLeading += result.deposedStillLeading;
+    if (result.error === null) report.passed++;
+    else report.failed.push({ seed, size: sizeOf(seed, size), error: result.error });
   }
+  report.faults = [...faults];
   return report;
+}
+
+/**
+ * The command that replays one seed of this sweep. The variables are the project's own: a
+ * generic SEED or SIZE in someone's environment changes nothing.
+ */
+export function replayCommand(seed: number, size: number): string {
+  return (
+    `ZABKV_SEED=${seed} ZABKV_SIZE=${size} npx vitest run test/sim/zab-random.test.ts` +
+    ` -t '${size} replicas'`
+  );
 }
 
 async function main(): Promise<void> {
@@ -60,6 +95,8 @@ async function main(): Promise<void> {
     .opts<Record<keyof SweepOptions, string>>();
   const seeds = Number(options.seeds);
   const first = Number(options.first);
+  if (!(Number.isInteger(seeds) && seeds > 0) || !Number.isInteger(first))
+    throw new Error(`--seeds must be a positive integer and --first an integer`);
   const jobs = Math.max(1, Math.min(Number(options.jobs), seeds));
   const started = performance.now();
   const per = Math.ceil(seeds / jobs);
@@ -80,16 +117,34 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const failed = reports.flatMap((r) => r.failed);
   const passed = reports.reduce((sum, r) => sum + r.passed, 0);
+  const faults = new Map<string, number>();
+  for (const report of reports)
+    for (const [kind, count] of report.faults) faults.set(kind, (faults.get(kind) ?? 0) + count);
+  const deposed = reports.reduce((sum, r) => sum + r.deposedStillLeading, 0);
   for (const { seed, size, error } of failed) {
     console.log(`FAIL seed ${seed} (${size} replicas): ${error}`);
-    console.log(`  replay: SEED=${seed} SIZE=${size} npx vitest run test/sim/zab-random.test.ts`);
+    console.log(`  replay: ${replayCommand(seed, size)}`);
   }
+  console.log(
+    `faults: ${[...faults].map(([kind, count]) => `${kind} ${count}`).join(', ')}; ` +
+      `leaders established while a deposed one still led: ${deposed}`,
+  );
+  // A sweep that ran fewer seeds than asked, or that never injected some kind of fault, tests
+  // less than it claims: it fails.
+  const problems: string[] = [];
+  if (passed + failed.length !== seeds)
+    problems.push(`ran ${passed + failed.length} of ${seeds} seeds`);
+  const missing = faultsNeverInjected(faults);
+  if (seeds >= COVERAGE_SEEDS && missing.length > 0)
+    problems.push(`never injected: ${missing.join(', ')}`);
+  if ([...faults.values()].every((count) => count === 0)) problems.push('no fault was injected');
+  for (const problem of problems) console.log(`SWEEP BROKEN: ${problem}`);
   console.log(
     `${passed} passed, ${failed.length} failed; seeds ${first}..${first + seeds - 1}, ` +
       `${options.size} replicas, ${jobs} jobs, ${seconds.toFixed(1)} s ` +
       `(${((seeds / seconds) * 60).toFixed(0)} seeds/min)`,
   );
-  process.exitCode = failed.length === 0 ? 0 : 1;
+  process.exitCode = failed.length === 0 && problems.length === 0 ? 0 : 1;
 }
 
 await main();
