@@ -42,16 +42,22 @@ export function runOne(
   seed: number,
   size: number,
 ): { error: string | null; faults: readonly string[]; deposedStillLeading: number } {
+  let scenario: RandomScenario | undefined;
   try {
-    const result = new RandomScenario(seed, size, RANDOM_WORKLOAD).run();
+    scenario = new RandomScenario(seed, size, RANDOM_WORKLOAD);
+    const result = scenario.run();
     return {
       error: result.verdict === 'ok' ? null : `history is ${result.verdict}`,
       faults: result.faults,
       deposedStillLeading: result.stats.deposedStillLeading,
     };
   } catch (error) {
-    const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
-    return { error: message, faults: [], deposedStillLeading: 0 };
+    // The faults injected before the failure still count.
+    return {
+      error: error instanceof Error ? error.message.split('\n')[0]! : String(error),
+      faults: scenario?.faults ?? [],
+      deposedStillLeading: scenario?.cluster.stats.deposedStillLeading ?? 0,
+    };
   }
 }
 
