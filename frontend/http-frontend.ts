@@ -69,9 +69,10 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   timeoutCheckMs: 1_000,
   // fastify's default: longer than the load balancers' and clients' usual idle timeouts.
   keepAliveTimeoutMs: 72_000,
-  // A whole second of mean delay: a node that merely runs at full speed never sees it, one
-  // stuck encoding a huge snapshot or swapping does.
-  maxEventLoopDelayMs: 1_000,
+  // Two seconds of mean delay, as long as a follower's silence timeout (syncLimit): a node that
+  // merely runs at full speed never sees it, one stuck encoding a huge snapshot, swapping or
+  // starved of CPU does. A shed request did not happen, so clients retry it (503).
+  maxEventLoopDelayMs: 2_000,
 };
 
 export interface HttpFrontendInit {
