@@ -7,6 +7,7 @@ import {
 } from '../components/network/message-catalogue.js';
 import { Network } from '../components/network/network-port.js';
 import type { NodeId, PeerAddress } from '../components/network/node-id.js';
+import type { PeerTlsInit } from '../components/network/peer-tls.js';
 import { TcpNetwork } from '../components/network/tcp-network.js';
 
 export const benchMessages = defineMessages({
@@ -25,6 +26,8 @@ export interface BenchNodeInit {
   readonly self: NodeId;
   readonly port: number;
   readonly peers: readonly PeerAddress[];
+  /** Mutual TLS between the two (certificates of cluster `bench`). */
+  readonly tls?: PeerTlsInit;
 }
 
 /** A TcpNetwork plus an endpoint that counts data, answers count queries and echoes pings. */
@@ -39,6 +42,7 @@ export class BenchNode extends ComponentDefinition {
       listen: { host: '127.0.0.1', port: init.port },
       peers: init.peers,
       catalogue: new MessageCatalogue(benchMessages),
+      ...(init.tls === undefined ? {} : { tls: init.tls }),
     });
     this.endpoint = this.create(BenchEndpoint, init.self);
     this.connect(this.tcp.provided(Network), this.endpoint.required(Network));
