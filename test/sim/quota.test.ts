@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSeed, seedsToRun } from './fixtures/seeds.js';
+import { runSeed, seedCount, seedsToRun } from './fixtures/seeds.js';
 import { submitAndWait } from '../../sim/verify-run.js';
 import type { ZabCluster } from '../../sim/zab-cluster.js';
 import { RANDOM_WORKLOAD, RandomScenario } from '../../sim/zab-workload.js';
@@ -30,7 +30,8 @@ describe('a group at its quota under random faults', () => {
   it('answers 507 to growing writes, which the checker treats as not having happened', () => {
     let overQuota = 0;
     let ok = 0;
-    for (const seed of seedsToRun(Number(process.env['SEEDS'] ?? 30), 9_000_000)) {
+    const seeds = seedsToRun(seedCount(30), 9_000_000);
+    for (const seed of seeds) {
       runSeed(seed, FILE, () => {
         const scenario = new RandomScenario(
           seed,
@@ -49,7 +50,10 @@ describe('a group at its quota under random faults', () => {
         ok += result.counts.ok;
       });
     }
-    expect(overQuota).toBeGreaterThan(0);
-    expect(ok).toBeGreaterThan(overQuota);
+    if (seeds.length >= 10) {
+      // Over many seeds the quota did bite, and most writes still went through.
+      expect(overQuota).toBeGreaterThan(0);
+      expect(ok).toBeGreaterThan(overQuota);
+    }
   });
 });
