@@ -30,6 +30,8 @@ export const forwardingMessages = defineMessages({
     version: Type.Optional(count),
     value: Type.Optional(Type.Uint8Array()),
     reason: Type.Optional(Type.String({ maxLength: MAX_REASON_LENGTH })),
+    /** With 507: which limit refused the write (kv/outcome.ts). */
+    cause: Type.Optional(Type.Union([Type.Literal('quota'), Type.Literal('disk')])),
     /** Where the answer came from (kv-port.ts, ServedBy); leader -1: unknown. */
     epoch: count,
     zxid: count,

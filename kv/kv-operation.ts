@@ -29,7 +29,9 @@ export type KvOperation = KvWrite | KvRead;
 export type KvOutcome =
   | { readonly status: 200; readonly version: number; readonly value?: Uint8Array }
   | { readonly status: 204 | 404 | 412 }
-  | { readonly status: 503 | 504 | 507; readonly reason: string };
+  | { readonly status: 503 | 504; readonly reason: string }
+  /** `cause` says which limit refused the write: the group's quota or free disk space. */
+  | { readonly status: 507; readonly reason: string; readonly cause: 'quota' | 'disk' };
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 

@@ -17,11 +17,8 @@ export function unknown(reason: string): KvOutcome {
  * not help until keys are deleted.
  */
 export function quotaExceeded(reason: string): KvOutcome {
-  return { status: 507, reason };
+  return { status: 507, reason, cause: 'quota' };
 }
-
-/** Every disk-space 507 starts with this, which tells it from the quota's 507. */
-const NO_SPACE = 'disk space: ';
 
 /**
  * 507: the write did not happen: the leader's disk, or those of too many replicas for a
@@ -29,12 +26,12 @@ const NO_SPACE = 'disk space: ';
  * 503; it is worth retrying once space is freed.
  */
 export function insufficientStorage(reason: string): KvOutcome {
-  return { status: 507, reason: `${NO_SPACE}${reason}` };
+  return { status: 507, reason, cause: 'disk' };
 }
 
 /** A 507 for disk space (insufficientStorage), not for the quota. */
 export function isInsufficientStorage(outcome: KvOutcome): boolean {
-  return outcome.status === 507 && outcome.reason.startsWith(NO_SPACE);
+  return outcome.status === 507 && outcome.cause === 'disk';
 }
 
 /**
@@ -51,6 +48,7 @@ export interface OutcomeFields {
   readonly version?: number;
   readonly value?: Uint8Array;
   readonly reason?: string;
+  readonly cause?: 'quota' | 'disk';
 }
 
 export function outcomeToFields(outcome: KvOutcome): OutcomeFields {
@@ -59,6 +57,7 @@ export function outcomeToFields(outcome: KvOutcome): OutcomeFields {
     ...('version' in outcome ? { version: outcome.version } : {}),
     ...('value' in outcome && outcome.value !== undefined ? { value: outcome.value } : {}),
     ...('reason' in outcome ? { reason: outcome.reason.slice(0, MAX_REASON_LENGTH) } : {}),
+    ...('cause' in outcome ? { cause: outcome.cause } : {}),
   };
 }
 
@@ -76,8 +75,9 @@ export function outcomeFromFields(fields: OutcomeFields): KvOutcome {
       return { status: fields.status };
     case 503:
     case 504:
-    case 507:
       return { status: fields.status, reason: fields.reason ?? '' };
+    case 507:
+      return { status: 507, reason: fields.reason ?? '', cause: fields.cause ?? 'quota' };
     default:
       throw new Error(`no outcome has status ${fields.status}`);
   }

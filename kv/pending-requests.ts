@@ -13,7 +13,11 @@ export interface PendingRequest {
  * its deadline, or when the waiting side gives up on all of them (`takeAll`).
  */
 export class PendingRequests<T extends PendingRequest> {
-  private readonly pending = new Map<number, T & { readonly deadlineTick: number }>();
+  /** Each request as it was added, beside its deadline: callers get their own object back. */
+  private readonly pending = new Map<
+    number,
+    { readonly request: T; readonly deadlineTick: number }
+  >();
   /** A random start, so an answer meant for an earlier incarnation of this node never matches. */
   private nextId: number;
   private tick = 0;
@@ -32,19 +36,19 @@ export class PendingRequests<T extends PendingRequest> {
   /** Records `request` and returns the id to send it under. */
   add(request: T): number {
     const id = this.nextId++;
-    this.pending.set(id, { ...request, deadlineTick: this.tick + this.timeoutTicks });
+    this.pending.set(id, { request, deadlineTick: this.tick + this.timeoutTicks });
     return id;
   }
 
   peek(id: number): T | undefined {
-    return this.pending.get(id);
+    return this.pending.get(id)?.request;
   }
 
   /** Removes and returns the request: the caller answers it. */
   take(id: number): T | undefined {
-    const request = this.pending.get(id);
-    if (request !== undefined) this.pending.delete(id);
-    return request;
+    const entry = this.pending.get(id);
+    if (entry !== undefined) this.pending.delete(id);
+    return entry?.request;
   }
 
   /** Advances the clock; returns the requests whose deadline has come, removed. */
@@ -52,8 +56,8 @@ export class PendingRequests<T extends PendingRequest> {
     this.tick++;
     const expired: T[] = [];
     // One timeout for all, so insertion order is deadline order: stop at the first one due later.
-    for (const [id, request] of this.pending) {
-      if (request.deadlineTick > this.tick) break;
+    for (const [id, { request, deadlineTick }] of this.pending) {
+      if (deadlineTick > this.tick) break;
       this.pending.delete(id);
       expired.push(request);
     }
@@ -62,7 +66,7 @@ export class PendingRequests<T extends PendingRequest> {
 
   /** Removes and returns every request. */
   takeAll(): T[] {
-    const all = [...this.pending.values()];
+    const all = [...this.pending.values()].map((entry) => entry.request);
     this.pending.clear();
     return all;
   }

@@ -110,7 +110,11 @@ describe('bearer tokens on the HTTP API', () => {
 describe('limits of the HTTP edge', () => {
   it('maps 507 to QuotaExceeded: did not happen, no Retry-After', async () => {
     const { app, host } = await startFrontend();
-    host.router.forced = { status: 507, reason: '60 of 64 bytes held, this write adds 10' };
+    host.router.forced = {
+      status: 507,
+      reason: '60 of 64 bytes held, this write adds 10',
+      cause: 'quota',
+    };
     const response = await app.inject({ method: 'PUT', url: '/kv/k', payload: 'v' });
     expect(response.statusCode).toBe(507);
     expect(response.headers['retry-after']).toBeUndefined();
