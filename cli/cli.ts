@@ -329,10 +329,13 @@ program
   .action(async (options: RawNodeSettings) => {
     const { ConfigError, resolveNodeConfig } = await import('../node/node-config.js');
     const { runNode } = await import('../node/run-node.js');
+    const { DataDirInUse } = await import('../node/data-dir-lock.js');
     try {
       await runNode(resolveNodeConfig(options));
     } catch (error) {
-      if (error instanceof ConfigError) program.error(error.message);
+      if (error instanceof ConfigError || error instanceof DataDirInUse) {
+        program.error(error.message);
+      }
       throw error;
     }
   });

@@ -4,6 +4,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ComponentSystem, LiveScheduler } from '../components/kernel/index.js';
 import { makePrivateDirectory, privateDirectoryWarning } from '../components/private-file.js';
 import type { LookupTable } from '../bootstrap/lookup-table.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { loadHttpSecurity } from './http-security.js';
 import { NodeHost } from './node-host.js';
 import type { NodeConfig } from './node-config.js';
@@ -23,6 +24,8 @@ export async function runNode(config: NodeConfig): Promise<void> {
       ? undefined
       : loadPeerTls(config.tlsDir, config.id, config.clusterId, config.bootstrap.role === 'server');
   makePrivateDirectory(config.dataDir);
+  // Before anything in the directory is read: a second node on it stops here (DataDirInUse).
+  lockDataDir(config.dataDir);
   const loose = privateDirectoryWarning(config.dataDir);
   if (loose !== null) logger.warn(loose);
   const registry = new Registry();
