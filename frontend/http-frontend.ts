@@ -15,13 +15,12 @@ import {
   CLIENT_REQUEST_TIMEOUT_MS,
   MAX_BODY_BYTES_IN_FLIGHT,
   MAX_CLIENT_CONNECTIONS_COUNT,
-  MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
 } from '../components/limits.js';
 import { allows, bearerToken, type AccessTokens, type Need } from './access-tokens.js';
 import type { ClusterStatus } from './cluster-status.js';
 import { HTTP_ERRORS, RETRY_AFTER_SECONDS, errorBody, type HttpErrorCode } from './http-errors.js';
-import { conditionOf, etag, validKey } from './kv-request.js';
+import { KEY_ROUTE, conditionOf, etag, keyOfUrl } from './kv-request.js';
 
 /** What the frontend shows besides keys: health and the cluster's shape. */
 export interface NodeStatus {
@@ -195,9 +194,16 @@ export class HttpFrontend extends ComponentDefinition {
       // No fastify logger at all: never a log line per request (nor a token in one).
       logger: false,
       bodyLimit: MAX_VALUE_BYTES,
-      // A 1 KiB key may be percent-encoded to three times its length.
-      routerOptions: { maxParamLength: MAX_KEY_BYTES * 3 },
       serverFactory: (handler) => this.createServer(handler),
+      // The router refuses a path it cannot percent-decode before any handler runs; on /kv/
+      // that is a key that is not UTF-8.
+      frameworkErrors: (error, request, reply) =>
+        this.answerError(
+          reply,
+          error.code === 'FST_ERR_BAD_URL' && request.url.startsWith('/kv/')
+            ? 'BadKey'
+            : 'BadRequest',
+        ),
       clientErrorHandler: (error: Error & { code?: string }, socket: Socket) =>
         this.onClientError(error, socket),
     });
@@ -250,32 +256,29 @@ export class HttpFrontend extends ComponentDefinition {
         },
       });
     }
-    type KeyRequest = FastifyRequest<{
-      Params: { key: string };
-      Querystring: { consistency?: string };
-    }>;
-    app.get('/kv/:key', (request: KeyRequest, reply) => {
+    type KeyRequest = FastifyRequest<{ Querystring: { consistency?: string } }>;
+    app.get(KEY_ROUTE, (request: KeyRequest, reply) => {
       const consistency = request.query.consistency ?? 'linearizable';
       if (consistency !== 'linearizable' && consistency !== 'stale') {
         return this.answerError(reply, 'BadConsistency');
       }
-      return this.route(reply, request.params.key, (key) => ({ op: 'get', key, consistency }));
+      return this.route(reply, keyOfUrl(request.url), (key) => ({ op: 'get', key, consistency }));
     });
-    app.put('/kv/:key', (request: KeyRequest, reply) => {
+    app.put(KEY_ROUTE, (request: KeyRequest, reply) => {
       const condition = this.conditionOrFail(request, reply);
       if (condition === null) return reply;
       const value = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      return this.route(reply, request.params.key, (key) => ({
+      return this.route(reply, keyOfUrl(request.url), (key) => ({
         op: 'put',
         key,
         value,
         ...(condition === undefined ? {} : { condition }),
       }));
     });
-    app.delete('/kv/:key', (request: KeyRequest, reply) => {
+    app.delete(KEY_ROUTE, (request: KeyRequest, reply) => {
       const condition = this.conditionOrFail(request, reply);
       if (condition === null) return reply;
-      return this.route(reply, request.params.key, (key) => ({
+      return this.route(reply, keyOfUrl(request.url), (key) => ({
         op: 'delete',
         key,
         ...(condition === undefined ? {} : { condition }),
@@ -283,7 +286,7 @@ export class HttpFrontend extends ComponentDefinition {
     });
     app.route({
       method: ['POST', 'PATCH', 'OPTIONS'],
-      url: '/kv/:key',
+      url: KEY_ROUTE,
       handler: (_request, reply) => this.answerError(reply, 'MethodNotAllowed'),
     });
   }
@@ -369,10 +372,10 @@ export class HttpFrontend extends ComponentDefinition {
       return this.answerError(reply, 'Unauthorized');
     }
     const need: Need =
-      route === '/kv/:key'
+      route === KEY_ROUTE
         ? {
             kind: READ_METHODS.has(request.method) ? 'read' : 'write',
-            key: (request.params as { key: string }).key,
+            key: keyOfUrl(request.url) ?? '',
           }
         : { kind: 'status' };
     if (!allows(grant, need)) {
@@ -420,8 +423,8 @@ export class HttpFrontend extends ComponentDefinition {
     return condition;
   }
 
-  private route(reply: FastifyReply, key: string, operation: (key: string) => KvOperation) {
-    if (!validKey(key)) return this.answerError(reply, 'BadKey');
+  private route(reply: FastifyReply, key: string | null, operation: (key: string) => KvOperation) {
+    if (key === null) return this.answerError(reply, 'BadKey');
     if (this.draining) return this.answerError(reply, 'ShuttingDown');
     if (this.inFlight.size >= this.init.maxInFlight) return this.answerError(reply, 'Overloaded');
     const id = this.nextId++;

@@ -3,8 +3,32 @@ import type { Condition } from '../kv/kv-operation.js';
 
 const utf8 = new TextEncoder();
 
-export function validKey(key: string): boolean {
+function validKey(key: string): boolean {
   return key.length > 0 && utf8.encode(key).length <= MAX_KEY_BYTES;
+}
+
+/** Every method on a key: the key is the whole rest of the path, slashes and all. */
+export const KEY_ROUTE = '/kv/*';
+const KEY_PREFIX = '/kv/';
+
+/**
+ * The key of a request URL: everything after `/kv/` up to the query, percent-decoded (as etcd
+ * and ZooKeeper users name keys: `/kv/app/config` is key `app/config`). It is read from the raw
+ * URL, not from the router's decoded parameter, so `//` and a trailing `/` stay in the key and
+ * `%2F` is a slash like any other. Null when it is not a valid key: empty, over the limit, or
+ * percent-encoded bytes that are not UTF-8 (keys are UTF-8 text).
+ */
+export function keyOfUrl(url: string): string | null {
+  if (!url.startsWith(KEY_PREFIX)) return null;
+  const query = url.indexOf('?');
+  const path = url.slice(KEY_PREFIX.length, query < 0 ? undefined : query);
+  let key: string;
+  try {
+    key = decodeURIComponent(path);
+  } catch {
+    return null;
+  }
+  return validKey(key) ? key : null;
 }
 
 /**

@@ -1,0 +1,47 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startFrontend, stopFrontends } from './frontend-fixture.js';
+
+// Issue 16, item 3: the key is the whole rest of the path after /kv/, percent-decoded.
+
+afterEach(stopFrontends);
+
+describe('keys in the path', () => {
+  it('takes everything after /kv/ as the key: slashes, //, a trailing / and %2F', async () => {
+    const { app, host } = await startFrontend();
+    const cases: [url: string, key: string][] = [
+      ['/kv/app/config', 'app/config'],
+      ['/kv/app%2Fconfig', 'app/config'],
+      ['/kv/a//b', 'a//b'],
+      ['/kv//lead', '/lead'],
+      ['/kv/dir/', 'dir/'],
+      ['/kv/sp%20ace/%3Fq%23h', 'sp ace/?q#h'],
+      ['/kv/%C3%A9t%C3%A9/%E2%82%AC', 'été/€'],
+      ['/kv/plus+sign?consistency=stale', 'plus+sign'],
+    ];
+    for (const [url, key] of cases) {
+      const put = await app.inject({ method: 'PUT', url: url.split('?')[0]!, payload: key });
+      expect(put.statusCode, url).toBe(200);
+      const get = await app.inject({ method: 'GET', url });
+      expect(get.statusCode, url).toBe(200);
+      expect(get.body, url).toBe(key);
+    }
+    expect(host.router.seen.map((op) => op.key)).toEqual(cases.flatMap(([, key]) => [key, key]));
+    // The same key however its slash is written: one value.
+    const del = await app.inject({ method: 'DELETE', url: '/kv/app%2Fconfig' });
+    expect(del.statusCode).toBe(204);
+    expect((await app.inject({ method: 'GET', url: '/kv/app/config' })).statusCode).toBe(404);
+  });
+
+  it('answers 400 BadKey for an empty key and for bytes that are not UTF-8, routing nothing', async () => {
+    const { app, host } = await startFrontend();
+    for (const url of ['/kv/', '/kv/%FF', '/kv/a/%C0%AF', '/kv/%E2%82', '/kv/bad%zz']) {
+      const response = await app.inject({ method: 'GET', url });
+      expect(response.statusCode, url).toBe(400);
+      expect(response.json(), url).toMatchObject({ error: 'BadKey' });
+    }
+    expect((await app.inject({ method: 'GET', url: '/kv' })).json()).toMatchObject({
+      error: 'NoSuchRoute',
+    });
+    expect(host.router.seen).toEqual([]);
+  });
+});
