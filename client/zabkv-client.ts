@@ -13,7 +13,15 @@ export class KvError extends Error {
 /** The key has no value (404). */
 export class NotFound extends KvError {}
 /** If-Match / If-None-Match did not hold (412). */
-export class PreconditionFailed extends KvError {}
+export class PreconditionFailed extends KvError {
+  constructor(
+    message: string,
+    /** The key's version when the write was applied, from the 412's ETag, if the node sent it. */
+    readonly currentVersion: string | undefined,
+  ) {
+    super(message, 412, 'PreconditionFailed');
+  }
+}
 /** The operation did not happen (503, or the request never reached a node); safe to retry. */
 export class Unavailable extends KvError {
   constructor(
@@ -225,7 +233,10 @@ async function failure(response: Dispatcher.ResponseData): Promise<never> {
     case 404:
       throw new NotFound(message, 404, code);
     case 412:
-      throw new PreconditionFailed(message, 412, code);
+      throw new PreconditionFailed(
+        message,
+        response.headers['etag'] === undefined ? undefined : unquote(response.headers['etag']),
+      );
     case 503:
       throw new Unavailable(message, code, Number(response.headers['retry-after'] ?? 1));
     case 504:

@@ -465,7 +465,17 @@ export class HttpFrontend extends ComponentDefinition {
         this.answerError(reply, 'NotFound');
         break;
       case 412:
-        this.answerError(reply, 'PreconditionFailed');
+        // The current version, so that a compare-and-set loop needs no extra read.
+        if (typeof outcome.current === 'number') reply.header('etag', etag(outcome.current));
+        this.answerError(
+          reply,
+          'PreconditionFailed',
+          outcome.current === undefined
+            ? undefined
+            : outcome.current === null
+              ? 'the key is absent'
+              : `the key has version ${outcome.current}`,
+        );
         break;
       case 503:
         this.answerError(reply, 'Unavailable', outcome.reason);

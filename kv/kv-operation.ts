@@ -28,7 +28,13 @@ export type KvOperation = KvWrite | KvRead;
  */
 export type KvOutcome =
   | { readonly status: 200; readonly version: number; readonly value?: Uint8Array }
-  | { readonly status: 204 | 404 | 412 }
+  | { readonly status: 204 | 404 }
+  /**
+   * The condition did not hold. `current` is what the key held when the write was applied,
+   * so a compare-and-set loop needs no extra read: its version, or null when it was absent;
+   * undefined when not known.
+   */
+  | { readonly status: 412; readonly current?: number | null }
   | { readonly status: 503 | 504; readonly reason: string }
   /** `cause` says which limit refused the write: the group's quota or free disk space. */
   | { readonly status: 507; readonly reason: string; readonly cause: 'quota' | 'disk' };

@@ -55,6 +55,10 @@ export function outcomeToFields(outcome: KvOutcome): OutcomeFields {
   return {
     status: outcome.status,
     ...('version' in outcome ? { version: outcome.version } : {}),
+    // A 412's current version travels as `version`, 0 (never a version) for an absent key.
+    ...(outcome.status === 412 && outcome.current !== undefined
+      ? { version: outcome.current ?? 0 }
+      : {}),
     ...('value' in outcome && outcome.value !== undefined ? { value: outcome.value } : {}),
     ...('reason' in outcome ? { reason: outcome.reason.slice(0, MAX_REASON_LENGTH) } : {}),
     ...('cause' in outcome ? { cause: outcome.cause } : {}),
@@ -71,8 +75,11 @@ export function outcomeFromFields(fields: OutcomeFields): KvOutcome {
       };
     case 204:
     case 404:
-    case 412:
       return { status: fields.status };
+    case 412:
+      return fields.version === undefined
+        ? { status: 412 }
+        : { status: 412, current: fields.version === 0 ? null : fields.version };
     case 503:
     case 504:
       return { status: fields.status, reason: fields.reason ?? '' };

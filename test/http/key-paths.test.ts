@@ -45,3 +45,29 @@ describe('keys in the path', () => {
     expect(host.router.seen).toEqual([]);
   });
 });
+
+describe('a failed condition (412)', () => {
+  it('carries the current version as ETag, or says the key is absent', async () => {
+    const { app, host } = await startFrontend();
+    host.router.forced = { status: 412, current: 42 };
+    const changed = await app.inject({
+      method: 'PUT',
+      url: '/kv/k',
+      payload: 'v',
+      headers: { 'if-match': '"7"' },
+    });
+    expect(changed.statusCode).toBe(412);
+    expect(changed.headers['etag']).toBe('"42"');
+    expect(changed.json()).toMatchObject({ error: 'PreconditionFailed' });
+    expect(changed.json<{ message: string }>().message).toContain('version 42');
+    host.router.forced = { status: 412, current: null };
+    const absent = await app.inject({
+      method: 'DELETE',
+      url: '/kv/k',
+      headers: { 'if-match': '"7"' },
+    });
+    expect(absent.statusCode).toBe(412);
+    expect(absent.headers['etag']).toBeUndefined();
+    expect(absent.json<{ message: string }>().message).toContain('the key is absent');
+  });
+});

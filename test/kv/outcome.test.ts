@@ -24,6 +24,8 @@ describe('outcomes', () => {
     { status: 204 },
     { status: 404 },
     { status: 412 },
+    { status: 412, current: 4294967297 },
+    { status: 412, current: null },
     { status: 503, reason: 'no leader' },
     { status: 504, reason: 'timed out' },
     { status: 503, reason: '' },
