@@ -62,6 +62,19 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page script runs in the browser, with uPlot loaded before it.
+    files: ['frontend/ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['window', 'document', 'fetch', 'setTimeout', 'console', 'uPlot'].map((name) => [
+          name,
+          'readonly',
+        ]),
+      ),
+    },
+  },
+  {
     files: protocolFolders.map((f) => `${f.replace('/**', '')}/**/*.ts`),
     ignores: ['**/*.test.ts'],
     rules: {

@@ -63,6 +63,7 @@ program
     await cluster.ready(60_000);
     const url = (n: number) => httpUrl(cluster.options, Math.min(n, cluster.options.nodes));
     for (let n = 1; n <= cluster.options.nodes; n++) console.log(`  node ${n}: ${url(n)}`);
+    console.log(`\nDashboard (any node serves it): ${url(1)}/ui`);
     console.log(
       [
         '',

@@ -21,6 +21,9 @@ import { allows, bearerToken, type AccessTokens, type Need } from './access-toke
 import type { ClusterStatus } from './cluster-status.js';
 import { HTTP_ERRORS, RETRY_AFTER_SECONDS, errorBody, type HttpErrorCode } from './http-errors.js';
 import { KEY_ROUTE, conditionOf, etag, keyOfUrl } from './kv-request.js';
+import { UiAggregator } from './ui-aggregator.js';
+import { registerUiRoutes } from './ui-routes.js';
+import type { UiSource } from './ui-state.js';
 
 /** What the frontend shows besides keys: health and the cluster's shape. */
 export interface NodeStatus {
@@ -86,6 +89,8 @@ export interface HttpFrontendInit {
   readonly tls?: HttpTls;
   /** Bearer tokens: when given, every endpoint but /livez and /readyz needs one. */
   readonly tokens?: AccessTokens;
+  /** The dashboard (`/ui`): this node's view, and a hook told of every answered request. */
+  readonly ui?: UiSource & { served(group: number, status: number, ms: number): void };
 }
 
 /** Methods that read: everything else on /kv/:key asks for write rights. */
@@ -119,6 +124,7 @@ export class HttpFrontend extends ComponentDefinition {
   private draining = false;
   private drained: (() => void) | null = null;
   private readonly listening: Promise<number>;
+  private aggregator: UiAggregator | null = null;
   private resolveListening: (port: number) => void = () => {};
   private rejectListening: (error: Error) => void = () => {};
 
@@ -187,6 +193,7 @@ export class HttpFrontend extends ComponentDefinition {
 
   protected override onKill(): void {
     void this.app.close();
+    void this.aggregator?.close();
   }
 
   private buildApp(): FastifyInstance {
@@ -235,6 +242,15 @@ export class HttpFrontend extends ComponentDefinition {
     app.get('/metrics', async (_request, reply) =>
       reply.type(this.init.registry.contentType).send(await this.init.registry.metrics()),
     );
+    if (this.init.ui !== undefined) {
+      this.aggregator = new UiAggregator({
+        self: this.init.node,
+        source: this.init.ui,
+        scheme: this.init.tls === undefined ? 'http' : 'https',
+        ...(this.init.tls?.ca === undefined ? {} : { ca: this.init.tls.ca }),
+      });
+      registerUiRoutes(app, { source: this.init.ui, aggregator: this.aggregator });
+    }
     app.register(async (kv) => this.keyRoutes(kv));
     return app;
   }
@@ -489,10 +505,9 @@ export class HttpFrontend extends ComponentDefinition {
         break;
       }
     }
-    this.latency.observe(
-      { op: operation.op, status: String(outcome.status) },
-      (performance.now() - request.started) / 1000,
-    );
+    const ms = performance.now() - request.started;
+    this.latency.observe({ op: operation.op, status: String(outcome.status) }, ms / 1000);
+    this.init.ui?.served(routed.group, outcome.status, ms);
     if (this.draining && this.inFlight.size === 0) this.drained?.();
   }
 

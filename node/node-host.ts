@@ -27,6 +27,7 @@ import { peerMessages } from './peer-messages.js';
 import { registerNetworkMetrics } from './network-metrics.js';
 import { BOOTSTRAP_ROLE } from './peer-tls-files.js';
 import { NodeMetrics } from './metrics.js';
+import { UiRecorder } from './ui-recorder.js';
 import * as defaults from './node-defaults.js';
 import type { NodeHostInit } from './node-host-init.js';
 import { ShutdownSequence, within } from './shutdown-sequence.js';
@@ -50,6 +51,7 @@ export class NodeHost extends ComponentDefinition {
   private readonly random: SeededRandom;
   private readonly board: StatusBoard;
   private readonly metrics: NodeMetrics;
+  private readonly ui: UiRecorder;
   private readonly shutdownSequence: ShutdownSequence;
   private replica: Replica | null = null;
   private storage: LmdbStorage | WalStorage | null = null;
@@ -62,6 +64,7 @@ export class NodeHost extends ComponentDefinition {
     this.random = new SeededRandom(init.seed);
     this.board = new StatusBoard(init.self);
     this.metrics = new NodeMetrics(init.registry);
+    this.ui = new UiRecorder(init.self);
     const bootstrap = init.bootstrap;
     this.network = this.create(TcpNetwork, {
       self: init.self,
@@ -105,6 +108,15 @@ export class NodeHost extends ComponentDefinition {
       ...(init.httpTls === undefined ? {} : { tls: init.httpTls }),
       ...(init.tokens === undefined ? {} : { tokens: init.tokens }),
       ...(init.httpLimits === undefined ? {} : { limits: init.httpLimits }),
+      ui: {
+        nodeView: (since) => ({
+          node: init.self,
+          at: Date.now(),
+          status: this.board.cluster(),
+          ...this.ui.view(since),
+        }),
+        served: (group, status, ms) => this.ui.served(group, status, ms),
+      },
     });
     for (const user of [detector, client, this.overlay]) {
       this.connect(this.network.provided(Network), user.required(Network));
@@ -143,6 +155,7 @@ export class NodeHost extends ComponentDefinition {
     this.subscribe(this.replicaStatus, 'ReplicaStatus', (status) => {
       this.board.replicaStatus(status);
       this.metrics.report(status);
+      this.ui.replicaStatus(status);
       this.shutdownSequence.replicaReported(status);
     });
     this.subscribe(this.net, 'Flushed', () => this.shutdownSequence.flushed());
@@ -164,7 +177,12 @@ export class NodeHost extends ComponentDefinition {
       founding: this.init.savedTable === null,
       slowFsyncMs: this.init.slowFsyncMs ?? defaults.SLOW_FSYNC_MS,
       ...(this.init.minFreeBytes === undefined ? {} : { minFreeBytes: this.init.minFreeBytes }),
-      flushed: (durationMs) => this.metrics.flushed(durationMs),
+      flushed: (durationMs) => {
+        this.metrics.flushed(durationMs);
+        if (durationMs >= (this.init.slowFsyncMs ?? defaults.SLOW_FSYNC_MS)) {
+          this.ui.slowFsync(durationMs);
+        }
+      },
       log: this.log,
     });
     this.storage = storage;
@@ -175,7 +193,7 @@ export class NodeHost extends ComponentDefinition {
       self: this.init.self,
       members: group.members,
       random: this.random.fork(`replica-${group.id}`),
-      observer: this.metrics.observer,
+      observer: { ...this.metrics.observer, restored: (_node, zxid) => this.ui.restored(zxid) },
     });
     this.replica = replica;
     this.connect(this.network.provided(Network), replica.required(Network));

@@ -1,0 +1,249 @@
+import { Agent, request } from 'undici';
+import type { NodeId } from '../components/network/node-id.js';
+import { counterOf, epochOf, type Zxid } from '../kv/zxid.js';
+import type { GroupStatus, MemberStatus } from './cluster-status.js';
+import type {
+  NodeUiView,
+  UiEvent,
+  UiGroup,
+  UiMember,
+  UiSample,
+  UiSeries,
+  UiSource,
+  UiState,
+} from './ui-state.js';
+
+/** Seconds of series `/ui/state` returns. */
+const SERIES_SEC = 300;
+const EVENTS_SHOWN = 100;
+/** A member that does not answer `/ui/node` within this is shown down. */
+const FETCH_TIMEOUT_MS = 800;
+
+interface Known {
+  /** By unix second. */
+  readonly samples: Map<number, UiSample>;
+  /** Newest event time seen: the next fetch asks for what came after it. */
+  since: number;
+  up: boolean | null;
+  view: NodeUiView | null;
+}
+
+export interface UiAggregatorInit {
+  readonly self: NodeId;
+  readonly source: UiSource;
+  /** `http` or `https`, as this node serves. */
+  readonly scheme: 'http' | 'https';
+  /** The CA of the members' HTTPS certificates, when it is not a public one. */
+  readonly ca?: Buffer;
+  readonly now?: () => number;
+}
+
+/**
+ * Assembles `/ui/state`: this node's own view and every other member's `/ui/node`, fetched
+ * on each call (a member that does not answer is down, not its last answer repeated). Samples
+ * and events are fetched incrementally and kept for the window, so a poll stays small.
+ */
+export class UiAggregator {
+  private readonly known = new Map<NodeId, Known>();
+  private readonly events: UiEvent[] = [];
+  private readonly dispatcher: Agent;
+  private readonly now: () => number;
+
+  constructor(private readonly init: UiAggregatorInit) {
+    this.now = init.now ?? Date.now;
+    this.dispatcher = new Agent({
+      connections: 2,
+      ...(init.ca === undefined ? {} : { connect: { ca: init.ca } }),
+    });
+  }
+
+  /** `authorization`: the caller's header, passed on to the members (same tokens). */
+  async state(authorization?: string): Promise<UiState> {
+    const self = this.fetchOwn();
+    const status = self.status;
+    const at = this.now();
+    if (!status.formed) {
+      return {
+        at,
+        node: this.init.self,
+        formed: false,
+        ranges: [],
+        groups: [],
+        series: emptySeries(),
+        events: [...this.events],
+      };
+    }
+    const members = status.groups.flatMap((g) => g.members);
+    const views = new Map<NodeId, NodeUiView | null>();
+    await Promise.all(
+      members.map(async (member) => {
+        const view =
+          member.id === this.init.self ? self : await this.fetchMember(member, authorization);
+        views.set(member.id, this.remember(member.id, view));
+      }),
+    );
+    return {
+      at,
+      node: this.init.self,
+      formed: true,
+      version: status.version,
+      ranges: status.groups.flatMap((g) => g.ranges).sort((a, b) => a.start - b.start),
+      groups: status.groups.map((g) => groupOf(g, views)),
+      series: this.series(status.groups.map((g) => g.id)),
+      events: this.events.slice(-EVENTS_SHOWN),
+    };
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+
+  private fetchOwn(): NodeUiView {
+    return this.init.source.nodeView(this.known.get(this.init.self)?.since ?? 0);
+  }
+
+  private async fetchMember(
+    member: MemberStatus,
+    authorization?: string,
+  ): Promise<NodeUiView | null> {
+    if (member.http === undefined) return null;
+    const since = this.known.get(member.id)?.since ?? 0;
+    const url = `${this.init.scheme}://${member.http.host}:${member.http.port}/ui/node?since=${since}`;
+    try {
+      const response = await request(url, {
+        dispatcher: this.dispatcher,
+        headersTimeout: FETCH_TIMEOUT_MS,
+        bodyTimeout: FETCH_TIMEOUT_MS,
+        ...(authorization === undefined ? {} : { headers: { authorization } }),
+      });
+      if (response.statusCode !== 200) {
+        await response.body.dump();
+        return null;
+      }
+      return (await response.body.json()) as NodeUiView;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Merges a member's answer into what is known, and notes it going down or coming up. */
+  private remember(node: NodeId, view: NodeUiView | null): NodeUiView | null {
+    let known = this.known.get(node);
+    if (known === undefined) {
+      known = { samples: new Map(), since: 0, up: null, view: null };
+      this.known.set(node, known);
+    }
+    const up = view !== null;
+    if (known.up !== null && known.up !== up) {
+      this.addEvents([
+        {
+          at: this.now(),
+          node,
+          kind: up ? 'node-up' : 'node-down',
+          text: `node ${node} ${up ? 'answers again' : 'does not answer'}`,
+        },
+      ]);
+    }
+    known.up = up;
+    known.view = view;
+    if (view === null) return null;
+    for (const sample of view.samples) known.samples.set(sample.t, sample);
+    this.addEvents(view.events);
+    for (const event of view.events) known.since = Math.max(known.since, event.at);
+    // Samples are asked for from the last complete second on; events strictly after.
+    const lastSample = view.samples.at(-1)?.t;
+    if (lastSample !== undefined) known.since = Math.max(known.since, lastSample * 1000);
+    const oldest = Math.floor(this.now() / 1000) - SERIES_SEC;
+    for (const t of known.samples.keys()) if (t < oldest) known.samples.delete(t);
+    return view;
+  }
+
+  private addEvents(events: readonly UiEvent[]): void {
+    for (const event of events) {
+      const duplicate = this.events.some(
+        (e) => e.at === event.at && e.node === event.node && e.text === event.text,
+      );
+      if (!duplicate) this.events.push(event);
+    }
+    this.events.sort((a, b) => a.at - b.at);
+    if (this.events.length > EVENTS_SHOWN * 2)
+      this.events.splice(0, this.events.length - EVENTS_SHOWN);
+  }
+
+  private series(groups: readonly number[]): UiSeries {
+    const last = Math.floor(this.now() / 1000) - 1;
+    const t = Array.from({ length: SERIES_SEC }, (_, i) => last - SERIES_SEC + 1 + i);
+    const out: Record<
+      string,
+      { ops: number[]; errors: number[]; p50: (number | null)[]; p99: (number | null)[] }
+    > = {};
+    for (const group of groups) {
+      const key = String(group);
+      const series = {
+        ops: [] as number[],
+        errors: [] as number[],
+        p50: [] as (number | null)[],
+        p99: [] as (number | null)[],
+      };
+      for (const second of t) {
+        let ops = 0;
+        let errors = 0;
+        let weighted = 0;
+        let p99: number | null = null;
+        for (const known of this.known.values()) {
+          const g = known.samples.get(second)?.groups[key];
+          if (g === undefined || g.ops === 0) continue;
+          ops += g.ops;
+          errors += g.errors;
+          weighted += g.p50 * g.ops;
+          p99 = Math.max(p99 ?? 0, g.p99);
+        }
+        series.ops.push(ops);
+        series.errors.push(errors);
+        series.p50.push(ops === 0 ? null : weighted / ops);
+        series.p99.push(p99);
+      }
+      out[key] = series;
+    }
+    return { t, groups: out };
+  }
+}
+
+function emptySeries(): UiSeries {
+  return { t: [], groups: {} };
+}
+
+/** A group from its members' own reports: each knows its role and zxids, the leader its log. */
+function groupOf(group: GroupStatus, views: ReadonlyMap<NodeId, NodeUiView | null>): UiGroup {
+  const own = (id: NodeId): GroupStatus | undefined => {
+    const status = views.get(id)?.status;
+    return status?.formed === true ? status.groups.find((g) => g.id === group.id) : undefined;
+  };
+  const leader = group.members.find((m) => own(m.id)?.role === 'leading')?.id ?? null;
+  const leaderLast = leader === null ? undefined : own(leader)?.lastZxid;
+  const members = group.members.map((member): UiMember => {
+    const view = views.get(member.id) ?? null;
+    const mine = own(member.id);
+    const base = { id: member.id, ...(member.http === undefined ? {} : { http: member.http }) };
+    if (view === null || mine === undefined) return { ...base, up: view !== null };
+    return {
+      ...base,
+      up: true,
+      ...(mine.role === undefined ? {} : { role: mine.role }),
+      ...(mine.epoch === undefined ? {} : { epoch: mine.epoch }),
+      ...(mine.lastZxid === undefined ? {} : { lastZxid: mine.lastZxid }),
+      ...(mine.appliedZxid === undefined ? {} : { appliedZxid: mine.appliedZxid }),
+      ...(mine.committedZxid === undefined ? {} : { committedZxid: mine.committedZxid }),
+      ...(leaderLast === undefined || mine.lastZxid === undefined
+        ? {}
+        : { lag: behind(leaderLast, mine.lastZxid) }),
+    };
+  });
+  return { id: group.id, leader, members };
+}
+
+/** Proposals of the leader's log up to `last` that a member holding up to `held` lacks. */
+function behind(last: Zxid, held: Zxid): number {
+  if (held >= last) return 0;
+  return epochOf(held) === epochOf(last) ? last - held : counterOf(last);
+}
