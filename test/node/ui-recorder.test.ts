@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { nodeId } from '../../components/network/node-id.js';
 import type { ReplicaStatus } from '../../replica/replica-status-port.js';
 import { UI_HISTORY_SEC, UiRecorder } from '../../node/ui-recorder.js';
 
 const status = (fields: Partial<ReplicaStatus>): ReplicaStatus => ({
   kind: 'ReplicaStatus',
   group: 1,
-  node: 2,
+  node: nodeId(2),
   role: 'looking',
   serving: false,
   leader: null,
@@ -25,7 +26,7 @@ const status = (fields: Partial<ReplicaStatus>): ReplicaStatus => ({
 describe('UiRecorder', () => {
   it('closes one sample per second with the requests of each group', () => {
     let now = 10_000;
-    const recorder = new UiRecorder(2, () => now);
+    const recorder = new UiRecorder(nodeId(2), () => now);
     for (let i = 1; i <= 100; i++) recorder.served(1, 200, i);
     recorder.served(0, 503, 5);
     expect(recorder.view(0).samples).toEqual([]); // the second is still open
@@ -42,13 +43,17 @@ describe('UiRecorder', () => {
 
   it('turns role and leader changes into events, once each', () => {
     let now = 1_000;
-    const recorder = new UiRecorder(2, () => now);
+    const recorder = new UiRecorder(nodeId(2), () => now);
     recorder.replicaStatus(status({ role: 'looking' }));
     recorder.replicaStatus(status({ role: 'looking' }));
     now = 2_000;
-    recorder.replicaStatus(status({ role: 'leading', leader: 2 }));
-    recorder.replicaStatus(status({ role: 'leading', leader: 2, serving: true, currentEpoch: 2 }));
-    recorder.replicaStatus(status({ role: 'leading', leader: 2, serving: true, currentEpoch: 2 }));
+    recorder.replicaStatus(status({ role: 'leading', leader: nodeId(2) }));
+    recorder.replicaStatus(
+      status({ role: 'leading', leader: nodeId(2), serving: true, currentEpoch: 2 }),
+    );
+    recorder.replicaStatus(
+      status({ role: 'leading', leader: nodeId(2), serving: true, currentEpoch: 2 }),
+    );
     recorder.slowFsync(250);
     expect(recorder.view(0).events.map((e) => e.kind)).toEqual([
       'started',
