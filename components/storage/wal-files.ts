@@ -1,20 +1,28 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { replaceFileSync } from './atomic-file.js';
 import { HEADER_BYTES, openRecord, sealRecord } from './stored-record.js';
 import type { StoredEntry, StoredImage, StoredSnapshot } from './storage-port.js';
 
 // The files of one WalStorage directory:
+//   log-id          a random id of this store, written once before anything else
 //   epochs          [acceptedEpoch, currentEpoch, voter, base], replaced atomically
 //   snapshot        [zxid, state, base], replaced atomically
 //   wal-<n>.log     segments of the log, numbered from 0, preallocated with zeros, written
 //                   in place (O_DSYNC), so a write changes no file metadata
-// A segment holds sealed records (stored-record.ts): an entry [zxid, payload], a truncation
-// ['T', afterZxid] or a compaction ['C', throughZxid]; the log is the replay of the segments
-// from `base` on, in order. Compaction also deletes whole segments it covers.
+// A segment holds sealed records (stored-record.ts): first a header ['S', logId, n,
+// previousZxid] (whose store, which segment, and the log's last zxid when it began), then
+// entries [zxid, payload], truncations ['T', afterZxid] and compactions ['C', throughZxid];
+// the log is the replay of the segments from `base` on, in order. Compaction also deletes
+// whole segments it covers, oldest first, so a first segment above the base began after a
+// zxid that some compaction covered. The header makes a segment of another store (another
+// group, another node), a renumbered one and a missing first one detectable.
 // `base` retires every older segment at once, atomically: InstallSnapshot moves it in the
 // snapshot file, discarding a damaged log moves it in the epochs file. The higher one counts,
 // and a snapshot whose base is below the epochs file's belongs to a discarded history.
 
+export const LOG_ID_FILE = 'log-id';
 export const EPOCHS_FILE = 'epochs';
 export const SNAPSHOT_FILE = 'snapshot';
 const SEGMENT = /^wal-([0-9a-f]{16})\.log$/;
@@ -36,6 +44,34 @@ export function sealEpochs(epochs: Epochs): Uint8Array {
 
 export function sealWalSnapshot(snapshot: StoredSnapshot, base: number): Uint8Array {
   return sealRecord([snapshot.zxid, snapshot.state, base]);
+}
+
+/** What a segment's first record says about it. */
+export interface SegmentHeader {
+  readonly logId: string;
+  readonly n: number;
+  /** The log's last zxid when the segment began (-1 for none). */
+  readonly previousZxid: number;
+}
+
+export function sealWalSegmentHeader(header: SegmentHeader): Uint8Array {
+  return sealRecord(['S', header.logId, header.n, header.previousZxid]);
+}
+
+/** Gives a new store its id; written before its epochs file, which marks a store as made. */
+export function writeNewLogId(directory: string): string {
+  const logId = randomBytes(8).toString('hex');
+  replaceFileSync(join(directory, LOG_ID_FILE), sealRecord([logId]));
+  return logId;
+}
+
+/** This store's id, or null if the file is missing or damaged (its segments are unvouched). */
+export function readLogId(directory: string): string | null {
+  const path = join(directory, LOG_ID_FILE);
+  if (!existsSync(path)) return null;
+  const opened = openRecord(readBytes(path));
+  const body = opened.ok ? opened.body : null;
+  return Array.isArray(body) && body.length === 1 && typeof body[0] === 'string' ? body[0] : null;
 }
 
 export function sealWalEntry(entry: StoredEntry): Uint8Array {
@@ -114,6 +150,8 @@ export interface SegmentState {
 
 export interface WalScan {
   readonly epochs: Epochs;
+  /** The store's id, which every segment's header must carry (null: missing, so damage). */
+  readonly logId: string | null;
   readonly image: StoredImage;
   /** The base in force: segments below it are leftovers of a retired history. */
   readonly base: number;
@@ -125,18 +163,25 @@ export interface WalScan {
 
 /**
  * Reads the directory into the image a node starts from. Only the very end of the last
- * segment may be torn (a write that never finished, so never acknowledged); any other bad
- * record, a gap between segments or entries out of order is damage, and the image is the
- * empty non-voter that keeps its epochs (see recover-image.ts for the reasons).
+ * segment may be torn (a write that never finished, so never acknowledged); anything else is
+ * damage: a bad record in any segment (a torn one too, unless in the last), a segment without
+ * its header, of another store or under another number, a gap between segments, a missing
+ * first segment (it began after a zxid no compaction covered), an empty segment followed by
+ * another, entries out of order. The image is then the empty non-voter that keeps its
+ * epochs (see recover-image.ts for the reasons). A missing last segment cannot be told from
+ * one never written, as in ZooKeeper and etcd: acknowledged writes it held are what the
+ * quorum's other copies are for.
  */
 export function scanWal(directory: string): WalScan {
   const epochs = readEpochs(directory);
+  const logId = readLogId(directory);
   const read = readSnapshot(directory);
   const all = listSegments(directory);
   const snapshotBase = read !== null && read !== 'corrupt' ? read.base : 0;
   const base = Math.max(epochs.base, snapshotBase);
   const damaged = (): WalScan => ({
     epochs,
+    logId,
     image: {
       acceptedEpoch: epochs.acceptedEpoch,
       currentEpoch: epochs.currentEpoch,
@@ -149,23 +194,32 @@ export function scanWal(directory: string): WalScan {
     segments: [],
     retired: all,
   });
-  if (read === 'corrupt') return damaged();
+  if (read === 'corrupt' || logId === null) return damaged();
   // A snapshot from before a discarded history is not this node's any more.
   const snapshot = read !== null && read.base >= epochs.base ? read.snapshot : null;
   const live = all.filter((n) => n >= base);
   const log: StoredEntry[] = [];
   const segments: SegmentState[] = [];
   let damage: StoredImage['damage'] = 'none';
+  let compactedThrough = -1;
+  let firstPrevious = -1;
   for (let i = 0; i < live.length; i++) {
     const n = live[i]!;
+    const last = i === live.length - 1;
     if (i > 0 && n !== live[i - 1]! + 1) return damaged();
     const bytes = readBytes(join(directory, segmentFile(n)));
-    const replayed = replaySegment(bytes, log);
+    const replayed = replaySegment(bytes, log, { logId, n });
     if (replayed.end === 'corrupt') return damaged();
     if (replayed.end === 'torn') {
-      if (i !== live.length - 1) return damaged();
+      if (!last) return damaged();
       damage = 'torn-tail';
     }
+    // Only the segment being appended to may hold nothing yet (created, then a crash).
+    if (replayed.header === null && !last) return damaged();
+    if (i === 0 && n > base && replayed.header !== null) {
+      firstPrevious = replayed.header.previousZxid;
+    }
+    compactedThrough = Math.max(compactedThrough, replayed.compactedThrough);
     segments.push({
       n,
       validBytes: replayed.validBytes,
@@ -174,8 +228,11 @@ export function scanWal(directory: string): WalScan {
       maxZxid: replayed.maxZxid,
     });
   }
+  // Segments below the first live one went by compaction, which covered all they held.
+  if (firstPrevious > compactedThrough) return damaged();
   return {
     epochs,
+    logId,
     image: {
       acceptedEpoch: epochs.acceptedEpoch,
       currentEpoch: epochs.currentEpoch,
@@ -196,6 +253,10 @@ interface Replayed {
   /** Where the last non-zero byte ends: after a torn batch, garbage up to here is zeroed. */
   readonly dirtyBytes: number;
   readonly maxZxid: number;
+  /** The segment's header, null if it holds no whole record. */
+  readonly header: SegmentHeader | null;
+  /** The highest compaction point it records (-1 for none). */
+  readonly compactedThrough: number;
 }
 
 /**
@@ -206,16 +267,24 @@ interface Replayed {
  * zeroed sector, or is an all-zero header with bytes after it; a complete record with a
  * wrong checksum is damage.
  */
-function replaySegment(bytes: Uint8Array, log: StoredEntry[]): Replayed {
+function replaySegment(
+  bytes: Uint8Array,
+  log: StoredEntry[],
+  expected: { readonly logId: string; readonly n: number },
+): Replayed {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dirtyBytes = lastNonZero(bytes) + 1;
   let offset = 0;
   let maxZxid = -1;
+  let header: SegmentHeader | null = null;
+  let compactedThrough = -1;
   const stop = (end: Replayed['end']): Replayed => ({
     end,
     validBytes: offset,
     dirtyBytes,
     maxZxid,
+    header,
+    compactedThrough,
   });
   while (offset < dirtyBytes) {
     if (bytes.length - offset < HEADER_BYTES) return stop('torn');
@@ -233,11 +302,22 @@ function replaySegment(bytes: Uint8Array, log: StoredEntry[]): Replayed {
       return stop(cut ? 'torn' : 'corrupt');
     }
     const body = opened.body;
+    if (offset === 0) {
+      // A segment of another store, or renamed, is not this log's, whatever it holds.
+      const read = openSegmentHeader(body);
+      if (read === null || read.logId !== expected.logId || read.n !== expected.n) {
+        return stop('corrupt');
+      }
+      header = read;
+      offset += end;
+      continue;
+    }
     if (!Array.isArray(body) || body.length !== 2) return stop('corrupt');
     const [first, second] = body as unknown[];
     if (first === 'T' && isCount(second)) {
       while (log.length > 0 && log.at(-1)!.zxid > second) log.pop();
     } else if (first === 'C' && isCount(second)) {
+      compactedThrough = Math.max(compactedThrough, second);
       let covered = 0;
       while (covered < log.length && log[covered]!.zxid <= second) covered++;
       log.splice(0, covered);
@@ -252,6 +332,14 @@ function replaySegment(bytes: Uint8Array, log: StoredEntry[]): Replayed {
     offset += end;
   }
   return stop('clean');
+}
+
+function openSegmentHeader(body: unknown): SegmentHeader | null {
+  if (!Array.isArray(body) || body.length !== 4) return null;
+  const [tag, logId, n, previousZxid] = body as unknown[];
+  if (tag !== 'S' || typeof logId !== 'string' || !isCount(n)) return null;
+  if (!(previousZxid === -1 || isCount(previousZxid))) return null;
+  return { logId, n, previousZxid };
 }
 
 function lastNonZero(bytes: Uint8Array): number {

@@ -42,9 +42,11 @@ import {
   sealEpochs,
   sealWalCompact,
   sealWalEntry,
+  sealWalSegmentHeader,
   sealWalSnapshot,
   sealWalTruncate,
   segmentFile,
+  writeNewLogId,
   type Epochs,
   type SegmentState,
   type WalScan,
@@ -107,6 +109,9 @@ export class WalStorage extends ComponentDefinition {
   private allocated: number;
   /** Highest zxid in the log, to refuse an append out of order before it reaches the disk. */
   private lastZxid: number;
+  /** This store's id and the log's last zxid when the current segment began: its header. */
+  private logId = '';
+  private segmentPreviousZxid = -1;
   private pending: StorageWrite[] = [];
   /** What start-up read, for the first Load if nothing was written before it. */
   private recoveredImage: StoredImage | null;
@@ -140,6 +145,7 @@ export class WalStorage extends ComponentDefinition {
     // Written once, before anything else, so a crash can never turn an old store into a new one.
     if (!existsSync(join(this.directory, EPOCHS_FILE))) {
       mkdirSync(this.directory, { recursive: true, mode: PRIVATE_DIR_MODE });
+      writeNewLogId(this.directory);
       const fresh = { acceptedEpoch: 0, currentEpoch: 0, voter: init.initialize, base: 0 };
       replaceFileSync(join(this.directory, EPOCHS_FILE), sealEpochs(fresh));
     }
@@ -199,6 +205,8 @@ export class WalStorage extends ComponentDefinition {
     this.activeBytes = last?.validBytes ?? 0;
     this.allocated = last?.fileBytes ?? 0;
     this.lastZxid = recovered.image.log.at(-1)?.zxid ?? -1;
+    this.logId = recovered.logId;
+    this.segmentPreviousZxid = this.lastZxid;
     if (last === undefined) this.segments.push({ n: this.base, maxZxid: -1 });
     this.snapshotBytes = recovered.image.snapshot?.state.length ?? 0;
     this.recoveredImage = recovered.image;
@@ -229,12 +237,15 @@ export class WalStorage extends ComponentDefinition {
    */
   private recover(): {
     epochs: Epochs;
+    logId: string;
     base: number;
     segments: readonly SegmentState[];
     image: StoredImage;
   } {
     const scan: WalScan = scanWal(this.directory);
     let { epochs, base } = scan;
+    // The segments were all retired with the damage; new ones carry a new id if it was lost.
+    const logId = scan.logId ?? writeNewLogId(this.directory);
     if (scan.image.damage === 'corrupt') {
       base = Math.max(base, ...scan.retired.map((n) => n + 1));
       epochs = { ...epochs, voter: false, base };
@@ -271,6 +282,7 @@ export class WalStorage extends ComponentDefinition {
     syncDirectorySync(this.directory);
     return {
       epochs,
+      logId,
       base,
       segments: scan.segments,
       image: scan.image,
@@ -406,8 +418,19 @@ export class WalStorage extends ComponentDefinition {
     if (this.activeBytes >= this.segmentBytes) await this.startSegment(this.segments.at(-1)!.n + 1);
   }
 
-  private async appendToLog(bytes: Uint8Array): Promise<void> {
+  private async appendToLog(records: Uint8Array): Promise<void> {
     const segment = this.segments.at(-1)!;
+    const bytes =
+      this.activeBytes > 0
+        ? records
+        : Buffer.concat([
+            sealWalSegmentHeader({
+              logId: this.logId,
+              n: segment.n,
+              previousZxid: this.segmentPreviousZxid,
+            }),
+            records,
+          ]);
     this.active ??= await this.openSegment(segment.n);
     if (this.activeBytes + bytes.length > this.allocated) {
       // Zeros ahead of the records, a chunk at a time: the record writes then change no file
@@ -432,6 +455,7 @@ export class WalStorage extends ComponentDefinition {
     this.active = null;
     this.activeBytes = 0;
     this.allocated = 0;
+    this.segmentPreviousZxid = this.lastZxid;
     this.segments.push({ n, maxZxid: -1 });
   }
 
