@@ -61,7 +61,15 @@ export class LocalCluster {
     for (let node = 1; node <= this.options.nodes; node++) this.startNode(node);
   }
 
+  /**
+   * Starts node `node`. Its previous process must have exited (see `kill`): two processes on
+   * one data directory and one pair of ports would race for both.
+   */
   startNode(node: number): ChildProcess {
+    const previous = this.children.get(node);
+    if (previous !== undefined && isRunning(previous)) {
+      throw new Error(`node ${node} (pid ${previous.pid}) is still running; await kill() first`);
+    }
     const { dataDir, firstHttpPort, firstPeerPort, nodes, replication } = this.options;
     const role =
       node === 1
@@ -100,6 +108,21 @@ export class LocalCluster {
     return child;
   }
 
+  /** Sends `signal` to node `node` and resolves once its process has exited. */
+  async kill(node: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.children.get(node);
+    if (child === undefined || !isRunning(child)) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** Kills node `node` with `signal`, waits for its exit, and starts it again. */
+  async restartNode(node: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<ChildProcess> {
+    await this.kill(node, signal);
+    return this.startNode(node);
+  }
+
   process(node: number): ChildProcess | undefined {
     return this.children.get(node);
   }
@@ -120,6 +143,11 @@ export class LocalCluster {
   stop(): Promise<void> {
     return terminate(this.children.values());
   }
+}
+
+// A process killed by a signal has a null exitCode and a signalCode instead.
+function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
 }
 
 /** Whether the node at `url` answers /readyz with 200. */

@@ -1,18 +1,9 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-
-/** A port the OS says is free now (two of them, for HTTP and peer). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { CLI, clusterPorts } from '../process/node-processes.js';
 
 // What README's quick start runs (`npm start` = `zabkv start`): the banner, then a clean stop.
 describe('zabkv start', () => {
@@ -20,10 +11,10 @@ describe('zabkv start', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('starts a local cluster, prints what to try next, and stops cleanly on Ctrl-C', async () => {
-    const [httpPort, peerPort] = [await freePort(), await freePort()];
+    const { firstHttpPort: httpPort, firstPeerPort: peerPort } = await clusterPorts(1);
     const args = ['start', '--nodes', '1', '--replication', '1', '--data', dir];
     args.push('--http-port', String(httpPort), '--peer-port', String(peerPort));
-    const child = spawn(process.execPath, ['dist/cli/cli.js', ...args], {
+    const child = spawn(process.execPath, [CLI, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -1,12 +1,20 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../../client/local-cluster.js';
 import { terminate } from '../../client/process-exit.js';
 import { Unauthorized, ZabkvClient } from '../../client/zabkv-client.js';
 import { makeTestPki, type TestPki } from '../http/test-pki.js';
-import { agent, call, freePorts, runCli, until } from './node-processes.js';
+import {
+  CLI,
+  agent,
+  call,
+  clusterPorts,
+  freePorts,
+  runCli,
+  testDirectory,
+  until,
+} from './node-processes.js';
 
 // Three real nodes (one group) with HTTPS on the client port and bearer tokens (issue 11,
 // item 3): what a client without the right token or certificate gets, and that the CLI, the
@@ -16,7 +24,7 @@ const READER = 'reader-token-0123456789abcdef';
 const WRITER = 'writer-token-0123456789abcdef';
 const TENANT = 'tenant-token-0123456789abcdef';
 
-const dir = mkdtempSync(join(tmpdir(), 'zabkv-auth-'));
+const dir = testDirectory('zabkv-auth-');
 let pki: TestPki;
 let cluster: LocalCluster;
 let ca: Buffer;
@@ -47,14 +55,13 @@ beforeAll(async () => {
     ),
     { mode: 0o600 },
   );
-  const ports = await freePorts(6);
+
   cluster = new LocalCluster({
     nodes: 3,
     replication: 3,
     dataDir: join(dir, 'data'),
-    firstHttpPort: ports,
-    firstPeerPort: ports + 3,
-    cli: 'dist/cli/cli.js',
+    ...(await clusterPorts(3)),
+    cli: CLI,
     env: {
       LOG_LEVEL: 'warn',
       ZABKV_TOKEN_FILE: tokenFile,
@@ -78,7 +85,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await cluster.stop();
-  rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 describe('a cluster with HTTPS and bearer tokens', () => {
@@ -232,15 +238,13 @@ describe('a cluster with HTTPS and bearer tokens', () => {
 
 describe('a node with --client-cert-auth', () => {
   it('refuses a client without a certificate of the CA at the handshake, and serves one with', async () => {
-    const http = await freePorts(2);
-    const peer = http + 1;
+    const ports = await clusterPorts(1);
     const single = new LocalCluster({
       nodes: 1,
       replication: 1,
       dataDir: join(dir, 'mtls'),
-      firstHttpPort: http,
-      firstPeerPort: peer,
-      cli: 'dist/cli/cli.js',
+      ...ports,
+      cli: CLI,
       env: {
         LOG_LEVEL: 'warn',
         ZABKV_CERT_FILE: pki.serverCert,
@@ -261,7 +265,7 @@ describe('a node with --client-cert-auth', () => {
       cert: readFileSync(pki.otherClientCert),
       key: readFileSync(pki.otherClientKey),
     });
-    const base = `https://127.0.0.1:${http}`;
+    const base = `https://127.0.0.1:${ports.firstHttpPort}`;
     try {
       await until(
         'the node to be ready',

@@ -10,13 +10,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
+import { CLI, clusterPorts, testDirectory, until } from './node-processes.js';
 
 const FS_SIZE = '48m';
 const RESERVE = '16MiB';
@@ -48,44 +48,8 @@ function whyNoMount(): string | null {
 const skipReason = whyNoMount();
 if (skipReason !== null) console.warn(`skipping the disk-full process test: ${skipReason}`);
 
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-async function freePorts(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 20_000);
-    let free = true;
-    for (let port = first; port < first + count && free; port++) free = await isFree(port);
-    if (free) return first;
-  }
-  throw new Error(`no ${count} consecutive free ports`);
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 describe.skipIf(skipReason !== null)('full disks on real file systems (tmpfs per node)', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'zabkv-disk-full-'));
+  const dataDir = testDirectory('zabkv-disk-full-');
   const mounts = NODES.map((node) => join(dataDir, `node-${node}`));
   let cluster: LocalCluster;
   /** Every write a node acknowledged: key → value size. */
@@ -147,14 +111,12 @@ describe.skipIf(skipReason !== null)('full disks on real file systems (tmpfs per
       const mounted = run('mount', ['-t', 'tmpfs', '-o', `size=${FS_SIZE},mode=700`, 'tmpfs', dir]);
       if (!mounted.ok) throw new Error(`mount ${dir}: ${mounted.output}`);
     }
-    const [http, peer] = [await freePorts(3), await freePorts(3)];
     cluster = new LocalCluster({
       nodes: 3,
       replication: 3,
       dataDir,
-      firstHttpPort: http,
-      firstPeerPort: peer,
-      cli: 'dist/cli/cli.js',
+      ...(await clusterPorts(3)),
+      cli: CLI,
       env: { LOG_LEVEL: 'info', ZABKV_MIN_FREE_BYTES: RESERVE },
     });
     cluster.start();
@@ -168,12 +130,6 @@ describe.skipIf(skipReason !== null)('full disks on real file systems (tmpfs per
       for (const dir of mounts) {
         if (!run('umount', [dir]).ok) run('umount', ['-l', dir]);
       }
-      if (process.env['KEEP_LOGS'] !== undefined) {
-        for (const node of NODES) {
-          spawnSync('cp', [join(dataDir, `node-${node}.log`), process.env['KEEP_LOGS']]);
-        }
-      }
-      rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
 

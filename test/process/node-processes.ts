@@ -1,7 +1,11 @@
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
+import { afterAll, beforeEach } from 'vitest';
 
 /** The built CLI the process tests run (`npm test` builds it first). */
 export const CLI = 'dist/cli/cli.js';
@@ -28,28 +32,104 @@ export async function freePorts(count: number): Promise<number> {
   throw new Error(`no ${count} consecutive free ports`);
 }
 
-/** Polls `probe` until it returns a value (errors count as "not yet"). */
+/**
+ * The HTTP and peer ports of a LocalCluster of `nodes` nodes, free on loopback now: one run
+ * of 2 × `nodes` consecutive ports, HTTP first, so that two files running at once (or a
+ * leftover node of an earlier run) cannot collide with this one.
+ */
+export async function clusterPorts(
+  nodes: number,
+): Promise<{ firstHttpPort: number; firstPeerPort: number }> {
+  const first = await freePorts(2 * nodes);
+  return { firstHttpPort: first, firstPeerPort: first + nodes };
+}
+
+/** An error as one line, with its cause (fetch and undici put the socket error there). */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause === undefined ? '' : ` (cause: ${describeError(error.cause)})`;
+  return `${error.name}: ${error.message}${cause}`;
+}
+
+/**
+ * Polls `probe` until it returns a value. An error counts as "not yet", but is kept: a wait
+ * that times out says what the probes threw (each distinct error once, with how often), so
+ * that "connection refused" and "503 no leader" do not look alike.
+ */
 export async function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs = 30_000,
+  intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  const errors = new Map<string, number>();
+  let probes = 0;
   for (;;) {
+    probes++;
     try {
       const value = await probe();
       if (value !== undefined) return value;
     } catch (error) {
-      last = error;
+      const text = describeError(error);
+      if (errors.has(text) || errors.size < 10) errors.set(text, (errors.get(text) ?? 0) + 1);
     }
     if (Date.now() > deadline) {
+      const thrown = [...errors].map(([text, count]) => `\n  ${count} × ${text}`).join('');
       throw new Error(
-        `timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`,
+        `timed out after ${timeoutMs} ms waiting for ${what} (${probes} probes, ` +
+          `${errors.size === 0 ? 'none threw' : `their errors:${thrown}`})`,
       );
     }
-    await sleep(50);
+    await sleep(intervalMs);
   }
+}
+
+const LOG_TAIL_LINES = 60;
+
+/** Every `*.log` file under `dir` (node logs sit in the data directory or one below). */
+function logFiles(dir: string, depth = 2): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return depth > 0 ? logFiles(path, depth - 1) : [];
+    return name.endsWith('.log') ? [path] : [];
+  });
+}
+
+function anyFailed(task: { result?: { state?: string }; tasks?: readonly unknown[] }): boolean {
+  if (task.result?.state === 'fail') return true;
+  return (task.tasks ?? []).some((child) => anyFailed(child as typeof task));
+}
+
+/**
+ * A temporary directory for a process test file's data and node logs. Call it at the top
+ * level of the file: it removes the directory after the file's tests (after the file's own
+ * afterAll, which stops the nodes) when all passed. When a test or a hook failed it keeps
+ * the directory, prints its path, and prints the tail of every node log in it, since a
+ * cluster that did not form says why only there.
+ */
+export function testDirectory(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  let failed = false;
+  beforeEach(({ onTestFailed }) => onTestFailed(() => void (failed = true)));
+  // Registered before the file's own afterAll, so it runs after it (hooks run as a stack).
+  // vitest reads the first parameter as a fixture list: it must be a destructuring pattern.
+  // eslint-disable-next-line no-empty-pattern
+  afterAll(({}, suite) => {
+    if (!failed && !anyFailed(suite)) {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    const tails = logFiles(dir).map((file) => {
+      const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+      return `--- ${file} (last ${Math.min(lines.length, LOG_TAIL_LINES)} of ${lines.length} lines)\n${lines.slice(-LOG_TAIL_LINES).join('\n')}`;
+    });
+    console.error(
+      `a test failed: kept ${dir} with the node logs\n${tails.join('\n') || '(no *.log files)'}`,
+    );
+  });
+  return dir;
 }
 
 /** An undici dispatcher with these TLS options (a CA, a client certificate). */

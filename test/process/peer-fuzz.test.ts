@@ -10,10 +10,7 @@
  * forged write lands). Then, briefly, impersonating members: the group may be disturbed (that
  * is what TLS is for), but no process exits and it serves again within seconds.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { connect, type Socket } from 'node:net';
 import { setImmediate as yieldToIo, setTimeout as sleep } from 'node:timers/promises';
 import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,37 +29,15 @@ import { makeZxid, MAX_EPOCH } from '../../kv/zxid.js';
 import { peerMessages } from '../../node/peer-messages.js';
 import { overlayMessages } from '../../overlay/overlay-messages.js';
 import { zabMessages } from '../../replica/zab-messages.js';
+import { CLI, clusterPorts, testDirectory, until } from './node-processes.js';
 
 const NODES = 3;
 const OUTSIDER = nodeId(50);
 const FUZZ_PREFIX = 'fuzz-';
 
-// ---- a free range of ports ------------------------------------------------------------------
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A base port with `NODES` free ports from it (HTTP) and from base + 10 (peer). */
-async function freePorts(): Promise<number> {
-  const random = new SeededRandom(process.pid);
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = random.int(20_000, 55_000);
-    const ports = Array.from({ length: NODES }, (_, i) => [base + i, base + 10 + i]).flat();
-    let free = true;
-    for (const port of ports) free &&= await portFree(port);
-    if (free) return base;
-  }
-  throw new Error('no free ports');
-}
-
 // ---- the cluster and its clients ------------------------------------------------------------
 
-const dataDir = mkdtempSync(join(tmpdir(), 'zabkv-peer-fuzz-'));
+const dataDir = testDirectory('zabkv-peer-fuzz-');
 let cluster: LocalCluster;
 const exits: string[] = [];
 const clients = new Map<number, ZabkvClient>();
@@ -87,20 +62,6 @@ interface GroupView {
 async function group(node: number): Promise<GroupView> {
   const view = (await client(node).cluster()) as { groups: GroupView[] };
   return view.groups[0]!;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Every node alive (no exit seen) and answering /livez. */
@@ -428,14 +389,12 @@ async function attack(claims: (node: number) => NodeId[], perPeer: number, seed:
 // ---- the test ---------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  const base = await freePorts();
   cluster = new LocalCluster({
     nodes: NODES,
     replication: NODES,
     dataDir,
-    firstHttpPort: base,
-    firstPeerPort: base + 10,
-    cli: 'dist/cli/cli.js',
+    ...(await clusterPorts(NODES)),
+    cli: CLI,
     env: { LOG_LEVEL: 'warn' },
   });
   cluster.start();
@@ -450,7 +409,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients.values()) await c.close();
   await cluster?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('hostile peers on real processes', () => {

@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
@@ -9,7 +7,7 @@ import {
   Unavailable,
   ZabkvClient,
 } from '../../client/zabkv-client.js';
-import { call, freePorts, until } from './node-processes.js';
+import { CLI, call, clusterPorts, testDirectory, until } from './node-processes.js';
 
 // A group with a small quota on real processes (issue 11, item 4; etcd's TestV3StorageQuota):
 // writes that would grow the data past it get 507 and did not happen, a delete makes room,
@@ -18,7 +16,7 @@ import { call, freePorts, until } from './node-processes.js';
 const QUOTA = 64 * 1024;
 const VALUE = Buffer.alloc(10 * 1024, 'q');
 
-const dir = mkdtempSync(join(tmpdir(), 'zabkv-quota-'));
+const dir = testDirectory('zabkv-quota-');
 let cluster: LocalCluster;
 const clients = new Map<number, ZabkvClient>();
 const client = (node: number) => {
@@ -46,14 +44,12 @@ async function expectAllAcknowledged(node: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  const ports = await freePorts(6);
   cluster = new LocalCluster({
     nodes: 3,
     replication: 3,
     dataDir: join(dir, 'data'),
-    firstHttpPort: ports,
-    firstPeerPort: ports + 3,
-    cli: 'dist/cli/cli.js',
+    ...(await clusterPorts(3)),
+    cli: CLI,
     env: { LOG_LEVEL: 'warn', ZABKV_QUOTA_BYTES: String(QUOTA) },
   });
   cluster.start();
@@ -63,7 +59,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...clients.values()].map((c) => c.close()));
   await cluster.stop();
-  rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 describe('a group with --quota-bytes 64KiB', () => {
@@ -119,7 +114,7 @@ describe('a group with --quota-bytes 64KiB', () => {
     // Back at the quota: 61 493 of 65 536 bytes.
     acknowledged.set('fill-6', await client(1).put('fill-6', VALUE));
     const leader = await until('a leader', async () => (await cluster0(1)).leader ?? undefined);
-    cluster.process(leader)!.kill('SIGKILL');
+    await cluster.kill(leader);
     const survivor = leader === 1 ? 2 : 1;
     await until('a new leader', async () => {
       const { leader: now } = await cluster0(survivor);

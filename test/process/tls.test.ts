@@ -1,25 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../components/network/frame-codec.js';
 import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
 import { ZabkvClient } from '../../client/zabkv-client.js';
 import { terminate } from '../../client/process-exit.js';
+import { CLI, clusterPorts, testDirectory, until } from './node-processes.js';
 
 // Mutual TLS on the peer port with real node processes (issue 11, "with TLS on"; security.md
 // S1 and §3 row 17): three nodes with certificates of the cluster CA form and serve, while a
@@ -29,8 +18,7 @@ import { terminate } from '../../client/process-exit.js';
 // committed fixtures of test/fixtures/tls (see regenerate.sh there for why).
 
 const FIXTURES = 'test/fixtures/tls';
-const CLI = 'dist/cli/cli.js';
-const root = mkdtempSync(join(tmpdir(), 'zabkv-tls-'));
+const root = testDirectory('zabkv-tls-');
 
 /** A copy of a fixture directory with its keys 0600, as a node requires (git keeps no modes). */
 function copyFixture(name: string, to: string): string {
@@ -42,24 +30,10 @@ function copyFixture(name: string, to: string): string {
   return to;
 }
 
-/** A base port p where p..p+9 and p+100..p+109 are free on loopback (http and peer ports). */
-async function freePortBase(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = Array.from({ length: 10 }, (_, i) => [base + i, base + 100 + i]).flat();
-    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
-  }
-}
-
 const good = copyFixture('cluster', join(root, 'tls'));
 const otherCa = copyFixture('other-ca', join(root, 'tls-other-ca'));
-let base = 0;
+/** Ports for nodes 1-5: the cluster's three and the intruders' nodes 4 and 5. */
+let ports: { firstHttpPort: number; firstPeerPort: number };
 let cluster: LocalCluster;
 const clients: ZabkvClient[] = [];
 const intruders: ChildProcess[] = [];
@@ -72,26 +46,11 @@ function launcher(name: string, tlsDir?: string): LocalCluster {
     nodes: 3,
     replication: 3,
     dataDir,
-    firstHttpPort: base,
-    firstPeerPort: base + 100,
+    ...ports,
     cli: CLI,
     env: { LOG_LEVEL: 'warn' },
     ...(tlsDir === undefined ? {} : { tlsDir }),
   });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Node 1's count of failed inbound handshakes, from /metrics. */
@@ -113,7 +72,7 @@ const risesAbove = (before: number, what: string) =>
 async function impersonate(): Promise<void> {
   const socket: TLSSocket = connect({
     host: '127.0.0.1',
-    port: base + 100,
+    port: ports.firstPeerPort,
     ca: readFileSync(join(good, 'ca.pem')),
     cert: readFileSync(join(good, 'node-4.pem')),
     key: readFileSync(join(good, 'node-4-key.pem')),
@@ -142,14 +101,13 @@ interface ClusterView {
 }
 
 beforeAll(async () => {
-  base = await freePortBase();
+  ports = await clusterPorts(5);
   mkdirSync(join(root, 'data'), { recursive: true });
   cluster = new LocalCluster({
     nodes: 3,
     replication: 3,
     dataDir: join(root, 'data'),
-    firstHttpPort: base,
-    firstPeerPort: base + 100,
+    ...ports,
     cli: CLI,
     env: { LOG_LEVEL: 'warn' },
     tlsDir: good,
@@ -160,7 +118,6 @@ afterAll(async () => {
   for (const client of clients) await client.close();
   for (const child of intruders) child.kill('SIGKILL');
   await cluster.stop();
-  rmSync(root, { recursive: true, force: true });
 }, 60_000);
 
 describe('a cluster with mutual TLS on the peer port', () => {
@@ -191,7 +148,7 @@ describe('a cluster with mutual TLS on the peer port', () => {
     expect(view.formed).toBe(true);
     const members = view.groups!.flatMap((group) => group.members);
     expect(members.map((m) => m.id).sort()).toEqual([1, 2, 3]);
-    expect(members.find((m) => m.id === 2)!.http!.port).toBe(base + 1);
+    expect(members.find((m) => m.id === 2)!.http!.port).toBe(ports.firstHttpPort + 1);
   }, 120_000);
 
   it('keeps serving writes while the intruders keep knocking', async () => {
