@@ -1,5 +1,5 @@
 import type { InjectOptions } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UNFORMED, startFrontend, stopFrontends } from './frontend-fixture.js';
 
 afterEach(stopFrontends);
@@ -158,9 +158,20 @@ describe('HTTP frontend (DESIGN §7)', () => {
 
   it('once draining, answers new requests 503 while those in flight finish', async () => {
     const { app, host } = await start();
-    await host.frontend.drain();
+    host.router.holding = true;
+    const inFlight = app.inject({ method: 'PUT', url: '/kv/k', payload: 'v' });
+    await vi.waitFor(() => expect(host.router.seen).toHaveLength(1));
+    let drained = false;
+    const draining = host.frontend.drain().then(() => (drained = true));
     const response = await app.inject({ method: 'GET', url: '/kv/k' });
     expect(response.statusCode).toBe(503);
     expect(response.json()).toMatchObject({ error: 'ShuttingDown' });
+    expect(drained, 'drained with a request still in flight').toBe(false);
+    host.router.release();
+    const finished = await inFlight;
+    expect(finished.statusCode).toBe(200);
+    expect(finished.json()).toEqual({ version: '1' });
+    await draining;
+    expect(host.router.seen).toHaveLength(1); // the refused GET never reached the router
   });
 });

@@ -108,7 +108,7 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       // Only `holder` gets the next proposal, its ACK is lost, and the leader never logs it.
       sim.fabric.block(leader, other);
       sim.fabric.block(holder, leader);
-      cluster.crashAtFlush(leader, 'before', has('Append'));
+      const failpoint = cluster.crashAtFlush(leader, 'before', has('Append'));
       const before = cluster.disks.get(holder)!.durableLastZxid;
       cluster.submit(leader, cluster.newClientId(), { op: 'put', key: 'orphan', value: 'lost' });
       expect(
@@ -117,6 +117,7 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
           2_000,
         ),
       ).toBe(true);
+      expect(failpoint.fired, 'crash before the leader logs the orphan').toBe(true);
       const orphan = cluster.disks.get(holder)!.durableLastZxid;
       cluster.crash(holder);
       sim.fabric.heal();
@@ -190,9 +191,10 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
           cluster.crash(syncing);
         }
         run.startClients();
-        cluster.crashAtFlush(syncing, moment, has(kind));
+        const failpoint = cluster.crashAtFlush(syncing, moment, has(kind));
         cluster.restart(syncing);
         sim.runUntil(() => !sim.isUp(syncing), 3_000);
+        expect(failpoint.fired, `crash ${moment} ${kind} on ${syncing}`).toBe(true);
         cluster.restart(syncing);
         run.awaitServing(syncing);
         // Then the group loses its quorum all at once, right after the sync (3911's loss).
@@ -324,9 +326,11 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const leader = run.awaitLeader();
       run.startClients();
       const victim = othersThan(run, leader)[seed % 2]!;
-      cluster.crashAtFlush(victim, seed % 4 < 2 ? 'before' : 'after', has('SetAcceptedEpoch'));
+      const moment = seed % 4 < 2 ? 'before' : 'after';
+      const failpoint = cluster.crashAtFlush(victim, moment, has('SetAcceptedEpoch'));
       cluster.crash(leader);
       run.sim.runUntil(() => !run.sim.isUp(victim), 3_000);
+      expect(failpoint.fired, `crash ${moment} SetAcceptedEpoch on ${victim}`).toBe(true);
       cluster.restart(victim);
       cluster.restart(leader);
       expect(run.finish()).toBe('ok');
