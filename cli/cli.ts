@@ -1,41 +1,105 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
-import { clusterStatus, formatStatus } from '../client/status-table.js';
-import { ZabkvClient, KvError, type ClientOptions } from '../client/zabkv-client.js';
+import type { CommanderError } from 'commander';
+import { Command, Option } from 'commander';
 import type { BenchFlags } from '../loadgen/bench-command.js';
 import type { RawNodeSettings } from '../node/node-config.js';
+import {
+  WRITE_OUT,
+  endpoints,
+  endpointsOf,
+  fraction,
+  nonNegativeInteger,
+  port,
+  positiveInteger,
+  positiveNumber,
+  seconds,
+} from './flags.js';
+import type { ConnectionFlags } from './kv-commands.js';
 
 // Commands load what they use when they run: `zabkv get` must not pay for the node host, the
-// simulator or the plotting libraries.
+// simulator, the plotting libraries, or even undici (it uses node:http; cli/kv-commands.ts).
+
+/** The version in package.json (two levels up from dist/cli/cli.js, one from cli/cli.ts). */
+function packageVersion(): string {
+  for (const path of ['../../package.json', '../package.json']) {
+    try {
+      const text = readFileSync(new URL(path, import.meta.url), 'utf8');
+      const { name, version } = JSON.parse(text) as { name?: string; version?: string };
+      if (name === 'zabkv' && version !== undefined) return version;
+    } catch {
+      // not there: the other layout
+    }
+  }
+  return 'unknown';
+}
+
+/** Exit codes: 0 ok (help and --version too), 1 the operation failed, 2 a usage error. */
+const USAGE = 2;
 
 const program = new Command()
   .name('zabkv')
-  .description('A partitioned, linearizable key-value store replicated with ZAB');
+  .description('A partitioned, linearizable key-value store replicated with ZAB')
+  .version(packageVersion(), '--version', 'print the version')
+  .showSuggestionAfterError(true)
+  // One line per error: "unknown command 'stauts' (Did you mean status?)".
+  .configureOutput({
+    outputError: (text, write) => write(`${text.trimEnd().replace(/\n+/g, ' ')}\n`),
+  })
+  // Every commander error (unknown command or flag, a flag that does not parse) is a usage
+  // error: one line and exit 2. Help and --version exit 0.
+  .exitOverride((error: CommanderError) => {
+    const ok = ['commander.helpDisplayed', 'commander.help', 'commander.version'];
+    process.exit(ok.includes(error.code) ? 0 : error.exitCode === 1 ? USAGE : error.exitCode);
+  });
+
+/** One line, exit 2: what was given cannot work. */
+function usageError(message: string): never {
+  return program.error(`error: ${message}`, { exitCode: USAGE });
+}
+
+/** One line, exit 1: the command was understood but could not be carried out. */
+function failure(message: string): never {
+  console.error(`error: ${message}`);
+  process.exit(1);
+}
 
 program
-  .command('start', { isDefault: true })
+  .command('start')
   .description('start a local cluster (separate processes on loopback); Ctrl-C stops it')
-  .option('--nodes <n>', 'nodes', '6')
-  .option('--replication <n>', 'replicas per group', '3')
+  .addOption(new Option('--nodes <n>', 'nodes').argParser(positiveInteger).default(6))
+  .addOption(
+    new Option('--replication <n>', 'replicas per group').argParser(positiveInteger).default(3),
+  )
   .option('--data <dir>', 'data directory (reused on the next start)', './data')
-  .option('--http-port <n>', 'HTTP port of node 1 (node n: + n - 1)', '8001')
-  .option('--peer-port <n>', 'peer port of node 1 (node n: + n - 1)', '7001')
-  .option('--storage <kind>', 'the log store: wal (default) or lmdb')
+  .addOption(
+    new Option('--http-port <n>', 'HTTP port of node 1 (node n: + n - 1)')
+      .argParser(port)
+      .default(8001),
+  )
+  .addOption(
+    new Option('--peer-port <n>', 'peer port of node 1 (node n: + n - 1)')
+      .argParser(port)
+      .default(7001),
+  )
+  .addOption(new Option('--storage <kind>', 'the log store (default wal)').choices(['wal', 'lmdb']))
   .option('--profile <dir>', 'write a CPU profile of each node to <dir> when it stops')
   .option('--tls', 'mutual TLS between the nodes (certificates made in <data>/tls if missing)')
-  .action(async (options: Record<string, string>) => {
+  .action(async (options: Record<string, string | number>) => {
     const { LocalCluster, httpUrl } = await import('../client/local-cluster.js');
     const profile = options['profile'];
+    if (Number(options['replication']) > Number(options['nodes'])) {
+      usageError(`--replication ${options['replication']} needs at least as many --nodes`);
+    }
     const cluster = new LocalCluster({
       nodes: Number(options['nodes']),
       replication: Number(options['replication']),
-      dataDir: options['data']!,
+      dataDir: String(options['data']),
       firstHttpPort: Number(options['httpPort']),
       firstPeerPort: Number(options['peerPort']),
-      env: options['storage'] === undefined ? {} : { ZABKV_STORAGE: options['storage'] },
-      nodeFlags: profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`],
-      ...(options['tls'] === undefined ? {} : { tlsDir: `${options['data']}/tls` }),
+      env: options['storage'] === undefined ? {} : { ZABKV_STORAGE: String(options['storage']) },
+      nodeFlags: profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${String(profile)}`],
+      ...(options['tls'] === undefined ? {} : { tlsDir: `${String(options['data'])}/tls` }),
     });
     let stopping = false;
     const stop = () => {
@@ -52,10 +116,10 @@ program
     try {
       cluster.start();
     } catch (error) {
-      program.error(`cannot start: ${(error as Error).message}`);
+      failure(`cannot start: ${(error as Error).message}`);
     }
     console.log(
-      `starting ${cluster.options.nodes} nodes (logs in ${options['data']}/node-<n>.log)…`,
+      `starting ${cluster.options.nodes} nodes (logs in ${String(options['data'])}/node-<n>.log)…`,
     );
     if (cluster.options.tlsDir !== undefined) {
       console.log(`mutual TLS between the nodes, certificates in ${cluster.options.tlsDir}`);
@@ -81,144 +145,162 @@ program
     );
   });
 
-const DEFAULT_URL = 'http://127.0.0.1:8001';
-
-/** How a command reaches a node: its URL, and the token and certificates of a secured cluster. */
-interface ConnectionFlags {
-  url: string;
-  token?: string;
-  cacert?: string;
-  cert?: string;
-  key?: string;
-}
-
 /** The options every client command takes. */
-function withConnectionOptions(command: Command): Command {
+function withConnectionOptions(command: Command, writeOut: 'simple' | 'table'): Command {
   return command
-    .option('--url <url>', 'any node (https:// for a node with --cert-file)', DEFAULT_URL)
+    .addOption(
+      new Option(
+        '--endpoints <list>',
+        'nodes to try in order, host:port or URLs, comma-separated (default: $ZABKV_ENDPOINTS, else 127.0.0.1:8001)',
+      ).argParser(endpoints),
+    )
+    .addOption(new Option('--url <url>', 'the same as --endpoints').argParser(endpoints).hideHelp())
+    .addOption(
+      new Option('-w, --write-out <format>', 'output format').choices(WRITE_OUT).default(writeOut),
+    )
     .option('--token <token>', 'bearer token (default: $ZABKV_TOKEN, which ps does not show)')
     .option('--cacert <file>', "PEM CA of the nodes' HTTPS certificates (default: $ZABKV_CACERT)")
     .option('--cert <file>', 'PEM client certificate, for nodes with --client-cert-auth')
     .option('--key <file>', 'PEM key of --cert');
 }
 
-function readPem(path: string, flag: string): Buffer {
+/** The connection flags of a client command, --endpoints resolved (flag, old --url, env). */
+function connectionFlags(command: Command): ConnectionFlags {
+  const {
+    url,
+    endpoints: given,
+    ...rest
+  } = command.opts<Omit<ConnectionFlags, 'endpoints'> & { url?: string[]; endpoints?: string[] }>();
   try {
-    return readFileSync(path);
+    return { ...rest, endpoints: endpointsOf(given ?? url) };
   } catch (error) {
-    return program.error(`${flag} ${path}: ${(error as Error).message}`);
+    return usageError((error as Error).message);
   }
 }
-
-/** The client options of `--token`, `--cacert`, `--cert`, `--key` (and ZABKV_TOKEN, ZABKV_CACERT). */
-function connectionOf(
-  flags: Omit<ConnectionFlags, 'url'>,
-  env: NodeJS.ProcessEnv = process.env,
-): Omit<ClientOptions, 'nodes'> {
-  const token = flags.token ?? env['ZABKV_TOKEN'];
-  const cacert = flags.cacert ?? env['ZABKV_CACERT'];
-  if ((flags.cert === undefined) !== (flags.key === undefined)) {
-    program.error('--cert and --key go together');
-  }
-  return {
-    ...(token === undefined || token === '' ? {} : { token }),
-    ...(cacert === undefined || cacert === '' ? {} : { ca: readPem(cacert, '--cacert') }),
-    ...(flags.cert === undefined ? {} : { cert: readPem(flags.cert, '--cert') }),
-    ...(flags.key === undefined ? {} : { key: readPem(flags.key, '--key') }),
-  };
-}
-
-const withClient =
-  (run: (client: ZabkvClient) => Promise<void>) =>
-  async (...args: unknown[]) => {
-    const command = args.at(-1) as Command;
-    const { url, ...flags } = command.opts() as ConnectionFlags;
-    const client = new ZabkvClient({ nodes: [url], ...connectionOf(flags) });
-    try {
-      await run(client);
-    } catch (error) {
-      if (error instanceof KvError) {
-        console.error(`${error.status} ${error.code}: ${error.message}`);
-        process.exitCode = 1;
-      } else throw error;
-    } finally {
-      await client.close();
-    }
-  };
 
 withConnectionOptions(
   program.command('get <key>').description('print the value of a key (its version on stderr)'),
+  'simple',
 )
   .option('--stale', 'read the local replica (may lag)')
-  .action((key: string, options: { stale?: boolean }, command: Command) =>
-    withClient(async (client) => {
-      const { value, version } = await client.get(key, options.stale ? 'stale' : 'linearizable');
-      process.stdout.write(value);
-      process.stdout.write('\n');
-      console.error(`version ${version}`);
-    })(command),
-  );
+  .action(async (key: string, _options: unknown, command: Command) => {
+    const { get, runClientCommand } = await import('./kv-commands.js');
+    const flags = { ...connectionFlags(command), stale: command.opts()['stale'] === true };
+    await runClientCommand(() => get(key, flags));
+  });
 
 withConnectionOptions(
-  program.command('put <key> <value>').description('set a key; prints the new version'),
+  program
+    .command('put <key> <value>')
+    .description('set a key (value - reads standard input); prints the new version'),
+  'simple',
 )
   .option('--if-match <version>', 'only if the current version is this (or *)')
   .option('--if-absent', 'only if the key has no value')
-  .action(
-    (
-      key: string,
-      value: string,
-      options: { ifMatch?: string; ifAbsent?: boolean },
-      command: Command,
-    ) =>
-      withClient(async (client) => {
-        const version = await client.put(key, value, {
-          ...(options.ifMatch === undefined ? {} : { ifMatch: options.ifMatch }),
-          ...(options.ifAbsent ? { ifNoneMatch: '*' as const } : {}),
-        });
-        console.log(version);
-      })(command),
-  );
+  .action(async (key: string, value: string, _options: unknown, command: Command) => {
+    const { put, runClientCommand } = await import('./kv-commands.js');
+    const { ifMatch, ifAbsent } = command.opts<{ ifMatch?: string; ifAbsent?: boolean }>();
+    const flags = {
+      ...connectionFlags(command),
+      ...(ifMatch === undefined ? {} : { ifMatch }),
+      ...(ifAbsent === undefined ? {} : { ifAbsent }),
+    };
+    await runClientCommand(() => put(key, value, flags));
+  });
 
-withConnectionOptions(program.command('del <key>').description('delete a key'))
+withConnectionOptions(program.command('del <key>').description('delete a key'), 'simple')
   .option('--if-match <version>', 'only if the current version is this (or *)')
-  .action((key: string, options: { ifMatch?: string }, command: Command) =>
-    withClient(async (client) => {
-      await client.del(key, options.ifMatch === undefined ? {} : { ifMatch: options.ifMatch });
-    })(command),
-  );
+  .action(async (key: string, _options: unknown, command: Command) => {
+    const { del, runClientCommand } = await import('./kv-commands.js');
+    const { ifMatch } = command.opts<{ ifMatch?: string }>();
+    const flags = { ...connectionFlags(command), ...(ifMatch === undefined ? {} : { ifMatch }) };
+    await runClientCommand(() => del(key, flags));
+  });
 
 withConnectionOptions(
-  program.command('status').description('groups, key ranges, members, leader, epoch, zxid'),
-).action((_options: unknown, command: Command) =>
-  withClient(async (client) => {
-    console.log(formatStatus(await clusterStatus(client)));
-  })(command),
-);
+  program
+    .command('status')
+    .description(
+      'every member of every group: role, epoch, zxids, lag; exit 1 if a group has no leader',
+    ),
+  'table',
+).action(async (_options: unknown, command: Command) => {
+  const { statusCommand } = await import('../client/status-table.js');
+  const { connectionOf, runClientCommand } = await import('./kv-commands.js');
+  const flags = connectionFlags(command);
+  await runClientCommand(() => statusCommand({ ...connectionOf(flags), writeOut: flags.writeOut }));
+});
 
 program
   .command('bench')
   .description("load generator (like etcd's benchmark): throughput and latency percentiles")
-  .option('--target <name>', 'zabkv, etcd or zookeeper', 'zabkv')
-  .option(
-    '--nodes <urls>',
-    'comma-separated node URLs (default: the local cluster, or a temporary one)',
+  .addOption(
+    new Option('--target <name>', 'the store to drive')
+      .choices(['zabkv', 'etcd', 'zookeeper'])
+      .default('zabkv'),
   )
-  .option('--clients <n>', 'requests in flight', '64')
-  .option(
-    '--conns <n>',
-    'connections per node (default: --clients; HTTP/1.1 carries one write at a time)',
+  .addOption(
+    new Option(
+      '--nodes <urls>',
+      'comma-separated node URLs (default: the `npm start` cluster, or a temporary one)',
+    ).argParser(checked(endpoints)),
   )
-  .option('--duration <s>', 'seconds to measure (default 10)')
-  .option('--total <n>', 'operations to measure, instead of --duration')
-  .option('--rate <n>', 'open loop: operations per second (latency from the intended send time)')
-  .option('--read-ratio <f>', 'fraction of reads', '0')
-  .option('--consistency <c>', 'linearizable or stale reads', 'linearizable')
-  .option('--key-space <n>', 'distinct keys', '10000')
-  .option('--key-dist <d>', 'uniform or zipf', 'uniform')
-  .option('--value-size <n>', 'bytes per value', '100')
-  .option('--warmup <s>', 'seconds before measuring', '1')
-  .option('--seed <n>', 'seed of the key and operation choices', '1')
+  .addOption(
+    new Option('--clients <n>', 'requests in flight')
+      .argParser(checked(positiveInteger))
+      .default('64'),
+  )
+  .addOption(
+    new Option(
+      '--conns <n>',
+      'connections per node (default: --clients; HTTP/1.1 carries one write at a time)',
+    ).argParser(checked(positiveInteger)),
+  )
+  .addOption(
+    new Option('--duration <s>', 'seconds to measure (default 10)').argParser(checked(seconds)),
+  )
+  .addOption(
+    new Option('--total <n>', 'operations to measure, instead of --duration').argParser(
+      checked(positiveInteger),
+    ),
+  )
+  .addOption(
+    new Option(
+      '--rate <n>',
+      'open loop: operations per second (latency from the intended send time)',
+    ).argParser(checked(positiveNumber)),
+  )
+  .addOption(
+    new Option('--read-ratio <f>', 'fraction of reads').argParser(checked(fraction)).default('0'),
+  )
+  .addOption(
+    new Option('--consistency <c>', 'reads')
+      .choices(['linearizable', 'stale'])
+      .default('linearizable'),
+  )
+  .addOption(
+    new Option('--key-space <n>', 'distinct keys')
+      .argParser(checked(positiveInteger))
+      .default('10000'),
+  )
+  .addOption(
+    new Option('--key-dist <d>', 'key popularity').choices(['uniform', 'zipf']).default('uniform'),
+  )
+  .addOption(
+    new Option('--value-size <n>', 'bytes per value')
+      .argParser(checked(nonNegativeInteger))
+      .default('100'),
+  )
+  .addOption(
+    new Option('--warmup <s>', 'seconds before measuring')
+      .argParser(checked(nonNegativeSeconds))
+      .default('1'),
+  )
+  .addOption(
+    new Option('--seed <n>', 'seed of the key and operation choices')
+      .argParser(checked(nonNegativeInteger))
+      .default('1'),
+  )
   .option('--json', 'print the result as JSON')
   .option('--svg <dir>', 'also write <dir>/throughput.svg and <dir>/latency.svg for the run')
   .option('--token <token>', 'zabkv: bearer token (default: $ZABKV_TOKEN)')
@@ -227,14 +309,25 @@ program
     "zabkv: PEM CA of the nodes' HTTPS certificates (default: $ZABKV_CACERT)",
   )
   .action(async (options: BenchFlags & { token?: string; cacert?: string }) => {
+    if (options.duration !== undefined && options.total !== undefined) {
+      usageError('give --duration or --total, not both');
+    }
     const { benchCommand } = await import('../loadgen/bench-command.js');
-    const { token, cacert, ...flags } = options;
+    const { token: flagToken, cacert: flagCacert, ...flags } = options;
+    const token = flagToken ?? process.env['ZABKV_TOKEN'];
+    const cacert = flagCacert ?? process.env['ZABKV_CACERT'];
+    let ca: Buffer | undefined;
+    try {
+      ca = cacert === undefined || cacert === '' ? undefined : readFileSync(cacert);
+    } catch (error) {
+      usageError(`--cacert ${cacert}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
     await benchCommand({
       ...flags,
-      client: connectionOf({
-        ...(token === undefined ? {} : { token }),
-        ...(cacert === undefined ? {} : { cacert }),
-      }),
+      client: {
+        ...(token === undefined || token === '' ? {} : { token }),
+        ...(ca === undefined ? {} : { ca }),
+      },
     });
   });
 
@@ -243,10 +336,9 @@ program
   .description(
     'run a simulated 5-replica ZAB group through leader crash, partition and full restart',
   )
-  .option('--seed <n>', 'simulation seed', '1')
-  .action(async (options: { seed: string }) => {
-    const seed = Number(options.seed);
-    if (!Number.isInteger(seed)) program.error(`--seed must be an integer, got ${options.seed}`);
+  .addOption(new Option('--seed <n>', 'simulation seed').argParser(nonNegativeInteger).default(1))
+  .action(async (options: { seed: number }) => {
+    const seed = options.seed;
     const { runDemo } = await import('../sim/demo.js');
     runDemo(seed, (line) => console.log(line));
     console.log(
@@ -264,36 +356,50 @@ program
   .command('certs')
   .description('make a CA and a certificate for each node, for mutual TLS on the peer port')
   .requiredOption('--out <dir>', 'where to write them (existing files are kept)')
-  .requiredOption('--nodes <n>', 'certificates for nodes 1..n')
+  .addOption(
+    new Option('--nodes <n>', 'certificates for nodes 1..n')
+      .argParser(positiveInteger)
+      .makeOptionMandatory(),
+  )
   .option('--cluster-id <name>', 'the cluster id the certificates are for', 'zabkv')
-  .option('--bootstrap-node <id>', 'the node whose certificate carries the bootstrap role', '1')
-  .option('--days <n>', 'days each node certificate is valid', '825')
+  .addOption(
+    new Option('--bootstrap-node <id>', 'the node whose certificate carries the bootstrap role')
+      .argParser(positiveInteger)
+      .default(1),
+  )
+  .addOption(
+    new Option('--days <n>', 'days each node certificate is valid')
+      .argParser(positiveInteger)
+      .default(825),
+  )
   .option('--hosts <names>', 'comma-separated host names or IPs to add (loopback is in)')
-  .action(async (options: Record<string, string>) => {
-    const { CertsError, makeClusterCerts } = await import('../client/cluster-certs.js');
-    const number = (flag: string, text: string) => {
-      const value = Number(text);
-      if (!Number.isInteger(value) || value < 1) {
-        program.error(`${flag} must be a positive integer`);
+  .action(
+    async (options: {
+      out: string;
+      nodes: number;
+      clusterId: string;
+      bootstrapNode: number;
+      days: number;
+      hosts?: string;
+    }) => {
+      const { CertsError, makeClusterCerts } = await import('../client/cluster-certs.js');
+      try {
+        const written = makeClusterCerts({
+          out: options.out,
+          nodes: options.nodes,
+          clusterId: options.clusterId,
+          bootstrapNode: options.bootstrapNode,
+          days: options.days,
+          hosts: options.hosts?.split(',').filter((host) => host !== '') ?? [],
+        });
+        for (const file of written) console.log(`wrote ${file}`);
+        if (written.length === 0) console.log(`${options.out} already has every file`);
+      } catch (error) {
+        if (error instanceof CertsError) usageError(error.message);
+        throw error;
       }
-      return value;
-    };
-    try {
-      const written = makeClusterCerts({
-        out: options['out']!,
-        nodes: number('--nodes', options['nodes']!),
-        clusterId: options['clusterId']!,
-        bootstrapNode: number('--bootstrap-node', options['bootstrapNode']!),
-        days: number('--days', options['days']!),
-        hosts: options['hosts']?.split(',').filter((host) => host !== '') ?? [],
-      });
-      for (const file of written) console.log(`wrote ${file}`);
-      if (written.length === 0) console.log(`${options['out']} already has every file`);
-    } catch (error) {
-      if (error instanceof CertsError) program.error(error.message);
-      throw error;
-    }
-  });
+    },
+  );
 
 program
   .command('node')
@@ -307,7 +413,12 @@ program
   .option('--replication <n>', 'with --bootstrap-server: replicas per group (default 3)')
   .option('--bootstrap <host:port>', "the bootstrap node's peer address")
   .option('--cluster-id <name>', 'refuse peers of other clusters (default zabkv)')
-  .option('--storage <kind>', 'the log store: wal (append-only files, default) or lmdb')
+  .addOption(
+    new Option('--storage <kind>', 'the log store (default wal: append-only files)').choices([
+      'wal',
+      'lmdb',
+    ]),
+  )
   .option(
     '--min-free-bytes <size>',
     'free disk space below which writes get 507 (default: 64MiB or two log segments)',
@@ -334,11 +445,30 @@ program
     try {
       await runNode(resolveNodeConfig(options));
     } catch (error) {
-      if (error instanceof ConfigError || error instanceof DataDirInUse) {
-        program.error(error.message);
-      }
+      if (error instanceof ConfigError) usageError(error.message);
+      if (error instanceof DataDirInUse) failure(error.message);
       throw error;
     }
   });
 
-await program.parseAsync();
+/** A parser that validates the text and keeps it as text (the flags bench-command.ts takes). */
+function checked(parse: (text: string) => unknown): (text: string) => string {
+  return (text) => {
+    parse(text);
+    return text;
+  };
+}
+
+function nonNegativeSeconds(text: string): number {
+  return text.trim() === '0' ? 0 : seconds(text);
+}
+
+// A bare `zabkv` prints the help (and exits 0), as etcdctl does.
+if (process.argv.length <= 2) program.help();
+try {
+  await program.parseAsync();
+} catch (error) {
+  // Not a usage error (those exit in exitOverride): one line, never a stack trace unless asked.
+  if (process.env['ZABKV_DEBUG'] !== undefined) console.error(error);
+  failure((error as Error).message);
+}

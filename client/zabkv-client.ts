@@ -1,46 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, errors, type Dispatcher } from 'undici';
+import { Indeterminate, KvError, Unavailable, errorOfAnswer, unquote } from './kv-errors.js';
 
-export class KvError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
-/** The key has no value (404). */
-export class NotFound extends KvError {}
-/** If-Match / If-None-Match did not hold (412). */
-export class PreconditionFailed extends KvError {
-  constructor(
-    message: string,
-    /** The key's version when the write was applied, from the 412's ETag, if the node sent it. */
-    readonly currentVersion: string | undefined,
-  ) {
-    super(message, 412, 'PreconditionFailed');
-  }
-}
-/** The operation did not happen (503, or the request never reached a node); safe to retry. */
-export class Unavailable extends KvError {
-  constructor(
-    message: string,
-    code: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message, 503, code);
-  }
-}
-/** The outcome is unknown (504, or the connection failed after a write was sent). */
-export class Indeterminate extends KvError {}
-/** No valid token was given (401), or the token's rights do not cover the request (403). */
-export class Unauthorized extends KvError {}
-/**
- * The group's data is at its quota (507): the write did not happen. Not retried: it will not
- * succeed until keys are deleted.
- */
-export class QuotaExceeded extends KvError {}
+export {
+  Indeterminate,
+  KvError,
+  NotFound,
+  PreconditionFailed,
+  QuotaExceeded,
+  Unauthorized,
+  Unavailable,
+} from './kv-errors.js';
 
 export interface Versioned {
   readonly value: Buffer;
@@ -218,34 +188,7 @@ export class ZabkvClient {
 
 /** The error an answer of 300 or above stands for, from its JSON body (frontend/http-errors.ts). */
 async function failure(response: Dispatcher.ResponseData): Promise<never> {
-  const text = await response.body.text();
-  let code = 'Unknown';
-  let message = text;
-  try {
-    ({ error: code, message } = JSON.parse(text) as { error: string; message: string });
-  } catch {
-    // not JSON: keep the text
-  }
-  switch (response.statusCode) {
-    case 401:
-    case 403:
-      throw new Unauthorized(message, response.statusCode, code);
-    case 404:
-      throw new NotFound(message, 404, code);
-    case 412:
-      throw new PreconditionFailed(
-        message,
-        response.headers['etag'] === undefined ? undefined : unquote(response.headers['etag']),
-      );
-    case 503:
-      throw new Unavailable(message, code, Number(response.headers['retry-after'] ?? 1));
-    case 504:
-      throw new Indeterminate(message, 504, code);
-    case 507:
-      throw new QuotaExceeded(message, 507, code);
-    default:
-      throw new KvError(message, response.statusCode, code);
-  }
+  throw errorOfAnswer(response.statusCode, response.headers, await response.body.text());
 }
 
 function isRefused(error: unknown): boolean {
@@ -262,8 +205,4 @@ function conditionHeaders(options: WriteOptions): Record<string, string> {
       : { 'if-match': options.ifMatch === '*' ? '*' : `"${unquote(options.ifMatch)}"` }),
     ...(options.ifNoneMatch === undefined ? {} : { 'if-none-match': '*' }),
   };
-}
-
-function unquote(tag: unknown): string {
-  return typeof tag === 'string' ? tag.replace(/^"(.*)"$/, '$1') : '';
 }

@@ -205,11 +205,17 @@ export function resolveNodeConfig(
     dataDir: text('data')!,
     clusterId: text('clusterId') ?? 'zabkv',
     bootstrap: isServer
-      ? {
-          role: 'server',
-          clusterSize: positiveInteger(text('clusterSize'), '--cluster-size'),
-          replication: positiveInteger(text('replication') ?? '3', '--replication'),
-        }
+      ? serverRole(text('clusterSize'), text('replication'))
       : { role: 'client', server: parseEndpoint(bootstrapAddress!, '--bootstrap') },
   };
+}
+
+/** The bootstrap node's shape of the cluster: every group needs `replication` nodes. */
+function serverRole(clusterSize: string | undefined, replication: string | undefined) {
+  const size = positiveInteger(clusterSize, '--cluster-size');
+  const replicas = positiveInteger(replication ?? '3', '--replication');
+  if (replicas > size) {
+    throw new ConfigError(`--replication ${replicas} needs a --cluster-size of at least that`);
+  }
+  return { role: 'server' as const, clusterSize: size, replication: replicas };
 }

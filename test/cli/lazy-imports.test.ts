@@ -40,12 +40,23 @@ describe('the CLI loads each command lazily', () => {
   });
 
   it('loads none of the heavy packages up front', () => {
-    for (const name of ['vega', 'vega-lite', 'fastify', 'lmdb', 'cli-progress', 'pino'])
+    for (const name of ['vega', 'vega-lite', 'fastify', 'lmdb', 'cli-progress', 'pino', 'undici'])
       expect(packages.has(name), name).toBe(false);
   });
 
+  it('get, put, del and status load node:http, not undici (client/one-shot.ts)', () => {
+    for (const entry of ['cli/kv-commands.ts', 'client/status-table.ts']) {
+      const closure = staticClosure(entry);
+      expect(
+        [...closure.packages].filter((name) => !name.startsWith('node:')),
+        entry,
+      ).toEqual([]);
+      expect(closure.files.has(normalize('client/zabkv-client.ts')), entry).toBe(false);
+    }
+  });
+
   it('does follow the imports it names (the walk is not empty)', () => {
-    expect(files.has(normalize('client/zabkv-client.ts'))).toBe(true);
+    expect(files.has(normalize('cli/flags.ts'))).toBe(true);
     expect(packages.has('commander')).toBe(true);
   });
 });

@@ -1,0 +1,106 @@
+import { InvalidArgumentError } from 'commander';
+
+// Commander argument parsers: a flag that does not parse stops the command before anything
+// starts, as one line and exit 2 (cli.ts).
+
+export function positiveInteger(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError('must be a positive integer.');
+  }
+  return value;
+}
+
+export function nonNegativeInteger(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value)) {
+    throw new InvalidArgumentError('must be a non-negative integer.');
+  }
+  return value;
+}
+
+export function port(text: string): number {
+  const value = positiveInteger(text);
+  if (value > 65_535) throw new InvalidArgumentError('must be a port (1..65535).');
+  return value;
+}
+
+/** A number of seconds: positive, fractions allowed. */
+export function seconds(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError('must be a positive number of seconds.');
+  }
+  return value;
+}
+
+export function positiveNumber(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError('must be a positive number.');
+  }
+  return value;
+}
+
+/** A fraction in [0, 1]. */
+export function fraction(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new InvalidArgumentError('must be a number from 0 to 1.');
+  }
+  return value;
+}
+
+/**
+ * etcdctl's --endpoints: a comma list of `host:port` or URLs (http:// or https://), each made a
+ * base URL. The CLI tries them in order and moves to the next when one cannot answer.
+ */
+export function endpoints(text: string): string[] {
+  const list = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (list.length === 0) throw new InvalidArgumentError('needs at least one host:port or URL.');
+  return list.map(endpoint);
+}
+
+function endpoint(item: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(item) ? item : `http://${item}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new InvalidArgumentError(`${JSON.stringify(item)} is not host:port or a URL.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidArgumentError(
+      `${JSON.stringify(item)}: only http:// and https:// are served.`,
+    );
+  }
+  if (url.hostname === '' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '') {
+    throw new InvalidArgumentError(`${JSON.stringify(item)} must be host:port or a base URL.`);
+  }
+  return `${url.protocol}//${url.host}`;
+}
+
+/** The endpoints of a command: --endpoints (or the old --url), else $ZABKV_ENDPOINTS, else node 1. */
+export function endpointsOf(
+  given: string[] | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
+  if (given !== undefined) return given;
+  const fromEnv = env['ZABKV_ENDPOINTS'];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    try {
+      return endpoints(fromEnv);
+    } catch (error) {
+      throw new InvalidArgumentError(`ZABKV_ENDPOINTS: ${(error as Error).message}`);
+    }
+  }
+  return [DEFAULT_ENDPOINT];
+}
+
+export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8001';
+
+export const WRITE_OUT = ['simple', 'json', 'table'] as const;
+export type WriteOut = (typeof WRITE_OUT)[number];
