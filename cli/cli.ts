@@ -437,6 +437,7 @@ program
     "the group's data (key + value bytes) before growing writes get 507 (default 2GiB)",
   )
   .option('--max-client-connections <n>', 'open client connections (default 4096)')
+  .option('--fault-injection', 'test harnesses: /admin/faults may drop peer traffic')
   .option('--config <file>', 'a JSON file with any of these settings')
   .action(async (options: RawNodeSettings) => {
     const { ConfigError, resolveNodeConfig } = await import('../node/node-config.js');

@@ -22,7 +22,9 @@ export interface Grant {
 
 /** What a request asks for: a key, to read or to change, or the cluster's status. */
 export type Need =
-  { readonly kind: 'read' | 'write'; readonly key: string } | { readonly kind: 'status' };
+  | { readonly kind: 'read' | 'write'; readonly key: string }
+  | { readonly kind: 'status' }
+  | { readonly kind: 'admin' };
 
 export class TokenFileError extends Error {}
 
@@ -106,6 +108,7 @@ export class AccessTokens {
 /** Whether a token with `grant` may do what `need` asks. */
 export function allows(grant: Grant, need: Need): boolean {
   if (need.kind === 'status') return grant.prefix === undefined;
+  if (need.kind === 'admin') return grant.role === 'admin'; // /admin/faults
   if (need.kind === 'write' && grant.role === 'read') return false;
   return grant.prefix === undefined || need.key.startsWith(grant.prefix);
 }

@@ -21,6 +21,8 @@ import { allows, bearerToken, type AccessTokens, type Need } from './access-toke
 import type { ClusterStatus } from './cluster-status.js';
 import { HTTP_ERRORS, RETRY_AFTER_SECONDS, errorBody, type HttpErrorCode } from './http-errors.js';
 import { KEY_ROUTE, conditionOf, etag, keyOfUrl } from './kv-request.js';
+import type { PeerFaults } from '../components/network/peer-faults.js';
+import { registerFaultRoutes } from './fault-routes.js';
 import { UiAggregator } from './ui-aggregator.js';
 import { registerUiRoutes } from './ui-routes.js';
 import type { UiSource } from './ui-state.js';
@@ -91,6 +93,8 @@ export interface HttpFrontendInit {
   readonly tokens?: AccessTokens;
   /** The dashboard (`/ui`): this node's view, and a hook told of every answered request. */
   readonly ui?: UiSource & { served(group: number, status: number, ms: number): void };
+  /** `--fault-injection`: `/admin/faults` edits these rules; absent: no such route. */
+  readonly faults?: PeerFaults;
 }
 
 /** Methods that read: everything else on /kv/:key asks for write rights. */
@@ -251,6 +255,11 @@ export class HttpFrontend extends ComponentDefinition {
       });
       registerUiRoutes(app, { source: this.init.ui, aggregator: this.aggregator });
     }
+    if (this.init.faults !== undefined) {
+      registerFaultRoutes(app, this.init.faults, (reply, detail) =>
+        this.answerError(reply, 'BadRequest', detail),
+      );
+    }
     app.register(async (kv) => this.keyRoutes(kv));
     return app;
   }
@@ -393,7 +402,9 @@ export class HttpFrontend extends ComponentDefinition {
             kind: READ_METHODS.has(request.method) ? 'read' : 'write',
             key: keyOfUrl(request.url) ?? '',
           }
-        : { kind: 'status' };
+        : route?.startsWith('/admin/') === true
+          ? { kind: 'admin' }
+          : { kind: 'status' };
     if (!allows(grant, need)) {
       this.refused.inc({ reason: 'forbidden' });
       reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);

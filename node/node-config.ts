@@ -26,6 +26,8 @@ export interface NodeConfig {
   readonly maxClientConnections: number;
   /** Free disk space below which writes get 507; absent: the store's default. */
   readonly minFreeBytes?: number;
+  /** `/admin/faults` drops peer traffic on request (test harnesses only). */
+  readonly faultInjection: boolean;
 }
 
 /** etcd's client TLS flags: --cert-file, --key-file, --trusted-ca-file, --client-cert-auth. */
@@ -58,6 +60,7 @@ export interface RawNodeSettings {
   quotaBytes?: string;
   maxClientConnections?: string;
   minFreeBytes?: string;
+  faultInjection?: boolean | string;
   config?: string;
 }
 
@@ -81,6 +84,7 @@ const ENVIRONMENT: Record<keyof Omit<RawNodeSettings, 'config'>, string> = {
   quotaBytes: 'ZABKV_QUOTA_BYTES',
   maxClientConnections: 'ZABKV_MAX_CLIENT_CONNECTIONS',
   minFreeBytes: 'ZABKV_MIN_FREE_BYTES',
+  faultInjection: 'ZABKV_FAULT_INJECTION',
 };
 
 export class ConfigError extends Error {}
@@ -189,6 +193,7 @@ export function resolveNodeConfig(
   return {
     id: nodeId(id),
     storage,
+    faultInjection: isOn(pick('faultInjection')),
     ...(tlsDir === undefined ? {} : { tlsDir }),
     ...(httpTls === undefined ? {} : { httpTls }),
     ...(tokenFile === undefined ? {} : { tokenFile }),

@@ -47,4 +47,6 @@ export interface NodeHostInit {
   readonly httpLimits?: Partial<HttpLimits>;
   /** The quota of this node's group (key and value bytes); default limits.ts DEFAULT_QUOTA_BYTES. */
   readonly quotaBytes?: number;
+  /** `--fault-injection`: peer traffic can be cut through `/admin/faults` (test harnesses). */
+  readonly faultInjection?: boolean;
 }

@@ -2,6 +2,7 @@ import { ComponentDefinition, type ComponentContext } from '../components/kernel
 import { EventuallyPerfectFailureDetector, FailureDetector } from '../components/fd/index.js';
 import { Network } from '../components/network/network-port.js';
 import { TcpNetwork } from '../components/network/tcp-network.js';
+import { PeerFaults } from '../components/network/peer-faults.js';
 import { SeededRandom } from '../components/random/seeded-random.js';
 import type { LmdbStorage } from '../components/storage/lmdb-storage.js';
 import type { WalStorage } from '../components/storage/wal-storage.js';
@@ -66,7 +67,9 @@ export class NodeHost extends ComponentDefinition {
     this.metrics = new NodeMetrics(init.registry);
     this.ui = new UiRecorder(init.self);
     const bootstrap = init.bootstrap;
+    const faults = init.faultInjection === true ? new PeerFaults() : undefined;
     this.network = this.create(TcpNetwork, {
+      ...(faults === undefined ? {} : { faults }),
       self: init.self,
       clusterId: init.clusterId,
       listen: init.peer,
@@ -108,6 +111,7 @@ export class NodeHost extends ComponentDefinition {
       ...(init.httpTls === undefined ? {} : { tls: init.httpTls }),
       ...(init.tokens === undefined ? {} : { tokens: init.tokens }),
       ...(init.httpLimits === undefined ? {} : { limits: init.httpLimits }),
+      ...(faults === undefined ? {} : { faults }),
       ui: {
         nodeView: (since) => ({
           node: init.self,

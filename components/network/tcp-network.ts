@@ -12,6 +12,7 @@ import { Network, type Flushed, type NetMessage } from './network-port.js';
 import type { NodeId, PeerAddress } from './node-id.js';
 import { OutboundLink, type LinkContext } from './outbound-link.js';
 import { PeerListener, type ListenerStats } from './peer-listener.js';
+import type { PeerFaults } from './peer-faults.js';
 import { PeerTls, type PeerTlsInit } from './peer-tls.js';
 
 export interface TcpNetworkInit {
@@ -41,6 +42,8 @@ export interface TcpNetworkInit {
   readonly maxHandshakes?: number;
   /** Inbound connections in all; more are closed at once. */
   readonly maxInboundConnections?: number;
+  /** Fault injection for test harnesses: drops peer messages by its rules (peer-faults.ts). */
+  readonly faults?: PeerFaults;
 }
 
 export interface TcpNetworkStats extends ListenerStats {
@@ -87,7 +90,8 @@ export class TcpNetwork extends ComponentDefinition {
     connectionsReplaced: 0,
     dialHandshakeFailures: 0,
   };
-  private readonly init: Required<Omit<TcpNetworkInit, 'tls'>>;
+  private readonly init: Required<Omit<TcpNetworkInit, 'tls' | 'faults'>>;
+  private readonly faults: PeerFaults | null;
   private readonly addresses = new Map<NodeId, PeerAddress>();
   private readonly links = new Map<NodeId, OutboundLink>();
   private readonly dirty = new Set<OutboundLink>();
@@ -113,6 +117,7 @@ export class TcpNetwork extends ComponentDefinition {
       maxInboundConnections: MAX_PEER_CONNECTIONS_COUNT,
       ...init,
     };
+    this.faults = init.faults ?? null;
     const tls = init.tls === undefined ? null : new PeerTls(init.tls, init.clusterId);
     this.listener = new PeerListener({
       ...this.init,
@@ -121,7 +126,9 @@ export class TcpNetwork extends ComponentDefinition {
       stats: this.stats,
       log: this.log,
       isMe: (id) => this.isMe(id),
-      deliver: (message) => this.trigger(message, this.network),
+      deliver: (message) => {
+        if (this.faults?.dropsFrom(message.src) !== true) this.trigger(message, this.network);
+      },
       linkDown: (peer) => this.trigger({ kind: 'LinkDown', peer }, this.network),
     });
     this.linkContext = {
@@ -192,6 +199,7 @@ export class TcpNetwork extends ComponentDefinition {
       this.trigger(message, this.network);
       return;
     }
+    if (this.faults?.dropsTo(message.dst) === true) return;
     if (!this.addresses.has(message.dst)) {
       this.stats.dropped++;
       this.log.debug({ peer: message.dst, kind: message.kind }, 'no address for peer: dropped');
