@@ -27,7 +27,7 @@ export interface NodeConfig {
   /** Free disk space below which writes get 507; absent: the store's default. */
   readonly minFreeBytes?: number;
   /** `/admin/faults` drops peer traffic on request (test harnesses only). */
-  readonly faultInjection: boolean;
+  readonly faultInjection?: true;
 }
 
 /** etcd's client TLS flags: --cert-file, --key-file, --trusted-ca-file, --client-cert-auth. */
@@ -193,7 +193,7 @@ export function resolveNodeConfig(
   return {
     id: nodeId(id),
     storage,
-    faultInjection: isOn(pick('faultInjection')),
+    ...(isOn(pick('faultInjection')) ? { faultInjection: true } : {}),
     ...(tlsDir === undefined ? {} : { tlsDir }),
     ...(httpTls === undefined ? {} : { httpTls }),
     ...(tokenFile === undefined ? {} : { tokenFile }),

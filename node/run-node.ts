@@ -58,7 +58,7 @@ export async function runNode(config: NodeConfig): Promise<void> {
     seed: randomInt(2 ** 31),
     ...(peerTls === undefined ? {} : { peerTls }),
     quotaBytes: config.quotaBytes,
-    faultInjection: config.faultInjection,
+    faultInjection: config.faultInjection === true,
     httpLimits: { maxConnections: config.maxClientConnections },
     ...(security.tls === undefined ? {} : { httpTls: security.tls }),
     ...(security.tokens === undefined ? {} : { tokens: security.tokens }),
