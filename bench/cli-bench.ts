@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalCluster, httpUrl } from '../client/local-cluster.js';
+import { machineDescription, median, writeBenchmarkSection } from './report.js';
+
+// `npm run bench:cli`: wall time of one `zabkv get` / `put` / `status` process, start to exit,
+// against a one-node cluster (issue 16: under 150 ms for get and put; etcdctl takes 17 ms).
+
+const RUNS = 20;
+const CLI = fileURLToPath(new URL('../cli/cli.js', import.meta.url));
+
+function wallMs(args: string[]): number {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0) throw new Error(`zabkv ${args.join(' ')}: ${result.stderr}`);
+  return ms;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'zabkv-cli-bench-'));
+const cluster = new LocalCluster({
+  nodes: 1,
+  replication: 1,
+  dataDir: dir,
+  firstHttpPort: 28_101,
+  firstPeerPort: 27_101,
+  env: { LOG_LEVEL: 'warn' },
+});
+cluster.start();
+try {
+  await cluster.ready(60_000);
+  const endpoints = ['--endpoints', httpUrl(cluster.options, 1)];
+  const commands: [string, string[]][] = [
+    ['`zabkv put bench/key value`', ['put', 'bench/key', 'value', ...endpoints]],
+    ['`zabkv get bench/key`', ['get', 'bench/key', ...endpoints]],
+    ['`zabkv status`', ['status', ...endpoints]],
+    ['`zabkv --version` (start-up alone)', ['--version']],
+  ];
+  wallMs(commands[0]![1]); // the first run warms the file cache
+  const rows: string[] = [];
+  const load = loadavg()[0]!.toFixed(1);
+  for (const [name, args] of commands) {
+    const times = Array.from({ length: RUNS }, () => wallMs(args));
+    const sorted = [...times].sort((a, b) => a - b);
+    rows.push(
+      `| ${name} | ${median(times).toFixed(0)} | ${sorted[0]!.toFixed(0)}–${sorted.at(-1)!.toFixed(0)} |`,
+    );
+    console.log(`${name}: median ${median(times).toFixed(0)} ms`);
+  }
+  writeBenchmarkSection(
+    'cli',
+    'CLI: wall time of one command',
+    'npm run bench:cli',
+    [
+      `Each command run ${RUNS} times as \`node dist/cli/cli.js …\` (a new process each time,`,
+      'start to exit) against a one-node local cluster. Target: get and put under 150 ms.',
+      `Load average when it started: ${load} on this machine.`,
+      '',
+      '| command | median (ms) | range (ms) |',
+      '| --- | --- | --- |',
+      ...rows,
+      '',
+      'get, put, del and status load commander and node:http only (`client/one-shot.ts`), not',
+      'undici, the node host or the plotting libraries; `test/cli/lazy-imports.test.ts` keeps it so.',
+    ].join('\n'),
+  );
+  console.log(`machine: ${machineDescription()}`);
+} finally {
+  await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
