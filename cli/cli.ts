@@ -85,63 +85,29 @@ program
   .addOption(new Option('--storage <kind>', 'the log store (default wal)').choices(['wal', 'lmdb']))
   .option('--profile <dir>', 'write a CPU profile of each node to <dir> when it stops')
   .option('--tls', 'mutual TLS between the nodes (certificates made in <data>/tls if missing)')
-  .action(async (options: Record<string, string | number>) => {
-    const { LocalCluster, httpUrl } = await import('../client/local-cluster.js');
-    const profile = options['profile'];
+  .option(
+    '--restart-failed',
+    'restart a node that exits (after a second), instead of reporting only',
+  )
+  .action(async (options: Record<string, string | number | boolean>) => {
     if (Number(options['replication']) > Number(options['nodes'])) {
       usageError(`--replication ${options['replication']} needs at least as many --nodes`);
     }
-    const cluster = new LocalCluster({
-      nodes: Number(options['nodes']),
-      replication: Number(options['replication']),
-      dataDir: String(options['data']),
-      firstHttpPort: Number(options['httpPort']),
-      firstPeerPort: Number(options['peerPort']),
-      env: options['storage'] === undefined ? {} : { ZABKV_STORAGE: String(options['storage']) },
-      nodeFlags: profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${String(profile)}`],
-      ...(options['tls'] === undefined ? {} : { tlsDir: `${String(options['data'])}/tls` }),
-    });
-    let stopping = false;
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      console.log('\nstopping all nodes…');
-      void cluster.stop().then(() => {
-        console.log('all nodes stopped; `npm start` again reuses the data');
-        process.exit(0);
-      });
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    try {
-      cluster.start();
-    } catch (error) {
-      failure(`cannot start: ${(error as Error).message}`);
-    }
-    console.log(
-      `starting ${cluster.options.nodes} nodes (logs in ${String(options['data'])}/node-<n>.log)…`,
-    );
-    if (cluster.options.tlsDir !== undefined) {
-      console.log(`mutual TLS between the nodes, certificates in ${cluster.options.tlsDir}`);
-    }
-    await cluster.ready(60_000);
-    const url = (n: number) => httpUrl(cluster.options, Math.min(n, cluster.options.nodes));
-    for (let n = 1; n <= cluster.options.nodes; n++) console.log(`  node ${n}: ${url(n)}`);
-    console.log(`\nDashboard (any node serves it): ${url(1)}/ui`);
-    console.log(
-      [
-        '',
-        'Every node accepts every key. Try:',
-        `  curl -i -X PUT ${url(1)}/kv/hello -d 'world'`,
-        `  curl -i ${url(4)}/kv/hello`,
-        `  curl -i -X PUT ${url(2)}/kv/hello -H 'If-Match: "<version from the ETag>"' -d 'again'`,
-        `  curl -i -X PUT ${url(3)}/kv/new -H 'If-None-Match: *' -d 'only if absent'`,
-        `  curl -i -X DELETE ${url(5)}/kv/hello`,
-        `  curl -s ${url(6)}/cluster`,
-        `  npx zabkv status        npx zabkv put k v        npx zabkv get k`,
-        '',
-        'Ctrl-C stops every node cleanly.',
-      ].join('\n'),
+    const { startCommand } = await import('./start-command.js');
+    const data = String(options['data']);
+    const profile = options['profile'];
+    await startCommand(
+      {
+        nodes: Number(options['nodes']),
+        replication: Number(options['replication']),
+        dataDir: data,
+        firstHttpPort: Number(options['httpPort']),
+        firstPeerPort: Number(options['peerPort']),
+        env: options['storage'] === undefined ? {} : { ZABKV_STORAGE: String(options['storage']) },
+        nodeFlags: profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${String(profile)}`],
+        ...(options['tls'] === undefined ? {} : { tlsDir: `${data}/tls` }),
+      },
+      { restartFailed: options['restartFailed'] === true },
     );
   });
 

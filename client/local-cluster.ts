@@ -43,6 +43,8 @@ export function httpUrl(options: LocalClusterOptions, node: number): string {
  */
 export class LocalCluster {
   private readonly children = new Map<number, ChildProcess>();
+  /** Called when a node's process exits, whoever ended it (`zabkv start` supervises with it). */
+  onNodeExit: ((node: number, code: number | null, signal: string | null) => void) | null = null;
 
   constructor(readonly options: LocalClusterOptions) {}
 
@@ -81,7 +83,7 @@ export class LocalCluster {
             String(replication),
           ]
         : ['--bootstrap', `127.0.0.1:${firstPeerPort}`];
-    const log = openSync(join(dataDir, `node-${node}.log`), 'a', PRIVATE_FILE_MODE);
+    const log = openSync(this.logPath(node), 'a', PRIVATE_FILE_MODE);
     const child = spawn(
       process.execPath,
       [
@@ -102,8 +104,9 @@ export class LocalCluster {
       { stdio: ['ignore', log, log], env: { ...process.env, ...this.options.env } },
     );
     this.children.set(node, child);
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       if (this.children.get(node) === child) this.children.delete(node);
+      this.onNodeExit?.(node, code, signal);
     });
     return child;
   }
@@ -121,6 +124,11 @@ export class LocalCluster {
   async restartNode(node: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<ChildProcess> {
     await this.kill(node, signal);
     return this.startNode(node);
+  }
+
+  /** Where node `node`'s output goes. */
+  logPath(node: number): string {
+    return join(this.options.dataDir, `node-${node}.log`);
   }
 
   process(node: number): ChildProcess | undefined {
