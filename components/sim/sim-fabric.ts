@@ -52,6 +52,8 @@ export class SimFabric {
    * faults (crash a node) at exactly the moment a chosen message arrives.
    */
   onArrival: ((message: Envelope) => boolean) | undefined;
+  /** The harness's hook on every message sent, before any fault: for invariant checks. */
+  onSend: ((message: Envelope) => void) | undefined;
 
   constructor(
     private readonly clock: SimClock,
@@ -108,6 +110,7 @@ export class SimFabric {
 
   send(message: Envelope): void {
     this.stats.sent++;
+    this.onSend?.(message);
     const src = message.src;
     const dst = this.resolve(message.dst);
     const wire = this.catalogue === undefined ? message : this.throughTheWire(message);

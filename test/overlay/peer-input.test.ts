@@ -137,6 +137,34 @@ describe('Overlay peer input', () => {
     }
   });
 
+  it('(f) a routed request for a group this node is not in (a stale table) is run nowhere', () => {
+    for (const seed of seedsToRun(2, 12_250)) {
+      runSeed(seed, FILE, () => {
+        const { cluster, sim, clients, forger } = setUp(seed);
+        const key = 'routed-with-a-stale-table';
+        const owner = cluster.table.groupOfKey(key);
+        const other = cluster.table.groups.find((g) => g.id !== owner.id)!;
+        // What a node whose table placed `other`'s members in `owner` would send them.
+        for (const member of other.members) {
+          forger.send(
+            'kv.Request',
+            member,
+            request(ROUTE_HOP, owner.id, put(key)),
+            owner.members[0]!,
+          );
+        }
+        sim.runFor(1_000);
+        for (const group of [owner, other]) {
+          const leader = cluster.leaderOf(group.id)!;
+          expect(cluster.host(leader)!.replica.durableState.machine.get(key)).toEqual({
+            status: 404,
+          });
+        }
+        finish(cluster, clients);
+      });
+    }
+  });
+
   it('(f) a routed request that does not decode is counted, not logged once per message', () => {
     const { cluster, sim, clients, forger } = setUp(12_300);
     const garbage = new Uint8Array([0xc1, 0xc1, 0xc1]);
