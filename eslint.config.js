@@ -22,6 +22,7 @@ export const layers = [
   'sim', // the simulated cluster harness (tests, demo, sweep, bench:zab)
   'client', // the client library and the local-cluster launcher
   'loadgen', // the load generator and its plots
+  'experiment', // scenario files run on real processes or in the simulator, and their reports
   'bench', // benchmark scripts that write BENCHMARKS.md
   'cli', // the zabkv command
   'test',

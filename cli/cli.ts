@@ -367,6 +367,33 @@ program
     },
   );
 
+const experiment = program
+  .command('experiment')
+  .description('run a scenario file (README, "Experiments") and write its report');
+experiment
+  .command('run <scenario>')
+  .description('on real processes on loopback')
+  .option('--out <dir>', 'report folder (default: <scenario>-report beside the file)')
+  .option('--seed <n>', "the workload's seed", '1')
+  .action(async (file: string, flags: { out?: string; seed?: string }) => {
+    const { experimentRun, ScenarioError } = await import('../experiment/experiment-command.js');
+    await experimentRun(file, flags).catch((error: Error) =>
+      error instanceof ScenarioError ? program.error(error.message) : Promise.reject(error),
+    );
+  });
+experiment
+  .command('sim <scenario>')
+  .description('in the deterministic simulator, one run per seed')
+  .option('--seeds <n>', 'how many seeds', '5')
+  .option('--first-seed <n>', 'the first seed', '1')
+  .option('--out <dir>', 'report folder (default: <scenario>-sim-report beside the file)')
+  .action(async (file: string, flags: { out?: string; seeds?: string; firstSeed?: string }) => {
+    const { experimentSim, ScenarioError } = await import('../experiment/experiment-command.js');
+    await experimentSim(file, flags).catch((error: Error) =>
+      error instanceof ScenarioError ? program.error(error.message) : Promise.reject(error),
+    );
+  });
+
 program
   .command('node')
   .description('run one node of a cluster (settings also from ZABKV_* variables or --config)')

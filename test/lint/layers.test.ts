@@ -29,7 +29,7 @@ describe('one-way folder layers', () => {
   });
 
   it('places every top-level folder that holds code, test last', () => {
-    const skip = new Set(['node_modules', 'dist', 'data', 'docs']);
+    const skip = new Set(['node_modules', 'dist', 'data', 'docs', 'experiments']);
     const folders = readdirSync('.', { withFileTypes: true })
       .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !skip.has(e.name))
       .map((e) => e.name);
