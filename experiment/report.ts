@@ -41,7 +41,7 @@ pre { background: #f5f5f5; padding: 0.6em; overflow-x: auto; }
 </style></head><body>
 <h1>${escape(scenario.name)}</h1>
 ${scenario.description === undefined ? '' : `<p>${escape(scenario.description)}</p>`}
-<p>Run on ${mode}. Linearizability of the recorded history: ${verdictText(verdicts)}</p>
+<p>Run on ${mode}${machineText(shown)}. Linearizability of the recorded history: ${verdictText(verdicts)}</p>
 ${svg}
 <h2>Actions</h2>
 <table><tr><th>at (s)</th><th>action</th><th></th></tr>
@@ -77,6 +77,12 @@ ${results.length > 1 ? seedTable(results) : ''}
   const file = join(dir, 'index.html');
   writeFileSync(file, html);
   return file;
+}
+
+function machineText(run: RunResult): string {
+  if (run.machine === undefined) return '';
+  const [start, end] = run.machine.load;
+  return ` (${run.machine.cpus} cores; load average ${start.toFixed(1)} at the start, ${end.toFixed(1)} at the end: other work on the machine lowers throughput)`;
 }
 
 function verdictText(verdicts: readonly string[]): string {

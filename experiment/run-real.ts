@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
@@ -20,6 +21,8 @@ export interface RealRunOptions {
   /** The CLI the nodes run (default: the one of this package). */
   readonly cli?: string;
   readonly log?: (line: string) => void;
+  /** Seconds of load before the measured workload (default 3): connections, JIT, first fsyncs. */
+  readonly warmupSec?: number;
 }
 
 /**
@@ -56,7 +59,9 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
     const state = await uiState(urls);
     const ranges: KeyRange[] = [...(state?.ranges ?? [])];
     const groups = (state?.groups ?? []).map((g) => g.id);
-    const t0 = performance.now();
+    const warmupMs = (options.warmupSec ?? 3) * 1000;
+    const loadAtStart = loadavg()[0]!;
+    const t0 = performance.now() + warmupMs;
     const durationMs = seconds(scenario.workload.duration) * 1000;
     const workload = new RealWorkload(client, ranges, t0, options.seed);
     const elapsed = () => performance.now() - t0;
@@ -163,6 +168,7 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
         }
       }
     };
+    if (warmupMs > 0) log(`warming up for ${warmupMs / 1000} s`);
     for (const a of scenario.timeline) {
       const wait = seconds(a.at) * 1000 - elapsed();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -173,16 +179,24 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
         `${(atMs / 1000).toFixed(1)} s: ${describeAction(a)}${failed === undefined ? '' : ` (failed: ${failed})`}`,
       );
     }
+    const wait = durationMs - elapsed();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const loadAtEnd = loadavg()[0]!;
     await Promise.all(running);
     log('workload done: healing, restarting, reading every key');
     await faults.healAll();
     for (const node of paused) cluster.process(node)?.kill('SIGCONT');
     for (let n = 1; n <= nodes; n++) if (cluster.process(n) === undefined) cluster.startNode(n);
     await cluster.ready(60_000);
-    const keys = new Set(workload.history.map((op) => op.input.key));
-    const reader = workload.history.length + 1_000_000;
-    for (const key of keys) await workload.operate(reader, { op: 'get', key });
-    const inWindow = workload.ops.filter((op) => op.start < durationMs);
+    const keys = [...new Set(workload.history.map((op) => op.input.key))];
+    const readers = Array.from({ length: 32 }, async (_, i) => {
+      const reader = 1_000_000 + i;
+      for (let k = i; k < keys.length; k += 32) {
+        await workload.operate(reader, { op: 'get', key: keys[k]! });
+      }
+    });
+    await Promise.all(readers);
+    const inWindow = workload.ops.filter((op) => op.start >= 0 && op.start < durationMs);
     const verdict = checkOperations(kvModel, workload.history, { maxSteps: 5_000_000 });
     return {
       mode: 'real',
@@ -190,6 +204,7 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
       durationSec: durationMs / 1000,
       actions,
       groups,
+      machine: { cpus: cpus().length, load: [loadAtStart, loadAtEnd] },
       ...summarize(inWindow, groups, durationMs),
       linearizability: { verdict, operations: workload.history.length },
     };

@@ -31,6 +31,8 @@ export interface RunResult {
   readonly mode: 'real' | 'sim';
   readonly seed?: number;
   readonly durationSec: number;
+  /** Real runs: the machine's cores and its 1-minute load average at the start and the end. */
+  readonly machine?: { readonly cpus: number; readonly load: readonly [number, number] };
   readonly actions: readonly ActionRecord[];
   readonly groups: readonly number[];
   /** Per group: operations that succeeded / failed (503 or unknown) in each second. */
