@@ -57,13 +57,14 @@ ${[...shown.groups.map(String), 'all']
   .join('\n')}
 </table>
 <h2>Availability</h2>
-<p>Seconds in which operations on a group were tried and none succeeded.</p>
-<table><tr><th>group</th><th>unavailable windows (s)</th><th>total (s)</th></tr>
+<p>Windows of a second or more in which no operation on the group succeeded, and the longest
+time between two successful operations on it (a failover shows there even when it is short).</p>
+<table><tr><th>group</th><th>unavailable windows (s)</th><th>total (s)</th><th>longest gap (ms)</th></tr>
 ${shown.groups
   .map((g) => {
     const windows = shown.unavailable[g] ?? [];
     const total = windows.reduce((sum, [a, b]) => sum + b - a, 0);
-    return `<tr><td>${g}</td><td>${windows.length === 0 ? 'none' : windows.map(([a, b]) => `${a}–${b}`).join(', ')}</td><td>${total}</td></tr>`;
+    return `<tr><td>${g}</td><td>${windows.length === 0 ? 'none' : windows.map(([a, b]) => `${a}–${b}`).join(', ')}</td><td>${fixed(total)}</td><td>${shown.longestGapMs[g] ?? '–'}</td></tr>`;
   })
   .join('\n')}
 </table>
@@ -95,11 +96,11 @@ function verdictText(verdicts: readonly string[]): string {
 
 function seedTable(results: readonly RunResult[]): string {
   const rows = results.map((r) => {
-    const down = r.groups.map((g) => (r.unavailable[g] ?? []).reduce((s, [a, b]) => s + b - a, 0));
+    const down = r.groups.map((g) => r.longestGapMs[g] ?? 0);
     return `<tr><td>${r.seed}</td><td>${r.linearizability.verdict}</td><td>${r.counts.ok}</td><td>${r.counts.unavailable}</td><td>${r.counts.unknown}</td><td>${down.join(' / ')}</td></tr>`;
   });
   return `<h2>Every seed</h2>
-<table><tr><th>seed</th><th>verdict</th><th>answered</th><th>unavailable</th><th>unknown</th><th>unavailable s per group</th></tr>
+<table><tr><th>seed</th><th>verdict</th><th>answered</th><th>unavailable</th><th>unknown</th><th>longest gap per group (ms)</th></tr>
 ${rows.join('\n')}
 </table>`;
 }

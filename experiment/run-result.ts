@@ -39,18 +39,25 @@ export interface RunResult {
   readonly perSecond: Readonly<Record<string, { ok: number[]; failed: number[] }>>;
   /** Per group and `all`, of successful operations, in ms. */
   readonly latency: Readonly<Record<string, LatencySummary>>;
-  /** Per group: [from, to) seconds in which operations were tried and none succeeded. */
+  /** Per group: [from, to] seconds, a second or more long, in which no operation succeeded. */
   readonly unavailable: Readonly<Record<string, [number, number][]>>;
+  /** Per group: the longest time (ms) between two successful operations (or an end). */
+  readonly longestGapMs: Readonly<Record<string, number>>;
   readonly counts: { readonly ok: number; readonly unavailable: number; readonly unknown: number };
   readonly linearizability: { readonly verdict: Verdict; readonly operations: number };
 }
+
+/** A gap this long without a successful operation counts as the group being unavailable. */
+export const UNAVAILABLE_GAP_MS = 1_000;
+
+const round = (seconds: number) => Math.round(seconds * 10) / 10;
 
 /** Per-second counts, latency and availability windows from the operations of a run. */
 export function summarize(
   ops: readonly OpRecord[],
   groups: readonly number[],
   durationMs: number,
-): Pick<RunResult, 'perSecond' | 'latency' | 'unavailable' | 'counts'> {
+): Pick<RunResult, 'perSecond' | 'latency' | 'unavailable' | 'longestGapMs' | 'counts'> {
   const seconds = Math.ceil(durationMs / 1000);
   const perSecond: Record<string, { ok: number[]; failed: number[] }> = {};
   for (const g of groups) {
@@ -100,18 +107,27 @@ export function summarize(
     };
     h.destroy();
   }
+  // Gaps between successive successful operations of a group: with clients busy on every
+  // group, a gap is time in which the group served nobody (a failover, a partition).
   const unavailable: Record<string, [number, number][]> = {};
+  const longestGapMs: Record<string, number> = {};
   for (const g of groups) {
+    const ends = ops
+      .filter((op) => op.group === g && op.outcome === 'ok')
+      .map((op) => op.end)
+      .sort((a, b) => a - b);
     const windows: [number, number][] = [];
-    const { ok, failed } = perSecond[g]!;
-    for (let s = 0; s < seconds; s++) {
-      if (ok[s] === 0 && failed[s]! > 0) {
-        const last = windows.at(-1);
-        if (last !== undefined && last[1] === s) last[1] = s + 1;
-        else windows.push([s, s + 1]);
-      }
+    let longest = 0;
+    let previous = 0;
+    for (const end of [...ends, durationMs]) {
+      const gap = Math.min(end, durationMs) - previous;
+      longest = Math.max(longest, gap);
+      if (gap >= UNAVAILABLE_GAP_MS)
+        windows.push([round(previous / 1000), round(Math.min(end, durationMs) / 1000)]);
+      previous = Math.max(previous, end);
     }
     unavailable[g] = windows;
+    longestGapMs[g] = Math.round(longest);
   }
-  return { perSecond, latency, unavailable, counts };
+  return { perSecond, latency, unavailable, longestGapMs, counts };
 }
