@@ -267,6 +267,11 @@ program
       .argParser(checked(nonNegativeInteger))
       .default('1'),
   )
+  .option(
+    '--data <dir>',
+    'without --nodes: the data directory of the `npm start` cluster',
+    './data',
+  )
   .option('--json', 'print the result as JSON')
   .option('--svg <dir>', 'also write <dir>/throughput.svg and <dir>/latency.svg for the run')
   .option('--token <token>', 'zabkv: bearer token (default: $ZABKV_TOKEN)')
@@ -280,6 +285,10 @@ program
     }
     const { benchCommand } = await import('../loadgen/bench-command.js');
     const { token: flagToken, cacert: flagCacert, ...flags } = options;
+    // zabkv takes host:port or URLs, as --endpoints does; etcd and ZooKeeper their own forms.
+    if (flags.nodes !== undefined && flags.target === 'zabkv') {
+      flags.nodes = endpoints(flags.nodes).join(',');
+    }
     const token = flagToken ?? process.env['ZABKV_TOKEN'];
     const cacert = flagCacert ?? process.env['ZABKV_CACERT'];
     let ca: Buffer | undefined;

@@ -42,6 +42,9 @@ export interface ClientOptions {
 
 type Method = 'GET' | 'PUT' | 'DELETE';
 
+/** How long a node whose connection failed is skipped before it is tried again. */
+const SKIP_DOWN_MS = 1_000;
+
 /**
  * The zabkv client over HTTP (undici). It retries only what provably did not happen: a 503
  * (after Retry-After, with jittered exponential backoff, on the next node) or a connection
@@ -51,6 +54,8 @@ type Method = 'GET' | 'PUT' | 'DELETE';
 export class ZabkvClient {
   private readonly pools: Pool[];
   private next = 0;
+  /** Per node: until when it is skipped after its connection failed (0: it is up). */
+  private readonly downUntil: number[];
   private readonly timeoutMs: number;
   private readonly attempts: number;
   /** Sent with every request: the token, when there is one. */
@@ -72,6 +77,7 @@ export class ZabkvClient {
           connect: tls,
         }),
     );
+    this.downUntil = this.pools.map(() => 0);
     this.authorization =
       options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -136,9 +142,9 @@ export class ZabkvClient {
     read: (response: Dispatcher.ResponseData) => Promise<T>,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const pool = this.pools[this.next++ % this.pools.length]!;
+      const node = this.pickNode();
       try {
-        return await read(await this.once(pool, method, key, query, headers, body));
+        return await read(await this.once(node, method, key, query, headers, body));
       } catch (error) {
         if (!(error instanceof Unavailable) || attempt >= this.attempts) throw error;
         const backoff = Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2);
@@ -147,14 +153,29 @@ export class ZabkvClient {
     }
   }
 
+  /**
+   * The next node round-robin, skipping nodes whose connection failed lately: a node that
+   * stopped answering is tried again after SKIP_DOWN_MS, not on every request meanwhile. When
+   * every node is skipped, the one tried longest ago.
+   */
+  private pickNode(): number {
+    const now = Date.now();
+    for (let tried = 0; tried < this.pools.length; tried++) {
+      const node = this.next++ % this.pools.length;
+      if (this.downUntil[node]! <= now) return node;
+    }
+    return this.downUntil.indexOf(Math.min(...this.downUntil));
+  }
+
   private async once(
-    pool: Pool,
+    node: number,
     method: Method,
     key: string,
     query: string,
     headers: Record<string, string>,
     body: Buffer | string | undefined,
   ): Promise<Dispatcher.ResponseData> {
+    const pool = this.pools[node]!;
     let response: Dispatcher.ResponseData;
     try {
       response = await pool.request({
@@ -171,6 +192,7 @@ export class ZabkvClient {
         bodyTimeout: this.timeoutMs,
       });
     } catch (error) {
+      this.downUntil[node] = Date.now() + SKIP_DOWN_MS;
       const message = `${method} ${key}: ${(error as Error).message}`;
       // Refused: the request never left; a read has no effect either way.
       if (method === 'GET' || isRefused(error))

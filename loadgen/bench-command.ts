@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { LocalCluster, httpUrl, isReady } from '../client/local-cluster.js';
 import type { ClientOptions } from '../client/zabkv-client.js';
+import { allMembers, startedCluster } from './cluster-endpoints.js';
 import { formatResult, runLoad, type LoadResult } from './load-generator.js';
 import { EtcdTarget, ZabkvTarget, ZooKeeperTarget, type LoadTarget } from './load-target.js';
 
@@ -23,6 +24,8 @@ export interface BenchFlags {
   warmup: string;
   seed: string;
   json?: boolean;
+  /** The data directory of the `npm start` cluster to find (default ./data). */
+  data?: string;
   /** Directory for throughput.svg and latency.svg of the run. */
   svg?: string;
   /** zabkv: the token and certificates of a secured cluster (cli.ts, --token, --cacert). */
@@ -47,25 +50,35 @@ function number(text: string | undefined, flag: string): number | undefined {
 export async function benchCommand(flags: BenchFlags): Promise<LoadResult> {
   let temporary: { cluster: LocalCluster; dir: string } | null = null;
   let nodes = flags.nodes?.split(',').map((n) => n.trim()) ?? [];
-  if (nodes.length === 0 && flags.target === 'zabkv') {
-    if (await isReady(LOCAL)) {
-      nodes = Array.from({ length: 6 }, (_, i) => `http://127.0.0.1:${8001 + i}`);
-    } else {
-      const dir = mkdtempSync(join(tmpdir(), 'zabkv-bench-'));
-      const cluster = new LocalCluster({
-        nodes: 6,
-        replication: 3,
-        dataDir: dir,
-        firstHttpPort: 28_001,
-        firstPeerPort: 27_001,
-        env: { LOG_LEVEL: 'warn' },
-      });
-      if (!flags.json) console.error('no cluster at 127.0.0.1:8001: starting a temporary one…');
-      cluster.start();
-      await cluster.ready(60_000);
-      temporary = { cluster, dir };
-      nodes = Array.from({ length: 6 }, (_, i) => httpUrl(cluster.options, i + 1));
+  if (flags.target === 'zabkv') {
+    // The cluster pointed at: the nodes given, else those of the `npm start` cluster (its
+    // state file, or node 1's default address), widened to every member /cluster lists.
+    if (nodes.length === 0) {
+      nodes = startedCluster(flags.data ?? './data') ?? ((await isReady(LOCAL)) ? [LOCAL] : []);
     }
+    if (nodes.length > 0) {
+      nodes = await allMembers(nodes, flags.client);
+      console.error(`bench: ${nodes.length} nodes: ${nodes.join(' ')}`);
+    }
+  }
+  if (nodes.length === 0 && flags.target === 'zabkv') {
+    const dir = mkdtempSync(join(tmpdir(), 'zabkv-bench-'));
+    const cluster = new LocalCluster({
+      nodes: 6,
+      replication: 3,
+      dataDir: dir,
+      firstHttpPort: 28_001,
+      firstPeerPort: 27_001,
+      env: { LOG_LEVEL: 'warn' },
+    });
+    if (!flags.json)
+      console.error(
+        'no cluster found (--nodes, ./data/cluster.json, 127.0.0.1:8001): starting a temporary one…',
+      );
+    cluster.start();
+    await cluster.ready(60_000);
+    temporary = { cluster, dir };
+    nodes = Array.from({ length: 6 }, (_, i) => httpUrl(cluster.options, i + 1));
   }
   if (nodes.length === 0) throw new Error('--nodes <url,url,…> is required for this target');
   const connections = number(flags.conns ?? flags.clients, '--conns')!;
