@@ -140,8 +140,21 @@ export class LocalCluster {
     const deadline = Date.now() + timeoutMs;
     for (let node = 1; node <= this.options.nodes; node++) {
       for (;;) {
-        if (await isReady(httpUrl(this.options, node))) break;
-        if (Date.now() > deadline) throw new Error(`node ${node} not ready after ${timeoutMs} ms`);
+        const answer = await readiness(httpUrl(this.options, node));
+        if (answer === true) break;
+        if (Date.now() > deadline) {
+          // Why it was not ready, so that a process that died and one without a leader differ.
+          const child = this.children.get(node);
+          const exited =
+            child === undefined
+              ? '; its process has exited'
+              : isRunning(child)
+                ? ''
+                : `; its process exited (${child.exitCode ?? child.signalCode})`;
+          throw new Error(
+            `node ${node} not ready after ${timeoutMs} ms (last probe: ${answer}${exited})`,
+          );
+        }
         await sleep(50);
       }
     }
@@ -160,11 +173,19 @@ function isRunning(child: ChildProcess): boolean {
 
 /** Whether the node at `url` answers /readyz with 200. */
 export async function isReady(url: string): Promise<boolean> {
+  return (await readiness(url)) === true;
+}
+
+/** True when the node at `url` answers /readyz with 200, else what it answered or the error. */
+async function readiness(url: string): Promise<true | string> {
   try {
     const response = await request(`${url}/readyz`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
-    await response.body.dump();
-    return response.statusCode === 200;
-  } catch {
-    return false;
+    const body = await response.body.text();
+    return response.statusCode === 200 || `${response.statusCode} ${body.slice(0, 200)}`;
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause;
+    const code =
+      (cause as { code?: unknown } | undefined)?.code ?? (error as { code?: unknown }).code;
+    return `${error instanceof Error ? error.message : String(error)}${code === undefined ? '' : ` (${String(code)})`}`;
   }
 }
