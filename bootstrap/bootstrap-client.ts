@@ -107,13 +107,33 @@ export class BootstrapClient extends ComponentDefinition {
       return;
     }
     if (table.address(this.init.address.id as NodeId) === undefined) {
-      this.reject('bad-table', from, table.version, 'this node is not in it');
+      this.excluded(table.version);
       return;
     }
     this.table = table;
     if (this.checkIns !== null) this.timers.cancel(this.checkIns);
     this.checkIns = null;
     this.announce(table);
+  }
+
+  /**
+   * The bootstrap node answered this node's own check-in with a table that does not list it:
+   * the cluster formed without it. Said once, at warn; checking in again cannot change that.
+   */
+  private excluded(version: number): void {
+    if (this.checkIns === null) return;
+    this.timers.cancel(this.checkIns);
+    this.checkIns = null;
+    this.log.warn(
+      { version },
+      'the cluster formed without this node (it is in no group of the lookup table); ' +
+        'membership change is not supported yet: start it with a new cluster, or as one of the --cluster-size nodes',
+    );
+    const rejected = this.rejections.counts;
+    this.trigger(
+      { kind: 'BootstrapStatus', role: 'client', rejected, excluded: true },
+      this.status,
+    );
   }
 
   private reject(reason: PeerRejectionReason, from: NodeId, version: number, why?: string): void {

@@ -62,7 +62,17 @@ export class BootstrapServer extends ComponentDefinition {
     const known =
       this.table === null ? this.checkedIn.get(node)?.address : this.table.address(node);
     if (known === undefined && this.table !== null) {
+      // Counted, and answered with the table so the node learns it was left out (it stops
+      // checking in); it holds nothing /cluster does not show any client.
       this.reject('check-in-not-member', node, address);
+      this.trigger(
+        {
+          kind: 'SetPeers',
+          peers: [{ id: node, host: address.peer.host, port: address.peer.port }],
+        },
+        this.network,
+      );
+      this.sendTable(node, nonce);
       return;
     }
     if (known !== undefined && !sameAddress(known, address)) {
@@ -74,12 +84,15 @@ export class BootstrapServer extends ComponentDefinition {
       this.network,
     );
     if (this.table !== null) {
+      this.log.debug({ node }, 'check-in after formation: the table sent again');
       this.sendTable(node, nonce);
       return;
     }
     this.checkedIn.set(node, { address, nonce });
     if (known === undefined) {
       this.log.info({ node, joined: this.checkedIn.size, of: this.init.clusterSize }, 'check-in');
+    } else {
+      this.log.debug({ node }, 'check-in repeated');
     }
     if (this.checkedIn.size < this.init.clusterSize) return;
     const addresses = [...this.checkedIn.values()].map((c) => c.address);

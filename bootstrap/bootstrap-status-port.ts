@@ -9,6 +9,11 @@ export interface BootstrapStatus {
   readonly kind: 'BootstrapStatus';
   readonly role: 'client' | 'server';
   readonly rejected: Readonly<Record<string, number>>;
+  /**
+   * Client: the cluster formed without this node (the bootstrap node's table does not list
+   * it); it has stopped checking in, and its host should give up.
+   */
+  readonly excluded?: boolean;
 }
 
 export const BootstrapStatusPort = portType<never, BootstrapStatus>('BootstrapStatus');

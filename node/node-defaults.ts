@@ -36,6 +36,8 @@ export const FAILURE_DETECTOR_TIMING = {
  * is one small message, cheap at five a second.
  */
 export const CHECK_IN_MS = 200;
+/** A node the cluster formed without exits this long after it is told (its log line first). */
+export const EXCLUDED_EXIT_MS = 2_000;
 
 const OVERLAY_TICK_MS = 100;
 

@@ -28,6 +28,8 @@ export interface NodeHostInit {
   readonly bootstrap: BootstrapRole;
   /** The table persisted before a restart, if any. */
   readonly savedTable: LookupTable | null;
+  /** Called once the bootstrap node says the cluster formed without this node. */
+  readonly onExcluded?: () => void;
   /** Called with every newer table; the caller persists it. */
   readonly saveTable: (table: LookupTable) => void;
   readonly registry: Registry;

@@ -153,9 +153,10 @@ export class NodeHost extends ComponentDefinition {
       this.board.routingStatus(s);
       this.metrics.rejections('overlay', s.rejected);
     });
-    this.subscribe(this.bootstrapStatus, 'BootstrapStatus', (s) =>
-      this.metrics.rejections(`bootstrap-${s.role}`, s.rejected),
-    );
+    this.subscribe(this.bootstrapStatus, 'BootstrapStatus', (s) => {
+      this.metrics.rejections(`bootstrap-${s.role}`, s.rejected);
+      if (s.excluded === true) this.init.onExcluded?.();
+    });
     this.subscribe(this.replicaStatus, 'ReplicaStatus', (status) => {
       this.board.replicaStatus(status);
       this.metrics.report(status);

@@ -5,6 +5,7 @@ import { ComponentSystem, LiveScheduler } from '../components/kernel/index.js';
 import { makePrivateDirectory, privateDirectoryWarning } from '../components/private-file.js';
 import type { LookupTable } from '../bootstrap/lookup-table.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { EXCLUDED_EXIT_MS } from './node-defaults.js';
 import { loadHttpSecurity } from './http-security.js';
 import { NodeHost } from './node-host.js';
 import type { NodeConfig } from './node-config.js';
@@ -49,6 +50,14 @@ export async function runNode(config: NodeConfig): Promise<void> {
     ...(config.minFreeBytes === undefined ? {} : { minFreeBytes: config.minFreeBytes }),
     bootstrap: config.bootstrap,
     savedTable: saved,
+    onExcluded: () => {
+      // Nothing to serve and nothing to wait for: exit non-zero so a supervisor notices.
+      logger.error({ exitInMs: EXCLUDED_EXIT_MS }, 'not a member of this cluster: exiting');
+      setTimeout(() => {
+        logger.flush();
+        process.exit(3);
+      }, EXCLUDED_EXIT_MS).unref();
+    },
     saveTable: (table: LookupTable) => {
       if (saved !== null && saved.version >= table.version) return;
       saveTable(config.dataDir, table);

@@ -46,5 +46,5 @@ export function runDemo(seed: number, print: (line: string) => void): void {
   const digests = new Set(cluster.digests().values());
   print(`replicas converged: ${digests.size === 1 ? 'yes, identical state digests' : 'NO'}`);
   print(`linearizability of all ${cluster.history.length} recorded operations: ${verdict}`);
-  print(`trace sha256 ${sim.trace.digest().slice(0, 16)}…; replay: npm start -- --seed ${seed}`);
+  print(`trace sha256 ${sim.trace.digest().slice(0, 16)}…; replay: npx zabkv demo --seed ${seed}`);
 }

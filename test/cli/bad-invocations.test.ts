@@ -92,3 +92,17 @@ describe('zabkv without a command, and --version', () => {
     expect(stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 });
+
+describe('zabkv demo', () => {
+  it('prints a replay hint that runs as printed and replays the same trace', () => {
+    const first = cli(['demo', '--seed', '3']);
+    expect(first.code).toBe(0);
+    const hint = /trace sha256 (\S+); replay: (.+)$/m.exec(first.stdout);
+    expect(hint).not.toBeNull();
+    const [, trace, command] = hint!;
+    expect(command).toBe('npx zabkv demo --seed 3');
+    const replay = cli(command!.split(' ').slice(2)); // `npx zabkv` is this CLI
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain(`trace sha256 ${trace}`);
+  }, 60_000);
+});

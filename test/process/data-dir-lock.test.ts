@@ -91,3 +91,32 @@ describe('the data directory lock', () => {
     await client.close();
   });
 });
+
+// Issue 16, item 8: a node arriving after formation is told once, at warn, and exits non-zero.
+describe('a node the cluster formed without', () => {
+  it('is told once that the cluster formed without it, and exits 3', async () => {
+    const late = await runCli(
+      [
+        'node',
+        '--id',
+        '2',
+        '--peer',
+        `127.0.0.1:${ports + 2}`,
+        '--http',
+        `127.0.0.1:${ports + 3}`,
+        '--data',
+        join(dir, 'late'),
+        '--bootstrap',
+        `127.0.0.1:${ports + 1}`,
+      ],
+      { LOG_LEVEL: 'info' },
+    );
+    expect(late.code).toBe(3);
+    const told = late.stdout
+      .split('\n')
+      .filter((line) => line.includes('formed without this node'));
+    expect(told).toHaveLength(1);
+    expect(told[0]).toContain('"level":40'); // warn
+    expect(told[0]).toContain('membership change is not supported yet');
+  });
+});
