@@ -86,7 +86,7 @@ describe.skipIf(browserPath === null)('the dashboard in a browser', () => {
     })();
     page = await browser.newPage();
     await page.goto(`${httpUrl(cluster.options, 1)}/ui`);
-  });
+  }, 120_000);
 
   afterAll(async () => {
     stopLoad = true;
