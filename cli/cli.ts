@@ -376,6 +376,12 @@ program
     },
   );
 
+/** A broken scenario file: every problem on its own line (not commander's one-line errors), exit 2. */
+function scenarioRefused(message: string): void {
+  console.error(message);
+  process.exitCode = USAGE;
+}
+
 const experiment = program
   .command('experiment')
   .description('run a scenario file (README, "Experiments") and write its report');
@@ -387,7 +393,7 @@ experiment
   .action(async (file: string, flags: { out?: string; seed?: string }) => {
     const { experimentRun, ScenarioError } = await import('../experiment/experiment-command.js');
     await experimentRun(file, flags).catch((error: Error) =>
-      error instanceof ScenarioError ? program.error(error.message) : Promise.reject(error),
+      error instanceof ScenarioError ? scenarioRefused(error.message) : Promise.reject(error),
     );
   });
 experiment
@@ -399,7 +405,7 @@ experiment
   .action(async (file: string, flags: { out?: string; seeds?: string; firstSeed?: string }) => {
     const { experimentSim, ScenarioError } = await import('../experiment/experiment-command.js');
     await experimentSim(file, flags).catch((error: Error) =>
-      error instanceof ScenarioError ? program.error(error.message) : Promise.reject(error),
+      error instanceof ScenarioError ? scenarioRefused(error.message) : Promise.reject(error),
     );
   });
 

@@ -111,14 +111,19 @@ function fieldName(path: string): string {
   return name === '' ? '(the file)' : name;
 }
 
+/** One problem per field: the first typebox reports (a missing field also fails its type). */
 function problems(check: Check, value: unknown, prefix = '') {
-  return [...check.Errors(value)].map((e) => {
+  const byField = new Map<string, string>();
+  for (const e of check.Errors(value)) {
+    const field = fieldName(prefix + e.path);
+    if (byField.has(field)) continue;
     const extra =
       e.message.startsWith('Unexpected property') || e.schema === undefined
         ? ''
         : describeSchema(e.schema);
-    return `${fieldName(prefix + e.path)}: ${e.message}${extra}`;
-  });
+    byField.set(field, `${field}: ${e.message}${extra}`);
+  }
+  return [...byField.values()];
 }
 
 function describeSchema(schema: TSchema): string {
@@ -164,7 +169,8 @@ export function parseScenario(text: string, file = 'scenario'): Scenario {
       else timeline.push(entry as Action);
     });
   }
-  if (errors.length === 0) {
+  // The checks across fields run once the shape is right, on every action that is itself valid.
+  if (checkShape.Check(raw)) {
     const scenario = raw as Static<typeof ScenarioShape>;
     const groups = Math.floor(scenario.cluster.nodes / scenario.cluster.replication);
     if (groups < 1) errors.push('cluster.replication: larger than cluster.nodes');
