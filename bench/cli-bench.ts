@@ -10,11 +10,14 @@ import { machineDescription, median, writeBenchmarkSection } from './report.js';
 // against a one-node cluster (issue 16: under 150 ms for get and put; etcdctl takes 17 ms).
 
 const RUNS = 20;
+const NODE_ONLY: string[] = [];
 const CLI = fileURLToPath(new URL('../cli/cli.js', import.meta.url));
 
+/** Wall time of `node <CLI> args`, or of `node -e 0` (Node's own start-up) for NODE_ONLY. */
 function wallMs(args: string[]): number {
   const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  const argv = args === NODE_ONLY ? ['-e', '0'] : [CLI, ...args];
+  const result = spawnSync(process.execPath, argv, { encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.status !== 0) throw new Error(`zabkv ${args.join(' ')}: ${result.stderr}`);
   return ms;
@@ -38,6 +41,7 @@ try {
     ['`zabkv get bench/key`', ['get', 'bench/key', ...endpoints]],
     ['`zabkv status`', ['status', ...endpoints]],
     ['`zabkv --version` (start-up alone)', ['--version']],
+    ['`node -e 0` (Node alone: the floor)', NODE_ONLY],
   ];
   wallMs(commands[0]![1]); // the first run warms the file cache
   const rows: string[] = [];
@@ -65,6 +69,8 @@ try {
       '',
       'get, put, del and status load commander and node:http only (`client/one-shot.ts`), not',
       'undici, the node host or the plotting libraries; `test/cli/lazy-imports.test.ts` keeps it so.',
+      "What a command costs above `node -e 0` is the CLI; Node's own start-up on this machine is",
+      'the floor under every row.',
     ].join('\n'),
   );
   console.log(`machine: ${machineDescription()}`);

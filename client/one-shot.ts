@@ -1,5 +1,4 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { Indeterminate, Unavailable, errorOfAnswer } from './kv-errors.js';
 
 /**
@@ -64,7 +63,7 @@ export async function oneShot(
   throw new Unavailable(`no endpoint could answer (last: ${last})`, 'ConnectionFailed', 1);
 }
 
-function send(
+async function send(
   options: OneShotOptions,
   endpoint: string,
   method: Method,
@@ -74,7 +73,8 @@ function send(
 ): Promise<Answer> {
   const url = new URL(path, endpoint);
   const secure = url.protocol === 'https:';
-  const request = secure ? httpsRequest : httpRequest;
+  // node:https (and TLS with it) costs ~30 ms to load: only an https endpoint pays for it.
+  const request = secure ? (await import('node:https')).request : httpRequest;
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
