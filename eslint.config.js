@@ -14,8 +14,9 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 export const layers = [
   'components', // the kernel and the generic Network/Timer/Storage/FailureDetector components
   'kv', // the key-value operation, its outcome and wire form, the Kv port
+  'state', // the applied key-value state: lmdb on a node, in memory in simulation
   'bootstrap', // cluster formation and the lookup table
-  'replica', // ZAB and the key-value state machine
+  'replica', // ZAB in one group
   'overlay', // routing any key to its group
   'frontend', // the HTTP server component
   'node', // assembles one node's component tree

@@ -87,8 +87,17 @@ export const PROPOSAL_PIECE_BYTES = 1 * MIB;
 export const PROPOSAL_PIECE_ENTRIES_COUNT = 512;
 /** A log entry's framing inside a proposal: [zxid, payload] as msgpack. */
 export const ENTRY_ENVELOPE_BYTES = 16;
-/** A SNAP sync sends the state in pieces of this size. */
+/** A SNAP sync sends the state in pieces of this size (one entry may take a piece past it). */
 export const SNAP_PIECE_BYTES = 1 * MIB;
+/** Snapshot pieces a leader sends ahead of the follower's acknowledgements (flow control). */
+export const SNAP_WINDOW_PIECES = 4;
+/**
+ * Log bytes applied between two checkpoints of the applied state, whatever `snapshotEvery`
+ * says: the log held in memory between checkpoints is bounded in bytes, not only in entries.
+ */
+export const CHECKPOINT_LOG_BYTES = 64 * MIB;
+/** Log bytes kept behind a checkpoint for DIFF, at most (as well as `retainEntries`). */
+export const RETAINED_LOG_BYTES = 64 * MIB;
 /** Epochs a follower reports in ACKEPOCH (the last zxid of each, to find the common prefix). */
 export const MAX_EPOCH_ENDS_COUNT = 4096;
 /** Proposals a leader may have outstanding before it answers 503 (back-pressure). */
@@ -120,8 +129,10 @@ assert(
   'headers arrive within the request timeout',
 );
 assert(MAX_PROPOSAL_MESSAGE_BYTES <= MAX_FRAME_BYTES, 'a proposal piece fits in a frame');
+/** A snapshot piece at most: its size, and one entry that took it past that. */
+export const MAX_SNAP_PIECE_BYTES = SNAP_PIECE_BYTES + MAX_OPERATION_BYTES;
 assert(
-  SNAP_PIECE_BYTES + MAX_MESSAGE_ENVELOPE_BYTES <= MAX_FRAME_BYTES,
+  MAX_SNAP_PIECE_BYTES + MAX_MESSAGE_ENVELOPE_BYTES <= MAX_FRAME_BYTES,
   'a snapshot piece fits in a frame',
 );
 assert(

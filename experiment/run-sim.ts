@@ -50,7 +50,7 @@ export function runSim(scenario: Scenario, seed: number): RunResult {
         if (id === null) return 'no such node now';
         cluster.crash(id);
         if (a.action === 'wipe') {
-          cluster.disks.get(id)!.wipe();
+          cluster.wipe(id);
           sim.restart(id);
         } else stopped.add(id);
         return undefined;

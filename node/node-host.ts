@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ComponentDefinition, type ComponentContext } from '../components/kernel/index.js';
 import { EventuallyPerfectFailureDetector, FailureDetector } from '../components/fd/index.js';
 import { Network } from '../components/network/network-port.js';
@@ -7,6 +8,8 @@ import { SeededRandom } from '../components/random/seeded-random.js';
 import type { LmdbStorage } from '../components/storage/lmdb-storage.js';
 import type { WalStorage } from '../components/storage/wal-storage.js';
 import { Storage } from '../components/storage/index.js';
+import { stopNodeOnFailure } from '../components/storage/disk-store.js';
+import { LmdbStateEnvironment } from '../state/lmdb-state-environment.js';
 import { LiveTimer } from '../components/timer/live-timer.js';
 import { Timer } from '../components/timer/timer-port.js';
 import { BootstrapClient } from '../bootstrap/bootstrap-client.js';
@@ -56,6 +59,7 @@ export class NodeHost extends ComponentDefinition {
   private readonly shutdownSequence: ShutdownSequence;
   private replica: Replica | null = null;
   private storage: LmdbStorage | WalStorage | null = null;
+  private stateEnvironment: LmdbStateEnvironment | null = null;
 
   constructor(
     context: ComponentContext,
@@ -191,6 +195,10 @@ export class NodeHost extends ComponentDefinition {
       log: this.log,
     });
     this.storage = storage;
+    this.stateEnvironment = new LmdbStateEnvironment(
+      join(this.init.dataDir, 'state'),
+      stopNodeOnFailure(this.log),
+    );
     const replica = this.create(Replica, {
       ...defaults.replicaTiming(this.init.timing),
       ...(this.init.quotaBytes === undefined ? {} : { quotaBytes: this.init.quotaBytes }),
@@ -199,6 +207,7 @@ export class NodeHost extends ComponentDefinition {
       members: group.members,
       random: this.random.fork(`replica-${group.id}`),
       observer: { ...this.metrics.observer, restored: (_node, zxid) => this.ui.restored(zxid) },
+      state: this.stateEnvironment.store(group.id),
     });
     this.replica = replica;
     this.connect(this.network.provided(Network), replica.required(Network));
@@ -225,5 +234,6 @@ export class NodeHost extends ComponentDefinition {
     const storage = this.storage;
     this.kill();
     await storage?.whenClosed();
+    await this.stateEnvironment?.close();
   }
 }

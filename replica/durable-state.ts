@@ -1,13 +1,22 @@
 import assert from 'node:assert/strict';
+import { CHECKPOINT_LOG_BYTES, RETAINED_LOG_BYTES } from '../components/limits.js';
 import type { StorageWrite, StoredEntry, StoredImage } from '../components/storage/index.js';
 import type { KvOutcome } from '../kv/kv-operation.js';
 import { decodeOperation, isWrite } from '../kv/kv-operation.js';
 import { formatZxid, type Zxid } from '../kv/zxid.js';
 import { decodeLogEntry, type EntryOrigin } from './log-entry.js';
+import type { StateInstall, StateStore } from '../state/state-store.js';
 import { DurableWaiters } from './durable-waiters.js';
-import { KvStateMachine } from './kv-state-machine.js';
 import type { ReplicaInit } from './replica-config.js';
 import { ReplicaLog } from './replica-log.js';
+import { StateWaiters } from './state-waiters.js';
+
+/**
+ * The log's snapshot record is a marker: the applied state lives in the StateStore, and the
+ * record says the log starts after its zxid (what the state on disk covers). zabkv 0.1 wrote
+ * the whole state there; such a record is not empty.
+ */
+const LOG_BASE_MARKER = new Uint8Array(0);
 
 /** A storage write before it is numbered. */
 export type UnnumberedWrite = StorageWrite extends infer W
@@ -43,13 +52,22 @@ export class DurableState {
   private voterValue = false;
   private committedValue: Zxid = 0;
   private historyValue = new ReplicaLog(0, []);
-  private machineValue = new KvStateMachine();
   private nextSeq = 1;
+  /** Every write up to this one is durable. */
+  private durableSeq = 0;
   private waiters = new DurableWaiters();
+  private stateWaiters = new StateWaiters();
+  /** Log entries the leader streams a snapshot ahead of: compaction keeps what follows them. */
+  private readonly pins = new Set<{ readonly zxid: Zxid }>();
+  /** A snapshot received whole, until the store has switched to it. */
+  private installing: StateInstall | null = null;
+  /** The zxid of the last log-base marker written (SaveSnapshot), to write none twice. */
+  private markerZxid = 0;
   private spaceLowValue = false;
   /** Failed writes since this replica last held a synced history durably (for the back-off). */
   private failures = 0;
   private appliedSinceSnapshot = 0;
+  private appliedBytesSinceSnapshot = 0;
   /** Commits until the next snapshot: drawn anew each time (see nextSnapshotAfter). */
   private snapshotAfter: number;
   private snapshotPending = false;
@@ -59,6 +77,8 @@ export class DurableState {
     private readonly write: (write: StorageWrite) => void,
   ) {
     this.snapshotAfter = this.nextSnapshotAfter();
+    // What the state store holds on disk is committed: the log tail waits for Load and sync.
+    this.committedValue = config.state.appliedZxid;
   }
 
   get acceptedEpoch(): number {
@@ -78,8 +98,9 @@ export class DurableState {
   get history(): ReplicaLog {
     return this.historyValue;
   }
-  get machine(): KvStateMachine {
-    return this.machineValue;
+  /** The applied state (in lmdb on a node, in memory in simulation). */
+  get machine(): StateStore {
+    return this.config.state;
   }
   /** The store's free space is below its reserve (SpaceLow): new data is refused with 507. */
   get spaceLow(): boolean {
@@ -99,8 +120,10 @@ export class DurableState {
    */
   writeFailed(): number {
     this.waiters = new DurableWaiters();
+    this.stateWaiters = new StateWaiters();
     this.snapshotPending = false;
     this.appliedSinceSnapshot = 0;
+    this.appliedBytesSinceSnapshot = 0;
     this.failures++;
     return Math.min(2 ** (this.failures - 1), 32);
   }
@@ -116,22 +139,49 @@ export class DurableState {
     };
   }
 
-  /** Takes the image the store loaded at start. Only the snapshot is known committed. */
+  /**
+   * Takes the image the store loaded at start (or after a failed write) beside the applied
+   * state: the state is committed through its applied zxid; the log tail after it waits for
+   * sync, which may truncate it (ZOOKEEPER-2845).
+   */
   load(image: StoredImage): void {
     // ZooKeeper refuses to start with acceptedEpoch < currentEpoch: the files are inconsistent.
     if (!(image.acceptedEpoch >= image.currentEpoch))
       assert.fail(`acceptedEpoch ${image.acceptedEpoch} < currentEpoch ${image.currentEpoch}`);
+    if (image.snapshot !== null && image.snapshot.state.length > 0) {
+      assert.fail(
+        'this data directory was written by zabkv 0.1, which kept the applied state in snapshot ' +
+          "files; this version keeps it in lmdb and cannot read them. Wipe this node's data " +
+          'directory and restart it: it re-syncs from its group (one node at a time).',
+      );
+    }
+    const state = this.config.state;
+    state.revertUnreleased();
+    state.poll();
+    if (this.installing?.installed === true) this.installing = null; // the state loaded is it
     this.acceptedEpochValue = image.acceptedEpoch;
     this.currentEpochValue = image.currentEpoch;
     this.voterValue = image.voter;
-    const snapshotZxid = image.snapshot?.zxid ?? 0;
-    this.machineValue =
-      image.snapshot === null ? new KvStateMachine() : KvStateMachine.decode(image.snapshot.state);
-    assert.equal(this.machineValue.appliedZxid, snapshotZxid, 'snapshot zxid and state disagree');
-    this.historyValue = historyAfterLoad(image);
-    // The log tail waits for sync, which may truncate it (ZOOKEEPER-2845).
-    this.committedValue = snapshotZxid;
-    this.config.observer?.restored?.(this.config.self, snapshotZxid);
+    const applied = state.appliedZxid;
+    const base = image.snapshot?.zxid ?? 0;
+    this.markerZxid = base;
+    const history = applied < base ? null : historyAfterLoad(image, applied);
+    if (history === null) {
+      // The log starts after more than the state holds (its files were lost): what is missing
+      // may have been acknowledged, so this node must sync before it counts (ZOOKEEPER-261).
+      this.voterValue = false;
+    }
+    this.historyValue = history ?? new ReplicaLog(applied, []);
+    if (this.historyValue.length === 0 && applied !== base) {
+      // The log must continue right after the state: it restarts there (no gap on disk).
+      this.persist({
+        kind: 'InstallSnapshot',
+        snapshot: { zxid: applied, state: LOG_BASE_MARKER },
+      });
+      this.markerZxid = applied;
+    }
+    this.committedValue = applied;
+    this.config.observer?.restored?.(this.config.self, applied);
   }
 
   /** Requests a write; returns its number, which `onDurable` will reach once it is on disk. */
@@ -143,7 +193,37 @@ export class DurableState {
 
   /** Every write up to `seq` is durable: the state changes that waited for it take effect. */
   onDurable(seq: number): void {
+    this.durableSeq = Math.max(this.durableSeq, seq);
     this.waiters.release(seq);
+  }
+
+  /** A snapshot received whole is on its way to disk: no role may apply anything meanwhile. */
+  get installPending(): boolean {
+    return this.installing !== null;
+  }
+
+  /**
+   * Takes in what the state store finished: flushes, and an installed snapshot, which becomes
+   * the state (its zxid is returned then).
+   */
+  pollState(): Zxid | null {
+    const state = this.config.state;
+    state.poll();
+    let installed: Zxid | null = null;
+    if (this.installing?.installed === true) {
+      installed = this.installing.zxid;
+      this.installing = null;
+      this.adoptInstalled(installed);
+    }
+    this.stateWaiters.release(state.durableZxid);
+    return installed;
+  }
+
+  /** Keeps the log after `zxid` (a snapshot streamed to a follower) until the pin is dropped. */
+  pinLog(zxid: Zxid): () => void {
+    const pin = { zxid };
+    this.pins.add(pin);
+    return () => this.pins.delete(pin);
   }
 
   /**
@@ -188,25 +268,35 @@ export class DurableState {
   }
 
   /**
-   * Replaces the state by a snapshot the leader sent (SNAP), unless it is not one: returns why
+   * Starts taking a snapshot the leader streams (SNAP), unless it cannot be one: returns why
    * then, having changed nothing (peer input is validated, never asserted).
    */
-  installSnapshot(zxid: Zxid, state: Uint8Array): string | null {
-    let machine: KvStateMachine;
-    try {
-      machine = KvStateMachine.decode(state);
-    } catch (error) {
-      return `snapshot does not decode: ${(error as Error).message}`;
-    }
-    if (machine.appliedZxid !== zxid) return 'snapshot zxid and state disagree';
+  beginInstall(zxid: Zxid): StateInstall | string {
     if (zxid < this.committedValue) return 'a snapshot older than what this replica applied';
-    this.machineValue = machine;
+    return this.config.state.beginInstall(zxid);
+  }
+
+  /** Every piece of `install` is in: the store switches to it once it is on disk (pollState). */
+  finishInstall(install: StateInstall): void {
+    assert(this.installing === null, 'two snapshot installs at once');
+    this.installing = install;
+    install.finish();
+  }
+
+  /**
+   * The installed snapshot is the state, on disk: the log restarts after it. The state went to
+   * disk first, so a crash in between leaves the old log beside a newer state, which `load`
+   * restarts the same way.
+   */
+  private adoptInstalled(zxid: Zxid): void {
+    assert.equal(this.config.state.appliedZxid, zxid, 'installed state and its zxid disagree');
     this.committedValue = zxid;
     this.config.observer?.restored?.(this.config.self, zxid);
     this.appliedSinceSnapshot = 0;
+    this.appliedBytesSinceSnapshot = 0;
     this.historyValue.resetTo(zxid);
-    this.persist({ kind: 'InstallSnapshot', snapshot: { zxid, state } });
-    return null;
+    this.persist({ kind: 'InstallSnapshot', snapshot: { zxid, state: LOG_BASE_MARKER } });
+    this.markerZxid = zxid;
   }
 
   /**
@@ -218,17 +308,24 @@ export class DurableState {
     if (zxid <= this.committedValue) return;
     if (!(zxid <= this.historyValue.last)) assert.fail(`commit ${formatZxid(zxid)} beyond the log`);
     this.committedValue = zxid;
-    for (const entry of this.historyValue.between(this.machineValue.appliedZxid, zxid)) {
+    const state = this.config.state;
+    for (const entry of this.historyValue.between(state.appliedZxid, zxid)) {
       const { origin, operation: payload } = decodeLogEntry(entry.payload);
       const operation = decodeOperation(payload);
       if (!(operation !== null && isWrite(operation)))
         assert.fail(`log entry ${formatZxid(entry.zxid)} is not a write`);
-      const outcome = this.machineValue.apply(entry.zxid, operation);
+      const outcome = state.apply(entry.zxid, operation);
       this.config.observer?.applied?.(this.config.self, entry.zxid, entry.payload);
       onApplied({ entry, origin, outcome });
       this.appliedSinceSnapshot++;
+      this.appliedBytesSinceSnapshot += entry.payload.byteLength;
     }
-    assert.equal(this.machineValue.appliedZxid, zxid, 'applied state skipped a committed entry');
+    assert.equal(state.appliedZxid, zxid, 'applied state skipped a committed entry');
+    // The state on disk never runs ahead of the log on disk: these applies reach it once every
+    // write asked so far (their entries among them) is durable.
+    const through = this.nextSeq - 1;
+    if (through <= this.durableSeq) state.release(zxid);
+    else this.waiters.after(through, () => state.release(zxid));
     this.maybeSnapshot();
   }
 
@@ -242,31 +339,61 @@ export class DurableState {
     return Math.ceil(every / 2) + this.config.random.int(0, Math.floor(every / 2));
   }
 
-  /** Snapshot the applied (committed) state, then drop the log behind it but a DIFF margin. */
+  /**
+   * A checkpoint, then compaction: once the applied state is on disk through some zxid, a
+   * marker says the log may start after it, and the log behind it goes but for a DIFF margin
+   * (and whatever a snapshot being streamed still needs).
+   */
   private maybeSnapshot(): void {
-    if (this.snapshotPending || this.appliedSinceSnapshot < this.snapshotAfter) return;
-    const zxid = this.machineValue.appliedZxid;
+    if (this.snapshotPending) return;
+    if (
+      this.appliedSinceSnapshot < this.snapshotAfter &&
+      this.appliedBytesSinceSnapshot < CHECKPOINT_LOG_BYTES
+    )
+      return;
     this.snapshotPending = true;
     this.appliedSinceSnapshot = 0;
+    this.appliedBytesSinceSnapshot = 0;
     this.snapshotAfter = this.nextSnapshotAfter();
-    const seq = this.persist({
-      kind: 'SaveSnapshot',
-      snapshot: { zxid, state: this.machineValue.encode() },
+    const zxid = this.config.state.checkpoint();
+    this.stateWaiters.after(zxid, () => {
+      if (zxid <= this.markerZxid) {
+        this.snapshotPending = false;
+        return;
+      }
+      this.markerZxid = zxid;
+      const seq = this.persist({
+        kind: 'SaveSnapshot',
+        snapshot: { zxid, state: LOG_BASE_MARKER },
+      });
+      this.waiters.after(seq, () => {
+        this.snapshotPending = false;
+        this.compactBehind(zxid);
+      });
     });
-    this.waiters.after(seq, () => {
-      this.snapshotPending = false;
-      const keep = this.historyValue.between(0, zxid);
-      const through = keep[keep.length - 1 - this.config.retainEntries]?.zxid;
-      if (through === undefined) return;
-      this.historyValue.compactThrough(through);
-      this.persist({ kind: 'Compact', throughZxid: through });
-    });
+    this.pollState();
+  }
+
+  private compactBehind(zxid: Zxid): void {
+    const behind = this.historyValue.between(0, zxid);
+    let keep = 0;
+    let keptBytes = 0;
+    for (let i = behind.length - 1; i >= 0 && keep < this.config.retainEntries; i--) {
+      keptBytes += behind[i]!.payload.byteLength;
+      if (keptBytes > RETAINED_LOG_BYTES) break;
+      keep++;
+    }
+    let through = behind[behind.length - 1 - keep]?.zxid;
+    for (const pin of this.pins) if (through !== undefined) through = Math.min(through, pin.zxid);
+    if (through === undefined || !this.historyValue.contains(through)) return;
+    this.historyValue.compactThrough(through);
+    this.persist({ kind: 'Compact', throughZxid: through });
   }
 
   checkInvariants(): void {
     assert(this.acceptedEpochValue >= this.currentEpochValue, 'acceptedEpoch < currentEpoch');
     assert(
-      this.machineValue.appliedZxid === this.committedValue,
+      this.config.state.appliedZxid === this.committedValue,
       'applied state lags the commit point',
     );
     assert(
@@ -277,18 +404,20 @@ export class DurableState {
 }
 
 /**
- * The log as loaded, seen from the snapshot: without a snapshot the log was never compacted
- * and starts the history; entries at or below the snapshot are kept for DIFF only while the
- * log still reaches past the snapshot (a log that ends below it has nothing to add).
+ * The log as loaded, beside a state applied through `applied`; null when the two do not fit.
+ * Without a marker the log was never compacted and starts the history. A log that ends at or
+ * before the state adds nothing: the log restarts after the state (the caller writes a marker). A log that reaches past the
+ * state must hold the state's zxid (or start right after a marker at it), else its tail is not
+ * the state's continuation.
  */
-function historyAfterLoad(image: StoredImage): ReplicaLog {
-  if (image.snapshot === null) return new ReplicaLog(0, image.log);
-  const snapshotZxid = image.snapshot.zxid;
+function historyAfterLoad(image: StoredImage, applied: Zxid): ReplicaLog | null {
+  const base = image.snapshot?.zxid ?? 0;
   const first = image.log[0]?.zxid;
   const last = image.log.at(-1)?.zxid;
-  if (first === undefined || last === undefined || last < snapshotZxid) {
-    return new ReplicaLog(snapshotZxid, []);
+  if (first === undefined || last === undefined || last < applied) {
+    return new ReplicaLog(applied, []);
   }
-  if (first > snapshotZxid) return new ReplicaLog(snapshotZxid, image.log);
-  return new ReplicaLog(null, image.log);
+  if (first > applied) return base === applied ? new ReplicaLog(applied, image.log) : null;
+  if (!image.log.some(({ zxid }) => zxid === applied) && applied !== 0) return null;
+  return new ReplicaLog(image.snapshot === null ? 0 : null, image.log);
 }

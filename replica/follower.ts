@@ -4,6 +4,7 @@ import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
 import { epochOf, follows, formatZxid, makeZxid, MAX_EPOCH, type Zxid } from '../kv/zxid.js';
 import type { Reply } from './client-requests.js';
+import type { StateInstall } from '../state/state-store.js';
 import { DurableWaiters } from './durable-waiters.js';
 import { FollowerReads } from './follower-reads.js';
 import type { RoleContext } from './role-context.js';
@@ -24,7 +25,9 @@ export const FOLLOWER_HANDLES = [
   'zab.ReadIndexReply',
 ] as const;
 type SessionMessage = MessageOf<(typeof FOLLOWER_HANDLES)[number]>;
-type Outgoing = SessionBody<'zab.AckEpoch' | 'zab.Ack' | 'zab.Pong' | 'zab.ReadIndex'>;
+type Outgoing = SessionBody<
+  'zab.AckEpoch' | 'zab.Ack' | 'zab.Pong' | 'zab.ReadIndex' | 'zab.SnapAck'
+>;
 type RefuseReason = 'impossible-epoch' | 'impossible-zxid' | 'out-of-place' | 'bad-payload';
 
 /**
@@ -35,11 +38,17 @@ interface SyncBuffer {
   mode: 'diff' | 'trunc' | 'snap';
   /** The history point the entries continue from. */
   point: Zxid;
-  snapshot: Uint8Array[];
-  snapshotBytes: number;
-  snapshotTotal: number;
+  /** SNAP: the state being received, and the number of the next piece. */
+  install: StateInstall | null;
+  nextPiece: number;
+  /** SNAP: the last piece came; the state is installed once `install.installed`. */
+  lastPieceIn: boolean;
+  /** SNAP: installed, on disk, and the log restarted after it; entries may follow. */
+  snapshotDone: boolean;
   entries: StoredEntry[];
 }
+
+const NO_SNAPSHOT = { install: null, nextPiece: 0, lastPieceIn: false, snapshotDone: false };
 
 type Phase =
   | 'registering' // FOLLOWERINFO sent
@@ -103,6 +112,21 @@ export class FollowerSession {
 
   end(): void {
     this.reads.end();
+    // A snapshot received whole lands anyway (durable-state.ts waits for it); a partial one goes.
+    if (this.sync?.install != null && !this.sync.lastPieceIn) this.sync.install.abort();
+  }
+
+  /**
+   * The state store finished something on disk: a snapshot received whole is installed once it
+   * is durable, and only then acknowledged, so the leader sends what follows only to a follower
+   * whose state is the snapshot's (and a crash from here on restarts from it).
+   */
+  onStateDurable(): void {
+    const sync = this.sync;
+    if (sync?.install == null || !sync.lastPieceIn || sync.snapshotDone) return;
+    if (!sync.install.installed) return;
+    sync.snapshotDone = true;
+    this.send({ kind: 'zab.SnapAck', zxid: sync.point, piece: sync.nextPiece - 1 });
   }
 
   /** Storage made writes durable through `seq`: continue what waited for them. */
@@ -211,33 +235,34 @@ export class FollowerSession {
       return this.refuse('impossible-zxid', `DIFF from ${at}, but the log ends at ${last}`);
     }
     this.phase = 'syncing';
-    this.sync = { mode, point, snapshot: [], snapshotBytes: 0, snapshotTotal: 0, entries: [] };
+    this.sync = { ...NO_SNAPSHOT, mode, point, entries: [] };
   }
 
   private onSnapshotPiece(message: MessageOf<'zab.Snap'>): void {
     if (this.phase === 'discovered') {
+      const install = this.context.durable.beginInstall(message.zxid);
+      if (typeof install === 'string') return this.refuse('impossible-zxid', install);
       this.phase = 'syncing';
-      this.sync = {
-        mode: 'snap',
-        point: message.zxid,
-        snapshot: [],
-        snapshotBytes: 0,
-        snapshotTotal: message.totalBytes,
-        entries: [],
-      };
+      this.sync = { ...NO_SNAPSHOT, mode: 'snap', point: message.zxid, install, entries: [] };
     }
     const sync = this.sync;
     if (
-      sync === null ||
-      sync.mode !== 'snap' ||
+      sync?.install == null ||
       sync.point !== message.zxid ||
-      sync.entries.length > 0
+      sync.lastPieceIn ||
+      message.piece !== sync.nextPiece
     ) {
       return this.refuse('out-of-place', 'snapshot piece out of place');
     }
-    sync.snapshot.push(message.data);
-    sync.snapshotBytes += message.data.length;
-    if (sync.snapshotBytes > sync.snapshotTotal) this.refuse('bad-payload', 'snapshot too long');
+    const bad = sync.install.add(message.data);
+    if (bad !== null) return this.refuse('bad-payload', bad);
+    sync.nextPiece++;
+    if (!message.last) {
+      this.send({ kind: 'zab.SnapAck', zxid: message.zxid, piece: message.piece });
+      return;
+    }
+    sync.lastPieceIn = true;
+    this.context.durable.finishInstall(sync.install);
   }
 
   private onProposal(entries: readonly (readonly [number, Uint8Array])[]): void {
@@ -246,6 +271,9 @@ export class FollowerSession {
     const stored = entries.map(([zxid, payload]) => ({ zxid, payload }));
     if (this.phase === 'syncing') {
       const sync = this.sync!;
+      if (sync.mode === 'snap' && !sync.snapshotDone) {
+        return this.refuse('out-of-place', 'PROPOSAL before the snapshot was installed');
+      }
       let previous = sync.entries.at(-1)?.zxid ?? sync.point;
       for (const entry of stored) {
         if (!follows(previous, entry.zxid)) {
@@ -291,13 +319,8 @@ export class FollowerSession {
     const sync = this.sync!;
     this.sync = null;
     const { durable } = this.context;
-    if (sync.mode === 'snap') {
-      const state = concat(sync.snapshot, sync.snapshotBytes);
-      const bad =
-        sync.snapshotBytes !== sync.snapshotTotal
-          ? 'snapshot incomplete at NEWLEADER'
-          : durable.installSnapshot(sync.point, state);
-      if (bad !== null) return this.refuse('bad-payload', bad);
+    if (sync.mode === 'snap' && !sync.snapshotDone) {
+      return this.refuse('bad-payload', 'snapshot incomplete at NEWLEADER');
     } else if (sync.mode === 'trunc') {
       durable.truncateAfter(sync.point);
     }
@@ -368,14 +391,4 @@ export class FollowerSession {
     this.context.replica.closeSession(this.leader, this.session);
     this.context.replica.lookForLeader(reason);
   }
-}
-
-function concat(pieces: readonly Uint8Array[], length: number): Uint8Array {
-  const whole = new Uint8Array(length);
-  let at = 0;
-  for (const piece of pieces) {
-    whole.set(piece, at);
-    at += piece.length;
-  }
-  return whole;
 }

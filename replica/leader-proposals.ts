@@ -6,7 +6,7 @@ import { formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
 import type { Reply } from './client-requests.js';
 import type { AppliedEntry } from './durable-state.js';
 import type { DurableWaiters } from './durable-waiters.js';
-import { entryBytes } from './kv-state-machine.js';
+import { entryBytes } from '../state/write-rules.js';
 import {
   countsInQuorum,
   inPieces,

@@ -8,6 +8,7 @@ import { DurableWaiters } from './durable-waiters.js';
 import {
   countsInQuorum,
   followerStatuses,
+  newLearnerHandler,
   quorumValue,
   type LearnerHandler,
   type LeaderOutgoing,
@@ -16,10 +17,16 @@ import { LeaderProposals } from './leader-proposals.js';
 import { LeaderReads } from './leader-reads.js';
 import type { RoleContext } from './role-context.js';
 import { ackEpochFault, followerAhead } from './session-checks.js';
-import { syncStream } from './sync-plan.js';
+import { LeaderSync } from './leader-sync.js';
 
 /** The session messages a leader handles; the replica subscribes these to it. */
-export const LEADER_HANDLES = ['zab.AckEpoch', 'zab.Ack', 'zab.Pong', 'zab.ReadIndex'] as const;
+export const LEADER_HANDLES = [
+  'zab.AckEpoch',
+  'zab.Ack',
+  'zab.Pong',
+  'zab.ReadIndex',
+  'zab.SnapAck',
+] as const;
 type Incoming = MessageOf<(typeof LEADER_HANDLES)[number]>;
 type RefuseReason = 'impossible-epoch' | 'impossible-zxid' | 'out-of-place';
 
@@ -51,6 +58,7 @@ export class LeaderRole {
   private readonly waiters = new DurableWaiters();
   private readonly proposals: LeaderProposals;
   private readonly reads: LeaderReads<LearnerHandler>;
+  private readonly sync: LeaderSync;
 
   constructor(private readonly context: RoleContext) {
     const { durable } = context;
@@ -75,6 +83,11 @@ export class LeaderRole {
           this.send(handler, { kind: 'zab.ReadIndexReply', round, zxid });
         }
       },
+    });
+    this.sync = new LeaderSync(context, {
+      epoch: () => this.epoch,
+      send: (handler, message) => this.send(handler, message),
+      refuse: (handler, why) => this.refuse(handler, 'out-of-place', why),
     });
     this.maybeDecideEpoch();
   }
@@ -104,21 +117,8 @@ export class LeaderRole {
     if (existing?.session === message.session) return; // a repeated FOLLOWERINFO
     if (existing !== undefined && !this.drop(existing, 'replaced by a new session')) return;
     if (message.seq !== 0) return;
-    const handler: LearnerHandler = {
-      follower: message.src,
-      session: message.session,
-      voter: message.voter && this.context.replica.isVoter(message.src),
-      acceptedEpoch: message.acceptedEpoch,
-      phase: 'registered',
-      lastZxid: 0,
-      epochEnds: [],
-      sendSeq: 0,
-      receiveSeq: 1,
-      acked: 0,
-      pongRound: 0,
-      spaceLow: false,
-      silentTicks: 0,
-    };
+    const voter = message.voter && this.context.replica.isVoter(message.src);
+    const handler = newLearnerHandler(message, voter);
     if (this.phase !== 'discovery' && message.acceptedEpoch >= this.epoch) {
       // It promised a newer epoch (to a leader that never got established), so it can never
       // follow this one; ZooKeeper would leave it out until the next election. Stepping down
@@ -194,15 +194,8 @@ export class LeaderRole {
 
   // ---- synchronization ------------------------------------------------------------------
 
-  /** Sends the sync stream (sync-plan.ts); from here on the follower is in the broadcast set. */
   private syncFollower(handler: LearnerHandler): void {
-    const { history, machine } = this.context.durable;
-    for (const message of syncStream(history, machine, handler, this.epoch)) {
-      this.send(handler, message);
-    }
-    handler.phase = 'newleader-sent';
-    // Its NEWLEADER ACK will vouch for exactly this much; later proposals are acked one by one.
-    handler.acked = history.last;
+    this.sync.start(handler);
   }
 
   private onNewLeaderAck(handler: LearnerHandler): void {
@@ -309,6 +302,8 @@ export class LeaderRole {
         return this.onPong(handler, message.round);
       case 'zab.ReadIndex':
         return this.onReadIndex(handler, message.round);
+      case 'zab.SnapAck':
+        return this.sync.onSnapAck(handler, message);
     }
   }
 
@@ -347,6 +342,7 @@ export class LeaderRole {
     this.proposals.end();
     this.reads.end(this.proposals.lastCommitted);
     for (const handler of this.handlers.values()) {
+      handler.snapshot?.close();
       this.context.replica.closeSession(handler.follower, handler.session);
     }
     this.handlers.clear();
@@ -366,6 +362,7 @@ export class LeaderRole {
 
   private remove(handler: LearnerHandler, reason: string): void {
     this.context.replica.logDebug({ follower: handler.follower, reason }, 'session dropped');
+    handler.snapshot?.close();
     this.context.replica.closeSession(handler.follower, handler.session);
     this.handlers.delete(handler.follower);
   }

@@ -3,6 +3,7 @@ import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
 import type { Zxid } from '../kv/zxid.js';
 import type { FollowerStatus } from './replica-status-port.js';
+import type { SnapshotSender } from './snapshot-sender.js';
 import type { SessionBody } from './zab-messages.js';
 
 /** What a leader sends on a follower's session. */
@@ -26,7 +27,10 @@ export interface LearnerHandler {
   /** Registered as a voter: only then does it count toward any quorum of this epoch. */
   readonly voter: boolean;
   readonly acceptedEpoch: number;
-  phase: 'registered' | 'epoch-sent' | 'epoch-acked' | 'newleader-sent' | 'synced';
+  phase:
+    'registered' | 'epoch-sent' | 'epoch-acked' | 'snapshot-sent' | 'newleader-sent' | 'synced';
+  /** The snapshot being streamed to it (SNAP), until its last piece is acknowledged. */
+  snapshot: SnapshotSender | null;
   lastZxid: Zxid;
   epochEnds: readonly Zxid[];
   sendSeq: number;
@@ -38,6 +42,29 @@ export interface LearnerHandler {
   /** Its store is below its free-space reserve, as its latest Pong said. */
   spaceLow: boolean;
   silentTicks: number;
+}
+
+/** The handler of a follower that just registered (FOLLOWERINFO). */
+export function newLearnerHandler(
+  info: { readonly src: NodeId; readonly session: number; readonly acceptedEpoch: number },
+  voter: boolean,
+): LearnerHandler {
+  return {
+    follower: info.src,
+    session: info.session,
+    voter,
+    acceptedEpoch: info.acceptedEpoch,
+    phase: 'registered',
+    lastZxid: 0,
+    epochEnds: [],
+    sendSeq: 0,
+    receiveSeq: 1,
+    acked: 0,
+    pongRound: 0,
+    spaceLow: false,
+    silentTicks: 0,
+    snapshot: null,
+  };
 }
 
 /** Followers' sessions as the leader's status reports them. */

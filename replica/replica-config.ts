@@ -5,6 +5,7 @@ import {
 } from '../components/limits.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { SeededRandom } from '../components/random/seeded-random.js';
+import type { StateStore } from '../state/state-store.js';
 import type { ReplicaObserver } from './replica-observer.js';
 
 /** Settings of one replica of one group. Times are in ticks of `tickMs`, as ZooKeeper counts them. */
@@ -42,6 +43,8 @@ export interface ReplicaConfig {
 }
 
 export interface ReplicaInit extends ReplicaConfig {
+  /** The group's applied state: lmdb on a node, in memory in simulation (state/). */
+  readonly state: StateStore;
   /** Session ids and nothing else; seeded, so simulations replay. */
   readonly random: SeededRandom;
   readonly observer?: ReplicaObserver;

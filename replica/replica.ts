@@ -52,6 +52,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
   private role: Role = { name: 'starting' };
   /** Loaded once: 'starting' again means reloading after a failed write (stale reads go on). */
   private loaded = false;
+  /** Left a role while a snapshot install was on its way to disk: looks again once it lands. */
+  private waitingForInstall = false;
   private burstEndPending = false;
   private readonly statusReport: StatusReport;
 
@@ -177,6 +179,17 @@ export class Replica extends ComponentDefinition implements RoleHost {
     // The durable state's own changes first: a role's continuation may rely on them.
     this.durable.onDurable(seq);
     this.active?.onDurable(seq);
+    this.pollState();
+  }
+
+  /** Takes in what the state store finished on disk (checkpoints, a SNAP install). */
+  private pollState(): void {
+    if (this.durable.pollState() === null) return;
+    if (this.role.name === 'following') this.role.session.onStateDurable();
+    else if (this.role.name === 'starting' && this.loaded && this.waitingForInstall) {
+      this.waitingForInstall = false;
+      this.startLooking();
+    }
   }
 
   // ---- election and roles ---------------------------------------------------------------
@@ -184,12 +197,15 @@ export class Replica extends ComponentDefinition implements RoleHost {
   /** Looks for a leader, or after a failed write first reloads, in `reloadAfterTicks`. */
   private startLooking(reloadAfterTicks = 0): void {
     const wasServing = this.role.name === 'following' || this.role.name === 'leading';
-    this.role = { name: reloadAfterTicks > 0 ? 'starting' : 'looking' };
+    // A snapshot on its way to disk replaces the state: nothing may vote or apply before.
+    this.waitingForInstall = reloadAfterTicks === 0 && this.durable.installPending;
+    this.role = { name: reloadAfterTicks > 0 || this.waitingForInstall ? 'starting' : 'looking' };
     if (wasServing) {
       const { group } = this.config;
       const epoch = this.durable.currentEpoch;
       this.trigger({ kind: 'LeaderChanged', group, leader: null, epoch }, this.kv);
     }
+    if (this.waitingForInstall) return this.reportStatus();
     if (reloadAfterTicks > 0) {
       const reload = (): void => this.trigger({ kind: 'Load' }, this.storage);
       this.timers.after(reloadAfterTicks * this.config.tickMs, reload);
@@ -267,6 +283,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
   // ---- ticks, bursts and status ---------------------------------------------------------
 
   private onTick(): void {
+    this.pollState();
     this.requests.onTick();
     if (this.role.name === 'looking') this.votes.onLookingTick();
     else this.active?.onTick();

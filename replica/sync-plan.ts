@@ -1,6 +1,4 @@
-import { SNAP_PIECE_BYTES } from '../components/limits.js';
 import { epochOf, type Zxid } from '../kv/zxid.js';
-import type { KvStateMachine } from './kv-state-machine.js';
 import { inPieces, type LeaderOutgoing } from './learner-handler.js';
 import type { ReplicaLog } from './replica-log.js';
 
@@ -39,32 +37,24 @@ export function planSync(
 }
 
 /**
- * The messages that bring a follower from its history to this leader's: DIFF, TRUNC or the
- * snapshot in pieces, the entries after that point, and NEWLEADER last (docs/zab-rules.md R4).
+ * The opening of a DIFF or TRUNC sync: the message and the point the entries continue from.
+ * (SNAP streams the state first: snapshot-sender.ts.)
  */
-export function syncStream(
-  log: ReplicaLog,
-  machine: KvStateMachine,
-  follower: { readonly lastZxid: Zxid; readonly epochEnds: readonly Zxid[] },
-  epoch: number,
-): LeaderOutgoing[] {
-  const plan = planSync(log, follower.lastZxid, follower.epochEnds);
+export function syncOpening(plan: Exclude<SyncPlan, { kind: 'snap' }>): {
+  readonly point: Zxid;
+  readonly message: LeaderOutgoing;
+} {
+  return plan.kind === 'trunc'
+    ? { point: plan.to, message: { kind: 'zab.Trunc', zxid: plan.to } }
+    : { point: plan.from, message: { kind: 'zab.Diff', zxid: plan.from } };
+}
+
+/**
+ * What follows the opening of any sync: the entries after `point`, then NEWLEADER last
+ * (docs/zab-rules.md R4).
+ */
+export function syncTail(log: ReplicaLog, point: Zxid, epoch: number): LeaderOutgoing[] {
   const stream: LeaderOutgoing[] = [];
-  let point: Zxid;
-  if (plan.kind === 'snap') {
-    point = machine.appliedZxid;
-    const state = machine.encode();
-    for (let at = 0; at === 0 || at < state.length; at += SNAP_PIECE_BYTES) {
-      const data = state.subarray(at, at + SNAP_PIECE_BYTES);
-      stream.push({ kind: 'zab.Snap', zxid: point, totalBytes: state.length, data });
-    }
-  } else if (plan.kind === 'trunc') {
-    point = plan.to;
-    stream.push({ kind: 'zab.Trunc', zxid: point });
-  } else {
-    point = plan.from;
-    stream.push({ kind: 'zab.Diff', zxid: point });
-  }
   for (const entries of inPieces(log.after(point))) stream.push({ kind: 'zab.Proposal', entries });
   stream.push({ kind: 'zab.NewLeader', epoch });
   return stream;

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { MAX_EPOCH_ENDS_COUNT, SNAP_PIECE_BYTES } from '../components/limits.js';
+import { MAX_EPOCH_ENDS_COUNT, MAX_SNAP_PIECE_BYTES } from '../components/limits.js';
 import { defineMessages, type PayloadsOf } from '../components/network/message-catalogue.js';
 import type { MessageKind, MessageOf } from '../components/network/network-port.js';
 
@@ -48,13 +48,19 @@ export const zabMessages = defineMessages({
   'zab.Diff': Type.Object({ ...session, zxid }),
   /** Sync: drop everything above `zxid`, then entries follow. */
   'zab.Trunc': Type.Object({ ...session, zxid }),
-  /** Sync: a piece of the state machine snapshot at `zxid`; entries follow the last piece. */
+  /**
+   * Sync: piece number `piece` of the applied state at `zxid` (entries in key order), sent a few
+   * ahead of the follower's SNAPACKs; entries follow once the last piece is acknowledged.
+   */
   'zab.Snap': Type.Object({
     ...session,
     zxid,
-    totalBytes: count,
-    data: Type.Uint8Array({ maxByteLength: SNAP_PIECE_BYTES }),
+    piece: count,
+    last: Type.Boolean(),
+    data: Type.Uint8Array({ maxByteLength: MAX_SNAP_PIECE_BYTES }),
   }),
+  /** The follower took snapshot piece `piece` (the last one: and holds the whole state durably). */
+  'zab.SnapAck': Type.Object({ ...session, zxid, piece: count }),
   /** Entries in log form (log-entry.ts): each names the replica that answers its client. */
   'zab.Proposal': Type.Object({ ...session, entries: Type.Array(entry, { minItems: 1 }) }),
   'zab.NewLeader': Type.Object({ ...session, epoch }),

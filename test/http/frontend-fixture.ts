@@ -11,7 +11,8 @@ import type { ClusterStatus } from '../../frontend/cluster-status.js';
 import { HttpFrontend, type HttpFrontendInit } from '../../frontend/http-frontend.js';
 import { Routing, type Route, type Routed } from '../../overlay/routing-port.js';
 import type { KvOutcome, KvOperation } from '../../kv/kv-operation.js';
-import { KvStateMachine } from '../../replica/kv-state-machine.js';
+import { SeededRandom } from '../../components/random/seeded-random.js';
+import { MemoryStateDisk, MemoryStateStore } from '../../state/memory-state-store.js';
 
 /**
  * Stands in for the overlay: a single in-memory state machine, or a forced outcome; while
@@ -19,7 +20,7 @@ import { KvStateMachine } from '../../replica/kv-state-machine.js';
  */
 export class FakeRouting extends ComponentDefinition {
   readonly routing = this.provides(Routing);
-  readonly machine = new KvStateMachine();
+  readonly machine = new MemoryStateStore(new MemoryStateDisk(new SeededRandom(1)));
   readonly seen: KvOperation[] = [];
   forced: KvOutcome | null = null;
   holding = false;

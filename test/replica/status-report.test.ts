@@ -1,3 +1,4 @@
+import { MemoryStateDisk, MemoryStateStore } from '../../state/memory-state-store.js';
 import { describe, expect, it } from 'vitest';
 import { nodeId } from '../../components/network/node-id.js';
 import { SeededRandom } from '../../components/random/seeded-random.js';
@@ -28,6 +29,7 @@ function durableState(): { durable: DurableState; writes: StorageWrite[] } {
     self: n1,
     members: [n1, n2, n3],
     random: new SeededRandom(1),
+    state: new MemoryStateStore(new MemoryStateDisk(new SeededRandom(2))),
   };
   const durable = new DurableState(init, (write) => writes.push(write));
   durable.load(empty);

@@ -1,0 +1,69 @@
+import { SNAP_PIECE_BYTES, SNAP_WINDOW_PIECES } from '../components/limits.js';
+import type { Zxid } from '../kv/zxid.js';
+import type { SnapshotReader } from '../state/state-store.js';
+import type { DurableState } from './durable-state.js';
+import type { SessionBody } from './zab-messages.js';
+
+/**
+ * Streams the applied state to one follower (SNAP) from a consistent view (an lmdb read
+ * transaction), a few pieces ahead of its acknowledgements: no handler reads or encodes more
+ * than a window of pieces, and heartbeats on the connection never queue behind more than that.
+ * The log after the view's zxid is pinned until the stream ends, so the entries that follow
+ * the snapshot are still there to send.
+ */
+export class SnapshotSender {
+  private readonly reader: SnapshotReader;
+  private readonly unpin: () => void;
+  /** The next piece, read one ahead to know which piece is the last. */
+  private ahead: Uint8Array | null;
+  private nextPiece = 0;
+  private acked = -1;
+  private lastPiece = -1;
+  private closed = false;
+
+  constructor(
+    durable: DurableState,
+    private readonly send: (message: SessionBody<'zab.Snap'>) => void,
+  ) {
+    this.reader = durable.machine.openSnapshot();
+    this.unpin = durable.pinLog(this.reader.zxid);
+    this.ahead = this.reader.next(SNAP_PIECE_BYTES);
+    this.fill();
+  }
+
+  /** The snapshot's zxid: the log entries after it follow the last piece. */
+  get zxid(): Zxid {
+    return this.reader.zxid;
+  }
+
+  /**
+   * The follower acknowledged `piece`: 'done' when it was the last (the follower holds the whole
+   * state durably), null to go on, or why the acknowledgement is impossible.
+   */
+  onAck(zxid: Zxid, piece: number): 'done' | null | string {
+    if (zxid !== this.zxid || piece !== this.acked + 1 || piece >= this.nextPiece) {
+      return `SNAPACK for piece ${piece} of ${zxid}, expected ${this.acked + 1} of ${this.zxid}`;
+    }
+    this.acked = piece;
+    if (piece === this.lastPiece) return 'done';
+    this.fill();
+    return null;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reader.close();
+    this.unpin();
+  }
+
+  private fill(): void {
+    while (this.ahead !== null && this.nextPiece - this.acked - 1 < SNAP_WINDOW_PIECES) {
+      const data = this.ahead;
+      this.ahead = this.reader.next(SNAP_PIECE_BYTES);
+      const last = this.ahead === null;
+      if (last) this.lastPiece = this.nextPiece;
+      this.send({ kind: 'zab.Snap', zxid: this.zxid, piece: this.nextPiece++, last, data });
+    }
+  }
+}

@@ -1,0 +1,379 @@
+import type { Database, RootDatabase } from 'lmdb';
+import type { KvOutcome, KvWrite } from '../kv/kv-operation.js';
+import type { Zxid } from '../kv/zxid.js';
+import { digestOf } from './memory-state-store.js';
+import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
+import type { SnapshotReader, StateEntry, StateInstall, StateStore } from './state-store.js';
+import { StateStoreCore } from './state-store-core.js';
+import { compareKeys, entryBytes, type Versioned } from './write-rules.js';
+
+/** A group's row in the `meta` database, written in the transaction of the applies it counts. */
+export interface GroupMeta {
+  readonly slot: 0 | 1;
+  readonly applied: Zxid;
+  readonly bytes: number;
+  readonly size: number;
+}
+
+/** A key's content in memory while lmdb does not hold it yet; undefined: deleted. */
+interface Pending {
+  readonly zxid: Zxid;
+  readonly next: Versioned | undefined;
+}
+
+interface Change extends Pending {
+  readonly key: string;
+  readonly bytesDelta: number;
+  readonly sizeDelta: number;
+}
+
+const VERSION_BYTES = 8;
+
+/**
+ * The applied state of one group replica in lmdb, sorted by key bytes. Applies change two small
+ * maps in memory at once (`unreleased`, then `committing` once released); lmdb gets them in one
+ * transaction per burst, one transaction at a time, each with the group's applied zxid and
+ * counts, so lmdb always holds the state of one zxid: a failed commit can leave no hole. Reads
+ * look at the maps first, then lmdb. Memory holds only what lmdb has not committed yet.
+ */
+export class LmdbStateStore extends StateStoreCore implements StateStore {
+  private slot: 0 | 1;
+  private live: Database<Buffer, Buffer>;
+  private readonly unreleasedKeys = new Map<string, Pending>();
+  private unreleased: Change[] = [];
+  private lastApplied: Zxid;
+  /** Released, waiting for or in the commit under way. */
+  private readonly committing = new Map<string, Pending>();
+  private queued: Change[] = [];
+  /** What lmdb holds once every released change is committed. */
+  private queuedMeta: GroupMeta;
+  private commitUnderWay = false;
+  /** Bumped by a switch to an installed state: commits of the state before it are history. */
+  private generation = 0;
+  /** What lmdb holds once every queued commit is done. */
+  private released: GroupMeta;
+  private durable: Zxid;
+  /** Set by lmdb's promises, taken in by `poll`, so the state changes at protocol points only. */
+  private flushedThrough: Zxid | null = null;
+  private installedMeta: { meta: GroupMeta; status: { installed: boolean } } | null = null;
+
+  constructor(
+    private readonly root: RootDatabase,
+    private readonly meta: Database<GroupMeta, string>,
+    private readonly name: string,
+    private readonly slots: readonly [Database<Buffer, Buffer>, Database<Buffer, Buffer>],
+    private readonly onFailure: (error: Error) => void,
+  ) {
+    const stored = meta.get(name) ?? { slot: 0, applied: 0, bytes: 0, size: 0 };
+    super(stored.applied);
+    this.slot = stored.slot;
+    this.live = slots[stored.slot];
+    this.released = stored;
+    this.lastApplied = stored.applied;
+    this.queuedMeta = stored;
+    this.durable = stored.applied; // committed before this process started: on disk now
+    this.setCounts(stored.bytes, stored.size);
+  }
+
+  get durableZxid(): Zxid {
+    return this.durable;
+  }
+
+  protected read(key: string): Versioned | undefined {
+    const pending = this.unreleasedKeys.get(key) ?? this.committing.get(key);
+    if (pending !== undefined) return pending.next;
+    const stored = this.live.get(Buffer.from(key, 'utf8'));
+    return stored === undefined ? undefined : decodeValue(stored);
+  }
+
+  protected write(
+    zxid: Zxid,
+    key: string,
+    next: Versioned | undefined,
+    current: Versioned | undefined,
+  ): void {
+    const pending = { zxid, next };
+    this.unreleasedKeys.set(key, pending);
+    this.unreleased.push({
+      key,
+      ...pending,
+      bytesDelta: size(key, next) - size(key, current),
+      sizeDelta: (next === undefined ? 0 : 1) - (current === undefined ? 0 : 1),
+    });
+  }
+
+  protected override noteApplied(zxid: Zxid): void {
+    this.lastApplied = zxid;
+  }
+
+  apply(zxid: Zxid, write: KvWrite): KvOutcome {
+    return this.applyWrite(zxid, write);
+  }
+
+  range(from: string, to: string | null, limit: number): StateEntry[] {
+    const inRange = (key: string): boolean =>
+      compareKeys(key, from) >= 0 && (to === null || compareKeys(key, to) < 0);
+    const pending = new Map<string, Versioned | undefined>();
+    for (const [key, { next }] of this.committing) if (inRange(key)) pending.set(key, next);
+    for (const [key, { next }] of this.unreleasedKeys) if (inRange(key)) pending.set(key, next);
+    const pendingKeys = [...pending.keys()].sort(compareKeys);
+    const result: StateEntry[] = [];
+    let p = 0;
+    const takePending = (key: string): void => {
+      const next = pending.get(key);
+      if (next !== undefined) result.push({ key, ...next });
+    };
+    const stored = this.live.getRange({
+      start: Buffer.from(from, 'utf8'),
+      ...(to === null ? {} : { end: Buffer.from(to, 'utf8') }),
+    });
+    for (const { key: keyBytes, value } of stored) {
+      if (result.length >= limit) break;
+      const key = keyBytes.toString('utf8');
+      while (
+        p < pendingKeys.length &&
+        compareKeys(pendingKeys[p]!, key) < 0 &&
+        result.length < limit
+      )
+        takePending(pendingKeys[p++]!);
+      if (result.length >= limit) break;
+      if (pending.has(key)) {
+        if (pendingKeys[p] === key) p++;
+        takePending(key);
+      } else {
+        result.push({ key, ...decodeValue(value) });
+      }
+    }
+    while (p < pendingKeys.length && result.length < limit) takePending(pendingKeys[p++]!);
+    return result;
+  }
+
+  release(zxid: Zxid): void {
+    const through = Math.min(zxid, this.lastApplied);
+    if (through <= this.queuedMeta.applied) return;
+    let { bytes, size: count } = this.queuedMeta;
+    let taken = 0;
+    while (taken < this.unreleased.length && this.unreleased[taken]!.zxid <= through) {
+      const change = this.unreleased[taken++]!;
+      this.committing.set(change.key, change);
+      if (this.unreleasedKeys.get(change.key)?.zxid === change.zxid)
+        this.unreleasedKeys.delete(change.key);
+      this.queued.push(change);
+      bytes += change.bytesDelta;
+      count += change.sizeDelta;
+    }
+    this.unreleased.splice(0, taken);
+    this.queuedMeta = { slot: this.slot, applied: through, bytes, size: count };
+    this.commitNext();
+  }
+
+  revertUnreleased(): void {
+    this.unreleased = [];
+    this.unreleasedKeys.clear();
+    this.resetApplied(this.queuedMeta.applied);
+    this.lastApplied = this.queuedMeta.applied;
+    this.setCounts(this.queuedMeta.bytes, this.queuedMeta.size);
+  }
+
+  checkpoint(): Zxid {
+    const through = this.queuedMeta.applied;
+    // `flushed` resolves once every write so far is committed and on disk: the queued ones too
+    // only if they were handed to lmdb already, so wait for the commit chain first.
+    void this.whenCommitted(through)
+      .then(() => this.root.flushed)
+      .then(() => {
+        this.flushedThrough = Math.max(this.flushedThrough ?? 0, through);
+      });
+    return through;
+  }
+
+  poll(): void {
+    if (this.installedMeta !== null) {
+      this.installedMeta.status.installed = true;
+      this.switchTo(this.installedMeta.meta);
+    }
+    if (this.flushedThrough !== null) {
+      this.durable = Math.max(this.durable, this.flushedThrough);
+      this.flushedThrough = null;
+    }
+  }
+
+  openSnapshot(): SnapshotReader {
+    const transaction = this.root.useReadTransaction();
+    const stored = this.meta.get(this.name, { transaction }) ?? this.released;
+    const db = this.slots[stored.slot];
+    let after: Buffer | null = null;
+    let started = false;
+    let open = true;
+    return {
+      zxid: stored.applied,
+      next(maxBytes: number): Uint8Array | null {
+        if (!open) throw new Error('snapshot reader closed');
+        const piece: StateEntry[] = [];
+        let bytes = 0;
+        const range = db.getRange({
+          transaction,
+          ...(after === null ? {} : { start: after, exclusiveStart: true }),
+        });
+        for (const { key, value } of range) {
+          const entry = { key: key.toString('utf8'), ...decodeValue(value) };
+          if (piece.length > 0 && bytes + pieceBytes(entry) > maxBytes) break;
+          bytes += pieceBytes(entry);
+          piece.push(entry);
+          after = key;
+        }
+        if (piece.length === 0 && started) return null;
+        started = true;
+        return encodePiece(piece);
+      },
+      close(): void {
+        if (!open) return;
+        open = false;
+        transaction.done();
+      },
+    };
+  }
+
+  beginInstall(zxid: Zxid): StateInstall {
+    const slot: 0 | 1 = this.slot === 0 ? 1 : 0;
+    const staging = this.slots[slot];
+    // Writes run in the order asked: the clear goes before the first piece.
+    void staging.clearAsync();
+    let lastKey: string | null = null;
+    let bytes = 0;
+    let count = 0;
+    let done = false;
+    const status = { installed: false };
+    return {
+      zxid,
+      get installed() {
+        return status.installed;
+      },
+      add: (piece) => {
+        if (done) return 'snapshot piece after the last';
+        const entries = decodePiece(piece, zxid, lastKey);
+        if (typeof entries === 'string') return entries;
+        for (const { key, version, value } of entries) {
+          void staging.put(Buffer.from(key, 'utf8'), encodeValue({ version, value }));
+          bytes += entryBytes(key, value);
+          count++;
+        }
+        lastKey = entries.at(-1)?.key ?? lastKey;
+        return null;
+      },
+      finish: () => {
+        done = true;
+        const installed: GroupMeta = { slot, applied: zxid, bytes, size: count };
+        this.root
+          .batch(() => void this.meta.put(this.name, installed))
+          .then(() => this.root.flushed)
+          .then(
+            () => {
+              this.installedMeta = { meta: installed, status };
+            },
+            (error: unknown) => this.fail(error),
+          );
+      },
+      abort: () => {
+        done = true;
+        void staging.clearAsync();
+      },
+    };
+  }
+
+  digest(): string {
+    return digestOf(this.range('', null, Number.MAX_SAFE_INTEGER));
+  }
+
+  /** Hands the queued changes to lmdb, one transaction at a time (see the class comment). */
+  private commitNext(): void {
+    if (this.commitUnderWay || this.queuedMeta.applied <= this.released.applied) return;
+    const batch = this.queued;
+    this.queued = [];
+    const meta = this.queuedMeta;
+    const live = this.live;
+    const generation = this.generation;
+    this.commitUnderWay = true;
+    this.root
+      .batch(() => {
+        for (const { key, next } of batch) {
+          const keyBytes = Buffer.from(key, 'utf8');
+          if (next === undefined) void live.remove(keyBytes);
+          else void live.put(keyBytes, encodeValue(next));
+        }
+        void this.meta.put(this.name, meta);
+      })
+      .then(
+        () => {
+          this.commitUnderWay = false;
+          if (generation !== this.generation) return;
+          this.released = meta;
+          for (const { key, zxid } of batch) {
+            if (this.committing.get(key)?.zxid === zxid) this.committing.delete(key);
+          }
+          this.committedWaiters.splice(0).forEach((waiter) => waiter());
+          this.commitNext();
+        },
+        (error: unknown) => this.fail(error),
+      );
+  }
+
+  private readonly committedWaiters: (() => void)[] = [];
+
+  /** Resolves once lmdb holds the state through `zxid`. */
+  private whenCommitted(zxid: Zxid): Promise<void> {
+    if (this.released.applied >= zxid) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.released.applied >= zxid) resolve();
+        else this.committedWaiters.push(check);
+      };
+      check();
+    });
+  }
+
+  private switchTo(installed: GroupMeta): void {
+    const old = this.live;
+    this.installedMeta = null;
+    this.generation++;
+    this.commitUnderWay = false;
+    this.slot = installed.slot;
+    this.live = this.slots[installed.slot];
+    void old.clearAsync();
+    this.unreleased = [];
+    this.unreleasedKeys.clear();
+    this.committing.clear();
+    this.queued = [];
+    this.released = installed;
+    this.queuedMeta = installed;
+    this.lastApplied = installed.applied;
+    this.durable = Math.max(this.durable, installed.applied);
+    this.resetApplied(installed.applied);
+    this.setCounts(installed.bytes, installed.size);
+  }
+
+  /**
+   * lmdb refused a commit: what it holds is still the state of one zxid, but nothing later can
+   * be added without a hole, and memory would grow without end. The node stops (the host's
+   * choice); a restart replays the log from what lmdb holds.
+   */
+  private fail(error: unknown): void {
+    this.onFailure(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+function size(key: string, entry: Versioned | undefined): number {
+  return entry === undefined ? 0 : entryBytes(key, entry.value);
+}
+
+/** [version: f64 big-endian][value bytes]: zxids are integers below 2^53, exact in a double. */
+function encodeValue({ version, value }: Versioned): Buffer {
+  const stored = Buffer.allocUnsafe(VERSION_BYTES + value.byteLength);
+  stored.writeDoubleBE(version, 0);
+  stored.set(value, VERSION_BYTES);
+  return stored;
+}
+
+function decodeValue(stored: Buffer): Versioned {
+  return { version: stored.readDoubleBE(0), value: stored.subarray(VERSION_BYTES) };
+}

@@ -1,0 +1,82 @@
+import type { KvOutcome, KvWrite } from '../kv/kv-operation.js';
+import type { Zxid } from '../kv/zxid.js';
+
+/** One key of a group's applied state. */
+export interface StateEntry {
+  readonly key: string;
+  /** The zxid of the write that produced this value: unique and increasing per group. */
+  readonly version: Zxid;
+  readonly value: Uint8Array;
+}
+
+/**
+ * A consistent view of the applied state at `zxid`, read in pieces of bounded size so that no
+ * handler encodes the whole state at once (SNAP sync). Pieces hold entries in key order.
+ */
+export interface SnapshotReader {
+  readonly zxid: Zxid;
+  /** The next piece (piece-codec.ts) of about `maxBytes`, or null when every entry was read. */
+  next(maxBytes: number): Uint8Array | null;
+  /** Ends the view (an lmdb read transaction); safe to call twice. */
+  close(): void;
+}
+
+/**
+ * A snapshot received in pieces (SNAP sync), staged beside the live state until `finish`, after
+ * which the store switches to it once it is on disk: `durableZxid` reaches the snapshot's zxid.
+ */
+export interface StateInstall {
+  readonly zxid: Zxid;
+  /** The store switched to this state, which is on disk (seen by `poll`). */
+  readonly installed: boolean;
+  /** Takes the next piece; returns why it is not one (hostile input), having taken nothing. */
+  add(piece: Uint8Array): string | null;
+  /** Every piece is in: the store switches to this state once it is durable. */
+  finish(): void;
+  /** The sync ended before `finish`: the staged state is dropped, the live one stays. */
+  abort(): void;
+}
+
+/**
+ * The applied key-value state of one group replica: the committed prefix of the log, applied in
+ * zxid order. Deterministic, so every replica that applies the same prefix holds the same state.
+ * Keys are ordered by their UTF-8 bytes.
+ *
+ * Durability (etcd's backend beside its WAL): `apply` changes the state at once in memory; the
+ * applies reach the store's disk only once `release` says their log entries are durable (so the
+ * state on disk never runs ahead of the log on disk); `checkpoint` asks for what is released to be
+ * flushed, and `durableZxid` says how far that got, so the log behind it may be compacted. A
+ * crash leaves the state of some released zxid at or after `durableZxid`; a restart reads it back.
+ */
+export interface StateStore {
+  /** The last zxid applied (in memory). */
+  readonly appliedZxid: Zxid;
+  /** The released state is flushed through this zxid (see `checkpoint`). */
+  readonly durableZxid: Zxid;
+  /** Keys held. */
+  readonly size: number;
+  /** Key (UTF-8) and value bytes summed over every entry: what the quota counts. */
+  readonly bytes: number;
+  /** What the entry under `key` counts towards `bytes`; 0 when there is none. */
+  bytesOf(key: string): number;
+  get(key: string): KvOutcome;
+  /** Applies a committed write at `zxid` (> appliedZxid) and returns its outcome. */
+  apply(zxid: Zxid, write: KvWrite): KvOutcome;
+  /** Entries with `from` <= key < `to` (null: no end) in key order, at most `limit`. */
+  range(from: string, to: string | null, limit: number): StateEntry[];
+  /** The log entries through `zxid` are durable: the applies through it may reach the disk. */
+  release(zxid: Zxid): void;
+  /** Drops the applies not yet released: the state is again what the disk will hold. */
+  revertUnreleased(): void;
+  /** Asks for the released state to be flushed; returns the zxid `durableZxid` will reach. */
+  checkpoint(): Zxid;
+  /**
+   * Takes in what the disk finished since the last call (flushes, an install): called from the
+   * replica's handlers, so the state changes only at points the protocol chose.
+   */
+  poll(): void;
+  openSnapshot(): SnapshotReader;
+  beginInstall(zxid: Zxid): StateInstall;
+  /** A digest of the contents (tests): equal states give equal digests. */
+  digest(): string;
+}

@@ -1,0 +1,52 @@
+import type { Condition, KvOutcome, KvWrite } from '../kv/kv-operation.js';
+import type { Zxid } from '../kv/zxid.js';
+
+/** What a key holds, as both state stores see it. */
+export interface Versioned {
+  readonly value: Uint8Array;
+  readonly version: Zxid;
+}
+
+/** An entry's size as the quota counts it: its key in UTF-8 plus its value. */
+export function entryBytes(key: string, value: Uint8Array): number {
+  return Buffer.byteLength(key, 'utf8') + value.byteLength;
+}
+
+/** Key order: by UTF-8 bytes (lmdb's order), which is code point order, not UTF-16 order. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export function conditionHolds(
+  condition: Condition | undefined,
+  current: Versioned | undefined,
+): boolean {
+  if (condition === undefined) return true;
+  if ('ifNoneMatch' in condition) return current === undefined;
+  if (current === undefined) return false;
+  return condition.ifMatch === '*' || condition.ifMatch === current.version;
+}
+
+/**
+ * The one rule both stores apply: what `write` at `zxid` does to a key holding `current`.
+ * `next` is the key's new content (undefined: absent), or `unchanged` when nothing changes.
+ */
+export function evaluateWrite(
+  zxid: Zxid,
+  write: KvWrite,
+  current: Versioned | undefined,
+): { readonly outcome: KvOutcome; readonly next: Versioned | undefined | 'unchanged' } {
+  if (!conditionHolds(write.condition, current))
+    return { outcome: { status: 412 }, next: 'unchanged' };
+  if (write.op === 'put') {
+    return { outcome: { status: 200, version: zxid }, next: { value: write.value, version: zxid } };
+  }
+  if (current === undefined) return { outcome: { status: 404 }, next: 'unchanged' };
+  return { outcome: { status: 204 }, next: undefined };
+}
+
+export function readOutcome(entry: Versioned | undefined): KvOutcome {
+  return entry === undefined
+    ? { status: 404 }
+    : { status: 200, version: entry.version, value: entry.value };
+}
