@@ -325,6 +325,7 @@ describe.each(STATE_STORE_KINDS)('StateStore contract (%s)', (kind) => {
       'b',
       'z',
       'é',
+      'é'.repeat(512), // the longest key: MAX_KEY_BYTES of UTF-8
       'ключ',
       '\uE000',
       '\uFFFD',
