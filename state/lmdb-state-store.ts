@@ -48,6 +48,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   /** What lmdb holds once every released change is committed. */
   private queuedMeta: GroupMeta;
   private commitUnderWay = false;
+  private installFinished = false;
   /** Bumped by a switch to an installed state: commits of the state before it are history. */
   private generation = 0;
   /** What lmdb holds once every queued commit is done. */
@@ -263,6 +264,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       },
       finish: () => {
         done = true;
+        this.installFinished = true;
         const installed: GroupMeta = { slot, applied: zxid, bytes, size: count };
         this.root
           .batch(() => void this.meta.put(this.name, installed))
@@ -287,7 +289,12 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
 
   /** Hands the queued changes to lmdb, one transaction at a time (see the class comment). */
   private commitNext(): void {
-    if (this.commitUnderWay || this.queuedMeta.applied <= this.released.applied) return;
+    if (
+      this.installFinished ||
+      this.commitUnderWay ||
+      this.queuedMeta.applied <= this.released.applied
+    )
+      return;
     const batch = this.queued;
     this.queued = [];
     const meta = this.queuedMeta;
@@ -334,6 +341,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
 
   private switchTo(installed: GroupMeta): void {
     const old = this.live;
+    this.installFinished = false;
     this.installedMeta = null;
     this.generation++;
     this.commitUnderWay = false;
@@ -347,7 +355,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     this.released = installed;
     this.queuedMeta = installed;
     this.lastApplied = installed.applied;
-    this.durable = Math.max(this.durable, installed.applied);
+    this.durable = installed.applied;
     this.resetApplied(installed.applied);
     this.setCounts(installed.bytes, installed.size);
   }

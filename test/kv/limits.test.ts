@@ -1,3 +1,4 @@
+import { encodePiece } from '../../state/snapshot-pieces.js';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_FRAME_BYTES,
@@ -9,6 +10,7 @@ import {
   PROPOSAL_PIECE_BYTES,
   PROPOSAL_PIECE_ENTRIES_COUNT,
   SNAP_PIECE_BYTES,
+  MAX_SNAP_PIECE_BYTES,
 } from '../../components/limits.js';
 import { encodeFrame, FrameDecoder } from '../../components/network/frame-codec.js';
 import { MessageCatalogue } from '../../components/network/message-catalogue.js';
@@ -69,12 +71,22 @@ describe('limits', () => {
     throughCodec({ kind: 'zab.Proposal', ...session, entries }, MAX_PROPOSAL_MESSAGE_BYTES);
   });
 
-  it('a snapshot piece fits a frame', () => {
-    const data = new Uint8Array(SNAP_PIECE_BYTES).fill(3);
+  it('the largest snapshot piece fits a frame', () => {
+    const data = new Uint8Array(MAX_SNAP_PIECE_BYTES).fill(3);
     throughCodec(
-      { kind: 'zab.Snap', ...session, zxid: BIG, totalBytes: BIG, data },
+      { kind: 'zab.Snap', ...session, zxid: BIG, piece: BIG, last: true, data },
       MAX_FRAME_BYTES,
     );
+  });
+
+  it('a piece the snapshot reader cuts holds at most its size and one more entry', () => {
+    const value = new Uint8Array(MAX_VALUE_BYTES).fill(1);
+    const key = '€'.repeat(Math.floor(MAX_KEY_BYTES / 3));
+    const piece = encodePiece([
+      { key: 'a', version: 1, value: new Uint8Array(SNAP_PIECE_BYTES - 64) },
+      { key, version: BIG, value },
+    ]);
+    expect(piece.byteLength).toBeLessThanOrEqual(MAX_SNAP_PIECE_BYTES);
   });
 
   it('a forwarded request of the largest operation, and its answer, fit a frame', () => {
