@@ -96,6 +96,8 @@ export const SNAP_WINDOW_PIECES = 4;
  * says: the log held in memory between checkpoints is bounded in bytes, not only in entries.
  */
 export const CHECKPOINT_LOG_BYTES = 64 * MIB;
+/** How long the applied state's store gathers applies into one lmdb transaction. */
+export const STATE_COMMIT_DELAY_MS = 50;
 /** Log bytes kept behind a checkpoint for DIFF, at most (as well as `retainEntries`). */
 export const RETAINED_LOG_BYTES = 64 * MIB;
 /** Epochs a follower reports in ACKEPOCH (the last zxid of each, to find the common prefix). */
