@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CHECKPOINT_LOG_BYTES, RETAINED_LOG_BYTES } from '../components/limits.js';
+import { CHECKPOINT_LOG_BYTES } from '../components/limits.js';
 import type { StorageWrite, StoredEntry, StoredImage } from '../components/storage/index.js';
 import type { KvOutcome } from '../kv/kv-operation.js';
 import { decodeOperation, isWrite } from '../kv/kv-operation.js';
@@ -8,6 +8,7 @@ import { decodeLogEntry, type EntryOrigin } from './log-entry.js';
 import type { StateInstall, StateStore } from '../state/state-store.js';
 import { DurableWaiters } from './durable-waiters.js';
 import type { ReplicaInit } from './replica-config.js';
+import { compactionPoint, historyAfterLoad } from './log-retention.js';
 import { ReplicaLog } from './replica-log.js';
 import { StateWaiters } from './state-waiters.js';
 
@@ -375,17 +376,8 @@ export class DurableState {
   }
 
   private compactBehind(zxid: Zxid): void {
-    const behind = this.historyValue.between(0, zxid);
-    let keep = 0;
-    let keptBytes = 0;
-    for (let i = behind.length - 1; i >= 0 && keep < this.config.retainEntries; i--) {
-      keptBytes += behind[i]!.payload.byteLength;
-      if (keptBytes > RETAINED_LOG_BYTES) break;
-      keep++;
-    }
-    let through = behind[behind.length - 1 - keep]?.zxid;
-    for (const pin of this.pins) if (through !== undefined) through = Math.min(through, pin.zxid);
-    if (through === undefined || !this.historyValue.contains(through)) return;
+    const through = compactionPoint(this.historyValue, zxid, this.config.retainEntries, this.pins);
+    if (through === null) return;
     this.historyValue.compactThrough(through);
     this.persist({ kind: 'Compact', throughZxid: through });
   }
@@ -401,23 +393,4 @@ export class DurableState {
       'commit point beyond the log',
     );
   }
-}
-
-/**
- * The log as loaded, beside a state applied through `applied`; null when the two do not fit.
- * Without a marker the log was never compacted and starts the history. A log that ends at or
- * before the state adds nothing: the log restarts after the state (the caller writes a marker). A log that reaches past the
- * state must hold the state's zxid (or start right after a marker at it), else its tail is not
- * the state's continuation.
- */
-function historyAfterLoad(image: StoredImage, applied: Zxid): ReplicaLog | null {
-  const base = image.snapshot?.zxid ?? 0;
-  const first = image.log[0]?.zxid;
-  const last = image.log.at(-1)?.zxid;
-  if (first === undefined || last === undefined || last < applied) {
-    return new ReplicaLog(applied, []);
-  }
-  if (first > applied) return base === applied ? new ReplicaLog(applied, image.log) : null;
-  if (!image.log.some(({ zxid }) => zxid === applied) && applied !== 0) return null;
-  return new ReplicaLog(image.snapshot === null ? 0 : null, image.log);
 }

@@ -1,3 +1,4 @@
+import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { RequestTarget } from './client-requests.js';
 import type { Vote } from './election.js';
@@ -46,4 +47,22 @@ export function settledVote(
 ): { vote: Vote; state: typeof FOLLOWING | typeof LEADING } | null {
   if (role.name === 'leading') return { vote: role.vote, state: LEADING };
   return role.name === 'following' ? { vote: role.vote, state: FOLLOWING } : null;
+}
+
+/** A peer's connection closed: the sessions over it end at once, as on a socket EOF in ZooKeeper. */
+export function onLinkDown(role: Role, peer: NodeId): void {
+  if (role.name === 'following' && role.session.leader === peer) role.session.onClose();
+  else if (role.name === 'leading') role.leader.onLinkDown(peer);
+}
+
+/** A peer ended a session (zab.Close): the role that holds it ends it too. */
+export function onSessionClose(role: Role, message: MessageOf<'zab.Close'>): void {
+  if (role.name === 'leading') role.leader.onClose(message);
+  else if (
+    role.name === 'following' &&
+    role.session.session === message.session &&
+    message.src === role.session.leader
+  ) {
+    role.session.onClose();
+  }
 }

@@ -19,6 +19,8 @@ import {
   activeRole,
   isServing,
   leaderOf,
+  onLinkDown,
+  onSessionClose,
   requestTargetOf,
   settledVote,
   type Role,
@@ -186,10 +188,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
   private pollState(): void {
     if (this.durable.pollState() === null) return;
     if (this.role.name === 'following') this.role.session.onStateDurable();
-    else if (this.role.name === 'starting' && this.loaded && this.waitingForInstall) {
-      this.waitingForInstall = false;
-      this.startLooking();
-    }
+    else if (this.waitingForInstall) this.startLooking();
   }
 
   // ---- election and roles ---------------------------------------------------------------
@@ -338,12 +337,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
       'zab.Vote',
       mine((m) => this.votes.onVote(m)),
     );
-    // A closed connection ends the sessions over it at once, as a socket EOF does in ZooKeeper.
-    this.subscribe(this.network, 'LinkDown', ({ peer }) => {
-      const role = this.role;
-      if (role.name === 'following' && role.session.leader === peer) role.session.onClose();
-      else if (role.name === 'leading') role.leader.onLinkDown(peer);
-    });
+    this.subscribe(this.network, 'LinkDown', ({ peer }) => onLinkDown(this.role, peer));
     const toFollower = mine((message: Parameters<FollowerSession['onMessage']>[0]) => {
       if (this.role.name === 'following') this.role.session.onMessage(message);
     });
@@ -364,17 +358,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
     this.subscribe(
       this.network,
       'zab.Close',
-      mine((message) => {
-        const role = this.role;
-        if (role.name === 'leading') role.leader.onClose(message);
-        else if (
-          role.name === 'following' &&
-          role.session.session === message.session &&
-          message.src === role.session.leader
-        ) {
-          role.session.onClose();
-        }
-      }),
+      mine((m) => onSessionClose(this.role, m)),
     );
     const forwarded = mine((message: MessageOf<'kv.Request'>) =>
       this.requests.onForwardedRequest(message, requestTargetOf(this.role, this.loaded)),
