@@ -8,7 +8,6 @@ import { SeededRandom } from '../components/random/seeded-random.js';
 import type { LmdbStorage } from '../components/storage/lmdb-storage.js';
 import type { WalStorage } from '../components/storage/wal-storage.js';
 import { Storage } from '../components/storage/index.js';
-import { stopNodeOnFailure } from '../components/storage/disk-store.js';
 import { LmdbStateEnvironment } from '../state/lmdb-state-environment.js';
 import { LiveTimer } from '../components/timer/live-timer.js';
 import { Timer } from '../components/timer/timer-port.js';
@@ -195,10 +194,7 @@ export class NodeHost extends ComponentDefinition {
       log: this.log,
     });
     this.storage = storage;
-    this.stateEnvironment = new LmdbStateEnvironment(
-      join(this.init.dataDir, 'state'),
-      stopNodeOnFailure(this.log),
-    );
+    this.stateEnvironment = new LmdbStateEnvironment(join(this.init.dataDir, 'state'));
     const replica = this.create(Replica, {
       ...defaults.replicaTiming(this.init.timing),
       ...(this.init.quotaBytes === undefined ? {} : { quotaBytes: this.init.quotaBytes }),

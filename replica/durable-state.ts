@@ -159,7 +159,10 @@ export class DurableState {
     const state = this.config.state;
     state.revertUnreleased();
     state.poll();
-    if (this.installing?.installed === true) this.installing = null; // the state loaded is it
+    // The state loaded is the installed one, or the install failed with the disk.
+    if (this.installing?.installed === true || this.installing?.failed === true) {
+      this.installing = null;
+    }
     this.acceptedEpochValue = image.acceptedEpoch;
     this.currentEpochValue = image.currentEpoch;
     this.voterValue = image.voter;

@@ -186,6 +186,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
 
   /** Takes in what the state store finished on disk (checkpoints, a SNAP install). */
   private pollState(): void {
+    const failure = this.durable.machine.failure;
+    if (failure !== null) return this.onWriteFailed(`applied state: ${failure}`);
     if (this.durable.pollState() === null) return;
     if (this.role.name === 'following') this.role.session.onStateDurable();
     else if (this.waitingForInstall) this.startLooking();
@@ -199,23 +201,18 @@ export class Replica extends ComponentDefinition implements RoleHost {
     // A snapshot on its way to disk replaces the state: nothing may vote or apply before.
     this.waitingForInstall = reloadAfterTicks === 0 && this.durable.installPending;
     this.role = { name: reloadAfterTicks > 0 || this.waitingForInstall ? 'starting' : 'looking' };
-    if (wasServing) {
-      const { group } = this.config;
-      const epoch = this.durable.currentEpoch;
-      this.trigger({ kind: 'LeaderChanged', group, leader: null, epoch }, this.kv);
-    }
+    const { group } = this.config;
+    const epoch = this.durable.currentEpoch;
+    if (wasServing) this.trigger({ kind: 'LeaderChanged', group, leader: null, epoch }, this.kv);
     if (this.waitingForInstall) return this.reportStatus();
     if (reloadAfterTicks > 0) {
       const reload = (): void => this.trigger({ kind: 'Load' }, this.storage);
       this.timers.after(reloadAfterTicks * this.config.tickMs, reload);
       return this.reportStatus();
     }
-    this.config.observer?.role?.(this.config.self, 'looking', this.durable.currentEpoch);
-    this.votes.start({
-      leader: this.config.self,
-      zxid: this.durable.history.last,
-      peerEpoch: this.durable.currentEpoch,
-    });
+    this.config.observer?.role?.(this.config.self, 'looking', epoch);
+    const zxid = this.durable.history.last;
+    this.votes.start({ leader: this.config.self, zxid, peerEpoch: epoch });
     this.reportStatus();
   }
 

@@ -1,4 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { statfsSync } from 'node:fs';
 import { STATE_COMMIT_DELAY_MS } from '../components/limits.js';
 import { LmdbStateStore, type GroupMeta } from './lmdb-state-store.js';
 
@@ -13,10 +14,7 @@ export class LmdbStateEnvironment {
   private readonly meta: Database<GroupMeta, string>;
   private readonly stores = new Map<number, LmdbStateStore>();
 
-  constructor(
-    path: string,
-    private readonly onFailure: (error: Error) => void,
-  ) {
+  constructor(private readonly path: string) {
     // overlappingSync (lmdb-js' default off Windows): a commit returns before its fsync, which
     // runs beside the next commits; nothing waits for it but a checkpoint (the WAL is the
     // durability point), and lmdb's meta pages keep the file consistent across a crash.
@@ -35,12 +33,8 @@ export class LmdbStateEnvironment {
           keyEncoding: 'binary',
           encoding: 'binary',
         });
-      store = new LmdbStateStore(
-        this.root,
-        this.meta,
-        `group-${group}`,
-        [slot(0), slot(1)],
-        this.onFailure,
+      store = new LmdbStateStore(this.root, this.meta, `group-${group}`, [slot(0), slot(1)], () =>
+        freeBytes(this.path),
       );
       this.stores.set(group, store);
     }
@@ -52,4 +46,9 @@ export class LmdbStateEnvironment {
     await this.root.flushed;
     await this.root.close();
   }
+}
+
+function freeBytes(path: string): number {
+  const stats = statfsSync(path);
+  return Number(stats.bavail) * Number(stats.bsize);
 }

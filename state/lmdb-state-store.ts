@@ -28,6 +28,15 @@ interface Change extends Pending {
 }
 
 const VERSION_BYTES = 8;
+/** Free space kept beside what a transaction may write (lmdb's meta, freelist and growth). */
+const STATE_WRITE_MARGIN_BYTES = 4 * 2 ** 20;
+/** B-tree pages a changed key may copy (leaf, branches, overflow head). */
+const PAGES_PER_CHANGE = 4;
+
+interface InstallStatus {
+  installed: boolean;
+  failed: boolean;
+}
 
 /**
  * The applied state of one group replica in lmdb, sorted by key bytes. Applies change two small
@@ -56,14 +65,18 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   private durable: Zxid;
   /** Set by lmdb's promises, taken in by `poll`, so the state changes at protocol points only. */
   private flushedThrough: Zxid | null = null;
-  private installedMeta: { meta: GroupMeta; status: { installed: boolean } } | null = null;
+  private installedMeta: { meta: GroupMeta; status: InstallStatus } | null = null;
+  /** The install whose switch is queued: it fails with the store. */
+  private finishing: InstallStatus | null = null;
+  private failureValue: Error | null = null;
 
   constructor(
     private readonly root: RootDatabase,
     private readonly meta: Database<GroupMeta, string>,
     private readonly name: string,
     private readonly slots: readonly [Database<Buffer, Buffer>, Database<Buffer, Buffer>],
-    private readonly onFailure: (error: Error) => void,
+    /** Free bytes where lmdb writes (statfs): a write it cannot make must never reach lmdb. */
+    private readonly freeBytes: () => number,
   ) {
     const stored = meta.get(name) ?? { slot: 0, applied: 0, bytes: 0, size: 0 };
     super(stored.applied);
@@ -78,6 +91,10 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
 
   get durableZxid(): Zxid {
     return this.durable;
+  }
+
+  get failure(): string | null {
+    return this.failureValue === null ? null : this.failureValue.message;
   }
 
   protected read(key: string): Versioned | undefined {
@@ -169,6 +186,16 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   }
 
   revertUnreleased(): void {
+    if (this.failureValue !== null) {
+      // lmdb aborted the failed transaction and none was started after it: it holds `released`.
+      this.failureValue = null;
+      this.generation++;
+      this.commitUnderWay = false;
+      this.installFinished = false;
+      this.committing.clear();
+      this.queued = [];
+      this.queuedMeta = this.released;
+    }
     this.unreleased = [];
     this.unreleasedKeys.clear();
     this.resetApplied(this.queuedMeta.applied);
@@ -182,15 +209,19 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     // only if they were handed to lmdb already, so wait for the commit chain first.
     void this.whenCommitted(through)
       .then(() => this.root.flushed)
-      .then(() => {
-        this.flushedThrough = Math.max(this.flushedThrough ?? 0, through);
-      });
+      .then(
+        () => {
+          this.flushedThrough = Math.max(this.flushedThrough ?? 0, through);
+        },
+        (error: unknown) => this.fail(error),
+      );
     return through;
   }
 
   poll(): void {
     if (this.installedMeta !== null) {
       this.installedMeta.status.installed = true;
+      this.finishing = null;
       this.switchTo(this.installedMeta.meta);
     }
     if (this.flushedThrough !== null) {
@@ -239,23 +270,31 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     const slot: 0 | 1 = this.slot === 0 ? 1 : 0;
     const staging = this.slots[slot];
     // Writes run in the order asked: the clear goes before the first piece.
-    void staging.clearAsync();
+    settled(staging.clearAsync());
     let lastKey: string | null = null;
     let bytes = 0;
     let count = 0;
     let done = false;
-    const status = { installed: false };
+    const status: InstallStatus = { installed: false, failed: false };
     return {
       zxid,
       get installed() {
         return status.installed;
       },
+      get failed() {
+        return status.failed;
+      },
       add: (piece) => {
         if (done) return 'snapshot piece after the last';
         const entries = decodePiece(piece, zxid, lastKey);
         if (typeof entries === 'string') return entries;
+        const room = this.lacksRoomFor(entries);
+        if (room !== null) {
+          this.fail(new Error(room));
+          return room;
+        }
         for (const { key, version, value } of entries) {
-          void staging.put(Buffer.from(key, 'utf8'), encodeValue({ version, value }));
+          settled(staging.put(Buffer.from(key, 'utf8'), encodeValue({ version, value })));
           bytes += entryBytes(key, value);
           count++;
         }
@@ -265,9 +304,10 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       finish: () => {
         done = true;
         this.installFinished = true;
+        this.finishing = status;
         const installed: GroupMeta = { slot, applied: zxid, bytes, size: count };
         this.root
-          .batch(() => void this.meta.put(this.name, installed))
+          .batch(() => settled(this.meta.put(this.name, installed)))
           .then(() => this.root.flushed)
           .then(
             () => {
@@ -278,7 +318,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       },
       abort: () => {
         done = true;
-        void staging.clearAsync();
+        settled(staging.clearAsync());
       },
     };
   }
@@ -296,6 +336,8 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     )
       return;
     const batch = this.queued;
+    const room = this.lacksRoomFor(batch);
+    if (room !== null) return this.fail(new Error(room));
     this.queued = [];
     const meta = this.queuedMeta;
     const live = this.live;
@@ -305,10 +347,10 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       .batch(() => {
         for (const { key, next } of batch) {
           const keyBytes = Buffer.from(key, 'utf8');
-          if (next === undefined) void live.remove(keyBytes);
-          else void live.put(keyBytes, encodeValue(next));
+          if (next === undefined) settled(live.remove(keyBytes));
+          else settled(live.put(keyBytes, encodeValue(next)));
         }
-        void this.meta.put(this.name, meta);
+        settled(this.meta.put(this.name, meta));
       })
       .then(
         () => {
@@ -321,8 +363,36 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
           this.committedWaiters.splice(0).forEach((waiter) => waiter());
           this.commitNext();
         },
-        (error: unknown) => this.fail(error),
+        (error: unknown) => {
+          if (generation !== this.generation) return;
+          this.commitUnderWay = false;
+          this.fail(error);
+        },
       );
+  }
+
+  /**
+   * Why lmdb must not take a transaction of `entries` now: it would come near filling the disk.
+   * lmdb-js does not survive a write that fails with ENOSPC (its error path overruns a buffer and
+   * the process aborts), so a full disk has to be seen before lmdb writes, not after: each
+   * changed key may copy a few B-tree pages, and a margin covers lmdb's own bookkeeping.
+   */
+  private lacksRoomFor(
+    entries: readonly {
+      readonly key: string;
+      readonly next?: Versioned | undefined;
+      readonly value?: Uint8Array;
+    }[],
+  ): string | null {
+    let need = STATE_WRITE_MARGIN_BYTES;
+    for (const entry of entries) {
+      const value = entry.value ?? entry.next?.value;
+      need += 2 * (entry.key.length * 3 + (value?.byteLength ?? 0)) + PAGES_PER_CHANGE * 4096;
+    }
+    const free = this.freeBytes();
+    return free >= need
+      ? null
+      : `no room for the applied state: ${free} bytes free, ${need} needed`;
   }
 
   private readonly committedWaiters: (() => void)[] = [];
@@ -347,7 +417,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     this.commitUnderWay = false;
     this.slot = installed.slot;
     this.live = this.slots[installed.slot];
-    void old.clearAsync();
+    settled(old.clearAsync());
     this.unreleased = [];
     this.unreleasedKeys.clear();
     this.committing.clear();
@@ -361,13 +431,24 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   }
 
   /**
-   * lmdb refused a commit: what it holds is still the state of one zxid, but nothing later can
-   * be added without a hole, and memory would grow without end. The node stops (the host's
-   * choice); a restart replays the log from what lmdb holds.
+   * lmdb refused a commit (a full disk): it still holds the state of one zxid, and nothing more
+   * is written, which would leave a hole. The replica reloads (`failure`), which reverts memory
+   * to what lmdb holds; the log replays the rest once writes go through again.
    */
   private fail(error: unknown): void {
-    this.onFailure(error instanceof Error ? error : new Error(String(error)));
+    this.failureValue ??= error instanceof Error ? error : new Error(String(error));
+    if (this.finishing !== null) this.finishing.failed = true;
+    this.finishing = null;
   }
+}
+
+/**
+ * Each write of a transaction has its own promise, rejected with the transaction when it fails:
+ * the transaction's own promise reports that (`fail`), so these must not go unhandled, which
+ * would end the process.
+ */
+function settled(write: PromiseLike<unknown>): void {
+  write.then(undefined, () => {});
 }
 
 function size(key: string, entry: Versioned | undefined): number {

@@ -103,6 +103,9 @@ export class MemoryStateStore extends StateStoreCore implements StateStore {
     return this.durable;
   }
 
+  /** The simulated disk of the state never fails (SimDisk models full disks for the log). */
+  readonly failure = null;
+
   protected read(key: string): Versioned | undefined {
     return this.live.get(key);
   }
@@ -209,6 +212,7 @@ export class MemoryStateStore extends StateStoreCore implements StateStore {
       get installed() {
         return status.installed;
       },
+      failed: false,
       add: (piece) => {
         if (done) return 'snapshot piece after the last';
         const decoded = decodePiece(piece, zxid, lastKey);

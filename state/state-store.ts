@@ -29,6 +29,8 @@ export interface StateInstall {
   readonly zxid: Zxid;
   /** The store switched to this state, which is on disk (seen by `poll`). */
   readonly installed: boolean;
+  /** The store could not write it (a full disk): it never will; the live state stays. */
+  readonly failed: boolean;
   /** Takes the next piece; returns why it is not one (hostile input), having taken nothing. */
   add(piece: Uint8Array): string | null;
   /** Every piece is in: the store switches to this state once it is durable. */
@@ -66,8 +68,17 @@ export interface StateStore {
   range(from: string, to: string | null, limit: number): StateEntry[];
   /** The log entries through `zxid` are durable: the applies through it may reach the disk. */
   release(zxid: Zxid): void;
-  /** Drops the applies not yet released: the state is again what the disk will hold. */
+  /**
+   * Drops the applies not yet released: the state is again what the disk will hold. After a
+   * `failure`, also what was released but never written: the state is what the disk holds, and
+   * writes are taken again.
+   */
   revertUnreleased(): void;
+  /**
+   * Why the disk refused a write (ENOSPC, …), or null. From then on nothing more is written
+   * until `revertUnreleased`; the replica reloads, as after a failed log write.
+   */
+  readonly failure: string | null;
   /** Asks for the released state to be flushed; returns the zxid `durableZxid` will reach. */
   checkpoint(): Zxid;
   /**
