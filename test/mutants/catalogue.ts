@@ -123,7 +123,7 @@ export const MUTANTS: readonly Mutant[] = [
     bug: 'If-Match holds for any version at or above the current one, not only for it',
     edits: [
       {
-        file: 'replica/kv-state-machine.ts',
+        file: 'state/write-rules.ts',
         find: `condition.ifMatch === current.version`,
         replace: `condition.ifMatch >= current.version`,
       },
@@ -215,15 +215,14 @@ export const MUTANTS: readonly Mutant[] = [
     ],
     tests: ['test/http/http-frontend.test.ts'],
   },
-  // Snapshot code is being rewritten (issue 14): this snippet is the one most likely to move.
   {
     name: 'snapshot-install-wrong-zxid',
-    bug: 'a follower installs a SNAP as of one zxid before the one it holds',
+    bug: 'a follower installs a SNAP as of one zxid before the one the leader streamed',
     edits: [
       {
         file: 'replica/follower.ts',
-        find: `durable.installSnapshot(sync.point, state)`,
-        replace: `durable.installSnapshot(sync.point - 1, state)`,
+        find: `const install = this.context.durable.beginInstall(message.zxid);`,
+        replace: `const install = this.context.durable.beginInstall(message.zxid - 1);`,
       },
     ],
     tests: ['test/sim/zab-regressions.test.ts'],
