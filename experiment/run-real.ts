@@ -52,6 +52,10 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
   const urls = Array.from({ length: nodes }, (_, i) => httpUrl(cluster.options, i + 1));
   const url = (node: number) => urls[node - 1]!;
   const client = new ZabkvClient({ nodes: urls, attempts: 3, timeoutMs: 5_000, connections: 8 });
+  // Stopped by a signal: the nodes go down with the runner instead of living on.
+  const onSignal = () => void cluster.stop().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   cluster.start();
   try {
     await cluster.ready(60_000);
@@ -209,6 +213,8 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
       linearizability: { verdict, operations: workload.history.length },
     };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await client.close();
     await cluster.stop();
   }
