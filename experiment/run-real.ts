@@ -53,7 +53,11 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
   const url = (node: number) => urls[node - 1]!;
   const client = new ZabkvClient({ nodes: urls, attempts: 3, timeoutMs: 5_000, connections: 8 });
   // Stopped by a signal: the nodes go down with the runner instead of living on.
-  const onSignal = () => void cluster.stop().then(() => process.exit(130));
+  const onSignal = () =>
+    void cluster.stop().then(() => {
+      rmSync(options.dataDir, { recursive: true, force: true });
+      process.exit(130);
+    });
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   cluster.start();
