@@ -61,9 +61,27 @@ export interface KeyRange {
   readonly end: number;
 }
 
-/** The 32-bit hash of a key (CRC-32 of its UTF-8 bytes: stable across versions and platforms). */
+/**
+ * The part of `key` that is hashed: between its first `{` and the first `}` after it, when that
+ * part is not empty (Redis Cluster's hash tag rule), so `{user42}/cart` and `{user42}/profile`
+ * live in one group and a transaction can span them. Null when the key has no tag: then the
+ * whole key is hashed, as it was before tags existed, so such keys never moved.
+ */
+export function hashTag(key: string): string | null {
+  const open = key.indexOf('{');
+  if (open < 0) return null;
+  const close = key.indexOf('}', open + 1);
+  if (close <= open + 1) return null;
+  // Braces are ASCII, so the cut never splits a surrogate pair: the tag is whole UTF-8.
+  return key.slice(open + 1, close);
+}
+
+/**
+ * The 32-bit hash of a key: CRC-32 of the UTF-8 bytes of its hash tag, or of the whole key when
+ * it has none (stable across versions and platforms).
+ */
 export function keyHash(key: string): number {
-  return crc32(key);
+  return crc32(hashTag(key) ?? key);
 }
 
 /**

@@ -185,6 +185,16 @@ withConnectionOptions(program.command('del <key>').description('delete a key'), 
 
 withConnectionOptions(
   program
+    .command('where <key>')
+    .description('print the group that holds a key (its hash tag and hash on stderr)'),
+  'simple',
+).action(async (key: string, _options: unknown, command: Command) => {
+  const { where, runClientCommand } = await import('./kv-commands.js');
+  await runClientCommand(() => where(key, connectionFlags(command)));
+});
+
+withConnectionOptions(
+  program
     .command('status')
     .description(
       'every member of every group: role, epoch, zxids, lag; exit 1 if a group has no leader',

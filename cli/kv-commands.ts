@@ -173,3 +173,38 @@ export async function runClientCommand(run: () => Promise<void>): Promise<void> 
     } else throw error;
   }
 }
+
+/** `zabkv where <key>`: the group that holds a key (GET /cluster?key=), and its hash tag. */
+export async function where(key: string, flags: ConnectionFlags): Promise<void> {
+  const answer = await oneShot(
+    connectionOf(flags),
+    'GET',
+    `/cluster?key=${encodeURIComponent(key)}`,
+  );
+  const placement = JSON.parse(answer.body.toString()) as {
+    group: number;
+    tag: string | null;
+    hash: number;
+    tableVersion: number;
+  };
+  const tag = placement.tag === null ? '(none: the whole key)' : JSON.stringify(placement.tag);
+  switch (flags.writeOut) {
+    case 'simple':
+      console.log(placement.group);
+      console.error(
+        `hash tag ${tag}, hash ${placement.hash}, table version ${placement.tableVersion}`,
+      );
+      return;
+    case 'json':
+      console.log(JSON.stringify({ key, ...placement }));
+      return;
+    case 'table':
+      console.log(
+        table([
+          ['KEY', 'GROUP', 'HASH TAG', 'HASH'],
+          [key, String(placement.group), tag, String(placement.hash)],
+        ]),
+      );
+      return;
+  }
+}

@@ -20,7 +20,8 @@ import {
 import { allows, bearerToken, type AccessTokens, type Need } from './access-tokens.js';
 import type { ClusterStatus } from './cluster-status.js';
 import { HTTP_ERRORS, RETRY_AFTER_SECONDS, errorBody, type HttpErrorCode } from './http-errors.js';
-import { KEY_ROUTE, conditionOf, etag, keyOfUrl } from './kv-request.js';
+import { KEY_ROUTE, conditionOf, etag, keyOfUrl, validKey } from './kv-request.js';
+import { placementOf } from './key-placement.js';
 import type { PeerFaults } from '../components/network/peer-faults.js';
 import { registerFaultRoutes } from './fault-routes.js';
 import { UiAggregator } from './ui-aggregator.js';
@@ -242,7 +243,18 @@ export class HttpFrontend extends ComponentDefinition {
         ? reply.send({ status: 'ready' })
         : this.answerError(reply, 'Unavailable', 'not every group has a known leader'),
     );
-    app.get('/cluster', (_request, reply) => reply.send(this.init.status.cluster()));
+    type ClusterRequest = FastifyRequest<{ Querystring: { key?: string | string[] } }>;
+    app.get('/cluster', (request: ClusterRequest, reply) => {
+      const { key } = request.query;
+      if (key === undefined) return reply.send(this.init.status.cluster());
+      // `?key=` asks where one key lives (`zabkv where`): its group, hash and hash tag.
+      if (typeof key !== 'string' || !validKey(key)) return this.answerError(reply, 'BadKey');
+      const placement = placementOf(this.init.status.cluster(), key);
+      if (placement === null) {
+        return this.answerError(reply, 'Unavailable', 'the cluster is not formed yet');
+      }
+      return reply.send(placement);
+    });
     app.get('/metrics', async (_request, reply) =>
       reply.type(this.init.registry.contentType).send(await this.init.registry.metrics()),
     );

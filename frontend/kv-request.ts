@@ -3,7 +3,8 @@ import type { Condition } from '../kv/kv-operation.js';
 
 const utf8 = new TextEncoder();
 
-function validKey(key: string): boolean {
+/** A key of 1 to 1 KiB of UTF-8 (DESIGN §7). */
+export function validKey(key: string): boolean {
   return key.length > 0 && utf8.encode(key).length <= MAX_KEY_BYTES;
 }
 

@@ -151,6 +151,8 @@ describe('HTTP frontend (DESIGN §7)', () => {
     expect((await app.inject({ method: 'GET', url: '/livez' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
     expect((await app.inject({ method: 'GET', url: '/cluster' })).json()).toEqual(UNFORMED);
+    expect((await app.inject({ url: '/cluster?key=k' })).statusCode).toBe(503);
+    expect((await app.inject({ url: '/cluster?key=' })).json()).toMatchObject({ error: 'BadKey' });
     await app.inject({ method: 'PUT', url: '/kv/k', payload: 'v' });
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/zabkv_request_duration_seconds_count\{op="put",status="200"\} 1/);

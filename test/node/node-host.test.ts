@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ComponentSystem, LiveScheduler } from '../../components/kernel/index.js';
 import { nodeId } from '../../components/network/node-id.js';
 import type { ClusterStatus } from '../../frontend/cluster-status.js';
+import { keyHash } from '../../bootstrap/lookup-table.js';
 import { NodeHost } from '../../node/node-host.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'zabkv-host-'));
@@ -50,6 +51,13 @@ describe('NodeHost, one node in one process', () => {
     expect(cluster.formed && cluster.groups).toEqual([
       expect.objectContaining({ id: 0, leader: 1, role: 'leading', followers: [] }),
     ]);
+    expect((await app.inject({ url: '/cluster?key=%7Bu%7D%2Fcart' })).json()).toEqual({
+      key: '{u}/cart',
+      tag: 'u',
+      hash: keyHash('u'),
+      group: 0,
+      tableVersion: 1,
+    });
     await vi.waitFor(async () => {
       const metrics = (await app.inject({ url: '/metrics' })).body;
       expect(metrics).toMatch(/^zabkv_is_leader 1$/m);
