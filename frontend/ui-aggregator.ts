@@ -229,7 +229,9 @@ function groupOf(group: GroupStatus, views: ReadonlyMap<NodeId, NodeUiView | nul
     return {
       ...base,
       up: true,
-      ...(mine.role === undefined ? {} : { role: mine.role }),
+      ...(mine.role === undefined
+        ? {}
+        : { role: mine.role === 'following' && !view.serving ? 'syncing' : mine.role }),
       ...(mine.epoch === undefined ? {} : { epoch: mine.epoch }),
       ...(mine.lastZxid === undefined ? {} : { lastZxid: mine.lastZxid }),
       ...(mine.appliedZxid === undefined ? {} : { appliedZxid: mine.appliedZxid }),

@@ -50,6 +50,8 @@ export interface NodeUiView {
   readonly node: NodeId;
   readonly at: number;
   readonly status: ClusterStatus;
+  /** Its replica serves: an established leader, or a follower synced with one. */
+  readonly serving: boolean;
   readonly samples: readonly UiSample[];
   readonly events: readonly UiEvent[];
 }
@@ -59,7 +61,8 @@ export interface UiMember {
   readonly id: NodeId;
   readonly http?: { readonly host: string; readonly port: number };
   readonly up: boolean;
-  readonly role?: 'starting' | 'looking' | 'following' | 'leading';
+  /** `syncing`: following a leader, not yet synced with it (DIFF, TRUNC or SNAP under way). */
+  readonly role?: 'starting' | 'looking' | 'syncing' | 'following' | 'leading';
   readonly epoch?: number;
   readonly lastZxid?: Zxid;
   readonly appliedZxid?: Zxid;

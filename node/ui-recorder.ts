@@ -26,6 +26,8 @@ export class UiRecorder {
   private open = new Map<number, OpenSecond>();
   private second: number;
   private last: { role: string; leader: NodeId | null; epoch: number } | null = null;
+  /** The replica's last report said it serves (an established leader, a synced follower). */
+  private serving = false;
 
   constructor(
     private readonly self: NodeId,
@@ -51,6 +53,7 @@ export class UiRecorder {
   /** The replica's report: a change of role, leader or epoch becomes an event. */
   replicaStatus(status: ReplicaStatus): void {
     const { role, leader, currentEpoch: epoch } = status;
+    this.serving = status.serving;
     const last = this.last;
     if (last !== null && last.role === role && last.leader === leader && last.epoch === epoch) {
       return;
@@ -81,10 +84,11 @@ export class UiRecorder {
   }
 
   /** Samples closed and events after `since` (unix ms). */
-  view(since: number): { samples: UiSample[]; events: UiEvent[] } {
+  view(since: number): { serving: boolean; samples: UiSample[]; events: UiEvent[] } {
     this.roll();
     const sinceSecond = Math.floor(since / 1000);
     return {
+      serving: this.serving,
       samples: this.samples.filter((s) => s.t >= sinceSecond),
       events: this.events.filter((e) => e.at > since),
     };

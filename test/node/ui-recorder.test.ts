@@ -54,6 +54,7 @@ describe('UiRecorder', () => {
     recorder.replicaStatus(
       status({ role: 'leading', leader: nodeId(2), serving: true, currentEpoch: 2 }),
     );
+    expect(recorder.view(0).serving).toBe(true);
     recorder.slowFsync(250);
     expect(recorder.view(0).events.map((e) => e.kind)).toEqual([
       'started',
