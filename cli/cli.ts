@@ -117,7 +117,7 @@ function withConnectionOptions(command: Command, writeOut: 'simple' | 'table'): 
     .addOption(
       new Option(
         '--endpoints <list>',
-        'nodes to try in order, host:port or URLs, comma-separated (default: $ZABKV_ENDPOINTS, else 127.0.0.1:8001)',
+        'nodes to try in order, host:port or URLs, comma-separated (default: $ZABKV_ENDPOINTS, else the `npm start` cluster in ./data, else 127.0.0.1:8001)',
       ).argParser(endpoints),
     )
     .addOption(new Option('--url <url>', 'the same as --endpoints').argParser(endpoints).hideHelp())

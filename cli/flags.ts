@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 
 // Commander argument parsers: a flag that does not parse stops the command before anything
@@ -83,7 +84,10 @@ function endpoint(item: string): string {
   return `${url.protocol}//${url.host}`;
 }
 
-/** The endpoints of a command: --endpoints (or the old --url), else $ZABKV_ENDPOINTS, else node 1. */
+/**
+ * The endpoints of a command: --endpoints (or the old --url), else $ZABKV_ENDPOINTS, else every
+ * node of the `npm start` cluster in ./data (its state file), else node 1's default address.
+ */
 export function endpointsOf(
   given: string[] | undefined,
   env: NodeJS.ProcessEnv = process.env,
@@ -97,7 +101,20 @@ export function endpointsOf(
       throw new InvalidArgumentError(`ZABKV_ENDPOINTS: ${(error as Error).message}`);
     }
   }
-  return [DEFAULT_ENDPOINT];
+  return startedClusterEndpoints() ?? [DEFAULT_ENDPOINT];
+}
+
+/** The endpoints `zabkv start` wrote to ./data/cluster.json while it runs (cli/start-command.ts). */
+function startedClusterEndpoints(): string[] | null {
+  try {
+    const state = JSON.parse(readFileSync('data/cluster.json', 'utf8')) as { endpoints?: unknown };
+    const list = Array.isArray(state.endpoints)
+      ? state.endpoints.filter((e): e is string => typeof e === 'string')
+      : [];
+    return list.length === 0 ? null : endpoints(list.join(','));
+  } catch {
+    return null;
+  }
 }
 
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8001';

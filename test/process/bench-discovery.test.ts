@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, freePorts, runCli, until } from './node-processes.js';
 
@@ -69,7 +69,7 @@ describe('zabkv bench finds the cluster', () => {
   }, 60_000);
 
   it('skips a node that stopped answering instead of failing a third of the requests', async () => {
-    const pid = Number(readFileSync(join(data, 'node-3', 'LOCK'), 'utf8').trim());
+    const pid = Number(readFileSync(join(data, 'node-1', 'LOCK'), 'utf8').trim());
     process.kill(pid, 'SIGKILL');
     const result = await bench(['--nodes', [1, 2, 3].map(url).join(',')]);
     // A few requests meet the dead node before it is skipped (and once a second after): far
@@ -77,4 +77,14 @@ describe('zabkv bench finds the cluster', () => {
     expect(result.errorCount).toBeLessThan(30);
     expect(result.ops + result.errorCount).toBeGreaterThanOrEqual(300);
   }, 60_000);
+
+  it('a client command without --endpoints uses the nodes of ./data/cluster.json, past node 1 down', () => {
+    // Node 1 was killed above; the CLI run where `npm start` would run finds the others.
+    const put = spawnSync(process.execPath, [resolve(CLI), 'put', 'default/endpoints', 'v'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, ZABKV_ENDPOINTS: '' },
+    });
+    expect(put.status, put.stderr).toBe(0);
+  });
 });
