@@ -455,6 +455,10 @@ program
     "the group's data (key + value bytes) before growing writes get 507 (default 2GiB)",
   )
   .option('--max-client-connections <n>', 'open client connections (default 4096)')
+  .option(
+    '--snapshot-count <n>',
+    'commits between checkpoints of the applied state, after which the log is compacted (default 100000)',
+  )
   .option('--fault-injection', 'test harnesses: /admin/faults may drop peer traffic')
   .option('--config <file>', 'a JSON file with any of these settings')
   .action(async (options: RawNodeSettings) => {

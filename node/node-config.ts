@@ -26,6 +26,8 @@ export interface NodeConfig {
   readonly maxClientConnections: number;
   /** Free disk space below which writes get 507; absent: the store's default. */
   readonly minFreeBytes?: number;
+  /** Commits between checkpoints of the applied state (ZooKeeper's snapCount); absent: 100,000. */
+  readonly snapshotCount?: number;
   /** `/admin/faults` drops peer traffic on request (test harnesses only). */
   readonly faultInjection?: true;
 }
@@ -60,6 +62,7 @@ export interface RawNodeSettings {
   quotaBytes?: string;
   maxClientConnections?: string;
   minFreeBytes?: string;
+  snapshotCount?: string;
   faultInjection?: boolean | string;
   config?: string;
 }
@@ -84,6 +87,7 @@ const ENVIRONMENT: Record<keyof Omit<RawNodeSettings, 'config'>, string> = {
   quotaBytes: 'ZABKV_QUOTA_BYTES',
   maxClientConnections: 'ZABKV_MAX_CLIENT_CONNECTIONS',
   minFreeBytes: 'ZABKV_MIN_FREE_BYTES',
+  snapshotCount: 'ZABKV_SNAPSHOT_COUNT',
   faultInjection: 'ZABKV_FAULT_INJECTION',
 };
 
@@ -190,6 +194,7 @@ export function resolveNodeConfig(
   const tokenFile = text('tokenFile');
   const tlsDir = text('tlsDir');
   const minFreeBytes = text('minFreeBytes');
+  const snapshotCount = text('snapshotCount');
   return {
     id: nodeId(id),
     storage,
@@ -200,6 +205,9 @@ export function resolveNodeConfig(
     ...(minFreeBytes === undefined
       ? {}
       : { minFreeBytes: byteSize(minFreeBytes, '--min-free-bytes') }),
+    ...(snapshotCount === undefined
+      ? {}
+      : { snapshotCount: positiveInteger(snapshotCount, '--snapshot-count') }),
     quotaBytes: byteSize(text('quotaBytes') ?? String(DEFAULT_QUOTA_BYTES), '--quota-bytes'),
     maxClientConnections: positiveInteger(
       text('maxClientConnections') ?? String(MAX_CLIENT_CONNECTIONS_COUNT),

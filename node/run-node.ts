@@ -1,3 +1,4 @@
+import { DEFAULT_REPLICA_TIMING } from '../replica/replica-config.js';
 import { randomInt } from 'node:crypto';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -48,6 +49,14 @@ export async function runNode(config: NodeConfig): Promise<void> {
     dataDir: config.dataDir,
     storage: config.storage,
     ...(config.minFreeBytes === undefined ? {} : { minFreeBytes: config.minFreeBytes }),
+    ...(config.snapshotCount === undefined
+      ? {}
+      : {
+          timing: {
+            snapshotEvery: config.snapshotCount,
+            retainEntries: Math.min(config.snapshotCount, DEFAULT_REPLICA_TIMING.retainEntries),
+          },
+        }),
     bootstrap: config.bootstrap,
     savedTable: saved,
     onExcluded: () => {
