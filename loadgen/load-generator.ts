@@ -22,6 +22,8 @@ export interface LoadOptions {
   readonly valueSize: number;
   readonly warmupSec: number;
   readonly seed: number;
+  /** Ends the run early, whatever the duration or total (a benchmark phase that ends on an event). */
+  readonly stop?: AbortSignal;
   readonly onProgress?: (done: number, elapsedSec: number) => void;
 }
 
@@ -72,6 +74,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let done = 0;
   let failed = 0;
   const enough = () =>
+    options.stop?.aborted === true ||
     performance.now() >= measureUntil ||
     (options.total !== undefined && done + failed >= options.total);
 

@@ -1,0 +1,120 @@
+// Issue 14's scale benchmark: one group of 3 nodes at growing data sets (default 10k and 1M
+// keys of 100 B), and optionally etcd and ZooKeeper at 1M keys. Writes the Scale section of
+// BENCHMARKS.md and docs/bench/scale-*.svg.
+//   npm run bench:scale -- [--keys 10000,1000000] [--big] [--duration 20] [--compare]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { runExternalScale } from './scale/external-scale.js';
+import type { DataSet } from './scale/phase.js';
+import { dataLabel, table, verdict, writeScaleSection } from './scale/section.js';
+import { runZabkvScale, type ScaleRun, type ScaleSettings } from './scale/zabkv-scale.js';
+
+const VALUE_SIZE = 100;
+const BIG: DataSet = { keys: 100_000, valueSize: 10_000 };
+const COMPARE: DataSet = { keys: 1_000_000, valueSize: VALUE_SIZE };
+
+function positive(value: string): number {
+  const x = Number(value);
+  if (!(x > 0)) throw new InvalidArgumentError('must be a positive number');
+  return x;
+}
+
+function keyCounts(value: string): number[] {
+  return value.split(',').map((part) => {
+    const x = Number(part.trim());
+    if (!(Number.isInteger(x) && x > 0))
+      throw new InvalidArgumentError(`"${part}" is not a positive integer`);
+    return x;
+  });
+}
+
+/** Whether `what` (a command on the PATH or a file) is there. */
+function installed(what: string): boolean {
+  if (what.startsWith('/')) return existsSync(what);
+  try {
+    execFileSync('sh', ['-c', `command -v ${what}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const options = new Command()
+  .option(
+    '--keys <list>',
+    'key counts of 100-byte values, comma-separated',
+    keyCounts,
+    [10_000, 1_000_000],
+  )
+  .option('--big', 'also 100k keys of 10 KB (1 GB)', false)
+  .option('--duration <s>', 'seconds of each load phase', positive, 20)
+  .option('--clients <n>', 'closed-loop clients of each load phase', positive, 64)
+  .option('--preload-writers <n>', 'concurrent writers of the preload', positive, 128)
+  .option('--compare', 'also etcd and ZooKeeper at 1M keys (slow preloads)', false)
+  .option('--keep', 'keep the data directories (node logs) for inspection', false)
+  .parse()
+  .opts<{
+    keys: number[];
+    big: boolean;
+    duration: number;
+    clients: number;
+    preloadWriters: number;
+    compare: boolean;
+    keep: boolean;
+  }>();
+
+const settings: ScaleSettings = {
+  clients: options.clients,
+  durationSec: options.duration,
+  preloadWriters: options.preloadWriters,
+};
+const dataSets: DataSet[] = [
+  ...options.keys.map((keys) => ({ keys, valueSize: VALUE_SIZE })),
+  ...(options.big ? [BIG] : []),
+];
+const command = ['npm run bench:scale --', ...process.argv.slice(2)].join(' ');
+const loadAverage = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(', ');
+const startLoad = loadAverage();
+console.log(`load average ${startLoad}`);
+
+const root = mkdtempSync(join(tmpdir(), 'zabkv-scale-'));
+const runs: ScaleRun[] = [];
+try {
+  for (const data of dataSets) {
+    console.log(`zabkv, ${dataLabel(data)}`);
+    runs.push(
+      await runZabkvScale(join(root, `zabkv-${data.keys}-${data.valueSize}`), data, settings),
+    );
+  }
+  if (options.compare) {
+    for (const [system, binary] of [
+      ['etcd', 'etcd'],
+      ['zookeeper', '/usr/share/java/zookeeper.jar'],
+    ] as const) {
+      if (!installed(binary)) {
+        console.log(`${system}: not installed (${binary}), skipped`);
+        continue;
+      }
+      console.log(`${system}, ${dataLabel(COMPARE)}`);
+      runs.push(await runExternalScale(system, join(root, system), COMPARE, settings));
+    }
+  }
+} finally {
+  if (options.keep) console.log(`data directories and node logs kept in ${root}`);
+  else rmSync(root, { recursive: true, force: true });
+}
+console.log([...table(runs), '', ...verdict(runs)].join('\n'));
+await writeScaleSection(
+  runs,
+  command,
+  `${startLoad} at the start, ${loadAverage()} at the end`,
+  settings.durationSec,
+  settings.preloadWriters,
+);
+console.log('BENCHMARKS.md (Scale) and docs/bench/scale-*.svg updated');

@@ -1,0 +1,88 @@
+// Each node's /metrics once a second during a benchmark, kept as maxima: memory and the
+// event loop's delay are worth their worst moment, not their last one.
+import { request } from 'undici';
+
+/** The unlabelled samples of a Prometheus text exposition, by metric name. */
+export function parseSamples(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*) (\S+)$/.exec(line);
+    if (match === null) continue;
+    const value = Number(match[2]);
+    if (!Number.isNaN(value)) samples.set(match[1]!, value);
+  }
+  return samples;
+}
+
+export interface NodeMaxima {
+  heapBytes: number;
+  rssBytes: number;
+  /** prom-client resets its event-loop histogram at each scrape, so this is a max of maxima. */
+  eventLoopLagMaxSec: number;
+}
+
+const HEAP = 'nodejs_heap_size_used_bytes';
+const RSS = 'process_resident_memory_bytes';
+const LAG = 'nodejs_eventloop_lag_max_seconds';
+const LEADER_CHANGES = 'zabkv_leader_changes_seen_total';
+
+export async function scrape(url: string): Promise<Map<string, number> | null> {
+  try {
+    const response = await request(`${url}/metrics`, { headersTimeout: 2_000, bodyTimeout: 2_000 });
+    const text = await response.body.text();
+    return response.statusCode === 200 ? parseSamples(text) : null;
+  } catch {
+    return null; // a node being restarted
+  }
+}
+
+/** The leader changes each node has seen since its process started (null: no answer). */
+export async function leaderChangesSeen(urls: readonly string[]): Promise<(number | null)[]> {
+  return Promise.all(urls.map(async (url) => (await scrape(url))?.get(LEADER_CHANGES) ?? null));
+}
+
+/** How many more leader changes the nodes answering both times saw between two readings. */
+export function leaderChangesBetween(
+  before: readonly (number | null)[],
+  after: readonly (number | null)[],
+): number {
+  let changes = 0;
+  before.forEach((b, i) => {
+    const a = after[i];
+    // A restarted node counts from zero again; its own count is left out, the others see it.
+    if (b !== null && a !== null && a !== undefined && a >= b) changes = Math.max(changes, a - b);
+  });
+  return changes;
+}
+
+export class NodeSampler {
+  private readonly maxima: NodeMaxima[];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly urls: readonly string[]) {
+    this.maxima = urls.map(() => ({ heapBytes: 0, rssBytes: 0, eventLoopLagMaxSec: 0 }));
+    this.timer = setInterval(() => void this.sample(), 1_000);
+  }
+
+  /** The maxima per node since the sampler started. */
+  get nodes(): readonly NodeMaxima[] {
+    return this.maxima;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async sample(): Promise<void> {
+    await Promise.all(
+      this.urls.map(async (url, i) => {
+        const samples = await scrape(url);
+        if (samples === null) return;
+        const max = this.maxima[i]!;
+        max.heapBytes = Math.max(max.heapBytes, samples.get(HEAP) ?? 0);
+        max.rssBytes = Math.max(max.rssBytes, samples.get(RSS) ?? 0);
+        max.eventLoopLagMaxSec = Math.max(max.eventLoopLagMaxSec, samples.get(LAG) ?? 0);
+      }),
+    );
+  }
+}

@@ -1,0 +1,156 @@
+// The Scale section of BENCHMARKS.md: one table row per system and data set, the issue's
+// targets checked against the zabkv rows, and plots of the zabkv runs.
+import { latencyDistributionSvg, throughputTimelineSvg } from '../../loadgen/plots/index.js';
+import { writeBenchmarkSection, writePlot } from '../report.js';
+import type { DataSet } from './phase.js';
+import type { Measured, ScaleRun } from './zabkv-scale.js';
+
+const MIB = 2 ** 20;
+const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+const ms = (x: number): string => (x < 10 ? x.toFixed(1) : x.toFixed(0));
+
+export function dataLabel(data: DataSet): string {
+  return `${n(data.keys)} × ${n(data.valueSize)} B`;
+}
+
+function load(m: Measured): string {
+  const l = m.result.latency;
+  return `${n(m.result.throughput)} | ${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.p999)} / ${ms(l.max)} | ${m.errors} | ${m.leaderChanges ?? '–'}`;
+}
+
+export function table(runs: readonly ScaleRun[]): string[] {
+  const rows = runs.map((r) => {
+    const heap = r.nodes?.map((x) => (x.heapBytes / MIB).toFixed(0)).join(' / ') ?? '–';
+    const rss = r.nodes?.map((x) => (x.rssBytes / MIB).toFixed(0)).join(' / ') ?? '–';
+    const lag =
+      r.nodes === undefined
+        ? '–'
+        : ms(Math.max(...r.nodes.map((x) => x.eventLoopLagMaxSec)) * 1000);
+    const snap =
+      r.snap === undefined
+        ? '– | –'
+        : `${r.snap.seconds.toFixed(1)} | ${n(r.snap.during.result.throughput)} (${r.snap.during.errors} err, ${r.snap.during.leaderChanges ?? '–'} lc)`;
+    return (
+      `| ${r.system} | ${dataLabel(r.data)} | ${r.preload.seconds.toFixed(1)} | ${load(r.writes)} | ${load(r.reads)} ` +
+      `| ${heap} | ${rss} | ${lag} | ${r.restartToReadySec?.toFixed(1) ?? '–'} | ${snap} |`
+    );
+  });
+  return [
+    '| system | keys × value | preload s | writes/s | write ms p50 / p99 / p99.9 / max | errors | leader changes | reads/s (90 % lin.) | read ms p50 / p99 / p99.9 / max | errors | leader changes | heap MiB (max, per node) | RSS MiB (max, per node) | event-loop delay max ms | restart to ready s | SNAP sync s | writes/s during SNAP |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ];
+}
+
+/** The issue's targets, each checked on every zabkv run above the smallest data set. */
+export function verdict(runs: readonly ScaleRun[]): string[] {
+  const zabkv = runs.filter((r) => r.system === 'zabkv');
+  const base = zabkv.find((r) => r.data.keys === Math.min(...zabkv.map((z) => z.data.keys)));
+  const lines: string[] = [];
+  for (const r of zabkv) {
+    const phases = [r.writes, r.reads, ...(r.snap === undefined ? [] : [r.snap.during])];
+    const leaderChanges = phases.reduce((s, p) => s + (p.leaderChanges ?? 0), 0);
+    const errors = phases.reduce((s, p) => s + p.errors, 0);
+    const p999 = Math.max(r.writes.result.latency.p999, r.reads.result.latency.p999);
+    const heap = Math.max(...(r.nodes ?? []).map((x) => x.heapBytes)) / MIB;
+    const ratio =
+      base === undefined || base === r
+        ? null
+        : r.writes.result.throughput / base.writes.result.throughput;
+    const check = (ok: boolean, text: string) => `${ok ? 'met' : '**not met**'}: ${text}`;
+    lines.push(
+      `- ${dataLabel(r.data)}: ` +
+        [
+          check(leaderChanges === 0, `${leaderChanges} leader changes`),
+          check(errors === 0, `${errors} errors`),
+          check(p999 < 100, `p99.9 ${ms(p999)} ms`),
+          ...(ratio === null
+            ? []
+            : [
+                check(
+                  ratio >= 0.9,
+                  `writes/s ${(ratio * 100).toFixed(0)} % of ${dataLabel(base!.data)}`,
+                ),
+              ]),
+          check(heap < 300, `heap ${heap.toFixed(0)} MiB`),
+        ].join('; '),
+    );
+  }
+  return lines;
+}
+
+export async function plots(runs: readonly ScaleRun[]): Promise<string[]> {
+  const zabkv = runs.filter((r) => r.system === 'zabkv');
+  if (zabkv.length === 0) return [];
+  const latency = await writePlot(
+    'scale-write-latency.svg',
+    'Write latency by key count',
+    await latencyDistributionSvg(
+      zabkv.map((r) => ({ name: dataLabel(r.data), distribution: r.writes.result.distribution })),
+      { title: 'zabkv writes at 64 clients: latency by percentile, per data set' },
+    ),
+  );
+  const timeline = await writePlot(
+    'scale-write-timeline.svg',
+    'Writes per second by key count',
+    await throughputTimelineSvg(
+      zabkv.map((r) => ({ name: dataLabel(r.data), timeline: r.writes.result.timeline })),
+      { title: 'zabkv writes at 64 clients: acknowledged writes per second, per data set' },
+    ),
+  );
+  const snap = await writePlot(
+    'scale-snap-timeline.svg',
+    'Writes per second while a wiped follower SNAP-syncs',
+    await throughputTimelineSvg(
+      zabkv.flatMap((r) =>
+        r.snap === undefined
+          ? []
+          : [{ name: dataLabel(r.data), timeline: r.snap.during.result.timeline }],
+      ),
+      {
+        title:
+          'zabkv writes to the two other nodes while a wiped follower re-syncs (kill at t = 0)',
+      },
+    ),
+  );
+  return [latency, '', timeline, '', snap];
+}
+
+export async function writeScaleSection(
+  runs: readonly ScaleRun[],
+  command: string,
+  loadAverage: string,
+  durationSec: number,
+  preloadWriters: number,
+): Promise<void> {
+  writeBenchmarkSection(
+    'scale',
+    'Scale: one group of 3 nodes at 10k to millions of keys',
+    command,
+    [
+      `Load average (1, 5, 15 min): ${loadAverage} (2 cores, shared with other work).`,
+      '',
+      `One group of 3 nodes (\`--nodes 3 --replication 3\`, default settings, fsync on), loopback.`,
+      `Preload: every key written once by ${preloadWriters} concurrent writers over keep-alive. Then 64`,
+      `closed-loop clients for ${durationSec} s each: writes only, then 90 % linearizable reads`,
+      '(uniform keys over the whole data set). Leader changes: the most any node counted',
+      '(`zabkv_leader_changes_seen_total`) during the phase. Heap, RSS and event-loop delay:',
+      "each node's /metrics every second over the whole run, the max. Restart to ready: a",
+      'follower killed (-9) and started, until /readyz is 200 and it answers a linearizable GET.',
+      'SNAP sync: a follower killed, its group log and lmdb state deleted, started; until its',
+      "leader sees it synced at the leader's committed zxid from the restart, while 64 writers",
+      'load the two other nodes (writes/s, errors, leader changes of that phase). etcd and',
+      "ZooKeeper: 3 members with default settings; ZooKeeper's preload creates each znode empty",
+      '(the load then writes 100 B values); their heap is not sampled.',
+      '',
+      ...table(runs),
+      '',
+      "The issue's targets (0 leader changes, 0 errors, p99.9 < 100 ms, writes/s >= 90 % of the",
+      'smallest data set, heap < 300 MiB):',
+      '',
+      ...verdict(runs),
+      '',
+      ...(await plots(runs)),
+    ].join('\n'),
+  );
+}

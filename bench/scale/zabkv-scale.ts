@@ -1,0 +1,200 @@
+// zabkv at one data set: one group of 3 nodes, preload, writes, reads, a follower's restart,
+// and a wiped follower's SNAP sync while writes go on.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { LocalCluster, httpUrl, isReady } from '../../client/local-cluster.js';
+import { ZabkvClient } from '../../client/zabkv-client.js';
+import type { FormedCluster, GroupStatus } from '../../frontend/cluster-status.js';
+import type { LoadResult } from '../../loadgen/load-generator.js';
+import { ZabkvTarget } from '../../loadgen/load-target.js';
+import {
+  NodeSampler,
+  leaderChangesBetween,
+  leaderChangesSeen,
+  type NodeMaxima,
+} from './node-sampler.js';
+import { READS, WRITES, errorCount, runPhase, type DataSet, type Workload } from './phase.js';
+import { preload, type Preload } from './preload.js';
+
+export interface Measured {
+  readonly result: LoadResult;
+  readonly errors: number;
+  /** Null when not known (a system without the counter). */
+  readonly leaderChanges: number | null;
+}
+
+export interface SnapSync {
+  /** Restart of the wiped follower → its leader sees it synced at the leader's zxid. */
+  readonly seconds: number;
+  /** The writes to the two other nodes meanwhile. */
+  readonly during: Measured;
+}
+
+export interface ScaleRun {
+  readonly system: string;
+  readonly data: DataSet;
+  readonly preload: Preload;
+  readonly writes: Measured;
+  readonly reads: Measured;
+  /** zabkv only: per node, the maxima over the whole run. */
+  readonly nodes?: readonly NodeMaxima[];
+  readonly restartToReadySec?: number;
+  readonly snap?: SnapSync;
+}
+
+export interface ScaleSettings {
+  readonly clients: number;
+  readonly durationSec: number;
+  readonly preloadWriters: number;
+}
+
+const NODES = [1, 2, 3] as const;
+/** A sync or restart slower than this is reported as not finished. */
+const PATIENCE_MS = 600_000;
+
+async function group(url: string): Promise<GroupStatus | undefined> {
+  try {
+    const response = await request(`${url}/cluster`, { headersTimeout: 2_000 });
+    const status = (await response.body.json()) as FormedCluster;
+    return status.formed ? status.groups[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = performance.now() + PATIENCE_MS;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`${what}: not after ${PATIENCE_MS} ms`);
+    await sleep(100);
+  }
+}
+
+export async function runZabkvScale(
+  dir: string,
+  data: DataSet,
+  settings: ScaleSettings,
+): Promise<ScaleRun> {
+  const cluster = new LocalCluster({
+    nodes: 3,
+    replication: 3,
+    dataDir: dir,
+    firstHttpPort: 33_001,
+    firstPeerPort: 34_001,
+    env: { LOG_LEVEL: 'warn' },
+  });
+  const urls = NODES.map((n) => httpUrl(cluster.options, n));
+  cluster.start();
+  const sampler = new NodeSampler(urls);
+  try {
+    await cluster.ready(60_000);
+    const measure = async (
+      workload: Workload,
+      nodes: readonly string[],
+      stop?: AbortSignal,
+    ): Promise<Measured> => {
+      // A phase that ends on an event runs until then (within the patience).
+      const before = await leaderChangesSeen(urls);
+      const target = new ZabkvTarget(nodes, settings.clients);
+      try {
+        const result = await runPhase({
+          target,
+          data,
+          workload,
+          clients: settings.clients,
+          durationSec: stop === undefined ? settings.durationSec : PATIENCE_MS / 1000,
+          ...(stop === undefined ? {} : { stop }),
+        });
+        const after = await leaderChangesSeen(urls);
+        return {
+          result,
+          errors: errorCount(result),
+          leaderChanges: leaderChangesBetween(before, after),
+        };
+      } finally {
+        await target.close();
+      }
+    };
+
+    const loader = new ZabkvTarget(urls, settings.preloadWriters);
+    const loaded = await preload(loader, data.keys, data.valueSize, settings.preloadWriters, (n) =>
+      console.log(`  preload: ${n.toLocaleString('en-US')} / ${data.keys.toLocaleString('en-US')}`),
+    ).finally(() => loader.close());
+    console.log(`  preload: ${loaded.seconds.toFixed(1)} s, ${loaded.errors} retried`);
+    const writes = await measure(WRITES, urls);
+    const reads = await measure(READS, urls);
+
+    // The follower to restart and then wipe: never node 1, which new nodes bootstrap from.
+    const leader = (await until(
+      'a leader',
+      async () => (await group(urls[0]!))?.leader ?? undefined,
+    )) as number;
+    const victim = leader === 3 ? 2 : 3;
+    const victimUrl = urls[victim - 1]!;
+    const others = urls.filter((_, i) => i !== victim - 1);
+
+    await cluster.kill(victim);
+    const restarted = performance.now();
+    cluster.startNode(victim);
+    const probe = new ZabkvClient({ nodes: [victimUrl], attempts: 1, connections: 1 });
+    await until('restarted follower ready', async () => {
+      if (!(await isReady(victimUrl))) return undefined;
+      return probe.get('key-0', 'linearizable').then(
+        () => true,
+        () => undefined,
+      );
+    }).finally(() => probe.close());
+    const restartToReadySec = (performance.now() - restarted) / 1000;
+    console.log(`  restart to ready: ${restartToReadySec.toFixed(2)} s (node ${victim})`);
+
+    // SNAP sync: the follower's group log and its lmdb state go; it rejoins empty (its lookup
+    // table stays, as the experiment runner's `wipe` keeps it).
+    const stop = new AbortController();
+    const during = measure(WRITES, others, stop.signal);
+    await sleep(1_000); // the load's warmup, so that its numbers start at the kill
+    await cluster.kill(victim);
+    for (const part of ['group-0', 'group-0.wal', 'state'])
+      rmSync(join(dir, `node-${victim}`, part), { recursive: true, force: true });
+    const wiped = performance.now();
+    cluster.startNode(victim);
+    const leaderUrl = urls[leader - 1]!;
+    const goal = await until('leader zxid', async () => (await group(leaderUrl))?.committedZxid);
+    let seconds = Infinity;
+    try {
+      // Both sides: the leader's view of a follower can be stale for a moment after the kill.
+      await until('wiped follower synced', async () => {
+        const own = await group(victimUrl);
+        const view = (await group(leaderUrl))?.followers?.find((f) => f.node === victim);
+        const synced =
+          own?.role === 'following' &&
+          (own.appliedZxid ?? 0) >= goal &&
+          view?.synced === true &&
+          view.ackedZxid >= goal;
+        return synced ? true : undefined;
+      });
+      seconds = (performance.now() - wiped) / 1000;
+    } finally {
+      stop.abort();
+    }
+    const snap = { seconds, during: await during };
+    console.log(`  SNAP sync of a wiped follower: ${seconds.toFixed(2)} s`);
+    return {
+      system: 'zabkv',
+      data,
+      preload: loaded,
+      writes,
+      reads,
+      nodes: sampler.nodes.map((n) => ({ ...n })),
+      restartToReadySec,
+      snap,
+    };
+  } finally {
+    sampler.stop();
+    await cluster.stop();
+  }
+}
