@@ -75,7 +75,10 @@ const dataSets: DataSet[] = [
   ...options.keys.map((keys) => ({ keys, valueSize: VALUE_SIZE })),
   ...(options.big ? [BIG] : []),
 ];
-const command = ['npm run bench:scale --', ...process.argv.slice(2)].join(' ');
+// --keep changes nothing measured, so the reproducing command leaves it out.
+const command = ['npm run bench:scale --', ...process.argv.slice(2).filter((a) => a !== '--keep')]
+  .join(' ')
+  .replace(/ --$/, '');
 const loadAverage = (): string =>
   loadavg()
     .map((x) => x.toFixed(2))
