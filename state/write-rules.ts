@@ -36,8 +36,14 @@ export function evaluateWrite(
   write: KvWrite,
   current: Versioned | undefined,
 ): { readonly outcome: KvOutcome; readonly next: Versioned | undefined | 'unchanged' } {
-  if (!conditionHolds(write.condition, current))
-    return { outcome: { status: 412 }, next: 'unchanged' };
+  if (!conditionHolds(write.condition, current)) {
+    // What the key holds goes with the refusal: a compare-and-set loop needs no extra read.
+    const outcome: KvOutcome = {
+      status: 412,
+      current: current === undefined ? null : current.version,
+    };
+    return { outcome, next: 'unchanged' };
+  }
   if (write.op === 'put') {
     return { outcome: { status: 200, version: zxid }, next: { value: write.value, version: zxid } };
   }

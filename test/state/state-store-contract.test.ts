@@ -108,12 +108,17 @@ describe.each(STATE_STORE_KINDS)('StateStore contract (%s)', (kind) => {
       return store;
     }
 
-    /** Applies a write that must fail with 412 and checks nothing but appliedZxid changed. */
+    /**
+     * Applies a write that must fail with 412, carrying the key's current version (null when
+     * absent), and checks nothing but appliedZxid changed.
+     */
     function expectPreconditionFailed(store: StateStore, zxid: Zxid, write: KvWrite): void {
       const keys = ['a', 'b', 'c'];
       const before = contents(store, keys);
       const { size, bytes: counted, digest } = summary(store);
-      expect(store.apply(zxid, write)).toEqual({ status: 412 });
+      const held = store.get(write.key);
+      const current = held.status === 200 ? held.version : null;
+      expect(store.apply(zxid, write)).toEqual({ status: 412, current });
       expect(contents(store, keys)).toEqual(before);
       expect(summary(store)).toEqual({ appliedZxid: zxid, size, bytes: counted, digest });
     }
