@@ -20,6 +20,14 @@ const GIB = 1024 * MIB;
 export const MAX_KEY_BYTES = 1 * KIB;
 /** A value: the HTTP body limit (413 above it). */
 export const MAX_VALUE_BYTES = 1 * MIB;
+/** Compares and ops of one transaction together (etcd's --max-txn-ops default). */
+export const MAX_TXN_OPS_COUNT = 128;
+/**
+ * What msgpack may spend on one compare or op of a transaction besides its key and value
+ * (headers, code, version): a transaction's keys and values plus this per op stay within
+ * MAX_VALUE_BYTES, so its logged form fits MAX_OPERATION_BYTES like a put's.
+ */
+export const TXN_OP_OVERHEAD_BYTES = 32;
 /** Client requests in flight at one node before new ones get 503 + Retry-After. */
 export const MAX_REQUESTS_IN_FLIGHT_COUNT = 20_000;
 /** The reason text an unavailable or unknown outcome carries across the network. */

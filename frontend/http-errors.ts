@@ -11,6 +11,11 @@ export const HTTP_ERRORS = {
   },
   BadConsistency: { status: 400, message: 'consistency is linearizable or stale' },
   BadRequest: { status: 400, message: 'the request is malformed' },
+  BadTxn: {
+    status: 400,
+    message:
+      'the transaction is malformed (JSON {"compare":[…],"success":[…],"failure":[…]}, at most 128 compares and ops)',
+  },
   Unauthorized: {
     status: 401,
     message: 'a valid bearer token is needed (Authorization: Bearer <token>)',
@@ -24,6 +29,10 @@ export const HTTP_ERRORS = {
     message: 'the request did not arrive in time: the operation did not happen',
   },
   PreconditionFailed: { status: 412, message: 'the condition does not hold' },
+  CrossGroup: {
+    status: 422,
+    message: 'the keys are in more than one group: the transaction did not happen',
+  },
   ValueTooLarge: { status: 413, message: 'the value is larger than 1 MiB' },
   HeadersTooLarge: { status: 431, message: 'the request headers are too large' },
   Internal: { status: 500, message: 'internal error' },

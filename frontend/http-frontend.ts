@@ -22,6 +22,7 @@ import type { ClusterStatus } from './cluster-status.js';
 import { HTTP_ERRORS, RETRY_AFTER_SECONDS, errorBody, type HttpErrorCode } from './http-errors.js';
 import { KEY_ROUTE, conditionOf, etag, keyOfUrl, validKey } from './kv-request.js';
 import { placementOf } from './key-placement.js';
+import { TXN_ROUTE, txnAnswer, txnOfBody } from './txn-request.js';
 import type { PeerFaults } from '../components/network/peer-faults.js';
 import { registerFaultRoutes } from './fault-routes.js';
 import { UiAggregator } from './ui-aggregator.js';
@@ -321,6 +322,11 @@ export class HttpFrontend extends ComponentDefinition {
         ...(condition === undefined ? {} : { condition }),
       }));
     });
+    app.post(TXN_ROUTE, (request, reply) => {
+      const txn = txnOfBody(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
+      if (typeof txn === 'string') return this.answerError(reply, 'BadTxn', txn);
+      return this.routeOperation(reply, txn);
+    });
     app.route({
       method: ['POST', 'PATCH', 'OPTIONS'],
       url: KEY_ROUTE,
@@ -409,14 +415,17 @@ export class HttpFrontend extends ComponentDefinition {
       return this.answerError(reply, 'Unauthorized');
     }
     const need: Need =
-      route === KEY_ROUTE
-        ? {
-            kind: READ_METHODS.has(request.method) ? 'read' : 'write',
-            key: keyOfUrl(request.url) ?? '',
-          }
-        : route?.startsWith('/admin/') === true
-          ? { kind: 'admin' }
-          : { kind: 'status' };
+      route === TXN_ROUTE
+        ? // Its keys are in the body, not read yet: only a token for every key may run one.
+          { kind: 'write', key: '' }
+        : route === KEY_ROUTE
+          ? {
+              kind: READ_METHODS.has(request.method) ? 'read' : 'write',
+              key: keyOfUrl(request.url) ?? '',
+            }
+          : route?.startsWith('/admin/') === true
+            ? { kind: 'admin' }
+            : { kind: 'status' };
     if (!allows(grant, need)) {
       this.refused.inc({ reason: 'forbidden' });
       reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
@@ -464,10 +473,13 @@ export class HttpFrontend extends ComponentDefinition {
 
   private route(reply: FastifyReply, key: string | null, operation: (key: string) => KvOperation) {
     if (key === null) return this.answerError(reply, 'BadKey');
+    return this.routeOperation(reply, operation(key));
+  }
+
+  private routeOperation(reply: FastifyReply, op: KvOperation) {
     if (this.draining) return this.answerError(reply, 'ShuttingDown');
     if (this.inFlight.size >= this.init.maxInFlight) return this.answerError(reply, 'Overloaded');
     const id = this.nextId++;
-    const op = operation(key);
     this.inFlight.set(id, { reply, operation: op, started: performance.now() });
     this.trigger({ kind: 'Route', id, operation: op }, this.routing);
     return reply; // answered when Routed arrives
@@ -489,7 +501,9 @@ export class HttpFrontend extends ComponentDefinition {
     switch (outcome.status) {
       case 200:
         reply.header('etag', etag(outcome.version));
-        if (operation.op === 'get') {
+        if (operation.op === 'txn' && outcome.txn !== undefined) {
+          void reply.send(txnAnswer(outcome.txn, outcome.version));
+        } else if (operation.op === 'get') {
           void reply
             .type('application/octet-stream')
             .send(Buffer.from(outcome.value ?? new Uint8Array()));
@@ -515,6 +529,11 @@ export class HttpFrontend extends ComponentDefinition {
               ? 'the key is absent'
               : `the key has version ${outcome.current}`,
         );
+        break;
+      case 422:
+        void reply
+          .code(HTTP_ERRORS.CrossGroup.status)
+          .send({ ...errorBody('CrossGroup', outcome.reason), groups: outcome.groups });
         break;
       case 503:
         this.answerError(reply, 'Unavailable', outcome.reason);

@@ -32,6 +32,8 @@ export const forwardingMessages = defineMessages({
     reason: Type.Optional(Type.String({ maxLength: MAX_REASON_LENGTH })),
     /** With 507: which limit refused the write (kv/outcome.ts). */
     cause: Type.Optional(Type.Union([Type.Literal('quota'), Type.Literal('disk')])),
+    /** With a transaction's 200: its result (kv/txn.ts), msgpack, checked when decoded. */
+    txn: Type.Optional(Type.Uint8Array()),
     /** Where the answer came from (kv-port.ts, ServedBy); leader -1: unknown. */
     epoch: count,
     zxid: count,

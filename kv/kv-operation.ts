@@ -1,4 +1,7 @@
 import { Packr } from 'msgpackr';
+import { txnFields, txnOfFields, type KvTxn, type TxnResult } from './txn.js';
+
+export type { KvTxn } from './txn.js';
 
 /** If-Match: "<version>", If-Match: *, If-None-Match: * (DESIGN §7). */
 export type Condition = { readonly ifMatch: number | '*' } | { readonly ifNoneMatch: '*' };
@@ -19,7 +22,7 @@ export type KvRead = {
   readonly consistency: 'linearizable' | 'stale';
 };
 
-export type KvOperation = KvWrite | KvRead;
+export type KvOperation = KvWrite | KvRead | KvTxn;
 
 /**
  * What an operation produced. 503: it provably did not happen (no leader, no quorum, node
@@ -27,7 +30,13 @@ export type KvOperation = KvWrite | KvRead;
  * it did not happen because the group's data is at its quota (refused before proposing).
  */
 export type KvOutcome =
-  | { readonly status: 200; readonly version: number; readonly value?: Uint8Array }
+  /** A transaction's answer has `txn`; its `version` is the zxid it was applied at. */
+  | {
+      readonly status: 200;
+      readonly version: number;
+      readonly value?: Uint8Array;
+      readonly txn?: TxnResult;
+    }
   | { readonly status: 204 | 404 }
   /**
    * The condition did not hold. `current` is what the key held when the write was applied,
@@ -36,6 +45,12 @@ export type KvOutcome =
    */
   | { readonly status: 412; readonly current?: number | null }
   | { readonly status: 503 | 504; readonly reason: string }
+  /** A transaction names keys of more than one group: refused before anything was proposed. */
+  | {
+      readonly status: 422;
+      readonly reason: string;
+      readonly groups: Readonly<Record<string, number>>;
+    }
   /** `cause` says which limit refused the write: the group's quota or free disk space. */
   | { readonly status: 507; readonly reason: string; readonly cause: 'quota' | 'disk' };
 
@@ -48,6 +63,7 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
  * no-op answered 412 at commit, as ZooKeeper logs error txns).
  */
 export function encodeOperation(operation: KvOperation): Uint8Array {
+  if (operation.op === 'txn') return packr.pack([4, ...txnFields(operation)]);
   const condition = operation.op === 'get' ? undefined : operation.condition;
   const cond =
     condition === undefined
@@ -91,6 +107,7 @@ export function decodeOperation(payload: Uint8Array): KvOperation | null {
   } catch {
     return null;
   }
+  if (Array.isArray(fields) && fields[0] === 4) return txnOfFields(fields.slice(1));
   if (!Array.isArray(fields) || typeof fields[1] !== 'string') return null;
   const [type, key] = fields as [unknown, string];
   if (type === 3 && fields.length === 3 && (fields[2] === 0 || fields[2] === 1)) {
@@ -106,6 +123,7 @@ export function decodeOperation(payload: Uint8Array): KvOperation | null {
   return null;
 }
 
-export function isWrite(operation: KvOperation): operation is KvWrite {
+/** Logged: a put, a delete or a transaction (even one that only reads: it is evaluated at apply). */
+export function isWrite(operation: KvOperation): operation is KvWrite | KvTxn {
   return operation.op !== 'get';
 }

@@ -1,5 +1,6 @@
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../components/limits.js';
 import type { KvOperation } from './kv-operation.js';
+import { txnBeyondLimits } from './txn.js';
 
 /**
  * Why `operation` is outside what the HTTP edge accepts (DESIGN §7: a key of 1 to 1 KiB of
@@ -8,6 +9,7 @@ import type { KvOperation } from './kv-operation.js';
  * peer port is no way around the limits (reference/security.md §1, "Peer TCP: overlay").
  */
 export function beyondLimits(operation: KvOperation): string | null {
+  if (operation.op === 'txn') return txnBeyondLimits(operation);
   const { key } = operation;
   if (key.length === 0) return 'empty key';
   // A UTF-16 unit is at most 3 bytes of UTF-8: count only keys that may be over.

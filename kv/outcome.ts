@@ -1,5 +1,9 @@
 import { MAX_REASON_LENGTH } from '../components/limits.js';
+import { Packr } from 'msgpackr';
 import type { KvOutcome } from './kv-operation.js';
+import { txnResultFields, txnResultOfFields, type TxnResult } from './txn.js';
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /** 503: the operation provably did not happen (no leader, no quorum, shutting down). */
 export function unavailable(reason: string): KvOutcome {
@@ -49,6 +53,8 @@ export interface OutcomeFields {
   readonly value?: Uint8Array;
   readonly reason?: string;
   readonly cause?: 'quota' | 'disk';
+  /** A transaction's result (kv/txn.ts), msgpack. */
+  readonly txn?: Uint8Array;
 }
 
 export function outcomeToFields(outcome: KvOutcome): OutcomeFields {
@@ -62,17 +68,25 @@ export function outcomeToFields(outcome: KvOutcome): OutcomeFields {
     ...('value' in outcome && outcome.value !== undefined ? { value: outcome.value } : {}),
     ...('reason' in outcome ? { reason: outcome.reason.slice(0, MAX_REASON_LENGTH) } : {}),
     ...('cause' in outcome ? { cause: outcome.cause } : {}),
+    ...('txn' in outcome && outcome.txn !== undefined
+      ? { txn: packr.pack(txnResultFields(outcome.txn)) }
+      : {}),
   };
 }
 
 export function outcomeFromFields(fields: OutcomeFields): KvOutcome {
   switch (fields.status) {
-    case 200:
+    case 200: {
+      const txn = fields.txn === undefined ? undefined : txnResultOf(fields.txn);
+      // A garbled result (hostile peer): the transaction may have been applied, its answer is lost.
+      if (txn === null) return unknown('a peer sent a malformed transaction result');
       return {
         status: 200,
         version: fields.version ?? 0,
         ...(fields.value === undefined ? {} : { value: fields.value }),
+        ...(txn === undefined ? {} : { txn }),
       };
+    }
     case 204:
     case 404:
       return { status: fields.status };
@@ -87,5 +101,14 @@ export function outcomeFromFields(fields: OutcomeFields): KvOutcome {
       return { status: 507, reason: fields.reason ?? '', cause: fields.cause ?? 'quota' };
     default:
       throw new Error(`no outcome has status ${fields.status}`);
+  }
+}
+
+/** A peer's transaction result, checked like any peer input; null when it is not one. */
+function txnResultOf(bytes: Uint8Array): TxnResult | null {
+  try {
+    return txnResultOfFields(packr.unpack(bytes));
+  } catch {
+    return null;
   }
 }

@@ -25,6 +25,7 @@ import { outcomeFromFields, outcomeToFields, unanswered, unavailable } from '../
 import { PendingRequests, type PendingRequest } from '../kv/pending-requests.js';
 import { PeerRejections, type PeerRejectionReason } from '../kv/peer-rejections.js';
 import { Routing, type Route, type Routed } from './routing-port.js';
+import { groupOfOperation } from './operation-groups.js';
 import { RoutingStatusPort } from './routing-status-port.js';
 import './overlay-messages.js';
 
@@ -159,7 +160,18 @@ export class Overlay extends ComponentDefinition {
       );
       return;
     }
-    const group = table.groupOfKey(route.operation.key);
+    const placed = groupOfOperation(table, route.operation);
+    if ('groups' in placed) {
+      // Keys of several groups: refused here, before any group is asked (Redis's CROSSSLOT).
+      const outcome: KvOutcome = {
+        status: 422,
+        reason: 'the keys of a transaction must all be in one group (use a hash tag)',
+        groups: placed.groups,
+      };
+      this.answerRoute(origin, route.id, outcome, -1, this.init.self);
+      return;
+    }
+    const { group } = placed;
     // The operation's wire and log form, made once here and never again on its way to the log.
     const payload = encodeOperation(route.operation);
     if (group.id === this.ownGroup?.id) {
@@ -277,7 +289,16 @@ export class Overlay extends ComponentDefinition {
       return;
     }
     const mine = this.ownGroup;
-    if (mine === undefined || mine.id !== message.group) {
+    // A transaction's keys must all be ours: a peer could name them (hostile) or hold another table.
+    const placed =
+      this.table === null || operation.op !== 'txn'
+        ? null
+        : groupOfOperation(this.table, operation);
+    if (
+      mine === undefined ||
+      mine.id !== message.group ||
+      (placed !== null && !('group' in placed && placed.group.id === mine.id))
+    ) {
       // The sender's table is newer or older than ours: nothing was done here.
       const outcome = unavailable(`node ${this.init.self} is not in group ${message.group}`);
       this.answerPeer(message.src, message.requestId, outcome, NOT_SERVED);

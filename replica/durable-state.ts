@@ -5,7 +5,7 @@ import type { KvOutcome } from '../kv/kv-operation.js';
 import { decodeOperation, isWrite } from '../kv/kv-operation.js';
 import { formatZxid, type Zxid } from '../kv/zxid.js';
 import { decodeLogEntry, type EntryOrigin } from './log-entry.js';
-import type { StateInstall, StateStore } from '../state/state-store.js';
+import { applyLogged, type StateInstall, type StateStore } from '../state/state-store.js';
 import { DurableWaiters } from './durable-waiters.js';
 import type { ReplicaInit } from './replica-config.js';
 import { compactionPoint, historyAfterLoad } from './log-retention.js';
@@ -318,7 +318,7 @@ export class DurableState {
       const operation = decodeOperation(payload);
       if (!(operation !== null && isWrite(operation)))
         assert.fail(`log entry ${formatZxid(entry.zxid)} is not a write`);
-      const outcome = state.apply(entry.zxid, operation);
+      const outcome = applyLogged(state, entry.zxid, operation);
       this.config.observer?.applied?.(this.config.self, entry.zxid, entry.payload);
       onApplied({ entry, origin, outcome });
       this.appliedSinceSnapshot++;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { StoredEntry } from '../components/storage/index.js';
 import { decodeOperation, type KvOutcome } from '../kv/kv-operation.js';
+import { txnPutBranches } from '../kv/txn.js';
 import { insufficientStorage, quotaExceeded, unavailable, unknown } from '../kv/outcome.js';
 import { formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
 import type { Reply } from './client-requests.js';
@@ -219,9 +220,13 @@ export class LeaderProposals {
    */
   private growthOf(payload: Uint8Array): number {
     const operation = decodeOperation(payload);
-    if (operation === null || operation.op !== 'put') return 0;
     const { machine } = this.context.durable;
-    return Math.max(0, entryBytes(operation.key, operation.value) - machine.bytesOf(operation.key));
+    const growth = (key: string, value: Uint8Array) =>
+      Math.max(0, entryBytes(key, value) - machine.bytesOf(key));
+    // A transaction: the puts of whichever branch grows more (which one runs is known at apply).
+    if (operation?.op === 'txn') return Math.max(...txnPutBranches(operation, growth));
+    if (operation === null || operation.op !== 'put') return 0;
+    return growth(operation.key, operation.value);
   }
 
   /**
@@ -236,7 +241,9 @@ export class LeaderProposals {
       if (countsInQuorum(handler) && !handler.spaceLow) roomy++;
     }
     if (!durable.spaceLow && replica.isQuorum(roomy)) return null;
-    if (decodeOperation(payload)?.op !== 'put') return null;
+    const operation = decodeOperation(payload);
+    const puts = operation?.op === 'txn' ? txnPutBranches(operation, () => 1) : [];
+    if (operation?.op !== 'put' && !puts.some((n) => n > 0)) return null;
     return durable.spaceLow ? 'the leader is low on disk space' : 'too few replicas have room';
   }
 

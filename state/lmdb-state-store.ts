@@ -1,5 +1,5 @@
 import type { Database, RootDatabase } from 'lmdb';
-import type { KvOutcome, KvWrite } from '../kv/kv-operation.js';
+import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
 import { digestOf } from './memory-state-store.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
@@ -126,6 +126,10 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
 
   apply(zxid: Zxid, write: KvWrite): KvOutcome {
     return this.applyWrite(zxid, write);
+  }
+
+  applyTxn(zxid: Zxid, txn: KvTxn): KvOutcome {
+    return this.applyTransaction(zxid, txn);
   }
 
   range(from: string, to: string | null, limit: number): StateEntry[] {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SeededRandom } from '../components/random/seeded-random.js';
-import type { KvOutcome, KvWrite } from '../kv/kv-operation.js';
+import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
 import type { SnapshotReader, StateEntry, StateInstall, StateStore } from './state-store.js';
@@ -122,6 +122,10 @@ export class MemoryStateStore extends StateStoreCore implements StateStore {
 
   apply(zxid: Zxid, write: KvWrite): KvOutcome {
     return this.applyWrite(zxid, write);
+  }
+
+  applyTxn(zxid: Zxid, txn: KvTxn): KvOutcome {
+    return this.applyTransaction(zxid, txn);
   }
 
   range(from: string, to: string | null, limit: number): StateEntry[] {

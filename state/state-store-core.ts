@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import type { KvOutcome, KvWrite } from '../kv/kv-operation.js';
+import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
+import type { TxnOpResult } from '../kv/txn.js';
 import type { Zxid } from '../kv/zxid.js';
 import { entryBytes, evaluateWrite, readOutcome, type Versioned } from './write-rules.js';
 
@@ -38,9 +39,43 @@ export abstract class StateStoreCore {
   }
 
   protected applyWrite(zxid: Zxid, write: KvWrite): KvOutcome {
+    this.advanceTo(zxid);
+    return this.change(zxid, write);
+  }
+
+  /**
+   * A transaction at `zxid`: every compare is checked against the state before it, then each op
+   * of the branch chosen runs in order, each write through the same rule and the same `write`
+   * as a single put or delete, all at this one zxid (so it is one step for every reader).
+   */
+  protected applyTransaction(zxid: Zxid, txn: KvTxn): KvOutcome {
+    this.advanceTo(zxid);
+    const succeeded = txn.compare.every(({ key, version }) => {
+      const current = this.read(key);
+      return version === 0 ? current === undefined : current?.version === version;
+    });
+    const results: TxnOpResult[] = (succeeded ? txn.success : txn.failure).map((op) => {
+      if (op.op === 'get') {
+        const entry = this.read(op.key);
+        return entry === undefined
+          ? { op: 'get', key: op.key, version: 0 }
+          : { op: 'get', key: op.key, version: entry.version, value: entry.value };
+      }
+      const outcome = this.change(zxid, op);
+      return op.op === 'put'
+        ? { op: 'put', key: op.key, version: zxid }
+        : { op: 'delete', key: op.key, deleted: outcome.status === 204 };
+    });
+    return { status: 200, version: zxid, txn: { succeeded, results } };
+  }
+
+  private advanceTo(zxid: Zxid): void {
     if (!(zxid > this.applied)) assert.fail(`apply ${zxid} after ${this.applied}`);
     this.applied = zxid;
     this.noteApplied(zxid);
+  }
+
+  private change(zxid: Zxid, write: KvWrite): KvOutcome {
     const current = this.read(write.key);
     const { outcome, next } = evaluateWrite(zxid, write, current);
     if (next === 'unchanged') return outcome;

@@ -1,4 +1,4 @@
-import type { KvOutcome, KvWrite } from '../kv/kv-operation.js';
+import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
 
 /** One key of a group's applied state. */
@@ -64,6 +64,11 @@ export interface StateStore {
   get(key: string): KvOutcome;
   /** Applies a committed write at `zxid` (> appliedZxid) and returns its outcome. */
   apply(zxid: Zxid, write: KvWrite): KvOutcome;
+  /**
+   * Applies a committed transaction at `zxid` (> appliedZxid): its compares against the state
+   * before it, then the branch they choose, every write at `zxid`; a 200 with `txn` set.
+   */
+  applyTxn(zxid: Zxid, txn: KvTxn): KvOutcome;
   /** Entries with `from` <= key < `to` (null: no end) in key order, at most `limit`. */
   range(from: string, to: string | null, limit: number): StateEntry[];
   /** The log entries through `zxid` are durable: the applies through it may reach the disk. */
@@ -90,4 +95,9 @@ export interface StateStore {
   beginInstall(zxid: Zxid): StateInstall;
   /** A digest of the contents (tests): equal states give equal digests. */
   digest(): string;
+}
+
+/** Applies a logged operation, a put, a delete or a transaction, at `zxid` (the replica's apply). */
+export function applyLogged(state: StateStore, zxid: Zxid, logged: KvWrite | KvTxn): KvOutcome {
+  return logged.op === 'txn' ? state.applyTxn(zxid, logged) : state.apply(zxid, logged);
 }

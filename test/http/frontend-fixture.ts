@@ -13,6 +13,7 @@ import { Routing, type Route, type Routed } from '../../overlay/routing-port.js'
 import type { KvOutcome, KvOperation } from '../../kv/kv-operation.js';
 import { SeededRandom } from '../../components/random/seeded-random.js';
 import { MemoryStateDisk, MemoryStateStore } from '../../state/memory-state-store.js';
+import { applyLogged } from '../../state/state-store.js';
 
 /**
  * Stands in for the overlay: a single in-memory state machine, or a forced outcome; while
@@ -48,7 +49,7 @@ export class FakeRouting extends ComponentDefinition {
       this.forced ??
       (operation.op === 'get'
         ? this.machine.get(operation.key)
-        : this.machine.apply(++this.zxid, operation));
+        : applyLogged(this.machine, ++this.zxid, operation));
     this.answer(origin, {
       kind: 'Routed',
       id: route.id,
