@@ -86,6 +86,21 @@ const loadAverage = (): string =>
 const startLoad = loadAverage();
 console.log(`load average ${startLoad}`);
 
+/**
+ * Rewrites the section with every run so far, so that a failure later (a 5M-key preload that
+ * runs out of disk, a system that does not start) keeps what was measured before it.
+ */
+async function report(): Promise<void> {
+  console.log([...table(runs), '', ...verdict(runs)].join('\n'));
+  await writeScaleSection(
+    runs,
+    command,
+    `${startLoad} at the start, ${loadAverage()} at the end`,
+    settings.durationSec,
+    settings.preloadWriters,
+  );
+}
+
 const root = mkdtempSync(join(tmpdir(), 'zabkv-scale-'));
 const runs: ScaleRun[] = [];
 try {
@@ -94,6 +109,7 @@ try {
     runs.push(
       await runZabkvScale(join(root, `zabkv-${data.keys}-${data.valueSize}`), data, settings),
     );
+    await report();
   }
   if (options.compare) {
     for (const [system, binary] of [
@@ -106,18 +122,11 @@ try {
       }
       console.log(`${system}, ${dataLabel(COMPARE)}`);
       runs.push(await runExternalScale(system, join(root, system), COMPARE, settings));
+      await report();
     }
   }
 } finally {
   if (options.keep) console.log(`data directories and node logs kept in ${root}`);
   else rmSync(root, { recursive: true, force: true });
 }
-console.log([...table(runs), '', ...verdict(runs)].join('\n'));
-await writeScaleSection(
-  runs,
-  command,
-  `${startLoad} at the start, ${loadAverage()} at the end`,
-  settings.durationSec,
-  settings.preloadWriters,
-);
 console.log('BENCHMARKS.md (Scale) and docs/bench/scale-*.svg updated');
