@@ -54,6 +54,7 @@ const options = new Command()
   .option('--clients <n>', 'closed-loop clients of each load phase', positive, 64)
   .option('--preload-writers <n>', 'concurrent writers of the preload', positive, 128)
   .option('--compare', 'also etcd and ZooKeeper at 1M keys (slow preloads)', false)
+  .option('--log-level <level>', "the nodes' LOG_LEVEL", 'warn')
   .option('--keep', 'keep the data directories (node logs) for inspection', false)
   .parse()
   .opts<{
@@ -64,12 +65,14 @@ const options = new Command()
     preloadWriters: number;
     compare: boolean;
     keep: boolean;
+    logLevel: string;
   }>();
 
 const settings: ScaleSettings = {
   clients: options.clients,
   durationSec: options.duration,
   preloadWriters: options.preloadWriters,
+  logLevel: options.logLevel,
 };
 const dataSets: DataSet[] = [
   ...options.keys.map((keys) => ({ keys, valueSize: VALUE_SIZE })),

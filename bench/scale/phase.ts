@@ -52,7 +52,7 @@ export async function runPhase(options: PhaseOptions): Promise<LoadResult> {
   console.log(
     `  ${options.workload.name}: ${Math.round(result.throughput)} ops/s, p50 ${l.p50.toFixed(1)} ` +
       `p99 ${l.p99.toFixed(1)} p99.9 ${l.p999.toFixed(1)} max ${l.max.toFixed(0)} ms, ` +
-      `errors ${errorCount(result)}`,
+      `errors ${errorCount(result)} ${JSON.stringify(result.errors)}`,
   );
   return result;
 }

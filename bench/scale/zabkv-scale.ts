@@ -49,6 +49,8 @@ export interface ScaleSettings {
   readonly clients: number;
   readonly durationSec: number;
   readonly preloadWriters: number;
+  /** The nodes' LOG_LEVEL (info shows elections and syncs in the node logs). */
+  readonly logLevel: string;
 }
 
 const NODES = [1, 2, 3] as const;
@@ -86,7 +88,7 @@ export async function runZabkvScale(
     dataDir: dir,
     firstHttpPort: 33_001,
     firstPeerPort: 34_001,
-    env: { LOG_LEVEL: 'warn' },
+    env: { LOG_LEVEL: settings.logLevel },
   });
   const urls = NODES.map((n) => httpUrl(cluster.options, n));
   cluster.start();
@@ -97,6 +99,7 @@ export async function runZabkvScale(
       workload: Workload,
       nodes: readonly string[],
       stop?: AbortSignal,
+      restarted?: number,
     ): Promise<Measured> => {
       // A phase that ends on an event runs until then (within the patience).
       const before = await leaderChangesSeen(urls);
@@ -111,6 +114,8 @@ export async function runZabkvScale(
           ...(stop === undefined ? {} : { stop }),
         });
         const after = await leaderChangesSeen(urls);
+        // A node restarted during the phase counts its own rejoining; the others see elections.
+        if (restarted !== undefined) before[restarted - 1] = null;
         return {
           result,
           errors: errorCount(result),
@@ -155,7 +160,7 @@ export async function runZabkvScale(
     // SNAP sync: the follower's group log and its lmdb state go; it rejoins empty (its lookup
     // table stays, as the experiment runner's `wipe` keeps it).
     const stop = new AbortController();
-    const during = measure(WRITES, others, stop.signal);
+    const during = measure(WRITES, others, stop.signal, victim);
     await sleep(1_000); // the load's warmup, so that its numbers start at the kill
     await cluster.kill(victim);
     for (const part of ['group-0', 'group-0.wal', 'state'])
