@@ -185,6 +185,18 @@ withConnectionOptions(program.command('del <key>').description('delete a key'), 
 
 withConnectionOptions(
   program
+    .command('txn [file]')
+    .description(
+      'run a transaction in one group: the JSON of POST /txn from a file or standard input',
+    ),
+  'simple',
+).action(async (file: string | undefined, _options: unknown, command: Command) => {
+  const { txn, runClientCommand } = await import('./kv-commands.js');
+  await runClientCommand(() => txn(file, connectionFlags(command)));
+});
+
+withConnectionOptions(
+  program
     .command('where <key>')
     .description('print the group that holds a key (its hash tag and hash on stderr)'),
   'simple',

@@ -208,3 +208,42 @@ export async function where(key: string, flags: ConnectionFlags): Promise<void> 
       return;
   }
 }
+
+/** One result of `POST /txn` (README, "Transactions in one group"). */
+type TxnResultItem =
+  | { put: { key: string; version: string } }
+  | { delete: { key: string; deleted: boolean } }
+  | { get: { key: string; version: string; value?: string; valueBase64?: string } };
+
+/**
+ * `zabkv txn [file]`: the JSON body of `POST /txn` from a file, or standard input when there is
+ * none or it is `-`. Prints SUCCESS or FAILURE (which branch ran, as etcdctl txn), then a line
+ * per result; exit 0 either way, since both branches are answers.
+ */
+export async function txn(file: string | undefined, flags: ConnectionFlags): Promise<void> {
+  let body: Buffer;
+  try {
+    body = file === undefined || file === '-' ? await valueOf('-') : readFileSync(file);
+  } catch (error) {
+    throw new UsageError(`${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+  const answer = await oneShot(connectionOf(flags), 'POST', '/txn', {}, body);
+  const parsed = JSON.parse(answer.body.toString()) as {
+    succeeded: boolean;
+    version: string;
+    results: TxnResultItem[];
+  };
+  if (flags.writeOut === 'json') {
+    console.log(JSON.stringify(parsed));
+    return;
+  }
+  const rows = parsed.results.map((r): string[] => {
+    if ('put' in r) return ['put', r.put.key, r.put.version, ''];
+    if ('delete' in r) return ['delete', r.delete.key, '', r.delete.deleted ? 'deleted' : 'absent'];
+    const shown =
+      r.get.value ?? (r.get.valueBase64 === undefined ? '' : `base64:${r.get.valueBase64}`);
+    return ['get', r.get.key, r.get.version, shown];
+  });
+  console.log(`${parsed.succeeded ? 'SUCCESS' : 'FAILURE'} at version ${parsed.version}`);
+  if (rows.length > 0) console.log(table([['OP', 'KEY', 'VERSION', 'VALUE'], ...rows]));
+}

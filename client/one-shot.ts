@@ -23,7 +23,7 @@ export interface Answer {
   readonly body: Buffer;
 }
 
-type Method = 'GET' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'PUT' | 'DELETE' | 'POST';
 
 /** Errors that mean the request never reached a server: safe to send elsewhere, even a write. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);

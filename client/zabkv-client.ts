@@ -17,6 +17,42 @@ export interface Versioned {
   readonly version: string;
 }
 
+/** `POST /txn`'s body: versions are decimal strings, "0" = the key is absent. */
+export interface TxnRequest {
+  readonly compare?: readonly { readonly key: string; readonly version: string }[];
+  readonly success?: readonly TxnRequestOp[];
+  readonly failure?: readonly TxnRequestOp[];
+}
+
+export type TxnRequestOp =
+  | {
+      readonly put: {
+        readonly key: string;
+        readonly value?: string;
+        readonly valueBase64?: string;
+      };
+    }
+  | { readonly delete: { readonly key: string } }
+  | { readonly get: { readonly key: string } };
+
+/** `POST /txn`'s answer: one result per op of the branch that ran. */
+export interface TxnAnswer {
+  readonly succeeded: boolean;
+  readonly version: string;
+  readonly results: readonly (
+    | { readonly put: { readonly key: string; readonly version: string } }
+    | { readonly delete: { readonly key: string; readonly deleted: boolean } }
+    | {
+        readonly get: {
+          readonly key: string;
+          readonly version: string;
+          readonly value?: string;
+          readonly valueBase64?: string;
+        };
+      }
+  )[];
+}
+
 export interface WriteOptions {
   readonly ifMatch?: string;
   readonly ifNoneMatch?: '*';
@@ -40,7 +76,7 @@ export interface ClientOptions {
   readonly key?: string | Buffer;
 }
 
-type Method = 'GET' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'PUT' | 'DELETE' | 'POST';
 
 /** How long a node whose connection failed is skipped before it is tried again. */
 const SKIP_DOWN_MS = 1_000;
@@ -107,6 +143,19 @@ export class ZabkvClient {
     );
   }
 
+  /**
+   * A transaction in one group (README, "Transactions in one group"): `POST /txn` with `request`
+   * as its JSON body. Retried only when it provably did not happen (503), as a put is.
+   */
+  async txn(request: TxnRequest): Promise<TxnAnswer> {
+    const body = JSON.stringify(request);
+    const headers = { 'content-type': 'application/json' };
+    return this.retried(
+      () => this.once(this.pickNode(), 'POST', '/txn', 'txn', headers, body),
+      async (response) => (await response.body.json()) as TxnAnswer,
+    );
+  }
+
   /** GET /cluster from the first node that answers. */
   async cluster(): Promise<unknown> {
     let last: unknown;
@@ -141,10 +190,18 @@ export class ZabkvClient {
     body: Buffer | string | undefined,
     read: (response: Dispatcher.ResponseData) => Promise<T>,
   ): Promise<T> {
+    const path = `/kv/${encodeURIComponent(key)}${query}`;
+    return this.retried(() => this.once(this.pickNode(), method, path, key, headers, body), read);
+  }
+
+  /** Runs `send` until it is answered, again (with a back-off) only while it is Unavailable. */
+  private async retried<T>(
+    send: () => Promise<Dispatcher.ResponseData>,
+    read: (response: Dispatcher.ResponseData) => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const node = this.pickNode();
       try {
-        return await read(await this.once(node, method, key, query, headers, body));
+        return await read(await send());
       } catch (error) {
         if (!(error instanceof Unavailable) || attempt >= this.attempts) throw error;
         const backoff = Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2);
@@ -170,8 +227,9 @@ export class ZabkvClient {
   private async once(
     node: number,
     method: Method,
-    key: string,
-    query: string,
+    path: string,
+    /** What the request is about, for error messages: its key, or the endpoint. */
+    what: string,
     headers: Record<string, string>,
     body: Buffer | string | undefined,
   ): Promise<Dispatcher.ResponseData> {
@@ -180,11 +238,11 @@ export class ZabkvClient {
     try {
       response = await pool.request({
         method,
-        path: `/kv/${encodeURIComponent(key)}${query}`,
+        path,
         headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/octet-stream' }),
           ...headers,
           ...this.authorization,
-          ...(body === undefined ? {} : { 'content-type': 'application/octet-stream' }),
         },
         ...(body === undefined ? {} : { body }),
         idempotent: method === 'GET',
@@ -193,7 +251,7 @@ export class ZabkvClient {
       });
     } catch (error) {
       this.downUntil[node] = Date.now() + SKIP_DOWN_MS;
-      const message = `${method} ${key}: ${(error as Error).message}`;
+      const message = `${method} ${what}: ${(error as Error).message}`;
       // Refused: the request never left; a read has no effect either way.
       if (method === 'GET' || isRefused(error))
         throw new Unavailable(message, 'ConnectionFailed', 0);

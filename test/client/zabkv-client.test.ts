@@ -54,6 +54,29 @@ function client(nodes: string[], attempts = 5) {
 }
 
 describe('ZabkvClient', () => {
+  it('txn() posts the JSON body to /txn, retries a 503, and returns the answer', async () => {
+    const answer = {
+      succeeded: true,
+      version: '9',
+      results: [{ put: { key: '{o}/a', version: '9' } }],
+    };
+    const a = await fakeNode((_q, r) =>
+      json(r, 503, { error: 'Unavailable', message: 'no leader' }, { 'retry-after': '0' }),
+    );
+    const b = await fakeNode((request, r) =>
+      request.headers['content-type'] === 'application/json'
+        ? json(r, 200, answer)
+        : json(r, 400, { error: 'BadTxn', message: 'not JSON' }),
+    );
+    const body = {
+      compare: [{ key: '{o}/a', version: '0' }],
+      success: [{ put: { key: '{o}/a', value: 'x' } }],
+    };
+    expect(await client([a.url, b.url]).txn(body)).toEqual(answer);
+    expect(a.seen).toEqual([`POST /txn ${JSON.stringify(body)}`]);
+    expect(b.seen).toEqual([`POST /txn ${JSON.stringify(body)}`]);
+  });
+
   it('retries a 503 on the next node after Retry-After, and returns the version', async () => {
     const a = await fakeNode((_q, r) =>
       json(r, 503, { error: 'Unavailable', message: 'no leader' }, { 'retry-after': '0' }),
