@@ -32,11 +32,11 @@ export function table(runs: readonly ScaleRun[]): string[] {
         : `${r.snap.seconds.toFixed(1)} | ${n(r.snap.during.result.throughput)} (${r.snap.during.errors} err, ${r.snap.during.leaderChanges ?? '–'} lc)`;
     return (
       `| ${r.system} | ${dataLabel(r.data)} | ${r.preload.seconds.toFixed(1)} | ${load(r.writes)} | ${load(r.reads)} ` +
-      `| ${heap} | ${rss} | ${lag} | ${r.restartToReadySec?.toFixed(1) ?? '–'} | ${snap} |`
+      `| ${heap} | ${rss} | ${lag} | ${r.restartToReadySec?.toFixed(1) ?? '–'} (${r.restartLeaderChanges ?? '–'} lc) | ${snap} |`
     );
   });
   return [
-    '| system | keys × value | preload s | writes/s | write ms p50 / p99 / p99.9 / max | errors | leader changes | reads/s (90 % lin.) | read ms p50 / p99 / p99.9 / max | errors | leader changes | heap MiB (max, per node) | RSS MiB (max, per node) | event-loop delay max ms | restart to ready s | SNAP sync s | writes/s during SNAP |',
+    '| system | keys × value | preload s | writes/s | write ms p50 / p99 / p99.9 / max | errors | leader changes | reads/s (90 % lin.) | read ms p50 / p99 / p99.9 / max | errors | leader changes | heap MiB (max, per node) | RSS MiB (max, per node) | event-loop delay max ms | restart to ready s (leader changes) | SNAP sync s | writes/s during SNAP |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ];
@@ -49,7 +49,8 @@ export function verdict(runs: readonly ScaleRun[]): string[] {
   const lines: string[] = [];
   for (const r of zabkv) {
     const phases = [r.writes, r.reads, ...(r.snap === undefined ? [] : [r.snap.during])];
-    const leaderChanges = phases.reduce((s, p) => s + (p.leaderChanges ?? 0), 0);
+    const leaderChanges =
+      phases.reduce((s, p) => s + (p.leaderChanges ?? 0), 0) + (r.restartLeaderChanges ?? 0);
     const errors = phases.reduce((s, p) => s + p.errors, 0);
     const p999 = Math.max(r.writes.result.latency.p999, r.reads.result.latency.p999);
     const heap = Math.max(...(r.nodes ?? []).map((x) => x.heapBytes)) / MIB;

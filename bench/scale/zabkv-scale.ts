@@ -42,6 +42,8 @@ export interface ScaleRun {
   /** zabkv only: per node, the maxima over the whole run. */
   readonly nodes?: readonly NodeMaxima[];
   readonly restartToReadySec?: number;
+  /** Leader changes the other nodes saw from the follower's kill until it was ready. */
+  readonly restartLeaderChanges?: number;
   readonly snap?: SnapSync;
 }
 
@@ -143,6 +145,8 @@ export async function runZabkvScale(
     const victimUrl = urls[victim - 1]!;
     const others = urls.filter((_, i) => i !== victim - 1);
 
+    const beforeRestart = await leaderChangesSeen(urls);
+    beforeRestart[victim - 1] = null;
     await cluster.kill(victim);
     const restarted = performance.now();
     cluster.startNode(victim);
@@ -155,7 +159,11 @@ export async function runZabkvScale(
       );
     }).finally(() => probe.close());
     const restartToReadySec = (performance.now() - restarted) / 1000;
-    console.log(`  restart to ready: ${restartToReadySec.toFixed(2)} s (node ${victim})`);
+    const restartLeaderChanges = leaderChangesBetween(beforeRestart, await leaderChangesSeen(urls));
+    console.log(
+      `  restart to ready: ${restartToReadySec.toFixed(2)} s (node ${victim}), ` +
+        `${restartLeaderChanges} leader changes`,
+    );
 
     // SNAP sync: the follower's group log and its lmdb state go; it rejoins empty (its lookup
     // table stays, as the experiment runner's `wipe` keeps it).
@@ -196,6 +204,7 @@ export async function runZabkvScale(
       reads,
       nodes: sampler.nodes.map((n) => ({ ...n })),
       restartToReadySec,
+      restartLeaderChanges,
       snap,
     };
   } finally {
