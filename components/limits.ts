@@ -23,6 +23,11 @@ export const MAX_VALUE_BYTES = 1 * MIB;
 /** Compares and ops of one transaction together (etcd's --max-txn-ops default). */
 export const MAX_TXN_OPS_COUNT = 128;
 /**
+ * Gets in one branch of a transaction: its answer carries their values (up to MAX_VALUE_BYTES
+ * each) and must fit a peer frame when it crosses nodes (asserted below).
+ */
+export const MAX_TXN_GETS_COUNT = 8;
+/**
  * What msgpack may spend on one compare or op of a transaction besides its key and value
  * (headers, code, version): a transaction's keys and values plus this per op stay within
  * MAX_VALUE_BYTES, so its logged form fits MAX_OPERATION_BYTES like a put's.
@@ -156,4 +161,11 @@ assert(
 assert(
   FORWARDED_REQUEST_TIMEOUT_MS < ROUTED_REQUEST_TIMEOUT_MS,
   'an inner request timeout ends before the outer one',
+);
+assert(
+  MAX_TXN_GETS_COUNT * (MAX_VALUE_BYTES + MAX_KEY_BYTES + TXN_OP_OVERHEAD_BYTES) +
+    MAX_TXN_OPS_COUNT * (MAX_KEY_BYTES + TXN_OP_OVERHEAD_BYTES) +
+    MAX_MESSAGE_ENVELOPE_BYTES <=
+    MAX_FRAME_BYTES,
+  "a transaction's answer fits a frame",
 );

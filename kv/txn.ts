@@ -1,5 +1,6 @@
 import {
   MAX_KEY_BYTES,
+  MAX_TXN_GETS_COUNT,
   MAX_TXN_OPS_COUNT,
   MAX_VALUE_BYTES,
   TXN_OP_OVERHEAD_BYTES,
@@ -72,6 +73,8 @@ export function txnBeyondLimits(txn: KvTxn): string | null {
     bytes += keyBytes + TXN_OP_OVERHEAD_BYTES;
   }
   for (const branch of [txn.success, txn.failure]) {
+    if (branch.filter((op) => op.op === 'get').length > MAX_TXN_GETS_COUNT)
+      return `over ${MAX_TXN_GETS_COUNT} gets in one branch`;
     const written = new Set<string>();
     for (const op of branch) {
       if (op.op === 'get') continue;

@@ -57,7 +57,7 @@ describe('transactions: the logged form (kv/txn.ts)', () => {
   });
 
   it('bounds a transaction: ops, keys, values, duplicate writes', () => {
-    const op = (i: number): TxnOp => ({ op: 'get', key: `k${i}` });
+    const op = (i: number): TxnOp => ({ op: 'delete', key: `k${i}` });
     const many = (n: number): KvTxn => ({
       op: 'txn',
       compare: [],
@@ -67,6 +67,11 @@ describe('transactions: the logged form (kv/txn.ts)', () => {
     expect(beyondLimits(many(128))).toBeNull();
     expect(beyondLimits(many(129))).toMatch(/over 128/);
     expect(beyondLimits(many(0))).toMatch(/empty/);
+    // A branch's gets are bounded so that their values fit one peer frame in the answer.
+    const gets = (n: number): TxnOp[] =>
+      Array.from({ length: n }, (_, i): TxnOp => ({ op: 'get', key: `g${i}` }));
+    expect(beyondLimits({ ...sample, success: gets(8), failure: gets(8) })).toBeNull();
+    expect(beyondLimits({ ...sample, failure: gets(9) })).toMatch(/over 8 gets/);
     expect(beyondLimits({ ...sample, compare: [{ key: '', version: 0 }] })).toMatch(/key/);
     expect(beyondLimits({ ...sample, compare: [{ key: 'k'.repeat(1025), version: 0 }] })).toMatch(
       /key/,
