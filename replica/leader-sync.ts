@@ -45,7 +45,7 @@ export class LeaderSync {
       return this.host.refuse(handler, `SNAPACK in phase ${handler.phase}`);
     }
     const progress = sender.onAck(message.zxid, message.piece);
-    if (typeof progress === 'string') return this.host.refuse(handler, progress);
+    if (progress !== 'done' && progress !== null) return this.host.refuse(handler, progress);
     if (progress === 'done') {
       sender.close();
       handler.snapshot = null;

@@ -52,6 +52,8 @@ export class LeaderRole {
   private readonly handlers = new Map<NodeId, LearnerHandler>();
   private readonly connected = new Set<NodeId>();
   private readonly epochAcked = new Set<NodeId>();
+  /** Followers that promised this leader its epoch (ACKEPOCH), voters or not. */
+  private readonly promised = new Set<NodeId>();
   private readonly newLeaderAcked = new Set<NodeId>();
   private readonly summary: { readonly currentEpoch: number; readonly lastZxid: Zxid };
   private phaseTicks = 0;
@@ -119,10 +121,12 @@ export class LeaderRole {
     if (message.seq !== 0) return;
     const voter = message.voter && this.context.replica.isVoter(message.src);
     const handler = newLearnerHandler(message, voter);
-    if (this.phase !== 'discovery' && message.acceptedEpoch >= this.epoch) {
+    const promisedHere = message.acceptedEpoch === this.epoch && this.promised.has(message.src);
+    if (this.phase !== 'discovery' && message.acceptedEpoch >= this.epoch && !promisedHere) {
       // It promised a newer epoch (to a leader that never got established), so it can never
       // follow this one; ZooKeeper would leave it out until the next election. Stepping down
-      // starts that election now, with an epoch above every promise.
+      // starts that election now, with an epoch above every promise. (This epoch, promised to
+      // this leader in an earlier session, is no such promise.)
       this.context.replica.lookForLeader(
         `follower ${message.src} promised epoch ${message.acceptedEpoch}`,
       );
@@ -163,6 +167,7 @@ export class LeaderRole {
     const impossible = ackEpochFault(message, this.epoch);
     if (impossible !== null) return this.refuse(handler, 'impossible-epoch', impossible);
     handler.phase = 'epoch-acked';
+    this.promised.add(handler.follower);
     handler.lastZxid = message.lastZxid;
     handler.epochEnds = message.epochEnds;
     if (this.phase === 'ack-epoch' && followerAhead(message, this.summary)) {
