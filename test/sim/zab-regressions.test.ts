@@ -141,6 +141,38 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
     });
   });
 
+  it('a SNAP streams in acknowledged pieces and completes in one session, under the same leader', () => {
+    eachSeed(4, 5_000_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster, sim } = run;
+      const leader = run.awaitLeader();
+      const epoch = cluster.replica(leader)!.durableState.currentEpoch;
+      const [behind] = othersThan(run, leader) as [NodeId];
+      let pieces = 0;
+      let acks = 0;
+      sim.fabric.onArrival = (message) => {
+        if (message.kind === 'zab.Snap' && message.dst === behind) pieces++;
+        if (message.kind === 'zab.SnapAck' && message.src === behind) acks++;
+        return true;
+      };
+      lagBehind(run, leader, behind, 40);
+      run.awaitServing(behind);
+      sim.fabric.onArrival = undefined;
+      expect(pieces).toBeGreaterThan(0);
+      // Every piece acknowledged once, the last one too, and nothing refused on either side.
+      expect(acks).toBe(pieces);
+      const refused = (id: NodeId) =>
+        Object.values(cluster.replica(id)!.rejected).reduce((sum, count) => sum + count, 0);
+      expect({ leader: refused(leader), follower: refused(behind) }).toEqual({
+        leader: 0,
+        follower: 0,
+      });
+      expect(cluster.leader()).toBe(leader);
+      expect(cluster.replica(leader)!.durableState.currentEpoch).toBe(epoch);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
   it('ZOOKEEPER-3642/-5094: a SNAP interrupted before NEWLEADER leaves memory and disk alike', () => {
     // The snapshot is installed once its last piece is in and on disk (the log restarting after
     // it), before the entries and NEWLEADER follow: an interrupted sync leaves either the state
