@@ -106,12 +106,12 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
           if (node === null) return 'no such node now';
           await killed(cluster, node);
           if (a.action === 'wipe') {
-            // The group's store goes; the node keeps its lookup table and rejoins its group.
-            for (const g of groups)
-              rmSync(join(options.dataDir, `node-${node}`, `group-${g}`), {
-                recursive: true,
-                force: true,
-              });
+            // Its log (either store kind) and its applied state go; the node keeps its lookup
+            // table and rejoins its group, which re-syncs it (SNAP).
+            const parts = [...groups.flatMap((g) => [`group-${g}`, `group-${g}.wal`]), 'state'];
+            for (const part of parts) {
+              rmSync(join(options.dataDir, `node-${node}`, part), { recursive: true, force: true });
+            }
             cluster.startNode(node);
           } else stopped.add(node);
           return undefined;
