@@ -66,6 +66,22 @@ export function writeNewLogId(directory: string): string {
 }
 
 /** This store's id, or null if the file is missing or damaged (its segments are unvouched). */
+/**
+ * A store made before segments had headers: no log-id file (never written, not lost) and a
+ * first segment whose first record opens whole but is a log entry, not a header. Refusing it
+ * beats treating it as damage: on every node of a cluster at once, that would leave no voter.
+ */
+function writtenByEarlierVersion(directory: string, segments: readonly number[]): boolean {
+  const first = segments[0];
+  if (first === undefined || existsSync(join(directory, LOG_ID_FILE))) return false;
+  const bytes = readBytes(join(directory, segmentFile(first)));
+  if (bytes.length < HEADER_BYTES) return false;
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0);
+  if (length === 0 || HEADER_BYTES + length > bytes.length) return false;
+  const opened = openRecord(bytes.subarray(0, HEADER_BYTES + length));
+  return opened.ok && Array.isArray(opened.body) && opened.body[0] !== 'S';
+}
+
 export function readLogId(directory: string): string | null {
   const path = join(directory, LOG_ID_FILE);
   if (!existsSync(path)) return null;
@@ -194,6 +210,14 @@ export function scanWal(directory: string): WalScan {
     segments: [],
     retired: all,
   });
+  if (logId === null && writtenByEarlierVersion(directory, all)) {
+    throw new Error(
+      `the log in ${directory} was written by an earlier zabkv (segments without headers, no ` +
+        `${LOG_ID_FILE} file), which this version does not read. Keep a copy, then start this ` +
+        'node with its data directory moved away: it re-syncs from its group if the group runs ' +
+        'this version; a whole cluster upgraded at once must be reloaded from empty directories.',
+    );
+  }
   if (read === 'corrupt' || logId === null) return damaged();
   // A snapshot from before a discarded history is not this node's any more.
   const snapshot = read !== null && read.base >= epochs.base ? read.snapshot : null;
