@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { portIsFree } from './free-ports.js';
 import { join } from 'node:path';
 import fsExt from 'fs-ext';
 import { LOCK_FILE } from '../node/data-dir-lock.js';
@@ -31,14 +31,6 @@ export function dataDirHolder(dir: string): number | null {
   }
 }
 
-function portInUse(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(true));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
-  });
-}
-
 /**
  * Throws InUse, naming what and by whom, when a node's data directory is held by a running
  * node or one of its ports is taken: a second `zabkv start` beside a running cluster stops
@@ -61,7 +53,7 @@ export async function checkFree(options: LocalClusterOptions): Promise<void> {
       ['peer', options.firstPeerPort, '--peer-port'],
     ] as const) {
       const port = first + node - 1;
-      if (await portInUse(port)) {
+      if (!(await portIsFree(port))) {
         throw new InUse(
           `port ${port} (node ${node}'s ${kind} port) is in use: ` +
             `stop what listens there, or give another ${flag}`,

@@ -1,5 +1,5 @@
+import { freePorts } from '../client/free-ports.js';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -294,21 +294,4 @@ class Faults {
       }),
     );
   }
-}
-
-/** The first of `count` consecutive free loopback ports, from a random start. */
-async function freePorts(count: number): Promise<number> {
-  const isFree = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 20_000);
-    let free = true;
-    for (let port = first; port < first + count && free; port++) free = await isFree(port);
-    if (free) return first;
-  }
-  throw new Error(`no ${count} consecutive free ports`);
 }

@@ -45,8 +45,8 @@ export class LeaderSync {
       return this.host.refuse(handler, `SNAPACK in phase ${handler.phase}`);
     }
     const progress = sender.onAck(message.zxid, message.piece);
-    if (progress !== 'done' && progress !== null) return this.host.refuse(handler, progress);
-    if (progress === 'done') {
+    if (progress.kind === 'impossible') return this.host.refuse(handler, progress.why);
+    if (progress.kind === 'done') {
       sender.close();
       handler.snapshot = null;
       this.sendTail(handler, sender.zxid);

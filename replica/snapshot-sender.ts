@@ -4,6 +4,12 @@ import type { SnapshotReader } from '../state/state-store.js';
 import type { DurableState } from './durable-state.js';
 import type { SessionBody } from './zab-messages.js';
 
+/** What a SNAPACK meant: the snapshot is through, more pieces went out, or it was impossible. */
+export type SnapAckResult =
+  | { readonly kind: 'done' }
+  | { readonly kind: 'more' }
+  | { readonly kind: 'impossible'; readonly why: string };
+
 /**
  * Streams the applied state to one follower (SNAP) from a consistent view (an lmdb read
  * transaction), a few pieces ahead of its acknowledgements: no handler reads or encodes more
@@ -36,18 +42,16 @@ export class SnapshotSender {
     return this.reader.zxid;
   }
 
-  /**
-   * The follower acknowledged `piece`: 'done' when it was the last (the follower holds the whole
-   * state durably), null to go on, or why the acknowledgement is impossible.
-   */
-  onAck(zxid: Zxid, piece: number): 'done' | null | string {
+  /** The follower acknowledged `piece`: the last one means it holds the whole state durably. */
+  onAck(zxid: Zxid, piece: number): SnapAckResult {
     if (zxid !== this.zxid || piece !== this.acked + 1 || piece >= this.nextPiece) {
-      return `SNAPACK for piece ${piece} of ${zxid}, expected ${this.acked + 1} of ${this.zxid}`;
+      const why = `SNAPACK for piece ${piece} of ${zxid}, expected ${this.acked + 1} of ${this.zxid}`;
+      return { kind: 'impossible', why };
     }
     this.acked = piece;
-    if (piece === this.lastPiece) return 'done';
+    if (piece === this.lastPiece) return { kind: 'done' };
     this.fill();
-    return null;
+    return { kind: 'more' };
   }
 
   close(): void {

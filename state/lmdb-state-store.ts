@@ -1,11 +1,10 @@
 import type { Database, RootDatabase } from 'lmdb';
 import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
-import { digestOf } from './memory-state-store.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
 import type { SnapshotReader, StateEntry, StateInstall, StateStore } from './state-store.js';
 import { StateStoreCore } from './state-store-core.js';
-import { compareKeys, entryBytes, type Versioned } from './write-rules.js';
+import { compareKeys, digestOf, entryBytes, type Versioned } from './write-rules.js';
 
 /** A group's row in the `meta` database, written in the transaction of the applies it counts. */
 export interface GroupMeta {

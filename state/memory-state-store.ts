@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { SeededRandom } from '../components/random/seeded-random.js';
 import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
 import type { SnapshotReader, StateEntry, StateInstall, StateStore } from './state-store.js';
 import { StateStoreCore } from './state-store-core.js';
-import { compareKeys, entryBytes, type Versioned } from './write-rules.js';
+import { compareKeys, digestOf, entryBytes, type Versioned } from './write-rules.js';
 
 /** Released applies of one `release` call: each key's content after them (undefined: absent). */
 interface CommittedBatch {
@@ -257,13 +256,4 @@ function sortedEntries(entries: ReadonlyMap<string, Versioned>): StateEntry[] {
   return [...entries]
     .map(([key, { version, value }]) => ({ key, version, value }))
     .sort((a, b) => compareKeys(a.key, b.key));
-}
-
-/** A digest of entries in key order: equal states give equal digests, whatever their store. */
-export function digestOf(entries: Iterable<StateEntry>): string {
-  const hash = createHash('sha256');
-  for (const { key, version, value } of entries) {
-    hash.update(`${key.length}:${key}:${version}:${value.length}:`).update(value);
-  }
-  return hash.digest('hex');
 }

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Condition, KvOutcome, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
+import type { StateEntry } from './state-store.js';
 
 /** What a key holds, as both state stores see it. */
 export interface Versioned {
@@ -55,4 +57,13 @@ export function readOutcome(entry: Versioned | undefined): KvOutcome {
   return entry === undefined
     ? { status: 404 }
     : { status: 200, version: entry.version, value: entry.value };
+}
+
+/** A digest of entries in key order: equal states give equal digests, whatever their store. */
+export function digestOf(entries: Iterable<StateEntry>): string {
+  const hash = createHash('sha256');
+  for (const { key, version, value } of entries) {
+    hash.update(`${key.length}:${key}:${version}:${value.length}:`).update(value);
+  }
+  return hash.digest('hex');
 }

@@ -1,36 +1,16 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeEach } from 'vitest';
+import { freePorts } from '../../client/free-ports.js';
 
 /** The built CLI the process tests run (`npm test` builds it first). */
 export const CLI = 'dist/cli/cli.js';
 
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/**
- * The first of `count` consecutive ports that are free on loopback now, searched from a
- * random start in [20 000, 40 000) (LocalCluster numbers node n's ports from a first one).
- */
-export async function freePorts(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 20_000);
-    let free = true;
-    for (let port = first; port < first + count && free; port++) free = await isFree(port);
-    if (free) return first;
-  }
-  throw new Error(`no ${count} consecutive free ports`);
-}
+export { freePorts };
 
 /**
  * The HTTP and peer ports of a LocalCluster of `nodes` nodes, free on loopback now: one run

@@ -360,7 +360,7 @@ describe('ZAB peer input: validated, never asserted', () => {
     });
   });
 
-  it('(e) a snapshot that does not decode ends the session at NEWLEADER and installs nothing', () => {
+  it('(e) a snapshot piece that does not decode ends the session when it arrives and installs nothing', () => {
     eachSeed(3, 11_800, (seed) => {
       const run = new ScriptedRun({ seed, size: 3 });
       const { cluster, sim } = run;
