@@ -18,6 +18,7 @@ export const layers = [
   'bootstrap', // cluster formation and the lookup table
   'replica', // ZAB in one group
   'overlay', // routing any key to its group
+  'watch', // applied-change history and watch polls served to any node
   'frontend', // the HTTP server component
   'node', // assembles one node's component tree
   'sim', // the simulated cluster harness (tests, demo, sweep, bench:zab)
@@ -36,7 +37,14 @@ const layerZones = layers.slice(0, -1).map((folder, index) => ({
   message: `${folder}/ sits below these folders (eslint.config.js, layers): move the shared code down instead.`,
 }));
 
-const protocolFolders = ['components/fd/**', 'kv/**', 'bootstrap/**', 'overlay/**', 'replica/**'];
+const protocolFolders = [
+  'components/fd/**',
+  'kv/**',
+  'bootstrap/**',
+  'overlay/**',
+  'replica/**',
+  'watch/**',
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
