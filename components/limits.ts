@@ -33,6 +33,21 @@ export const MAX_TXN_GETS_COUNT = 8;
  * MAX_VALUE_BYTES, so its logged form fits MAX_OPERATION_BYTES like a put's.
  */
 export const TXN_OP_OVERHEAD_BYTES = 32;
+/** Keys one listing page (`GET /kv?prefix=`) holds by default, and at most (`limit`). */
+export const DEFAULT_LIST_LIMIT_COUNT = 1_000;
+export const MAX_LIST_LIMIT_COUNT = 10_000;
+/**
+ * Bytes of keys and values one listing page holds at most, and so one group's part of it that
+ * crosses the peer network (one entry may take a part past it: asserted below to fit a frame).
+ */
+export const MAX_LIST_PAGE_BYTES = 4 * MIB;
+/** What msgpack and JSON may spend on one listed item besides its key and value. */
+export const LIST_ITEM_OVERHEAD_BYTES = 32;
+/**
+ * Keys one logged prefix delete (`DELETE /kv?prefix=`) removes at most: each batch is one log
+ * entry, so its apply and its answer (the deleted keys) stay small; the HTTP handler repeats it.
+ */
+export const MAX_DELETE_BATCH_COUNT = 1_000;
 /** Client requests in flight at one node before new ones get 503 + Retry-After. */
 export const MAX_REQUESTS_IN_FLIGHT_COUNT = 20_000;
 /** The reason text an unavailable or unknown outcome carries across the network. */
@@ -168,4 +183,18 @@ assert(
     MAX_MESSAGE_ENVELOPE_BYTES <=
     MAX_FRAME_BYTES,
   "a transaction's answer fits a frame",
+);
+assert(
+  MAX_LIST_PAGE_BYTES +
+    MAX_KEY_BYTES +
+    MAX_VALUE_BYTES +
+    (MAX_LIST_LIMIT_COUNT + 1) * LIST_ITEM_OVERHEAD_BYTES +
+    MAX_MESSAGE_ENVELOPE_BYTES <=
+    MAX_FRAME_BYTES,
+  "a group's part of a listing page fits a frame",
+);
+assert(
+  MAX_DELETE_BATCH_COUNT * (MAX_KEY_BYTES + TXN_OP_OVERHEAD_BYTES) + MAX_MESSAGE_ENVELOPE_BYTES <=
+    MAX_FRAME_BYTES,
+  "a prefix delete batch's answer (its deleted keys) fits a frame",
 );

@@ -34,6 +34,8 @@ export const forwardingMessages = defineMessages({
     cause: Type.Optional(Type.Union([Type.Literal('quota'), Type.Literal('disk')])),
     /** With a transaction's 200: its result (kv/txn.ts), msgpack, checked when decoded. */
     txn: Type.Optional(Type.Uint8Array()),
+    /** With a range's 200: its result (kv/range.ts), msgpack, checked when decoded. */
+    range: Type.Optional(Type.Uint8Array()),
     /** Where the answer came from (kv-port.ts, ServedBy); leader -1: unknown. */
     epoch: count,
     zxid: count,

@@ -1,7 +1,16 @@
 import { Packr } from 'msgpackr';
 import { txnFields, txnOfFields, type KvTxn, type TxnResult } from './txn.js';
+import {
+  deleteRangeOfFields,
+  rangeFields,
+  rangeOfFields,
+  type KvDeleteRange,
+  type KvRange,
+  type RangeResult,
+} from './range.js';
 
 export type { KvTxn } from './txn.js';
+export type { KvDeleteRange, KvRange } from './range.js';
 
 /** If-Match: "<version>", If-Match: *, If-None-Match: * (DESIGN §7). */
 export type Condition = { readonly ifMatch: number | '*' } | { readonly ifNoneMatch: '*' };
@@ -22,7 +31,10 @@ export type KvRead = {
   readonly consistency: 'linearizable' | 'stale';
 };
 
-export type KvOperation = KvWrite | KvRead | KvTxn;
+export type KvOperation = KvWrite | KvRead | KvTxn | KvRange | KvDeleteRange;
+
+/** What the log holds: evaluated at apply, in log order, on every replica. */
+export type KvLogged = KvWrite | KvTxn | KvDeleteRange;
 
 /**
  * What an operation produced. 503: it provably did not happen (no leader, no quorum, node
@@ -30,12 +42,16 @@ export type KvOperation = KvWrite | KvRead | KvTxn;
  * it did not happen because the group's data is at its quota (refused before proposing).
  */
 export type KvOutcome =
-  /** A transaction's answer has `txn`; its `version` is the zxid it was applied at. */
+  /**
+   * A transaction's (and a prefix delete batch's) answer has `txn`; its `version` is the zxid
+   * it was applied at. A range's has `range`; its `version` is the zxid it was read at.
+   */
   | {
       readonly status: 200;
       readonly version: number;
       readonly value?: Uint8Array;
       readonly txn?: TxnResult;
+      readonly range?: RangeResult;
     }
   | { readonly status: 204 | 404 }
   /**
@@ -64,6 +80,8 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
  */
 export function encodeOperation(operation: KvOperation): Uint8Array {
   if (operation.op === 'txn') return packr.pack([4, ...txnFields(operation)]);
+  if (operation.op === 'range') return packr.pack([5, ...rangeFields(operation)]);
+  if (operation.op === 'deleteRange') return packr.pack([6, ...rangeFields(operation)]);
   const condition = operation.op === 'get' ? undefined : operation.condition;
   const cond =
     condition === undefined
@@ -108,6 +126,8 @@ export function decodeOperation(payload: Uint8Array): KvOperation | null {
     return null;
   }
   if (Array.isArray(fields) && fields[0] === 4) return txnOfFields(fields.slice(1));
+  if (Array.isArray(fields) && fields[0] === 5) return rangeOfFields(fields.slice(1));
+  if (Array.isArray(fields) && fields[0] === 6) return deleteRangeOfFields(fields.slice(1));
   if (!Array.isArray(fields) || typeof fields[1] !== 'string') return null;
   const [type, key] = fields as [unknown, string];
   if (type === 3 && fields.length === 3 && (fields[2] === 0 || fields[2] === 1)) {
@@ -123,7 +143,13 @@ export function decodeOperation(payload: Uint8Array): KvOperation | null {
   return null;
 }
 
-/** Logged: a put, a delete or a transaction (even one that only reads: it is evaluated at apply). */
-export function isWrite(operation: KvOperation): operation is KvWrite | KvTxn {
-  return operation.op !== 'get';
+/**
+ * Logged: a put, a delete, a prefix delete batch or a transaction (even one that only reads: it
+ * is evaluated at apply).
+ */
+export function isWrite(operation: KvOperation): operation is KvLogged {
+  return operation.op !== 'get' && operation.op !== 'range';
 }
+
+/** Served from a replica's applied state, after the read barrier or stale. */
+export type KvReadOperation = KvRead | KvRange;

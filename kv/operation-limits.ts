@@ -1,5 +1,6 @@
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../components/limits.js';
 import type { KvOperation } from './kv-operation.js';
+import { rangeBeyondLimits } from './range.js';
 import { txnBeyondLimits } from './txn.js';
 
 /**
@@ -10,6 +11,8 @@ import { txnBeyondLimits } from './txn.js';
  */
 export function beyondLimits(operation: KvOperation): string | null {
   if (operation.op === 'txn') return txnBeyondLimits(operation);
+  if (operation.op === 'range' || operation.op === 'deleteRange')
+    return rangeBeyondLimits(operation);
   const { key } = operation;
   if (key.length === 0) return 'empty key';
   // A UTF-16 unit is at most 3 bytes of UTF-8: count only keys that may be over.

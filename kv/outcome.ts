@@ -1,6 +1,7 @@
 import { MAX_REASON_LENGTH } from '../components/limits.js';
 import { Packr } from 'msgpackr';
 import type { KvOutcome } from './kv-operation.js';
+import { rangeResultFields, rangeResultOfFields, type RangeResult } from './range.js';
 import { txnResultFields, txnResultOfFields, type TxnResult } from './txn.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -55,6 +56,8 @@ export interface OutcomeFields {
   readonly cause?: 'quota' | 'disk';
   /** A transaction's result (kv/txn.ts), msgpack. */
   readonly txn?: Uint8Array;
+  /** A range's result (kv/range.ts), msgpack. */
+  readonly range?: Uint8Array;
 }
 
 export function outcomeToFields(outcome: KvOutcome): OutcomeFields {
@@ -71,6 +74,9 @@ export function outcomeToFields(outcome: KvOutcome): OutcomeFields {
     ...('txn' in outcome && outcome.txn !== undefined
       ? { txn: packr.pack(txnResultFields(outcome.txn)) }
       : {}),
+    ...('range' in outcome && outcome.range !== undefined
+      ? { range: packr.pack(rangeResultFields(outcome.range)) }
+      : {}),
   };
 }
 
@@ -80,11 +86,15 @@ export function outcomeFromFields(fields: OutcomeFields): KvOutcome {
       const txn = fields.txn === undefined ? undefined : txnResultOf(fields.txn);
       // A garbled result (hostile peer): the transaction may have been applied, its answer is lost.
       if (txn === null) return unknown('a peer sent a malformed transaction result');
+      const range = fields.range === undefined ? undefined : rangeResultOf(fields.range);
+      // A read has no effect: a garbled range is one that did not happen.
+      if (range === null) return unavailable('a peer sent a malformed range result');
       return {
         status: 200,
         version: fields.version ?? 0,
         ...(fields.value === undefined ? {} : { value: fields.value }),
         ...(txn === undefined ? {} : { txn }),
+        ...(range === undefined ? {} : { range }),
       };
     }
     case 204:
@@ -108,6 +118,15 @@ export function outcomeFromFields(fields: OutcomeFields): KvOutcome {
 function txnResultOf(bytes: Uint8Array): TxnResult | null {
   try {
     return txnResultOfFields(packr.unpack(bytes));
+  } catch {
+    return null;
+  }
+}
+
+/** A peer's range result, checked like any peer input; null when it is not one. */
+function rangeResultOf(bytes: Uint8Array): RangeResult | null {
+  try {
+    return rangeResultOfFields(packr.unpack(bytes));
   } catch {
     return null;
   }

@@ -25,7 +25,7 @@ import { outcomeFromFields, outcomeToFields, unanswered, unavailable } from '../
 import { PendingRequests, type PendingRequest } from '../kv/pending-requests.js';
 import { PeerRejections, type PeerRejectionReason } from '../kv/peer-rejections.js';
 import { Routing, type Route, type Routed } from './routing-port.js';
-import { groupOfOperation } from './operation-groups.js';
+import { groupOfOperation, placedByContent } from './operation-groups.js';
 import { RoutingStatusPort } from './routing-status-port.js';
 import './overlay-messages.js';
 
@@ -171,6 +171,11 @@ export class Overlay extends ComponentDefinition {
       this.answerRoute(origin, route.id, outcome, -1, this.init.self);
       return;
     }
+    if ('unknownGroup' in placed) {
+      const outcome = unavailable(`the lookup table has no group ${placed.unknownGroup}`);
+      this.answerRoute(origin, route.id, outcome, placed.unknownGroup, this.init.self);
+      return;
+    }
     const { group } = placed;
     // The operation's wire and log form, made once here and never again on its way to the log.
     const payload = encodeOperation(route.operation);
@@ -289,9 +294,10 @@ export class Overlay extends ComponentDefinition {
       return;
     }
     const mine = this.ownGroup;
-    // A transaction's keys must all be ours: a peer could name them (hostile) or hold another table.
+    // A transaction's keys, a range's group, must be ours: a peer could name others (hostile)
+    // or hold another table.
     const placed =
-      this.table === null || operation.op !== 'txn'
+      this.table === null || !placedByContent(operation)
         ? null
         : groupOfOperation(this.table, operation);
     if (

@@ -3,16 +3,19 @@ import { decodeOperation, isWrite } from '../kv/kv-operation.js';
 import type { NetMessage, MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import { LEADER_HOP } from '../kv/forwarding-messages.js';
-import type { KvOutcome } from '../kv/kv-operation.js';
+import type { KvOutcome, KvReadOperation } from '../kv/kv-operation.js';
 import type { KvRequest, KvResponse, ServedBy } from '../kv/kv-port.js';
 import { outcomeFromFields, outcomeToFields, unanswered, unavailable } from '../kv/outcome.js';
 import { beyondLimits } from '../kv/operation-limits.js';
 import { PendingRequests, type PendingRequest } from '../kv/pending-requests.js';
+import { serveRead } from '../state/range-reads.js';
 import type { PeerRejectionReason } from '../kv/peer-rejections.js';
 import type { Zxid } from '../kv/zxid.js';
 import type { DurableState } from './durable-state.js';
 import type { EntryOrigin } from './log-entry.js';
 import type { ReplicaInit } from './replica-config.js';
+
+export type { KvReadOperation } from '../kv/kv-operation.js';
 
 /** Where an operation's answer goes: the local requester, or the replica that forwarded it. */
 export type Reply =
@@ -26,7 +29,7 @@ export type RequestTarget =
   | {
       readonly kind: 'leader';
       readonly leader: {
-        submitRead(key: string, reply: Reply): void;
+        submitRead(read: KvReadOperation, reply: Reply): void;
         submitWrite(payload: Uint8Array, reply: Reply): void;
       };
     }
@@ -36,7 +39,7 @@ export type RequestTarget =
         /** Synced: it serves linearizable reads itself (follower-reads.ts). */
         readonly serving: boolean;
         readonly leader: NodeId;
-        submitRead(key: string, reply: Reply): void;
+        submitRead(read: KvReadOperation, reply: Reply): void;
       };
     };
 
@@ -80,21 +83,21 @@ export class ClientRequests {
     const local: Reply = { to: 'local', origin, id: request.id };
     if (target.kind === 'starting') {
       this.answer(local, unavailable('starting'), 0);
-    } else if (operation.op === 'get' && operation.consistency === 'stale') {
+    } else if (!isWrite(operation) && operation.consistency === 'stale') {
       // Served from this replica's applied state as it is, labelled stale (DESIGN §7).
       const { machine } = this.host.durable;
       const { epoch, leader } = this.host.view();
       const served = { epoch, zxid: machine.appliedZxid, stale: true, leader };
-      const outcome = machine.get(operation.key);
+      const outcome = serveRead(machine, operation);
       this.host.answerLocal(origin, { kind: 'KvResponse', id: request.id, outcome, served });
     } else if (target.kind === 'leader') {
-      if (operation.op === 'get') target.leader.submitRead(operation.key, local);
+      if (!isWrite(operation)) target.leader.submitRead(operation, local);
       else target.leader.submitWrite(request.payload, local);
     } else if (target.kind === 'looking') {
       this.answer(local, unavailable('no leader'), this.host.view().committed);
-    } else if (operation.op === 'get' && target.session.serving) {
+    } else if (!isWrite(operation) && target.session.serving) {
       // A synced follower serves linearizable reads itself; one still syncing lets the leader.
-      target.session.submitRead(operation.key, local);
+      target.session.submitRead(operation, local);
     } else {
       this.forward(request, origin, target.session.leader);
     }
@@ -137,7 +140,7 @@ export class ClientRequests {
       this.answer(reply, unavailable('not the leader'), this.host.view().committed);
       return;
     }
-    if (operation.op === 'get') target.leader.submitRead(operation.key, reply);
+    if (!isWrite(operation)) target.leader.submitRead(operation, reply);
     else target.leader.submitWrite(message.payload, reply);
   }
 

@@ -1,10 +1,11 @@
 import { unavailable } from '../kv/outcome.js';
+import { serveRead } from '../state/range-reads.js';
 import type { Zxid } from '../kv/zxid.js';
-import type { Reply } from './client-requests.js';
+import type { KvReadOperation, Reply } from './client-requests.js';
 import type { RoleContext } from './role-context.js';
 
 interface FollowerRead {
-  readonly key: string;
+  readonly read: KvReadOperation;
   readonly reply: Reply;
   /** The first ReadIndex request sent after the read arrived: only its answer covers it. */
   readonly round: number;
@@ -35,9 +36,9 @@ export class FollowerReads {
     private readonly sendReadIndex: (round: number) => void,
   ) {}
 
-  submit(key: string, reply: Reply): void {
+  submit(read: KvReadOperation, reply: Reply): void {
     this.reads.push({
-      key,
+      read,
       reply,
       round: this.lastSentRound + 1,
       deadlineTick: this.tick + this.context.config.requestTimeoutTicks,
@@ -71,7 +72,7 @@ export class FollowerReads {
     const waiting: FollowerRead[] = [];
     for (const read of this.reads) {
       if (read.readIndex !== null && read.readIndex <= applied) {
-        this.context.requests.answer(read.reply, machine.get(read.key), applied);
+        this.context.requests.answer(read.reply, serveRead(machine, read.read), applied);
       } else waiting.push(read);
     }
     this.reads = waiting;

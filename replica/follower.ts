@@ -3,7 +3,7 @@ import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
 import { epochOf, follows, formatZxid, makeZxid, MAX_EPOCH, type Zxid } from '../kv/zxid.js';
-import type { Reply } from './client-requests.js';
+import type { KvReadOperation, Reply } from './client-requests.js';
 import type { StateInstall } from '../state/state-store.js';
 import { DurableWaiters } from './durable-waiters.js';
 import { FollowerReads } from './follower-reads.js';
@@ -140,9 +140,9 @@ export class FollowerSession {
   }
 
   /** A linearizable read, served here once the leader has vouched for it. */
-  submitRead(key: string, reply: Reply): void {
+  submitRead(read: KvReadOperation, reply: Reply): void {
     assert(this.serving, 'reads are served by a synced follower only');
-    this.reads.submit(key, reply);
+    this.reads.submit(read, reply);
   }
 
   onTick(): void {

@@ -1,6 +1,7 @@
 import { unavailable } from '../kv/outcome.js';
+import { serveRead } from '../state/range-reads.js';
 import type { Zxid } from '../kv/zxid.js';
-import type { Reply } from './client-requests.js';
+import type { KvReadOperation, Reply } from './client-requests.js';
 import type { RoleContext } from './role-context.js';
 
 /**
@@ -8,7 +9,7 @@ import type { RoleContext } from './role-context.js';
  * ReadIndex request, answered with the commit point as it was when the request arrived.
  */
 type PendingRead<Session> = (
-  | { readonly kind: 'local'; readonly key: string; readonly reply: Reply }
+  | { readonly kind: 'local'; readonly read: KvReadOperation; readonly reply: Reply }
   | {
       readonly kind: 'index';
       readonly session: Session;
@@ -48,8 +49,8 @@ export class LeaderReads<Session> {
     private readonly host: BarrierHost<Session>,
   ) {}
 
-  submit(key: string, reply: Reply): void {
-    this.reads.push({ kind: 'local', key, reply, round: this.lastSentRound + 1 });
+  submit(read: KvReadOperation, reply: Reply): void {
+    this.reads.push({ kind: 'local', read, reply, round: this.lastSentRound + 1 });
     this.completeRounds();
   }
 
@@ -104,7 +105,7 @@ export class LeaderReads<Session> {
     for (const read of this.reads) {
       if (read.round > proven) waiting.push(read);
       else if (read.kind === 'local') {
-        this.context.requests.answer(read.reply, machine.get(read.key), served);
+        this.context.requests.answer(read.reply, serveRead(machine, read.read), served);
       } else this.host.replyReadIndex(read.session, read.requestRound, read.commitPoint);
     }
     this.reads = waiting;

@@ -3,7 +3,7 @@ import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import { unavailable } from '../kv/outcome.js';
 import { counterOf, epochOf, makeZxid, type Zxid } from '../kv/zxid.js';
-import type { Reply } from './client-requests.js';
+import type { KvReadOperation, Reply } from './client-requests.js';
 import { DurableWaiters } from './durable-waiters.js';
 import {
   countsInQuorum,
@@ -248,12 +248,12 @@ export class LeaderRole {
     this.proposals.onBurstEnd();
   }
 
-  submitRead(key: string, reply: Reply): void {
+  submitRead(read: KvReadOperation, reply: Reply): void {
     if (this.phase !== 'broadcast') {
       this.answerUnavailable(reply, 'leader not established yet');
       return;
     }
-    this.reads.submit(key, reply);
+    this.reads.submit(read, reply);
   }
 
   private onReadIndex(handler: LearnerHandler, requestRound: number): void {

@@ -1,5 +1,6 @@
-import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
+import type { KvLogged, KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
+import { applyDeleteRange } from './range-reads.js';
 
 /** One key of a group's applied state. */
 export interface StateEntry {
@@ -97,7 +98,11 @@ export interface StateStore {
   digest(): string;
 }
 
-/** Applies a logged operation, a put, a delete or a transaction, at `zxid` (the replica's apply). */
-export function applyLogged(state: StateStore, zxid: Zxid, logged: KvWrite | KvTxn): KvOutcome {
+/**
+ * Applies a logged operation, a put, a delete, a transaction or a prefix delete batch, at `zxid`
+ * (the replica's apply).
+ */
+export function applyLogged(state: StateStore, zxid: Zxid, logged: KvLogged): KvOutcome {
+  if (logged.op === 'deleteRange') return applyDeleteRange(state, zxid, logged);
   return logged.op === 'txn' ? state.applyTxn(zxid, logged) : state.apply(zxid, logged);
 }

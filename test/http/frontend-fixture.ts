@@ -10,10 +10,11 @@ import { nodeId } from '../../components/network/node-id.js';
 import type { ClusterStatus } from '../../frontend/cluster-status.js';
 import { HttpFrontend, type HttpFrontendInit } from '../../frontend/http-frontend.js';
 import { Routing, type Route, type Routed } from '../../overlay/routing-port.js';
-import type { KvOutcome, KvOperation } from '../../kv/kv-operation.js';
+import { isWrite, type KvOutcome, type KvOperation } from '../../kv/kv-operation.js';
 import { SeededRandom } from '../../components/random/seeded-random.js';
 import { MemoryStateDisk, MemoryStateStore } from '../../state/memory-state-store.js';
 import { applyLogged } from '../../state/state-store.js';
+import { serveRead } from '../../state/range-reads.js';
 
 /**
  * Stands in for the overlay: a single in-memory state machine, or a forced outcome; while
@@ -47,9 +48,9 @@ export class FakeRouting extends ComponentDefinition {
     const { operation } = route;
     const outcome =
       this.forced ??
-      (operation.op === 'get'
-        ? this.machine.get(operation.key)
-        : applyLogged(this.machine, ++this.zxid, operation));
+      (isWrite(operation)
+        ? applyLogged(this.machine, ++this.zxid, operation)
+        : serveRead(this.machine, operation));
     this.answer(origin, {
       kind: 'Routed',
       id: route.id,
