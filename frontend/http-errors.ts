@@ -11,6 +11,17 @@ export const HTTP_ERRORS = {
   },
   BadConsistency: { status: 400, message: 'consistency is linearizable or stale' },
   BadRequest: { status: 400, message: 'the request is malformed' },
+  BadPrefix: {
+    status: 400,
+    message: 'the prefix must be at most 1024 bytes of UTF-8 (and not empty to delete)',
+  },
+  BadLimit: { status: 400, message: 'limit must be an integer from 1 to 10000' },
+  BadCursor: { status: 400, message: "the cursor is not one of this API's listing cursors" },
+  CursorTableChanged: {
+    status: 400,
+    message:
+      'the cursor was made under another lookup-table version (the groups changed): list again from the start',
+  },
   BadTxn: {
     status: 400,
     message:

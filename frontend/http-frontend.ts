@@ -23,6 +23,7 @@ import { HTTP_ERRORS, RETRY_AFTER_SECONDS, errorBody, type HttpErrorCode } from 
 import { KEY_ROUTE, conditionOf, etag, keyOfUrl, validKey } from './kv-request.js';
 import { placementOf } from './key-placement.js';
 import { TXN_ROUTE, txnAnswer, txnOfBody } from './txn-request.js';
+import { LIST_ROUTE, registerListRoutes, type ListTable } from './list-routes.js';
 import type { PeerFaults } from '../components/network/peer-faults.js';
 import { registerFaultRoutes } from './fault-routes.js';
 import { UiAggregator } from './ui-aggregator.js';
@@ -120,6 +121,8 @@ export class HttpFrontend extends ComponentDefinition {
   private readonly routing = this.requires(Routing);
   private readonly app: FastifyInstance;
   private readonly inFlight = new Map<number, InFlight>();
+  /** Operations the listing routes wait for (list-routes.ts), by Route id. */
+  private readonly asked = new Map<number, (routed: Routed) => void>();
   private readonly latency: Histogram<'op' | 'status'>;
   private readonly limits: HttpLimits;
   private readonly refused: Counter<'reason'>;
@@ -322,6 +325,11 @@ export class HttpFrontend extends ComponentDefinition {
         ...(condition === undefined ? {} : { condition }),
       }));
     });
+    registerListRoutes(app, {
+      table: () => this.listTable(),
+      ask: (operation) => this.ask(operation),
+      answerError: (reply, code, detail) => this.answerError(reply, code, detail),
+    });
     app.post(TXN_ROUTE, (request, reply) => {
       const txn = txnOfBody(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
       if (typeof txn === 'string') return this.answerError(reply, 'BadTxn', txn);
@@ -415,17 +423,20 @@ export class HttpFrontend extends ComponentDefinition {
       return this.answerError(reply, 'Unauthorized');
     }
     const need: Need =
-      route === TXN_ROUTE
-        ? // Its keys are in the body, not read yet: only a token for every key may run one.
-          { kind: 'write', key: '' }
-        : route === KEY_ROUTE
-          ? {
-              kind: READ_METHODS.has(request.method) ? 'read' : 'write',
-              key: keyOfUrl(request.url) ?? '',
-            }
-          : route?.startsWith('/admin/') === true
-            ? { kind: 'admin' }
-            : { kind: 'status' };
+      route === LIST_ROUTE
+        ? // A listing or prefix delete stays inside the token's prefix if its prefix does.
+          { kind: READ_METHODS.has(request.method) ? 'read' : 'write', key: listPrefix(request) }
+        : route === TXN_ROUTE
+          ? // Its keys are in the body, not read yet: only a token for every key may run one.
+            { kind: 'write', key: '' }
+          : route === KEY_ROUTE
+            ? {
+                kind: READ_METHODS.has(request.method) ? 'read' : 'write',
+                key: keyOfUrl(request.url) ?? '',
+              }
+            : route?.startsWith('/admin/') === true
+              ? { kind: 'admin' }
+              : { kind: 'status' };
     if (!allows(grant, need)) {
       this.refused.inc({ reason: 'forbidden' });
       reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
@@ -485,7 +496,47 @@ export class HttpFrontend extends ComponentDefinition {
     return reply; // answered when Routed arrives
   }
 
+  /** The table as the listing routes need it; null before the cluster is formed. */
+  private listTable(): ListTable | null {
+    const cluster = this.init.status.cluster();
+    if (!cluster.formed) return null;
+    return {
+      version: cluster.version,
+      groups: cluster.groups.map((g) => g.id),
+      groupOfKey: (key) => placementOf(cluster, key)!.group,
+    };
+  }
+
+  /**
+   * Routes an operation for a handler that awaits its answer (a listing asks every group).
+   * Counted against `maxInFlight`; refused (503) while draining or over it.
+   */
+  private ask(operation: KvOperation): Promise<Routed> {
+    const refuse = (reason: string): Promise<Routed> =>
+      Promise.resolve({
+        kind: 'Routed',
+        id: 0,
+        outcome: { status: 503, reason },
+        served: { epoch: 0, zxid: 0, stale: false, leader: null },
+        group: -1,
+        node: this.init.node,
+      });
+    if (this.draining) return refuse('this node is shutting down');
+    if (this.inFlight.size + this.asked.size >= this.init.maxInFlight)
+      return refuse('too many requests in flight');
+    const id = this.nextId++;
+    const answered = new Promise<Routed>((resolve) => this.asked.set(id, resolve));
+    this.trigger({ kind: 'Route', id, operation }, this.routing);
+    return answered;
+  }
+
   private onRouted(routed: Routed): void {
+    const asker = this.asked.get(routed.id);
+    if (asker !== undefined) {
+      this.asked.delete(routed.id);
+      asker(routed);
+      return;
+    }
     const request = this.inFlight.get(routed.id);
     if (request === undefined) return;
     this.inFlight.delete(routed.id);
@@ -558,4 +609,10 @@ export class HttpFrontend extends ComponentDefinition {
     if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     return reply.code(status).send(errorBody(code, detail));
   }
+}
+
+/** The `prefix` of a listing or prefix delete, for the token check ('' when absent or repeated). */
+function listPrefix(request: FastifyRequest): string {
+  const { prefix } = request.query as { prefix?: unknown };
+  return typeof prefix === 'string' ? prefix : '';
 }

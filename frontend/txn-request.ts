@@ -87,7 +87,7 @@ export function txnOfBody(body: Buffer): KvTxn | string {
 }
 
 /** A value as JSON: UTF-8 text when it is, else base64 (as `zabkv get -w json`). */
-function valueFields(bytes: Uint8Array): { value: string } | { valueBase64: string } {
+export function valueFields(bytes: Uint8Array): { value: string } | { valueBase64: string } {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const text = buffer.toString('utf8');
   return Buffer.from(text, 'utf8').equals(buffer)

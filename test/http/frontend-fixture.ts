@@ -15,21 +15,26 @@ import { SeededRandom } from '../../components/random/seeded-random.js';
 import { MemoryStateDisk, MemoryStateStore } from '../../state/memory-state-store.js';
 import { applyLogged } from '../../state/state-store.js';
 import { serveRead } from '../../state/range-reads.js';
+import { placementOf } from '../../frontend/key-placement.js';
+import { txnKeys } from '../../kv/txn.js';
 
 /**
- * Stands in for the overlay: a single in-memory state machine, or a forced outcome; while
- * `holding`, requests wait unanswered until `release()`.
+ * Stands in for the overlay: an in-memory state machine per group of `cluster` (one when it is
+ * not formed), or a forced outcome; while `holding`, requests wait unanswered until `release()`.
  */
 export class FakeRouting extends ComponentDefinition {
   readonly routing = this.provides(Routing);
-  readonly machine = new MemoryStateStore(new MemoryStateDisk(new SeededRandom(1)));
+  private readonly machines = new Map<number, MemoryStateStore>();
   readonly seen: KvOperation[] = [];
   forced: KvOutcome | null = null;
   holding = false;
   private held: [Route, ReplyTo<Routed>][] = [];
   private zxid = 0;
 
-  constructor(context: ComponentContext, _init: void) {
+  constructor(
+    context: ComponentContext,
+    private readonly cluster: ClusterStatus,
+  ) {
     super(context);
     this.subscribe(this.routing, 'Route', (route: Route, origin) => {
       this.seen.push(route.operation);
@@ -44,13 +49,31 @@ export class FakeRouting extends ComponentDefinition {
     for (const [route, origin] of this.held.splice(0)) this.route(route, origin);
   }
 
+  /** The group an operation runs in, as the overlay would place it. */
+  private groupOf(operation: KvOperation): number {
+    if (operation.op === 'range' || operation.op === 'deleteRange') return operation.group;
+    const key = operation.op === 'txn' ? txnKeys(operation)[0]! : operation.key;
+    return placementOf(this.cluster, key)?.group ?? 0;
+  }
+
+  private machine(group: number): MemoryStateStore {
+    let machine = this.machines.get(group);
+    if (machine === undefined) {
+      machine = new MemoryStateStore(new MemoryStateDisk(new SeededRandom(1)));
+      this.machines.set(group, machine);
+    }
+    return machine;
+  }
+
   private route(route: Route, origin: ReplyTo<Routed>): void {
     const { operation } = route;
+    const group = this.groupOf(operation);
+    const machine = this.machine(group);
     const outcome =
       this.forced ??
       (isWrite(operation)
-        ? applyLogged(this.machine, ++this.zxid, operation)
-        : serveRead(this.machine, operation));
+        ? applyLogged(machine, ++this.zxid, operation)
+        : serveRead(machine, operation));
     this.answer(origin, {
       kind: 'Routed',
       id: route.id,
@@ -58,10 +81,10 @@ export class FakeRouting extends ComponentDefinition {
       served: {
         epoch: 3,
         zxid: this.zxid,
-        stale: operation.op === 'get' && operation.consistency === 'stale',
+        stale: !isWrite(operation) && operation.consistency === 'stale',
         leader: null,
       },
-      group: 0,
+      group,
       node: nodeId(2),
     });
   }
@@ -69,8 +92,23 @@ export class FakeRouting extends ComponentDefinition {
 
 export const UNFORMED: ClusterStatus = { formed: false, node: nodeId(1) };
 
+/** A formed cluster of two groups, each owning half the hash space (table version 7). */
+export const TWO_GROUPS: ClusterStatus = {
+  formed: true,
+  node: nodeId(1),
+  version: 7,
+  groups: [0, 1].map((id) => ({
+    id,
+    ranges: [{ group: id, start: id * 0x8000_0000, end: (id + 1) * 0x8000_0000 }],
+    members: [{ id: nodeId(id + 1) }],
+    leader: nodeId(id + 1),
+  })),
+};
+
 export type FrontendOptions = Partial<Omit<HttpFrontendInit, 'status' | 'registry' | 'node'>> & {
   readonly ready?: boolean;
+  /** What `GET /cluster` says and how keys are placed in groups; UNFORMED: one group. */
+  readonly cluster?: ClusterStatus;
 };
 
 export class FrontendHost extends ComponentDefinition {
@@ -80,14 +118,14 @@ export class FrontendHost extends ComponentDefinition {
 
   constructor(context: ComponentContext, options: FrontendOptions) {
     super(context);
-    const { ready, ...init } = options;
-    this.router = this.create(FakeRouting, undefined);
+    const { ready, cluster = UNFORMED, ...init } = options;
+    this.router = this.create(FakeRouting, cluster);
     this.frontend = this.create(HttpFrontend, {
       node: nodeId(1),
       listen: { host: '127.0.0.1', port: 0 },
       maxInFlight: 100,
       ...init,
-      status: { ready: () => ready ?? true, cluster: () => UNFORMED },
+      status: { ready: () => ready ?? true, cluster: () => cluster },
       registry: this.registry,
     });
     this.connect(this.router.provided(Routing), this.frontend.required(Routing));
