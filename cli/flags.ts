@@ -1,13 +1,21 @@
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
+import { createRequire } from 'node:module';
+import type * as Commander from 'commander';
 
 // Commander argument parsers: a flag that does not parse stops the command before anything
-// starts, as one line and exit 2 (cli.ts).
+// starts, as one line and exit 2 (program.ts). They load commander only to refuse a flag, so
+// that `zabkv get` (cli/fast-path.ts), which uses them on flags that parse, never loads it.
+
+/** Commander's error for a flag that does not parse: it adds which flag and which text. */
+function invalid(message: string): Error {
+  const { InvalidArgumentError } = createRequire(import.meta.url)('commander') as typeof Commander;
+  return new InvalidArgumentError(message);
+}
 
 export function positiveInteger(text: string): number {
   const value = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError('must be a positive integer.');
+    throw invalid('must be a positive integer.');
   }
   return value;
 }
@@ -15,14 +23,14 @@ export function positiveInteger(text: string): number {
 export function nonNegativeInteger(text: string): number {
   const value = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value)) {
-    throw new InvalidArgumentError('must be a non-negative integer.');
+    throw invalid('must be a non-negative integer.');
   }
   return value;
 }
 
 export function port(text: string): number {
   const value = positiveInteger(text);
-  if (value > 65_535) throw new InvalidArgumentError('must be a port (1..65535).');
+  if (value > 65_535) throw invalid('must be a port (1..65535).');
   return value;
 }
 
@@ -30,7 +38,7 @@ export function port(text: string): number {
 export function seconds(text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError('must be a positive number of seconds.');
+    throw invalid('must be a positive number of seconds.');
   }
   return value;
 }
@@ -38,7 +46,7 @@ export function seconds(text: string): number {
 export function positiveNumber(text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError('must be a positive number.');
+    throw invalid('must be a positive number.');
   }
   return value;
 }
@@ -47,7 +55,7 @@ export function positiveNumber(text: string): number {
 export function fraction(text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
-    throw new InvalidArgumentError('must be a number from 0 to 1.');
+    throw invalid('must be a number from 0 to 1.');
   }
   return value;
 }
@@ -61,7 +69,7 @@ export function endpoints(text: string): string[] {
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
-  if (list.length === 0) throw new InvalidArgumentError('needs at least one host:port or URL.');
+  if (list.length === 0) throw invalid('needs at least one host:port or URL.');
   return list.map(endpoint);
 }
 
@@ -71,15 +79,13 @@ function endpoint(item: string): string {
   try {
     url = new URL(withScheme);
   } catch {
-    throw new InvalidArgumentError(`${JSON.stringify(item)} is not host:port or a URL.`);
+    throw invalid(`${JSON.stringify(item)} is not host:port or a URL.`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidArgumentError(
-      `${JSON.stringify(item)}: only http:// and https:// are served.`,
-    );
+    throw invalid(`${JSON.stringify(item)}: only http:// and https:// are served.`);
   }
   if (url.hostname === '' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '') {
-    throw new InvalidArgumentError(`${JSON.stringify(item)} must be host:port or a base URL.`);
+    throw invalid(`${JSON.stringify(item)} must be host:port or a base URL.`);
   }
   return `${url.protocol}//${url.host}`;
 }
@@ -98,7 +104,7 @@ export function endpointsOf(
     try {
       return endpoints(fromEnv);
     } catch (error) {
-      throw new InvalidArgumentError(`ZABKV_ENDPOINTS: ${(error as Error).message}`);
+      throw invalid(`ZABKV_ENDPOINTS: ${(error as Error).message}`);
     }
   }
   return startedClusterEndpoints() ?? [DEFAULT_ENDPOINT];

@@ -1,12 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * Every module `cli/cli.ts` loads before any command runs: its static, value imports and
- * theirs, followed through the project's own files. Commands load the rest with `import()`
- * when they run, so `zabkv get` pays for neither the node host nor the simulator nor the
- * plotting libraries.
+ * Every module a file loads before it runs: its static, value imports and theirs, followed
+ * through the project's own files. Commands load the rest with `import()` when they run, so
+ * `zabkv get` pays for neither the node host nor the simulator nor the plotting libraries.
  */
 function staticClosure(entry: string): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>();
@@ -30,7 +31,7 @@ function staticClosure(entry: string): { files: Set<string>; packages: Set<strin
 }
 
 describe('the CLI loads each command lazily', () => {
-  const { files, packages } = staticClosure('cli/cli.ts');
+  const { files, packages } = staticClosure('cli/program.ts');
 
   it('loads no node host, simulator, load generator or plots up front', () => {
     const heavy = [...files].filter((f) =>
@@ -45,7 +46,7 @@ describe('the CLI loads each command lazily', () => {
   });
 
   it('get, put, del and status load node:http, not undici (client/one-shot.ts)', () => {
-    for (const entry of ['cli/kv-commands.ts', 'client/status-table.ts']) {
+    for (const entry of ['cli/kv-commands.ts', 'client/status-table.ts', 'cli/run-fast.ts']) {
       const closure = staticClosure(entry);
       expect(
         [...closure.packages].filter((name) => !name.startsWith('node:')),
@@ -57,6 +58,53 @@ describe('the CLI loads each command lazily', () => {
 
   it('does follow the imports it names (the walk is not empty)', () => {
     expect(files.has(normalize('cli/flags.ts'))).toBe(true);
-    expect(packages.has('commander')).toBe(true);
+    expect(packages.has('node:module')).toBe(true);
+  });
+});
+
+describe('a plain get, put or del loads no package at all (cli/fast-path.ts)', () => {
+  it('the entry point imports nothing but Node and its own fast path', () => {
+    const { files, packages } = staticClosure('cli/cli.ts');
+    expect([...packages].filter((name) => !name.startsWith('node:'))).toEqual([]);
+    expect([...files].sort()).toEqual(
+      ['cli/cli.ts', 'cli/fast-path.ts', 'cli/flags.ts'].map((f) => normalize(f)),
+    );
+  });
+
+  /**
+   * The packages (CommonJS modules under node_modules, commander among them, whether
+   * required or imported) loaded by one run of the built CLI. The static walk above cannot see
+   * a `createRequire(...)('commander')`; this can.
+   */
+  function packagesLoaded(args: string[]): string[] {
+    const dir = mkdtempSync(join(tmpdir(), 'zabkv-lazy-'));
+    try {
+      const probe = join(dir, 'probe.cjs');
+      writeFileSync(
+        probe,
+        "process.on('exit', () => require('node:fs').writeSync(3, JSON.stringify(Object.keys(require.cache))));",
+      );
+      const run = spawnSync(process.execPath, ['--require', probe, 'dist/cli/cli.js', ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, ZABKV_ENDPOINTS: '' },
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      });
+      const loaded = JSON.parse(String(run.output[3])) as string[];
+      return loaded.filter((file) => file.includes('node_modules'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('`zabkv get` loads no package, not even commander', () => {
+    expect(packagesLoaded(['get', 'k', '--endpoints', '127.0.0.1:1'])).toEqual([]);
+    expect(packagesLoaded(['put', 'k', 'v', '--endpoints', '127.0.0.1:1', '-w', 'json'])).toEqual(
+      [],
+    );
+  });
+
+  it('an invocation the fast path leaves to commander does load it (the probe sees packages)', () => {
+    const loaded = packagesLoaded(['get', 'k', '--endpoints=127.0.0.1:1']);
+    expect(loaded.some((file) => /node_modules[\\/]commander[\\/]/.test(file))).toBe(true);
   });
 });
