@@ -16,7 +16,11 @@ export const HTTP_ERRORS = {
     message: 'the prefix must be at most 1024 bytes of UTF-8 (and not empty to delete)',
   },
   BadLimit: { status: 400, message: 'limit must be an integer from 1 to 10000' },
-  BadCursor: { status: 400, message: "the cursor is not one of this API's listing cursors" },
+  BadCursor: {
+    status: 400,
+    message:
+      "the cursor is not one of this API's cursors, or (a watch's) names other groups than the watch needs",
+  },
   CursorTableChanged: {
     status: 400,
     message:
@@ -27,6 +31,12 @@ export const HTTP_ERRORS = {
     message:
       'the transaction is malformed (JSON {"compare":[…],"success":[…],"failure":[…]}, at most 128 compares and ops)',
   },
+  BadWatch: {
+    status: 400,
+    message:
+      'the watch is malformed (GET /watch?key=<k>&prefix=<p>…, at most 64 keys and prefixes)',
+  },
+  BadWait: { status: 400, message: 'wait and progress are seconds from 0 to 300' },
   Unauthorized: {
     status: 401,
     message: 'a valid bearer token is needed (Authorization: Bearer <token>)',
@@ -38,6 +48,11 @@ export const HTTP_ERRORS = {
   RequestTimeout: {
     status: 408,
     message: 'the request did not arrive in time: the operation did not happen',
+  },
+  Compacted: {
+    status: 410,
+    message:
+      'the changes after this cursor are no longer kept: read the keys again and watch from now',
   },
   PreconditionFailed: { status: 412, message: 'the condition does not hold' },
   CrossGroup: {
@@ -52,6 +67,10 @@ export const HTTP_ERRORS = {
   Busy: {
     status: 503,
     message: 'this node is saturated (event loop delay): the operation did not happen',
+  },
+  TooManyWatchers: {
+    status: 503,
+    message: 'this node serves as many watches and long-polls as it may: try another node',
   },
   ShuttingDown: {
     status: 503,

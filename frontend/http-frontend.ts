@@ -29,6 +29,10 @@ import { registerFaultRoutes } from './fault-routes.js';
 import { UiAggregator } from './ui-aggregator.js';
 import { registerUiRoutes } from './ui-routes.js';
 import type { UiSource } from './ui-state.js';
+import { Watch } from '../watch/watch-port.js';
+import { WatchPoller } from './watch-poller.js';
+import { WATCH_ROUTE } from './watch-request.js';
+import { WatchRoutes } from './watch-routes.js';
 
 /** What the frontend shows besides keys: health and the cluster's shape. */
 export interface NodeStatus {
@@ -66,6 +70,10 @@ export interface HttpLimits {
    * sample is above this (@fastify/under-pressure); 0 turns it off.
    */
   readonly maxEventLoopDelayMs: number;
+  /** Watch streams and long-polls open at once (`GET /watch`, `GET /kv/<key>?wait=`); 503 past it. */
+  readonly maxWatchers: number;
+  /** Bytes of values one watch stream holds at most: a batch per group, shared out. */
+  readonly maxWatchBatchBytes: number;
 }
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
@@ -80,6 +88,9 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   // merely runs at full speed never sees it, one stuck encoding a huge snapshot, swapping or
   // starved of CPU does. A shed request did not happen, so clients retry it (503).
   maxEventLoopDelayMs: 2_000,
+  // Each open stream holds a connection; the connection cap is the same number.
+  maxWatchers: 4096,
+  maxWatchBatchBytes: 1024 * 1024,
 };
 
 export interface HttpFrontendInit {
@@ -119,6 +130,9 @@ interface InFlight {
  */
 export class HttpFrontend extends ComponentDefinition {
   private readonly routing = this.requires(Routing);
+  private readonly watch = this.requires(Watch);
+  private readonly poller = new WatchPoller((event) => this.trigger(event, this.watch));
+  private watches: WatchRoutes | null = null;
   private readonly app: FastifyInstance;
   private readonly inFlight = new Map<number, InFlight>();
   /** Operations the listing routes wait for (list-routes.ts), by Route id. */
@@ -168,6 +182,8 @@ export class HttpFrontend extends ComponentDefinition {
     this.listening.catch(() => {});
     this.app = this.buildApp();
     this.subscribe(this.routing, 'Routed', (routed) => this.onRouted(routed));
+    this.subscribe(this.watch, 'WatchBatch', (batch) => this.poller.answered(batch));
+    this.subscribe(this.watch, 'WatchEnded', (ended) => this.poller.answered(ended));
   }
 
   /** The bound port once listening (port 0 picks a free one). */
@@ -183,6 +199,8 @@ export class HttpFrontend extends ComponentDefinition {
   /** New requests get 503 from now on; resolves when those in flight are answered. */
   drain(): Promise<void> {
     this.draining = true;
+    // Watchers move to another node with their cursor; long-polls answer now.
+    this.watches?.closeAll();
     if (this.inFlight.size === 0) return Promise.resolve();
     return new Promise((resolve) => (this.drained = resolve));
   }
@@ -201,6 +219,8 @@ export class HttpFrontend extends ComponentDefinition {
   }
 
   protected override onKill(): void {
+    this.watches?.closeAll();
+    this.poller.cancelAll();
     void this.app.close();
     void this.aggregator?.close();
   }
@@ -297,8 +317,26 @@ export class HttpFrontend extends ComponentDefinition {
         },
       });
     }
+    const watches = new WatchRoutes({
+      registry: this.init.registry,
+      status: () => this.init.status.cluster(),
+      polls: this.poller,
+      maxWatchers: this.limits.maxWatchers,
+      maxBatchBytes: this.limits.maxWatchBatchBytes,
+      read: (key) => this.ask({ op: 'get', key, consistency: 'linearizable' }),
+      answerError: (reply, code, detail) => this.answerError(reply, code, detail),
+      answerRead: (reply, routed, notModified) =>
+        this.answerRouted(reply, { op: 'get', key: '', consistency: 'linearizable' }, routed, {
+          notModified,
+        }),
+      draining: () => this.draining,
+    });
+    this.watches = watches;
+    watches.register(app);
     type KeyRequest = FastifyRequest<{ Querystring: { consistency?: string } }>;
     app.get(KEY_ROUTE, (request: KeyRequest, reply) => {
+      const key = keyOfUrl(request.url);
+      if (key !== null && watches.keyGet(request, reply, key)) return reply;
       const consistency = request.query.consistency ?? 'linearizable';
       if (consistency !== 'linearizable' && consistency !== 'stale') {
         return this.answerError(reply, 'BadConsistency');
@@ -437,7 +475,10 @@ export class HttpFrontend extends ComponentDefinition {
             : route?.startsWith('/admin/') === true
               ? { kind: 'admin' }
               : { kind: 'status' };
-    if (!allows(grant, need)) {
+    // A watch reads every key and prefix it names: a token must cover each of them.
+    const needs =
+      route === WATCH_ROUTE && this.watches !== null ? this.watches.needsOf(request.query) : [need];
+    if (needs.some((n) => !allows(grant, n))) {
       this.refused.inc({ reason: 'forbidden' });
       reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
       return this.answerError(reply, 'Forbidden');
@@ -541,6 +582,20 @@ export class HttpFrontend extends ComponentDefinition {
     if (request === undefined) return;
     this.inFlight.delete(routed.id);
     const { reply, operation } = request;
+    this.answerRouted(reply, operation, routed);
+    const ms = performance.now() - request.started;
+    this.latency.observe({ op: operation.op, status: String(routed.outcome.status) }, ms / 1000);
+    this.init.ui?.served(routed.group, routed.outcome.status, ms);
+    if (this.draining && this.inFlight.size === 0) this.drained?.();
+  }
+
+  /** The HTTP answer to `routed`; with `notModified`, 304 and its headers instead of the value. */
+  private answerRouted(
+    reply: FastifyReply,
+    operation: KvOperation,
+    routed: Routed,
+    { notModified }: { notModified: boolean } = { notModified: false },
+  ): void {
     const { outcome, served } = routed;
     reply.headers({
       'x-kv-group': String(routed.group),
@@ -549,6 +604,11 @@ export class HttpFrontend extends ComponentDefinition {
       'x-kv-zxid': String(served.zxid),
       ...(served.stale ? { 'x-kv-consistency': 'stale' } : {}),
     });
+    if (notModified) {
+      if (outcome.status === 200) reply.header('etag', etag(outcome.version));
+      void reply.code(304).send();
+      return;
+    }
     switch (outcome.status) {
       case 200:
         reply.header('etag', etag(outcome.version));
@@ -598,10 +658,6 @@ export class HttpFrontend extends ComponentDefinition {
         break;
       }
     }
-    const ms = performance.now() - request.started;
-    this.latency.observe({ op: operation.op, status: String(outcome.status) }, ms / 1000);
-    this.init.ui?.served(routed.group, outcome.status, ms);
-    if (this.draining && this.inFlight.size === 0) this.drained?.();
   }
 
   private answerError(reply: FastifyReply, code: HttpErrorCode, detail?: string): FastifyReply {

@@ -17,6 +17,8 @@ import { applyLogged } from '../../state/state-store.js';
 import { serveRead } from '../../state/range-reads.js';
 import { placementOf } from '../../frontend/key-placement.js';
 import { txnKeys } from '../../kv/txn.js';
+import { Watch } from '../../watch/watch-port.js';
+import { FakeWatch } from './fake-watch.js';
 
 /**
  * Stands in for the overlay: an in-memory state machine per group of `cluster` (one when it is
@@ -28,6 +30,9 @@ export class FakeRouting extends ComponentDefinition {
   readonly seen: KvOperation[] = [];
   forced: KvOutcome | null = null;
   holding = false;
+  /** Told of every write applied (FrontendHost feeds it to its FakeWatch). */
+  onWrite: (group: number, zxid: number, operation: KvOperation, outcome: KvOutcome) => void =
+    () => {};
   private held: [Route, ReplyTo<Routed>][] = [];
   private zxid = 0;
 
@@ -69,11 +74,13 @@ export class FakeRouting extends ComponentDefinition {
     const { operation } = route;
     const group = this.groupOf(operation);
     const machine = this.machine(group);
-    const outcome =
-      this.forced ??
-      (isWrite(operation)
-        ? applyLogged(machine, ++this.zxid, operation)
-        : serveRead(machine, operation));
+    let outcome = this.forced;
+    if (outcome !== null) {
+      // forced: nothing applied
+    } else if (isWrite(operation)) {
+      outcome = applyLogged(machine, ++this.zxid, operation);
+      this.onWrite(group, this.zxid, operation, outcome);
+    } else outcome = serveRead(machine, operation);
     this.answer(origin, {
       kind: 'Routed',
       id: route.id,
@@ -114,12 +121,24 @@ export type FrontendOptions = Partial<Omit<HttpFrontendInit, 'status' | 'registr
 export class FrontendHost extends ComponentDefinition {
   readonly frontend: HttpFrontend;
   readonly router: FakeRouting;
+  readonly watch: FakeWatch;
   readonly registry = new Registry();
 
   constructor(context: ComponentContext, options: FrontendOptions) {
     super(context);
     const { ready, cluster = UNFORMED, ...init } = options;
     this.router = this.create(FakeRouting, cluster);
+    this.watch = this.create(FakeWatch, 2);
+    this.router.onWrite = (group, zxid, operation, outcome) => {
+      const changed = outcome.status === 200 || outcome.status === 204;
+      if (changed && operation.op === 'put') {
+        const change = { key: operation.key, type: 'put' as const, value: operation.value };
+        this.watch.append(group, { zxid, type: 'put', changes: [change] });
+      } else if (changed && operation.op === 'delete') {
+        const change = { key: operation.key, type: 'delete' as const };
+        this.watch.append(group, { zxid, type: 'delete', changes: [change] });
+      } else this.watch.advance(group, zxid);
+    };
     this.frontend = this.create(HttpFrontend, {
       node: nodeId(1),
       listen: { host: '127.0.0.1', port: 0 },
@@ -129,6 +148,7 @@ export class FrontendHost extends ComponentDefinition {
       registry: this.registry,
     });
     this.connect(this.router.provided(Routing), this.frontend.required(Routing));
+    this.connect(this.watch.provided(Watch), this.frontend.required(Watch));
   }
 }
 
