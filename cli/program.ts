@@ -198,6 +198,32 @@ withConnectionOptions(
 
 withConnectionOptions(
   program
+    .command('ls [prefix]')
+    .description('list the keys that start with a prefix, in key order (all keys without one)'),
+  'simple',
+)
+  .option('--keys-only', 'leave the values out (json and table output)')
+  .option('--stale', 'read the local replicas (may lag)')
+  .option('--limit <n>', 'keys per page asked of the server (default 1000)')
+  .action(async (prefix: string | undefined, _options: unknown, command: Command) => {
+    const { ls } = await import('./list-command.js');
+    const { runClientCommand } = await import('./kv-commands.js');
+    const { keysOnly, stale, limit } = command.opts<{
+      keysOnly?: boolean;
+      stale?: boolean;
+      limit?: string;
+    }>();
+    const flags = {
+      ...connectionFlags(command),
+      keysOnly: keysOnly === true,
+      stale: stale === true,
+      ...(limit === undefined ? {} : { limit }),
+    };
+    await runClientCommand(() => ls(prefix ?? '', flags));
+  });
+
+withConnectionOptions(
+  program
     .command('where <key>')
     .description('print the group that holds a key (its hash tag and hash on stderr)'),
   'simple',

@@ -53,6 +53,31 @@ export interface TxnAnswer {
   )[];
 }
 
+/** One key of a listing (`GET /kv?prefix=`): a value as UTF-8 text, else base64; none with keysOnly. */
+export interface ListItem {
+  readonly key: string;
+  readonly version: string;
+  readonly value?: string;
+  readonly valueBase64?: string;
+}
+
+/** One page of a listing: `next` is the cursor of the page after it, null on the last one. */
+export interface ListPage {
+  readonly items: readonly ListItem[];
+  readonly next: string | null;
+  /** The watch cursor of the zxids each group was read at (`t<table>;<group>=<zxid>,…`). */
+  readonly revision: string;
+}
+
+export interface ListOptions {
+  /** Keys per page (the server's default 1000, at most 10,000). */
+  readonly limit?: number;
+  readonly keysOnly?: boolean;
+  readonly consistency?: 'linearizable' | 'stale';
+  /** Start after this cursor (a page's `next`) rather than at the first key. */
+  readonly after?: string;
+}
+
 export interface WriteOptions {
   readonly ifMatch?: string;
   readonly ifNoneMatch?: '*';
@@ -153,6 +178,49 @@ export class ZabkvClient {
     return this.retried(
       () => this.once(this.pickNode(), 'POST', '/txn', 'txn', headers, body),
       async (response) => (await response.body.json()) as TxnAnswer,
+    );
+  }
+
+  /**
+   * The keys that start with `prefix`, in UTF-8 key order, page by page (README, "Listing"):
+   * each page is one `GET /kv?prefix=`, asked only when the one before was taken, following
+   * `next` to the end. A page is retried (503) like a get; a failure mid-way throws, and the
+   * last `next` seen lets a caller resume with `after`.
+   */
+  async *listPages(prefix: string, options: ListOptions = {}): AsyncGenerator<ListPage> {
+    let after = options.after ?? null;
+    for (;;) {
+      const query = new URLSearchParams({ prefix });
+      if (options.limit !== undefined) query.set('limit', String(options.limit));
+      if (options.keysOnly === true) query.set('keysOnly', '1');
+      if (options.consistency === 'stale') query.set('consistency', 'stale');
+      if (after !== null) query.set('after', after);
+      const path = `/kv?${query.toString()}`;
+      const page = await this.retried(
+        () => this.once(this.pickNode(), 'GET', path, `list ${prefix}`, {}, undefined),
+        async (response) => (await response.body.json()) as ListPage,
+      );
+      yield page;
+      if (page.next === null) return;
+      after = page.next;
+    }
+  }
+
+  /** Every key that starts with `prefix`, one at a time (`listPages` flattened). */
+  async *list(prefix: string, options: ListOptions = {}): AsyncGenerator<ListItem> {
+    for await (const page of this.listPages(prefix, options)) yield* page.items;
+  }
+
+  /**
+   * Deletes every key that starts with `prefix` (`DELETE /kv?prefix=`): atomic per batch per
+   * group, not as a whole. Resolves with how many keys were deleted. Not retried: a lost answer
+   * is Indeterminate (sending it again is harmless: it deletes what is left).
+   */
+  async deletePrefix(prefix: string): Promise<number> {
+    const path = `/kv?${new URLSearchParams({ prefix }).toString()}`;
+    return this.retried(
+      () => this.once(this.pickNode(), 'DELETE', path, `delete prefix ${prefix}`, {}, undefined),
+      async (response) => ((await response.body.json()) as { deleted: number }).deleted,
     );
   }
 

@@ -53,6 +53,7 @@ const badInvocations: [args: string[], says: RegExp, env?: NodeJS.ProcessEnv][] 
   [['get', 'k', '--url', '127.0.0.1:notaport'], /--url.*not host:port or a URL/],
   [['get', 'k'], /ZABKV_ENDPOINTS/, { ZABKV_ENDPOINTS: 'gopher://x' }],
   [['put', 'k', 'v', '--if-match', '3', '--if-absent'], /exclude each other/],
+  [['ls', 'p/', '--limit', '0'], /--limit is a page size from 1 to 10000/],
   [['put', 'k', 'v', '--cert', 'c.pem'], /--cert and --key go together/],
   [['status', '--cacert', '/nonexistent/ca.pem'], /--cacert \/nonexistent\/ca.pem: ENOENT/],
   [['demo', '--seed', 'x'], /--seed.*non-negative integer/],

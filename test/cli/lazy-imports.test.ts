@@ -45,8 +45,13 @@ describe('the CLI loads each command lazily', () => {
       expect(packages.has(name), name).toBe(false);
   });
 
-  it('get, put, del and status load node:http, not undici (client/one-shot.ts)', () => {
-    for (const entry of ['cli/kv-commands.ts', 'client/status-table.ts', 'cli/run-fast.ts']) {
+  it('get, put, del, ls and status load node:http, not undici (client/one-shot.ts)', () => {
+    for (const entry of [
+      'cli/kv-commands.ts',
+      'cli/list-command.ts',
+      'client/status-table.ts',
+      'cli/run-fast.ts',
+    ]) {
       const closure = staticClosure(entry);
       expect(
         [...closure.packages].filter((name) => !name.startsWith('node:')),

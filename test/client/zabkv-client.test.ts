@@ -77,6 +77,30 @@ describe('ZabkvClient', () => {
     expect(b.seen).toEqual([`POST /txn ${JSON.stringify(body)}`]);
   });
 
+  it('list() follows next page by page, asking for a page only when the last was taken', async () => {
+    const pages = [
+      { items: [{ key: 'p/a', version: '1', value: 'A' }], next: 'c1', revision: 't1;0=1,1=2' },
+      { items: [{ key: 'p/b', version: '2' }], next: null, revision: 't1;0=3,1=4' },
+    ];
+    const node = await fakeNode((request, r) =>
+      json(r, 200, request.url?.includes('after=c1') ? pages[1] : pages[0]),
+    );
+    const c = client([node.url]);
+    const keys: string[] = [];
+    for await (const item of c.list('p/', { limit: 1, keysOnly: true })) {
+      keys.push(item.key);
+      expect(node.seen).toHaveLength(keys.length);
+    }
+    expect(keys).toEqual(['p/a', 'p/b']);
+    expect(node.seen).toEqual([
+      'GET /kv?prefix=p%2F&limit=1&keysOnly=1 ',
+      'GET /kv?prefix=p%2F&limit=1&keysOnly=1&after=c1 ',
+    ]);
+    const deleter = await fakeNode((_q, r) => json(r, 200, { deleted: 2 }));
+    expect(await client([deleter.url]).deletePrefix('p/')).toBe(2);
+    expect(deleter.seen).toEqual(['DELETE /kv?prefix=p%2F ']);
+  });
+
   it('retries a 503 on the next node after Retry-After, and returns the version', async () => {
     const a = await fakeNode((_q, r) =>
       json(r, 503, { error: 'Unavailable', message: 'no leader' }, { 'retry-after': '0' }),
