@@ -498,6 +498,14 @@ program
     '--snapshot-count <n>',
     'commits between checkpoints of the applied state, after which the log is compacted (default 100000)',
   )
+  .option(
+    '--watch-history-entries <n>',
+    'applied changes each replica keeps for watchers to resume from (default 100000)',
+  )
+  .option(
+    '--watch-history-bytes <size>',
+    'the most memory that history takes per replica (default 64MiB)',
+  )
   .option('--fault-injection', 'test harnesses: /admin/faults may drop peer traffic')
   .option('--config <file>', 'a JSON file with any of these settings')
   .action(async (options: RawNodeSettings) => {

@@ -30,6 +30,10 @@ export interface NodeConfig {
   readonly snapshotCount?: number;
   /** `/admin/faults` drops peer traffic on request (test harnesses only). */
   readonly faultInjection?: true;
+  /** Applied entries (with changes) each replica keeps for watchers; absent: node-defaults.ts. */
+  readonly watchHistoryEntries?: number;
+  /** Bytes of changes each replica keeps for watchers; absent: node-defaults.ts. */
+  readonly watchHistoryBytes?: number;
 }
 
 /** etcd's client TLS flags: --cert-file, --key-file, --trusted-ca-file, --client-cert-auth. */
@@ -64,6 +68,8 @@ export interface RawNodeSettings {
   minFreeBytes?: string;
   snapshotCount?: string;
   faultInjection?: boolean | string;
+  watchHistoryEntries?: string;
+  watchHistoryBytes?: string;
   config?: string;
 }
 
@@ -89,6 +95,8 @@ const ENVIRONMENT: Record<keyof Omit<RawNodeSettings, 'config'>, string> = {
   minFreeBytes: 'ZABKV_MIN_FREE_BYTES',
   snapshotCount: 'ZABKV_SNAPSHOT_COUNT',
   faultInjection: 'ZABKV_FAULT_INJECTION',
+  watchHistoryEntries: 'ZABKV_WATCH_HISTORY_ENTRIES',
+  watchHistoryBytes: 'ZABKV_WATCH_HISTORY_BYTES',
 };
 
 export class ConfigError extends Error {}
@@ -195,6 +203,8 @@ export function resolveNodeConfig(
   const tlsDir = text('tlsDir');
   const minFreeBytes = text('minFreeBytes');
   const snapshotCount = text('snapshotCount');
+  const watchEntries = text('watchHistoryEntries');
+  const watchBytes = text('watchHistoryBytes');
   return {
     id: nodeId(id),
     storage,
@@ -208,6 +218,12 @@ export function resolveNodeConfig(
     ...(snapshotCount === undefined
       ? {}
       : { snapshotCount: positiveInteger(snapshotCount, '--snapshot-count') }),
+    ...(watchEntries === undefined
+      ? {}
+      : { watchHistoryEntries: positiveInteger(watchEntries, '--watch-history-entries') }),
+    ...(watchBytes === undefined
+      ? {}
+      : { watchHistoryBytes: byteSize(watchBytes, '--watch-history-bytes') }),
     quotaBytes: byteSize(text('quotaBytes') ?? String(DEFAULT_QUOTA_BYTES), '--quota-bytes'),
     maxClientConnections: positiveInteger(
       text('maxClientConnections') ?? String(MAX_CLIENT_CONNECTIONS_COUNT),

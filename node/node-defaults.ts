@@ -53,6 +53,25 @@ export const OVERLAY_TIMING = {
   leaderQueryTicks: 10,
 } as const satisfies Partial<OverlayInit>;
 
+const WATCH_TICK_MS = 100;
+
+export const WATCH_TIMING = {
+  // Held polls end and relayed polls move to another member on this tick: waits are seconds.
+  tickMs: WATCH_TICK_MS,
+  // A member answers a held poll at its deadline; two seconds more covers a loaded node's
+  // queues before another member is asked instead.
+  answerGraceMs: 2_000,
+  // Each held poll is a few hundred bytes and one filter match per applied change.
+  maxHeldPolls: 16_384,
+} as const;
+
+/**
+ * The change history each replica keeps so a watcher can resume from its cursor: at 2,500
+ * writes a second, 100,000 entries is 40 s of a watcher being away; 64 MiB bounds it when values
+ * are large (values over 64 KiB are not kept at all).
+ */
+export const WATCH_HISTORY = { maxEntries: 100_000, maxBytes: 64 * 1024 * 1024 } as const;
+
 /** Client requests in flight at one HTTP frontend before new ones get 503. */
 export const MAX_IN_FLIGHT = MAX_REQUESTS_IN_FLIGHT_COUNT;
 

@@ -6,6 +6,7 @@ import type { LookupTable } from '../bootstrap/lookup-table.js';
 import type { AccessTokens } from '../frontend/access-tokens.js';
 import type { HttpLimits, HttpTls } from '../frontend/http-frontend.js';
 import type { ReplicaConfig } from '../replica/replica-config.js';
+import type { HistoryLimits } from '../watch/change-history.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -51,4 +52,6 @@ export interface NodeHostInit {
   readonly quotaBytes?: number;
   /** `--fault-injection`: peer traffic can be cut through `/admin/faults` (test harnesses). */
   readonly faultInjection?: boolean;
+  /** How much change history the replica keeps for watchers; default node-defaults.ts. */
+  readonly watchHistory?: Partial<HistoryLimits>;
 }

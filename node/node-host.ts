@@ -23,6 +23,9 @@ import { Routing } from '../overlay/routing-port.js';
 import { RoutingStatusPort } from '../overlay/routing-status-port.js';
 import { Kv } from '../kv/kv-port.js';
 import { Replica } from '../replica/replica.js';
+import { AppliedChanges } from '../replica/applied-changes-port.js';
+import { WatchService } from '../watch/watch-service.js';
+import { WatchStatusPort } from '../watch/watch-status-port.js';
 import { ReplicaStatusPort } from '../replica/replica-status-port.js';
 import { StatusBoard } from './cluster-status.js';
 import { createGroupStore } from './group-store.js';
@@ -30,6 +33,7 @@ import { peerMessages } from './peer-messages.js';
 import { registerNetworkMetrics } from './network-metrics.js';
 import { BOOTSTRAP_ROLE } from './peer-tls-files.js';
 import { NodeMetrics } from './metrics.js';
+import { WatchMetrics } from './watch-metrics.js';
 import { UiRecorder } from './ui-recorder.js';
 import * as defaults from './node-defaults.js';
 import type { NodeHostInit } from './node-host-init.js';
@@ -48,9 +52,11 @@ export class NodeHost extends ComponentDefinition {
   private readonly replicaStatus = this.requires(ReplicaStatusPort);
   private readonly routingStatus = this.requires(RoutingStatusPort);
   private readonly bootstrapStatus = this.requires(BootstrapStatusPort);
+  private readonly watchStatus = this.requires(WatchStatusPort);
   private readonly net = this.requires(Network);
   private readonly timer: LiveTimer;
   private readonly overlay: Overlay;
+  private readonly watches: WatchService;
   private readonly random: SeededRandom;
   private readonly board: StatusBoard;
   private readonly metrics: NodeMetrics;
@@ -105,6 +111,12 @@ export class NodeHost extends ComponentDefinition {
       ...defaults.OVERLAY_TIMING,
       random: this.random.fork('overlay'),
     });
+    this.watches = this.create(WatchService, {
+      self: init.self,
+      ...defaults.WATCH_TIMING,
+      history: { ...defaults.WATCH_HISTORY, ...init.watchHistory },
+      random: this.random.fork('watch'),
+    });
     this.frontend = this.create(HttpFrontend, {
       node: init.self,
       listen: init.http,
@@ -125,7 +137,7 @@ export class NodeHost extends ComponentDefinition {
         served: (group, status, ms) => this.ui.served(group, status, ms),
       },
     });
-    for (const user of [detector, client, this.overlay]) {
+    for (const user of [detector, client, this.overlay, this.watches]) {
       this.connect(this.network.provided(Network), user.required(Network));
       this.connect(this.timer.provided(Timer), user.required(Timer));
     }
@@ -142,6 +154,8 @@ export class NodeHost extends ComponentDefinition {
     this.connect(client.provided(BootstrapStatusPort), this.required(BootstrapStatusPort));
     this.connect(client.provided(Bootstrap), this.overlay.required(Bootstrap));
     this.connect(client.provided(Bootstrap), this.required(Bootstrap));
+    this.connect(client.provided(Bootstrap), this.watches.required(Bootstrap));
+    this.connect(this.watches.provided(WatchStatusPort), this.required(WatchStatusPort));
     this.connect(detector.provided(FailureDetector), this.overlay.required(FailureDetector));
     this.connect(this.overlay.provided(Routing), this.frontend.required(Routing));
     this.connect(this.overlay.provided(RoutingStatusPort), this.required(RoutingStatusPort));
@@ -167,6 +181,11 @@ export class NodeHost extends ComponentDefinition {
       this.shutdownSequence.replicaReported(status);
     });
     this.subscribe(this.net, 'Flushed', () => this.shutdownSequence.flushed());
+    const watchMetrics = new WatchMetrics(init.registry);
+    this.subscribe(this.watchStatus, 'WatchStatus', (s) => {
+      watchMetrics.report(s);
+      this.metrics.rejections('watch', s.rejected);
+    });
   }
 
   private onTable(table: LookupTable): void {
@@ -210,6 +229,7 @@ export class NodeHost extends ComponentDefinition {
     this.connect(this.timer.provided(Timer), replica.required(Timer));
     this.connect(storage.provided(Storage), replica.required(Storage));
     this.connect(replica.provided(Kv), this.overlay.required(Kv));
+    this.connect(replica.provided(AppliedChanges), this.watches.required(AppliedChanges));
     this.connect(replica.provided(ReplicaStatusPort), this.required(ReplicaStatusPort));
   }
 

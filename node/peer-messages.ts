@@ -4,6 +4,7 @@ import { forwardingMessages } from '../kv/forwarding-messages.js';
 import { bootstrapMessages } from '../bootstrap/bootstrap-messages.js';
 import { overlayMessages } from '../overlay/overlay-messages.js';
 import { zabMessages } from '../replica/zab-messages.js';
+import { watchMessages } from '../watch/watch-messages.js';
 
 /** Every message kind a production node accepts from a peer; anything else closes the link. */
 export const peerMessages = new MessageCatalogue(
@@ -12,4 +13,5 @@ export const peerMessages = new MessageCatalogue(
   overlayMessages,
   bootstrapMessages,
   failureDetectorMessages,
+  watchMessages,
 );

@@ -77,6 +77,12 @@ export async function runNode(config: NodeConfig): Promise<void> {
     ...(peerTls === undefined ? {} : { peerTls }),
     quotaBytes: config.quotaBytes,
     faultInjection: config.faultInjection === true,
+    watchHistory: {
+      ...(config.watchHistoryEntries === undefined
+        ? {}
+        : { maxEntries: config.watchHistoryEntries }),
+      ...(config.watchHistoryBytes === undefined ? {} : { maxBytes: config.watchHistoryBytes }),
+    },
     httpLimits: { maxConnections: config.maxClientConnections },
     ...(security.tls === undefined ? {} : { httpTls: security.tls }),
     ...(security.tokens === undefined ? {} : { tokens: security.tokens }),

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { CHECKPOINT_LOG_BYTES } from '../components/limits.js';
 import type { StorageWrite, StoredEntry, StoredImage } from '../components/storage/index.js';
-import type { KvOutcome } from '../kv/kv-operation.js';
-import { decodeOperation, isWrite } from '../kv/kv-operation.js';
+import { decodeOperation, isWrite, type KvOutcome } from '../kv/kv-operation.js';
 import { formatZxid, type Zxid } from '../kv/zxid.js';
 import { decodeLogEntry, type EntryOrigin } from './log-entry.js';
 import { applyLogged, type StateInstall, type StateStore } from '../state/state-store.js';
@@ -11,6 +10,7 @@ import type { ReplicaInit } from './replica-config.js';
 import { compactionPoint, historyAfterLoad } from './log-retention.js';
 import { ReplicaLog } from './replica-log.js';
 import { StateWaiters } from './state-waiters.js';
+import type { ChangeFeed } from './change-feed.js';
 
 /**
  * The log's snapshot record is a marker: the applied state lives in the StateStore, and the
@@ -76,6 +76,7 @@ export class DurableState {
   constructor(
     private readonly config: ReplicaInit,
     private readonly write: (write: StorageWrite) => void,
+    private readonly feed: ChangeFeed,
   ) {
     this.snapshotAfter = this.nextSnapshotAfter();
     // What the state store holds on disk is committed: the log tail waits for Load and sync.
@@ -185,7 +186,7 @@ export class DurableState {
       this.markerZxid = applied;
     }
     this.committedValue = applied;
-    this.config.observer?.restored?.(this.config.self, applied);
+    this.feed.restored(applied);
   }
 
   /** Requests a write; returns its number, which `onDurable` will reach once it is on disk. */
@@ -230,10 +231,7 @@ export class DurableState {
     return () => this.pins.delete(pin);
   }
 
-  /**
-   * Persists acceptedEpoch; it is in effect from the returned write's durability on
-   * (docs/zab-rules.md R2).
-   */
+  /** Persists acceptedEpoch, in effect once the returned write is durable (zab-rules.md R2). */
   acceptEpoch(epoch: number): number {
     if (!(epoch > this.acceptedEpochValue))
       assert.fail(`acceptedEpoch must grow: ${epoch} <= ${this.acceptedEpochValue}`);
@@ -295,7 +293,7 @@ export class DurableState {
   private adoptInstalled(zxid: Zxid): void {
     assert.equal(this.config.state.appliedZxid, zxid, 'installed state and its zxid disagree');
     this.committedValue = zxid;
-    this.config.observer?.restored?.(this.config.self, zxid);
+    this.feed.restored(zxid);
     this.appliedSinceSnapshot = 0;
     this.appliedBytesSinceSnapshot = 0;
     this.historyValue.resetTo(zxid);
@@ -305,8 +303,7 @@ export class DurableState {
 
   /**
    * Marks everything up to `zxid` committed and applies it in order (docs/zab-rules.md R10),
-   * handing each
-   * applied entry and its outcome to `onApplied`, which answers the client that asked.
+   * handing each applied entry and its outcome to `onApplied`, which answers the client.
    */
   commitThrough(zxid: Zxid, onApplied: (applied: AppliedEntry) => void): void {
     if (zxid <= this.committedValue) return;
@@ -319,12 +316,13 @@ export class DurableState {
       if (!(operation !== null && isWrite(operation)))
         assert.fail(`log entry ${formatZxid(entry.zxid)} is not a write`);
       const outcome = applyLogged(state, entry.zxid, operation);
-      this.config.observer?.applied?.(this.config.self, entry.zxid, entry.payload);
+      this.feed.applied(entry.zxid, entry.payload, operation.op === 'txn', state.lastChanges);
       onApplied({ entry, origin, outcome });
       this.appliedSinceSnapshot++;
       this.appliedBytesSinceSnapshot += entry.payload.byteLength;
     }
     assert.equal(state.appliedZxid, zxid, 'applied state skipped a committed entry');
+    this.feed.flush(zxid);
     // The state on disk never runs ahead of the log on disk: these applies reach it once every
     // write asked so far (their entries among them) is durable.
     const through = this.nextSeq - 1;

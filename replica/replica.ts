@@ -2,13 +2,15 @@ import assert from 'node:assert/strict';
 import { ComponentDefinition, type ComponentContext } from '../components/kernel/index.js';
 import { Network, type MessageOf, type NetMessage } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
-import { Storage, type StorageWrite, type StoredImage } from '../components/storage/index.js';
+import { Storage, type StoredImage } from '../components/storage/index.js';
 import { Timer } from '../components/timer/timer-port.js';
 import { TimerClient } from '../components/timer/timer-client.js';
 import { PeerGate } from './peer-gate.js';
 import { LEADER_HOP } from '../kv/forwarding-messages.js';
 import { Kv } from '../kv/kv-port.js';
 import { formatZxid, type Zxid } from '../kv/zxid.js';
+import { AppliedChanges } from './applied-changes-port.js';
+import { ChangeFeed } from './change-feed.js';
 import { ClientRequests } from './client-requests.js';
 import { DurableState, type AppliedEntry, type DurableView } from './durable-state.js';
 import type { Vote } from './election.js';
@@ -41,6 +43,7 @@ import { VoteExchange } from './vote-exchange.js';
 export class Replica extends ComponentDefinition implements RoleHost {
   readonly kv = this.provides(Kv);
   readonly status = this.provides(ReplicaStatusPort);
+  readonly changes = this.provides(AppliedChanges);
   private readonly network = this.requires(Network);
   private readonly timer = this.requires(Timer);
   private readonly storage = this.requires(Storage);
@@ -66,9 +69,10 @@ export class Replica extends ComponentDefinition implements RoleHost {
     super(context);
     assert(config.members.includes(config.self), 'a replica is a member of its group');
     this.gate = new PeerGate(config, this.log);
-    this.durable = new DurableState(config, (write: StorageWrite) =>
-      this.trigger(write, this.storage),
+    const feed = new ChangeFeed(config.group, config.self, config.observer, (event) =>
+      this.trigger(event, this.changes),
     );
+    this.durable = new DurableState(config, (write) => this.trigger(write, this.storage), feed);
     this.requests = new ClientRequests({
       config,
       durable: this.durable,
@@ -329,11 +333,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
       (message: M) => {
         if (this.gate.admits(message) && this.role.name !== 'starting') handler(message);
       };
-    this.subscribe(
-      this.network,
-      'zab.Vote',
-      mine((m) => this.votes.onVote(m)),
-    );
+    const onVote = mine((m: MessageOf<'zab.Vote'>) => this.votes.onVote(m));
+    this.subscribe(this.network, 'zab.Vote', onVote);
     this.subscribe(this.network, 'LinkDown', ({ peer }) => onLinkDown(this.role, peer));
     const toFollower = mine((message: Parameters<FollowerSession['onMessage']>[0]) => {
       if (this.role.name === 'following') this.role.session.onMessage(message);
@@ -352,11 +353,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
         else if (this.role.name === 'following') this.closeSession(message.src, message.session);
       }),
     );
-    this.subscribe(
-      this.network,
-      'zab.Close',
-      mine((m) => onSessionClose(this.role, m)),
-    );
+    const onClose = mine((m: MessageOf<'zab.Close'>) => onSessionClose(this.role, m));
+    this.subscribe(this.network, 'zab.Close', onClose);
     const forwarded = mine((message: MessageOf<'kv.Request'>) =>
       this.requests.onForwardedRequest(message, requestTargetOf(this.role, this.loaded)),
     );

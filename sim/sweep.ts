@@ -12,6 +12,7 @@ import {
   countFaults,
   faultsNeverInjected,
 } from './zab-workload.js';
+import type { WatchStats } from './watch-check.js';
 
 interface SweepOptions {
   seeds: number;
@@ -27,6 +28,8 @@ interface Report {
   faults: [string, number][];
   /** Leaders established while an older one still led and served. */
   deposedStillLeading: number;
+  /** Watch batches checked, the events in them, and watchers told Compacted. */
+  watch: [batches: number, events: number, compacted: number];
 }
 
 /** A sweep this long must have injected every kind of fault at least once. */
@@ -41,7 +44,12 @@ export function sizeOf(seed: number, size: string): number {
 export function runOne(
   seed: number,
   size: number,
-): { error: string | null; faults: readonly string[]; deposedStillLeading: number } {
+): {
+  error: string | null;
+  faults: readonly string[];
+  deposedStillLeading: number;
+  watch?: WatchStats;
+} {
   let scenario: RandomScenario | undefined;
   try {
     scenario = new RandomScenario(seed, size, RANDOM_WORKLOAD);
@@ -50,6 +58,7 @@ export function runOne(
       error: result.verdict === 'ok' ? null : `history is ${result.verdict}`,
       faults: result.faults,
       deposedStillLeading: result.stats.deposedStillLeading,
+      watch: result.watch,
     };
   } catch (error) {
     // The faults injected before the failure still count.
@@ -62,12 +71,26 @@ export function runOne(
 }
 
 function runRange(first: number, count: number, size: string): Report {
-  const report: Report = { passed: 0, failed: [], faults: [], deposedStillLeading: 0 };
+  const report: Report = {
+    passed: 0,
+    failed: [],
+    faults: [],
+    deposedStillLeading: 0,
+    watch: [0, 0, 0],
+  };
   const faults = new Map<string, number>();
   for (let seed = first; seed < first + count; seed++) {
     const result = runOne(seed, sizeOf(seed, size));
     countFaults(result.faults, faults);
     report.deposedStillLeading += result.deposedStillLeading;
+    const watch = result.watch;
+    if (watch !== undefined) {
+      report.watch = [
+        report.watch[0] + watch.batches,
+        report.watch[1] + watch.events,
+        report.watch[2] + watch.compacted,
+      ];
+    }
     if (result.error === null) report.passed++;
     else report.failed.push({ seed, size: sizeOf(seed, size), error: result.error });
   }
@@ -127,6 +150,7 @@ async function main(): Promise<void> {
   for (const report of reports)
     for (const [kind, count] of report.faults) faults.set(kind, (faults.get(kind) ?? 0) + count);
   const deposed = reports.reduce((sum, r) => sum + r.deposedStillLeading, 0);
+  const watch = [0, 1, 2].map((i) => reports.reduce((sum, r) => sum + r.watch[i]!, 0));
   for (const { seed, size, error } of failed) {
     console.log(`FAIL seed ${seed} (${size} replicas): ${error}`);
     console.log(`  replay: ${replayCommand(seed, size)}`);
@@ -134,6 +158,9 @@ async function main(): Promise<void> {
   console.log(
     `faults: ${[...faults].map(([kind, count]) => `${kind} ${count}`).join(', ')}; ` +
       `leaders established while a deposed one still led: ${deposed}`,
+  );
+  console.log(
+    `watchers: ${watch[0]} batches checked, ${watch[1]} events, ${watch[2]} told Compacted`,
   );
   // A sweep that ran fewer seeds than asked, or that never injected some kind of fault, tests
   // less than it claims: it fails.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { TxnOpResult } from '../kv/txn.js';
 import type { Zxid } from '../kv/zxid.js';
+import type { StateChange } from './state-store.js';
 import { entryBytes, evaluateWrite, readOutcome, type Versioned } from './write-rules.js';
 
 /**
@@ -12,6 +13,7 @@ export abstract class StateStoreCore {
   private applied: Zxid;
   private bytesValue = 0;
   private sizeValue = 0;
+  private changes: StateChange[] = [];
 
   constructor(applied: Zxid) {
     this.applied = applied;
@@ -27,6 +29,10 @@ export abstract class StateStoreCore {
 
   get size(): number {
     return this.sizeValue;
+  }
+
+  get lastChanges(): readonly StateChange[] {
+    return this.changes;
   }
 
   bytesOf(key: string): number {
@@ -72,6 +78,7 @@ export abstract class StateStoreCore {
   private advanceTo(zxid: Zxid): void {
     if (!(zxid > this.applied)) assert.fail(`apply ${zxid} after ${this.applied}`);
     this.applied = zxid;
+    this.changes = [];
     this.noteApplied(zxid);
   }
 
@@ -84,6 +91,7 @@ export abstract class StateStoreCore {
       (current === undefined ? 0 : entryBytes(write.key, current.value));
     this.sizeValue += (next === undefined ? 0 : 1) - (current === undefined ? 0 : 1);
     this.write(zxid, write.key, next, current);
+    this.changes.push({ key: write.key, value: next?.value });
     return outcome;
   }
 
@@ -101,6 +109,7 @@ export abstract class StateStoreCore {
 
   protected resetApplied(zxid: Zxid): void {
     this.applied = zxid;
+    this.changes = [];
   }
 
   protected setCounts(bytes: number, size: number): void {

@@ -10,6 +10,12 @@ export interface StateEntry {
   readonly value: Uint8Array;
 }
 
+/** What an apply did to one key: its new value, or undefined when it deleted the key. */
+export interface StateChange {
+  readonly key: string;
+  readonly value: Uint8Array | undefined;
+}
+
 /**
  * A consistent view of the applied state at `zxid`, read in pieces of bounded size so that no
  * handler encodes the whole state at once (SNAP sync). Pieces hold entries in key order.
@@ -70,6 +76,11 @@ export interface StateStore {
    * before it, then the branch they choose, every write at `zxid`; a 200 with `txn` set.
    */
   applyTxn(zxid: Zxid, txn: KvTxn): KvOutcome;
+  /**
+   * The keys the last `apply` or `applyTxn` changed, in the order it changed them (none for a
+   * write whose condition failed): what watchers are told (events come from apply outcomes).
+   */
+  readonly lastChanges: readonly StateChange[];
   /** Entries with `from` <= key < `to` (null: no end) in key order, at most `limit`. */
   range(from: string, to: string | null, limit: number): StateEntry[];
   /** The log entries through `zxid` are durable: the applies through it may reach the disk. */

@@ -5,6 +5,7 @@ import { SeededRandom } from '../../components/random/seeded-random.js';
 import type { StorageWrite, StoredImage } from '../../components/storage/index.js';
 import { encodeOperation } from '../../kv/kv-operation.js';
 import { makeZxid } from '../../kv/zxid.js';
+import { ChangeFeed } from '../../replica/change-feed.js';
 import { DurableState } from '../../replica/durable-state.js';
 import { encodeLogEntry } from '../../replica/log-entry.js';
 import { DEFAULT_REPLICA_TIMING } from '../../replica/replica-config.js';
@@ -31,7 +32,8 @@ function durableState(): { durable: DurableState; writes: StorageWrite[] } {
     random: new SeededRandom(1),
     state: new MemoryStateStore(new MemoryStateDisk(new SeededRandom(2))),
   };
-  const durable = new DurableState(init, (write) => writes.push(write));
+  const feed = new ChangeFeed(init.group, init.self, undefined, () => {});
+  const durable = new DurableState(init, (write) => writes.push(write), feed);
   durable.load(empty);
   return { durable, writes };
 }

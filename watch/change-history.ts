@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import Denque from 'denque';
+import type { Zxid } from '../kv/zxid.js';
+import type { EntryChanges } from '../replica/applied-changes-port.js';
+import { eventMatching } from './watch-filter.js';
+import {
+  WATCH_VALUE_MAX_BYTES,
+  type WatchChange,
+  type WatchEvent,
+  type WatchFilter,
+} from './watch-port.js';
+
+/** How much history a replica keeps: whichever bound is reached first drops the oldest. */
+export interface HistoryLimits {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+}
+
+/** What one change costs the history beyond its key and value (objects, array slots). */
+const CHANGE_OVERHEAD_BYTES = 64;
+
+interface HeldEvent {
+  readonly event: WatchEvent;
+  readonly bytes: number;
+}
+
+/** A read of the history: the matching events in (after, cursor], or why there are none. */
+export type HistoryRead =
+  | { readonly events: WatchEvent[]; readonly cursor: Zxid }
+  /** Changes right after `after` are no longer held here (or never were: a restart). */
+  | 'compacted'
+  /** This replica has not applied `after` yet. */
+  | 'behind';
+
+/**
+ * The recent applied changes of this node's group, oldest first, bounded by count and bytes
+ * (etcd keeps revisions until compaction; here the bound is memory, not time). Every change
+ * after `floor` through `applied` is held, so a watcher whose cursor is at or after `floor` is
+ * served exactly; one before it is told `compacted`, never given a gap.
+ */
+export class ChangeHistory {
+  private readonly held = new Denque<HeldEvent>();
+  private floorValue: Zxid;
+  private appliedValue: Zxid;
+  private bytesValue = 0;
+
+  constructor(
+    readonly group: number,
+    applied: Zxid,
+    private readonly limits: HistoryLimits,
+  ) {
+    this.floorValue = applied;
+    this.appliedValue = applied;
+  }
+
+  /** Changes after this zxid are held. */
+  get floor(): Zxid {
+    return this.floorValue;
+  }
+
+  /** The replica has applied everything through this zxid. */
+  get applied(): Zxid {
+    return this.appliedValue;
+  }
+
+  get length(): number {
+    return this.held.length;
+  }
+
+  get bytes(): number {
+    return this.bytesValue;
+  }
+
+  /** Takes in entries applied as committed; returns them as events (for waiting watchers). */
+  append(entries: readonly EntryChanges[], applied: Zxid): WatchEvent[] {
+    const events: WatchEvent[] = [];
+    for (const entry of entries) {
+      assert(entry.zxid > this.appliedValue, 'applied entries come in zxid order');
+      const held = heldEvent(entry);
+      this.held.push(held);
+      this.bytesValue += held.bytes;
+      this.appliedValue = entry.zxid;
+      events.push(held.event);
+    }
+    assert(applied >= this.appliedValue, 'the applied zxid covers the entries applied');
+    this.appliedValue = applied;
+    this.evict();
+    return events;
+  }
+
+  /**
+   * The replica loaded its state at `applied`. Behind what is held (a reload after a failed
+   * write), the entries after it stay: they are committed and will be applied again, the same.
+   * Beyond it (a snapshot installed), what lies between is unknown here: the history restarts.
+   */
+  restore(applied: Zxid): void {
+    if (applied >= this.appliedValue) {
+      this.held.clear();
+      this.bytesValue = 0;
+      this.floorValue = applied;
+    } else {
+      while (!this.held.isEmpty() && this.held.peekBack()!.event.zxid > applied) {
+        this.bytesValue -= this.held.pop()!.bytes;
+      }
+      this.floorValue = Math.min(this.floorValue, applied);
+    }
+    this.appliedValue = applied;
+  }
+
+  /**
+   * The events after `after` that match `filter`, whole entries, in zxid order: up to the first
+   * that brings their values to `maxBytes`, and looking at no more than `maxScanned` entries
+   * (a watcher of rare keys far behind is served in steps, not in one long handler).
+   */
+  read(after: Zxid, filter: WatchFilter, maxBytes: number, maxScanned: number): HistoryRead {
+    if (after < this.floorValue) return 'compacted';
+    if (after > this.appliedValue) return 'behind';
+    const events: WatchEvent[] = [];
+    let bytes = 0;
+    let scanned = 0;
+    for (let i = this.firstAfter(after); i < this.held.length; i++) {
+      const { event, bytes: eventBytes } = this.held.peekAt(i)!;
+      const matching = eventMatching(filter, event);
+      if (matching !== null) {
+        events.push(matching);
+        bytes += matching === event ? eventBytes : eventBytesOf(matching);
+      }
+      if (bytes >= maxBytes || ++scanned >= maxScanned) return { events, cursor: event.zxid };
+    }
+    return { events, cursor: this.appliedValue };
+  }
+
+  /** The index of the first held event after `zxid` (binary search: zxids increase). */
+  private firstAfter(zxid: Zxid): number {
+    let low = 0;
+    let high = this.held.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.held.peekAt(middle)!.event.zxid <= zxid) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  private evict(): void {
+    const { maxEntries, maxBytes } = this.limits;
+    while (this.held.length > maxEntries || (this.bytesValue > maxBytes && this.held.length > 0)) {
+      const oldest = this.held.shift()!;
+      this.bytesValue -= oldest.bytes;
+      this.floorValue = oldest.event.zxid;
+    }
+  }
+}
+
+function heldEvent(entry: EntryChanges): HeldEvent {
+  const changes = entry.changes.map(({ key, value }): WatchChange => {
+    if (value === undefined) return { key, type: 'delete' };
+    if (value.byteLength > WATCH_VALUE_MAX_BYTES) return { key, type: 'put', valueOmitted: true };
+    // A copy: the value may be a view into a whole batch of log entries, which it would keep alive.
+    return { key, type: 'put', value: value.slice() };
+  });
+  const first = changes[0]!.type;
+  const type = entry.txn || changes.some((c) => c.type !== first) ? 'txn' : first;
+  const event: WatchEvent = { zxid: entry.zxid, type, changes };
+  return { event, bytes: eventBytesOf(event) };
+}
+
+function eventBytesOf(event: WatchEvent): number {
+  let bytes = 0;
+  for (const change of event.changes) {
+    bytes += CHANGE_OVERHEAD_BYTES + change.key.length * 2 + (change.value?.byteLength ?? 0);
+  }
+  return bytes;
+}
