@@ -28,6 +28,28 @@ describe('listing through the overlay while writes happen, 2 groups × 3 replica
     expect(cluster.sim.runUntil(() => cluster.ready(), 5_000)).toBe(true);
     const anyNode = (): NodeId => cluster.ids[random.int(0, cluster.ids.length - 1)]!;
     const writes: Write[] = [];
+    /** Ranges asked at a follower the moment a write was acknowledged, and what they found. */
+    const probes: { key: string; acked: number; found: number | undefined }[] = [];
+    const probe = (key: string, acked: number): void => {
+      const group = cluster.table.groupOfKey(key);
+      const follower = group.members.find((id) => id !== cluster.leaderOf(group.id));
+      if (follower === undefined) return;
+      const range: KvRange = {
+        op: 'range',
+        group: group.id,
+        prefix: key,
+        after: null,
+        limit: 1,
+        maxBytes: 1024,
+        keysOnly: true,
+        consistency: 'linearizable',
+      };
+      // Asked of the follower's own replica: served there, after its ReadIndex round.
+      cluster.submitUnrecorded(follower, range, (outcome) => {
+        const item = outcome?.status === 200 ? outcome.range?.items[0] : undefined;
+        probes.push({ key, acked, found: item?.key === key ? item.version : undefined });
+      });
+    };
     const put = (key: string): void => {
       const write: Write = { key, submittedAt: cluster.sim.now };
       writes.push(write);
@@ -35,6 +57,7 @@ describe('listing through the overlay while writes happen, 2 groups × 3 replica
         if (outcome?.status !== 200) return;
         write.ackedAt = cluster.sim.now;
         write.version = outcome.version;
+        probe(key, outcome.version);
       });
     };
     const call = (operation: KvOperation): KvOutcome | undefined => {
@@ -106,6 +129,9 @@ describe('listing through the overlay while writes happen, 2 groups × 3 replica
       expect(compareKeys(listed[i - 1]!, listed[i]!)).toBeLessThan(0);
     }
     for (const key of before) expect(listed).toContain(key);
+    cluster.sim.runFor(1_000);
+    expect(probes.length).toBeGreaterThan(50);
+    for (const { key, acked, found } of probes) expect(found, key).toBeGreaterThanOrEqual(acked);
 
     // A prefix delete, batch by batch per group, while other keys are written.
     for (let j = 0; j < 5; j++) put(`m/${j}`);
