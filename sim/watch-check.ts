@@ -23,15 +23,21 @@ export interface WatchTarget {
   readonly ids: readonly NodeId[];
   upNodes(): NodeId[];
   watchClient(id: NodeId): WatchClient | null;
-  readonly committedLog: {
-    readonly zxids: readonly Zxid[];
-    readonly payloads: readonly Uint8Array[];
-  };
+  /** The groups watchers may follow. */
+  readonly watchGroups: readonly number[];
+  /** Every entry `group` committed so far, in order: zxids and their log payloads. */
+  committedLog(group: number): CommittedLog;
   onWatchAnswer: (node: NodeId, answer: WatchBatch | WatchEnded) => void;
+}
+
+export interface CommittedLog {
+  readonly zxids: readonly Zxid[];
+  readonly payloads: readonly Uint8Array[];
 }
 
 interface Watcher {
   readonly index: number;
+  readonly group: number;
   readonly filter: WatchFilter;
   node: NodeId;
   cursor: Zxid | null;
@@ -67,9 +73,8 @@ export class WatchCheck {
   private readonly byPoll = new Map<number, Watcher>();
   private nextPollId = 1;
   private stopped = true;
-  /** The committed changes as events, by index in the committed log (null: changed nothing). */
-  private readonly reference: (WatchEvent | null)[] = [];
-  private readonly state: MemoryStateStore;
+  /** Per group, the committed changes as events, by index in its log (null: changed nothing). */
+  private readonly references = new Map<number, Reference>();
   readonly stats: WatchStats = {
     batches: 0,
     events: 0,
@@ -83,7 +88,10 @@ export class WatchCheck {
     private readonly random: SeededRandom,
     watchers: number,
   ) {
-    this.state = new MemoryStateStore(new MemoryStateDisk(random.fork('reference')));
+    for (const group of target.watchGroups) {
+      const disk = new MemoryStateDisk(random.fork(`reference-${group}`));
+      this.references.set(group, { events: [], state: new MemoryStateStore(disk) });
+    }
     target.onWatchAnswer = (node, answer) => this.onAnswer(node, answer);
     const filters: WatchFilter[] = [
       { prefixes: [''], keys: [] },
@@ -93,8 +101,10 @@ export class WatchCheck {
     ];
     for (let index = 0; index < watchers; index++) {
       const filter = filters[index % filters.length]!;
+      const groups = target.watchGroups;
       this.watchers.push({
         index,
+        group: groups[Math.floor(index / filters.length) % groups.length]!,
         filter,
         node: random.pick(target.ids),
         cursor: null,
@@ -116,13 +126,15 @@ export class WatchCheck {
 
   /**
    * After the run has healed and converged: every watcher polls, from any node, until its cursor
-   * reaches `zxid`, so a change missed at the end shows up too. Returns false if one could not.
+   * reaches the last commit of its group, so a change missed at the end shows up too. Returns
+   * false if one could not.
    */
-  catchUp(zxid: Zxid, maxMs: number): boolean {
+  catchUp(maxMs: number): boolean {
     const { sim } = this.target;
     this.stopped = false;
     const deadline = sim.now + maxMs;
-    const behind = () => this.watchers.filter((w) => w.cursor === null || w.cursor < zxid);
+    const last = (group: number) => this.target.committedLog(group).zxids.at(-1) ?? 0;
+    const behind = () => this.watchers.filter((w) => w.cursor === null || w.cursor < last(w.group));
     for (const watcher of behind()) if (watcher.pending === null) this.poll(watcher);
     const done = sim.runUntil(() => behind().length === 0, Math.max(0, deadline - sim.now));
     this.stopped = true;
@@ -147,7 +159,7 @@ export class WatchCheck {
     this.byPoll.set(id, watcher);
     client.poll({
       id,
-      group: 1,
+      group: watcher.group,
       after: watcher.cursor,
       filter: watcher.filter,
       // A watcher that starts now asks without waiting: its batch is then known to be empty.
@@ -192,7 +204,7 @@ export class WatchCheck {
   }
 
   private checkBatch(watcher: Watcher, after: Zxid | null, batch: WatchBatch): void {
-    const where = `watcher ${watcher.index} at ${after === null ? 'now' : formatZxid(after)}`;
+    const where = `watcher ${watcher.index} of group ${watcher.group} at ${after === null ? 'now' : formatZxid(after)}`;
     this.stats.batches++;
     this.stats.events += batch.events.length;
     if (after === null) {
@@ -202,7 +214,7 @@ export class WatchCheck {
     }
     if (batch.cursor < after)
       assert.fail(`${where}: the cursor went back to ${formatZxid(batch.cursor)}`);
-    const expected = this.committedMatching(watcher.filter, after, batch.cursor);
+    const expected = this.committedMatching(watcher.group, watcher.filter, after, batch.cursor);
     const got = batch.events.map(describe);
     const want = expected.map(describe);
     if (JSON.stringify(got) !== JSON.stringify(want)) {
@@ -212,29 +224,35 @@ export class WatchCheck {
     }
   }
 
-  /** The committed changes in (after, through] that match `filter`, as events. */
-  private committedMatching(filter: WatchFilter, after: Zxid, through: Zxid): WatchEvent[] {
-    const { zxids } = this.target.committedLog;
+  /** The committed changes of `group` in (after, through] that match `filter`, as events. */
+  private committedMatching(
+    group: number,
+    filter: WatchFilter,
+    after: Zxid,
+    through: Zxid,
+  ): WatchEvent[] {
+    const { zxids } = this.target.committedLog(group);
     if (through > (zxids.at(-1) ?? 0))
       assert.fail(`a batch through ${formatZxid(through)}, never committed`);
-    this.extendReference();
+    const reference = this.extendReference(group);
     const events: WatchEvent[] = [];
     for (let i = lowerBound(zxids, after + 1); i < zxids.length && zxids[i]! <= through; i++) {
-      const event = this.reference[i];
+      const event = reference[i];
       const matching = event === null || event === undefined ? null : eventMatching(filter, event);
       if (matching !== null) events.push(matching);
     }
     return events;
   }
 
-  private extendReference(): void {
-    const { zxids, payloads } = this.target.committedLog;
-    for (let i = this.reference.length; i < zxids.length; i++) {
+  private extendReference(group: number): readonly (WatchEvent | null)[] {
+    const { zxids, payloads } = this.target.committedLog(group);
+    const { events, state } = this.references.get(group)!;
+    for (let i = events.length; i < zxids.length; i++) {
       const operation = decodeOperation(decodeLogEntry(payloads[i]!).operation);
       if (operation === null || !isWrite(operation))
         assert.fail('a committed entry is not a write');
-      applyLogged(this.state, zxids[i]!, operation);
-      const changes = this.state.lastChanges.map(({ key, value }) =>
+      applyLogged(state, zxids[i]!, operation);
+      const changes = state.lastChanges.map(({ key, value }) =>
         value === undefined
           ? { key, type: 'delete' as const }
           : value.byteLength > WATCH_VALUE_MAX_BYTES
@@ -243,9 +261,15 @@ export class WatchCheck {
       );
       const types = new Set(changes.map((c) => c.type));
       const type = operation.op === 'txn' || types.size > 1 ? 'txn' : changes[0]?.type;
-      this.reference.push(type === undefined ? null : { zxid: zxids[i]!, type, changes });
+      events.push(type === undefined ? null : { zxid: zxids[i]!, type, changes });
     }
+    return events;
   }
+}
+
+interface Reference {
+  readonly events: (WatchEvent | null)[];
+  readonly state: MemoryStateStore;
 }
 
 function describe(event: WatchEvent): string {
