@@ -157,7 +157,8 @@ function heldEvent(entry: EntryChanges): HeldEvent {
     if (value === undefined) return { key, type: 'delete' };
     if (value.byteLength > WATCH_VALUE_MAX_BYTES) return { key, type: 'put', valueOmitted: true };
     // A copy: the value may be a view into a whole batch of log entries, which it would keep alive.
-    return { key, type: 'put', value: value.slice() };
+    // Not `value.slice()`: on a Buffer (what msgpackr decodes to) that is another view, no copy.
+    return { key, type: 'put', value: new Uint8Array(value) };
   });
   const first = changes[0]!.type;
   const type = entry.txn || changes.some((c) => c.type !== first) ? 'txn' : first;
