@@ -9,7 +9,7 @@ import { LocalCluster, httpUrl } from '../client/local-cluster.js';
 import { ZabkvClient } from '../client/zabkv-client.js';
 import type { UiState } from '../frontend/ui-state.js';
 import { checkOperations } from '../sim/linearizability/checker.js';
-import { kvModel } from '../sim/linearizability/kv-model.js';
+import { keysOf, kvModel } from '../sim/linearizability/kv-model.js';
 import { RealWorkload } from './real-workload.js';
 import { summarize, type ActionRecord, type RunResult } from './run-result.js';
 import { describeAction, seconds, type Action, type Scenario } from './scenario.js';
@@ -196,7 +196,7 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
     for (const node of paused) cluster.process(node)?.kill('SIGCONT');
     for (let n = 1; n <= nodes; n++) if (cluster.process(n) === undefined) cluster.startNode(n);
     await cluster.ready(60_000);
-    const keys = [...new Set(workload.history.map((op) => op.input.key))];
+    const keys = [...new Set(workload.history.flatMap((op) => keysOf(op.input)))];
     const readers = Array.from({ length: 32 }, async (_, i) => {
       const reader = 1_000_000 + i;
       for (let k = i; k < keys.length; k += 32) {

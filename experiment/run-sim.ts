@@ -1,6 +1,6 @@
 import { nodeId, type NodeId } from '../components/network/node-id.js';
 import { checkOperations } from '../sim/linearizability/checker.js';
-import { kvModel } from '../sim/linearizability/kv-model.js';
+import { keysOf, kvModel } from '../sim/linearizability/kv-model.js';
 import { ClientPool } from '../sim/client-pool.js';
 import { PartitionedCluster } from '../sim/partitioned-cluster.js';
 import { summarize, type ActionRecord, type OpRecord, type RunResult } from './run-result.js';
@@ -132,7 +132,7 @@ export function runSim(scenario: Scenario, seed: number): RunResult {
   for (const id of paused) sim.resume(id);
   for (const id of cluster.ids) if (!sim.isUp(id)) sim.restart(id);
   sim.runUntil(() => cluster.ready(), 30_000);
-  const keys = new Set(cluster.recorder.history.map((op) => op.input.key));
+  const keys = new Set(cluster.recorder.history.flatMap((op) => keysOf(op.input)));
   let pending = 0;
   for (const key of keys) {
     pending++;
@@ -147,7 +147,7 @@ export function runSim(scenario: Scenario, seed: number): RunResult {
   for (const op of cluster.recorder.history) {
     if (!inWindow(op.calledAt)) continue;
     ops.push({
-      group: groupOf(op.input.key),
+      group: groupOf(keysOf(op.input)[0]!),
       start: op.calledAt - t0,
       end: op.returnedAt - t0,
       outcome: op.returnedAt === Infinity ? 'unknown' : 'ok',
@@ -156,7 +156,7 @@ export function runSim(scenario: Scenario, seed: number): RunResult {
   for (const op of cluster.recorder.unavailable) {
     if (!inWindow(op.calledAt)) continue;
     ops.push({
-      group: groupOf(op.input.key),
+      group: groupOf(keysOf(op.input)[0]!),
       start: op.calledAt - t0,
       end: op.returnedAt - t0,
       outcome: 'unavailable',

@@ -1,4 +1,17 @@
-import type { Model, Operation } from './checker.js';
+import type { Model } from './checker.js';
+import { componentsByKey } from './key-components.js';
+import {
+  canBe,
+  keyOfState,
+  stateOf,
+  withKey,
+  type KeysState,
+  type KvState,
+  type Truth,
+} from './key-state.js';
+import { txnStep, type TxnInput, type TxnOutput } from './txn-step.js';
+
+export type { TxnInput, TxnOutput } from './txn-step.js';
 
 /** A client operation on one key, as the HTTP API offers it (DESIGN §7). */
 export type KvInput =
@@ -18,21 +31,9 @@ export type KvOutput =
   | { readonly status: 200; readonly value?: string; readonly version: number }
   | { readonly status: 204 | 404 | 412 };
 
-/**
- * One key's state. A version is the zxid of the write that produced the value, so versions of
- * successive writes increase; `version: null` is a value written by an operation whose outcome
- * the client never learned (its version is bound by the first read that shows it).
- */
-type KvState =
-  | { readonly present: false; readonly floor: number }
-  | {
-      readonly present: true;
-      readonly value: string;
-      readonly version: number | null;
-      readonly floor: number;
-    };
-
-type Truth = 'yes' | 'no' | 'maybe';
+/** What the checker takes: an operation on one key, or a transaction on several. */
+export type CheckedInput = KvInput | TxnInput;
+export type CheckedOutput = KvOutput | TxnOutput;
 
 function holds(condition: Condition | undefined, state: KvState): Truth {
   if (condition === undefined) return 'yes';
@@ -43,9 +44,8 @@ function holds(condition: Condition | undefined, state: KvState): Truth {
   return state.version === condition.ifMatch ? 'yes' : 'no';
 }
 
-const canBe = (truth: Truth, wanted: boolean) => truth === 'maybe' || (truth === 'yes') === wanted;
-
-function step(state: KvState, input: KvInput, output: KvOutput | undefined): KvState[] {
+/** Every state of one key that `input` can lead to from `state` giving `output`. */
+function keyStep(state: KvState, input: KvInput, output: KvOutput | undefined): KvState[] {
   switch (input.op) {
     case 'get': {
       if (output === undefined) return [state];
@@ -96,17 +96,34 @@ function step(state: KvState, input: KvInput, output: KvOutput | undefined): KvS
   }
 }
 
-export const kvModel: Model<KvState, KvInput, KvOutput> = {
-  init: () => ({ present: false, floor: 0 }),
-  step,
-  key: (s) => (s.present ? `${s.value}\u0000${s.version}\u0000${s.floor}` : `-\u0000${s.floor}`),
-  partition: (ops) => {
-    const byKey = new Map<string, Operation<KvInput, KvOutput>[]>();
-    for (const op of ops) {
-      const list = byKey.get(op.input.key) ?? [];
-      list.push(op);
-      byKey.set(op.input.key, list);
-    }
-    return [...byKey.values()];
+/** The keys an operation reads or writes. */
+export function keysOf(input: CheckedInput): string[] {
+  if (input.op !== 'txn') return [input.key];
+  return [
+    ...new Set([
+      ...input.compare.map((c) => c.key),
+      ...input.success.map((o) => o.key),
+      ...input.failure.map((o) => o.key),
+    ]),
+  ];
+}
+
+/**
+ * The key-value store as the checker sees it: a map of keys, one step per operation, a
+ * transaction being one step over all its keys. A history splits into parts that share no key
+ * (key-components.ts): one part per key when no transaction links keys, so the common case
+ * stays a search over one key's operations.
+ */
+export const kvModel: Model<KeysState, CheckedInput, CheckedOutput> = {
+  init: () => new Map([]),
+  step: (state, input, output) => {
+    if (input.op === 'txn') return txnStep(state, input, output);
+    if (output !== undefined && 'txn' in output) return [];
+    const before = stateOf(state, input.key);
+    return keyStep(before, input, output).map((after) =>
+      after === before ? state : withKey(state, input.key, after),
+    );
   },
+  key: keyOfState,
+  partition: (ops) => componentsByKey(ops, (op) => keysOf(op.input)),
 };

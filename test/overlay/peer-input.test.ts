@@ -11,7 +11,7 @@ import { encodeOperation, type KvOperation, type KvOutcome } from '../../kv/kv-o
 import { LEADER_HOP, ROUTE_HOP } from '../../kv/forwarding-messages.js';
 import { ClientPool } from '../../sim/client-pool.js';
 import { checkOperations } from '../../sim/linearizability/checker.js';
-import { kvModel } from '../../sim/linearizability/kv-model.js';
+import { keysOf, kvModel } from '../../sim/linearizability/kv-model.js';
 import { PartitionedCluster } from '../../sim/partitioned-cluster.js';
 import type { ClientInput } from '../../sim/history-recorder.js';
 import { fdCluster } from '../sim/fixtures/fd-cluster.js';
@@ -66,7 +66,7 @@ function finish(cluster: PartitionedCluster, clients: ClientPool): void {
   clients.stop();
   cluster.sim.runFor(500);
   expect(call(cluster, cluster.ids[0]!, { op: 'put', key: 'final', value: 'x' })?.status).toBe(200);
-  for (const key of new Set(cluster.recorder.history.map((op) => op.input.key))) {
+  for (const key of new Set(cluster.recorder.history.flatMap((op) => keysOf(op.input)))) {
     call(cluster, cluster.ids[0]!, { op: 'get', key });
   }
   cluster.recorder.abandon();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../components/network/node-id.js';
 import type { KvOutcome } from '../../kv/kv-operation.js';
 import { checkOperations } from '../../sim/linearizability/checker.js';
-import { kvModel } from '../../sim/linearizability/kv-model.js';
+import { keysOf, kvModel } from '../../sim/linearizability/kv-model.js';
 import { ClientPool } from '../../sim/client-pool.js';
 import { PartitionedCluster } from '../../sim/partitioned-cluster.js';
 import type { ClientInput } from '../../sim/history-recorder.js';
@@ -79,7 +79,7 @@ describe('Overlay: any key at any node, 2 groups × 3 replicas', () => {
             ).toBe(200);
           }
         }
-        const keys = new Set(cluster.recorder.history.map((op) => op.input.key));
+        const keys = new Set(cluster.recorder.history.flatMap((op) => keysOf(op.input)));
         for (const key of keys) call(cluster, cluster.ids[0]!, { op: 'get', key });
         cluster.recorder.abandon();
         expect(checkOperations(kvModel, cluster.recorder.history, { maxSteps: 2_000_000 })).toBe(
