@@ -119,11 +119,11 @@ export class ChangeHistory {
     let bytes = 0;
     let scanned = 0;
     for (let i = this.firstAfter(after); i < this.held.length; i++) {
-      const { event, bytes: eventBytes } = this.held.peekAt(i)!;
+      const { event, bytes: heldBytes } = this.held.peekAt(i)!;
       const matching = eventMatching(filter, event);
       if (matching !== null) {
         events.push(matching);
-        bytes += matching === event ? eventBytes : eventBytesOf(matching);
+        bytes += matching === event ? heldBytes : eventBytes(matching);
       }
       if (bytes >= maxBytes || ++scanned >= maxScanned) return { events, cursor: event.zxid };
     }
@@ -163,10 +163,11 @@ function heldEvent(entry: EntryChanges): HeldEvent {
   const first = changes[0]!.type;
   const type = entry.txn || changes.some((c) => c.type !== first) ? 'txn' : first;
   const event: WatchEvent = { zxid: entry.zxid, type, changes };
-  return { event, bytes: eventBytesOf(event) };
+  return { event, bytes: eventBytes(event) };
 }
 
-function eventBytesOf(event: WatchEvent): number {
+/** What an event costs the history and a batch: its keys, values and a fixed overhead a change. */
+export function eventBytes(event: WatchEvent): number {
   let bytes = 0;
   for (const change of event.changes) {
     bytes += CHANGE_OVERHEAD_BYTES + change.key.length * 2 + (change.value?.byteLength ?? 0);

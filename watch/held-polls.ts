@@ -1,5 +1,6 @@
 import type { Zxid } from '../kv/zxid.js';
-import type { ChangeHistory, HistoryRead } from './change-history.js';
+import { eventBytes, type ChangeHistory, type HistoryRead } from './change-history.js';
+import { FilterIndex } from './filter-index.js';
 import { eventMatching } from './watch-filter.js';
 import type { WatchEvent, WatchFilter } from './watch-port.js';
 
@@ -19,8 +20,8 @@ export interface LocalPoll {
 
 interface Held {
   readonly poll: LocalPoll;
-  /** Nothing matched after the poll's cursor through here. */
-  position: Zxid;
+  /** The cursor it waits from (for a poll behind: the zxid the replica must reach first). */
+  readonly position: Zxid;
   /** The replica had not applied the cursor yet. */
   behind: boolean;
   deadlineTick: number;
@@ -28,12 +29,16 @@ interface Held {
 
 /**
  * Watch polls this node's replica serves from its ChangeHistory, answered at once when there is
- * something to say, else held until a matching change is applied or the wait ends. A held poll
- * looks only at what is applied while it waits (its `position` moves with the applied zxid), so
- * a quiet watcher costs nothing per apply beyond matching the new changes.
+ * something to say, else held until a matching change is applied or the wait ends. Held polls
+ * are found through a FilterIndex, so an applied change costs a few lookups, not one match per
+ * waiting watcher. A held poll that no change has matched has seen nothing since it was held:
+ * its answer at the end of the wait is an empty batch at the applied zxid of that moment, and
+ * its answer on a match is the matching part of the entries just applied.
  */
 export class HeldPolls {
   private readonly held = new Set<Held>();
+  private readonly index = new FilterIndex<Held>();
+  private readonly behind = new Set<Held>();
   private tick = 0;
 
   constructor(
@@ -53,12 +58,10 @@ export class HeldPolls {
       poll.answer(read);
       return () => {};
     };
-    if (read === 'compacted') return now();
-    if (read === 'behind' && poll.waitTicks === 0) return now();
+    if (read === 'compacted' || poll.waitTicks === 0) return now();
     // Something to say, or a scan cut short: the watcher continues from the cursor at once.
     if (read !== 'behind' && (read.events.length > 0 || read.cursor < this.history.applied))
       return now();
-    if (read !== 'behind' && poll.waitTicks === 0) return now();
     const behind = read === 'behind';
     const waitTicks = behind ? Math.min(poll.waitTicks, this.behindTicks) : poll.waitTicks;
     const held: Held = {
@@ -68,31 +71,47 @@ export class HeldPolls {
       deadlineTick: this.tick + Math.max(1, waitTicks),
     };
     this.held.add(held);
-    return () => this.held.delete(held);
+    if (behind) this.behind.add(held);
+    else this.index.add(poll.filter, held);
+    return () => this.drop(held);
   }
 
   /** Entries were applied (`events`, now in the history) through `applied`. */
   onApplied(events: readonly WatchEvent[], applied: Zxid): void {
-    for (const held of [...this.held]) {
-      if (held.behind) {
-        if (applied < held.position) continue;
-        held.behind = false;
-        this.answerIfAny(held);
-      } else if (events.some((event) => eventMatching(held.poll.filter, event) !== null)) {
-        this.answerIfAny(held);
-      } else {
-        held.position = applied;
-      }
+    if (this.held.size === 0) return;
+    const matched = new Set<Held>();
+    for (const event of events) {
+      for (const change of event.changes) this.index.matching(change.key, matched);
+    }
+    for (const held of matched) {
+      const { filter, maxBytes } = held.poll;
+      this.answer(held, matchingPart(events, filter, maxBytes, applied));
+    }
+    for (const held of [...this.behind]) {
+      if (applied < held.position) continue;
+      this.behind.delete(held);
+      held.behind = false;
+      const { filter, maxBytes } = held.poll;
+      const read = this.history.read(held.position, filter, maxBytes, MAX_SCANNED_PER_READ);
+      const nothingYet =
+        read !== 'behind' &&
+        read !== 'compacted' &&
+        read.events.length === 0 &&
+        read.cursor === this.history.applied;
+      if (nothingYet) this.index.add(filter, held);
+      else this.answer(held, read);
     }
   }
 
-  /** The history restarted or was cut back (ChangeHistory.restore). */
-  onRestored(): void {
+  /**
+   * The history restarted or was cut back (ChangeHistory.restore) from `previousApplied`: each
+   * waiting poll saw nothing through it, and goes on from there (behind or compacted, it finds
+   * another member). Those still waiting for this replica to catch up wait on.
+   */
+  onRestored(previousApplied: Zxid): void {
     for (const held of [...this.held]) {
       if (held.behind) continue;
-      if (held.position > this.history.applied) held.behind = true;
-      // What came after its position is no longer known here: it moves on from its position.
-      else if (held.position < this.history.floor) this.answer(held, emptyAt(held.position));
+      this.answer(held, emptyAt(previousApplied));
     }
   }
 
@@ -100,32 +119,49 @@ export class HeldPolls {
     this.tick++;
     for (const held of [...this.held]) {
       if (held.deadlineTick > this.tick) continue;
-      this.answer(held, held.behind ? 'behind' : emptyAt(held.position));
+      this.answer(held, held.behind ? 'behind' : emptyAt(this.history.applied));
     }
   }
 
   /** Every held poll answered with what it has (the replica is going away). */
   releaseAll(): void {
-    for (const held of [...this.held])
-      this.answer(held, held.behind ? 'behind' : emptyAt(held.position));
+    for (const held of [...this.held]) {
+      this.answer(held, held.behind ? 'behind' : emptyAt(this.history.applied));
+    }
   }
 
-  private answerIfAny(held: Held): void {
-    const { filter, maxBytes } = held.poll;
-    const read = this.history.read(held.position, filter, maxBytes, MAX_SCANNED_PER_READ);
-    const nothingYet =
-      read !== 'behind' &&
-      read !== 'compacted' &&
-      read.events.length === 0 &&
-      read.cursor === this.history.applied;
-    if (nothingYet) held.position = read.cursor;
-    else this.answer(held, read);
+  private drop(held: Held): void {
+    if (!this.held.delete(held)) return;
+    if (held.behind) this.behind.delete(held);
+    else this.index.remove(held.poll.filter, held);
   }
 
   private answer(held: Held, read: HistoryRead): void {
-    this.held.delete(held);
+    this.drop(held);
     held.poll.answer(read);
   }
+}
+
+/**
+ * The part of `events` (all after the poll's position: nothing matched before them) that
+ * `filter` matches, whole entries, up to the one that brings it to `maxBytes`.
+ */
+function matchingPart(
+  events: readonly WatchEvent[],
+  filter: WatchFilter,
+  maxBytes: number,
+  applied: Zxid,
+): HistoryRead {
+  const matching: WatchEvent[] = [];
+  let bytes = 0;
+  for (const event of events) {
+    const part = eventMatching(filter, event);
+    if (part === null) continue;
+    matching.push(part);
+    bytes += eventBytes(part);
+    if (bytes >= maxBytes) return { events: matching, cursor: event.zxid };
+  }
+  return { events: matching, cursor: applied };
 }
 
 function emptyAt(cursor: Zxid): HistoryRead {

@@ -130,8 +130,9 @@ export class WatchService extends ComponentDefinition {
       this.held?.releaseAll();
       this.held = new HeldPolls(this.history, this.ticks(BEHIND_HOLD_MS));
     } else {
+      const previous = this.history.applied;
       this.history.restore(applied);
-      this.held?.onRestored();
+      this.held?.onRestored(previous);
     }
     this.log.debug({ group, applied, floor: this.history.floor }, 'watch history restarts');
   }
