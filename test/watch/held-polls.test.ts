@@ -134,18 +134,20 @@ describe('HeldPolls', () => {
     cancel(); // twice: harmless
   });
 
-  it('after a restore: a poll beyond the new applied zxid waits as behind, one below the floor moves on', () => {
+  it('after a reload behind what it had applied: held polls move on from what they saw', () => {
     const s = setup();
     s.apply([put(11, 'b'), put(12, 'b'), put(13, 'b')], 13);
     s.serve('at 13', 13, 100);
     s.serve('at 11', 11, 100);
-    // Reload at 12: the poll at 13 is now ahead of the replica.
+    // Reload at 12: nothing matched through 13, which will be applied again, the same.
     s.history.restore(12);
-    s.polls.onRestored();
-    expect(s.answers.size).toBe(0);
+    s.polls.onRestored(13);
+    expect(Object.fromEntries(s.answers)).toEqual({ 'at 13': ['@13'], 'at 11': ['@13'] });
+    // Their next poll waits for this replica to apply 13 again.
+    s.serve('again', 13, 100);
+    expect(s.answers.has('again')).toBe(false);
     s.apply([put(13, 'b'), put(14, 'a')], 14);
-    expect(s.answers.get('at 13')).toEqual(['14:a@14']);
-    expect(s.answers.get('at 11')).toEqual(['14:a@14']);
+    expect(s.answers.get('again')).toEqual(['14:a@14']);
   });
 
   it('after a snapshot beyond its position: a held poll gets an empty batch at its position', () => {
@@ -153,7 +155,7 @@ describe('HeldPolls', () => {
     s.serve('quiet', 10, 100);
     s.serve('ahead', 30, 100);
     s.history.restore(20);
-    s.polls.onRestored();
+    s.polls.onRestored(10);
     expect(s.answers.get('quiet')).toEqual(['@10']);
     expect(s.answers.has('ahead')).toBe(false);
     s.apply([put(30, 'b'), put(31, 'a')], 31);
