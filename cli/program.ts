@@ -61,6 +61,11 @@ const program = new CommandClass()
   });
 
 /** One line, exit 2: what was given cannot work. */
+/** A repeatable option's values, in order. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 function usageError(message: string): never {
   return program.error(`error: ${message}`, { exitCode: USAGE });
 }
@@ -220,6 +225,43 @@ withConnectionOptions(
       ...(limit === undefined ? {} : { limit }),
     };
     await runClientCommand(() => ls(prefix ?? '', flags));
+  });
+
+withConnectionOptions(
+  program
+    .command('watch [key]')
+    .description(
+      'print every change to a key or prefix as it is applied, until interrupted; resumes across node failures',
+    ),
+  'simple',
+)
+  .option('--prefix <prefix>', 'watch every key starting with this (repeatable)', collect)
+  .option('--from <cursor>', 'resume after this cursor (printed on exit, and in -w json)')
+  .addOption(
+    new Option(
+      '--progress <seconds>',
+      'with -w json: a progress line after this long idle',
+    ).argParser(seconds),
+  )
+  .action(async (key: string | undefined, _options: unknown, command: Command) => {
+    const { runClientCommand } = await import('./kv-commands.js');
+    const { prefix, from, progress } = command.opts<{
+      prefix?: string[];
+      from?: string;
+      progress?: number;
+    }>();
+    if ((key === undefined) === (prefix === undefined))
+      return usageError('give a key or --prefix <prefix> (not both)');
+    const { watchCommand } = await import('./watch-command.js');
+    await runClientCommand(() =>
+      watchCommand({
+        ...connectionFlags(command),
+        ...(key === undefined ? {} : { key }),
+        ...(prefix === undefined ? {} : { prefix }),
+        ...(from === undefined ? {} : { from }),
+        ...(progress === undefined ? {} : { progress }),
+      }),
+    );
   });
 
 withConnectionOptions(

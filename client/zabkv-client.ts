@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, errors, type Dispatcher } from 'undici';
 import { Indeterminate, KvError, Unavailable, errorOfAnswer, unquote } from './kv-errors.js';
+import { watchMessages, type WatchMessage, type WatchOptions } from './watch-iterator.js';
 
 export {
   Indeterminate,
@@ -11,6 +12,12 @@ export {
   Unauthorized,
   Unavailable,
 } from './kv-errors.js';
+export {
+  CursorGone,
+  type WatchMessage,
+  type WatchOptions,
+  type WatchedChange,
+} from './watch-iterator.js';
 
 export interface Versioned {
   readonly value: Buffer;
@@ -221,6 +228,31 @@ export class ZabkvClient {
     return this.retried(
       () => this.once(this.pickNode(), 'DELETE', path, `delete prefix ${prefix}`, {}, undefined),
       async (response) => ((await response.body.json()) as { deleted: number }).deleted,
+    );
+  }
+
+  /**
+   * The changes to keys and prefixes, as they are applied, for as long as the caller iterates
+   * (README, "Watching keys"): `for await (const m of client.watch({ prefix: 'app/' }))`. It
+   * moves to the next node with its cursor when a node fails, so nothing is missed or repeated;
+   * it throws CursorGone when its cursor is past the history the cluster keeps.
+   */
+  watch(options: WatchOptions): AsyncGenerator<WatchMessage> {
+    return watchMessages(
+      {
+        pick: () => this.pickNode(),
+        failed: (node) => (this.downUntil[node] = Date.now() + SKIP_DOWN_MS),
+        open: (node, path, headers, { bodyTimeout, signal }) =>
+          this.pools[node]!.request({
+            method: 'GET',
+            path,
+            headers: { ...headers, ...this.authorization },
+            headersTimeout: this.timeoutMs,
+            bodyTimeout,
+            ...(signal === undefined ? {} : { signal }),
+          }),
+      },
+      options,
     );
   }
 
