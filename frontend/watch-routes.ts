@@ -72,8 +72,9 @@ export class WatchRoutes {
         registers,
       }),
       compacted: new Counter({
-        name: 'zabkv_watch_compacted_total',
-        help: 'Watches ended with Compacted: their cursor fell out of the history kept',
+        // Not zabkv_watch_compacted_total: the watch service counts its polls ended so.
+        name: 'zabkv_watch_streams_compacted_total',
+        help: 'Watch streams and JSON long-polls of this node answered Compacted (410 or event: error)',
         registers,
       }),
       longPolls: new Gauge({

@@ -24,6 +24,7 @@ import { RoutingStatusPort } from '../overlay/routing-status-port.js';
 import { Kv } from '../kv/kv-port.js';
 import { Replica } from '../replica/replica.js';
 import { AppliedChanges } from '../replica/applied-changes-port.js';
+import { Watch } from '../watch/watch-port.js';
 import { WatchService } from '../watch/watch-service.js';
 import { WatchStatusPort } from '../watch/watch-status-port.js';
 import { ReplicaStatusPort } from '../replica/replica-status-port.js';
@@ -158,6 +159,7 @@ export class NodeHost extends ComponentDefinition {
     this.connect(this.watches.provided(WatchStatusPort), this.required(WatchStatusPort));
     this.connect(detector.provided(FailureDetector), this.overlay.required(FailureDetector));
     this.connect(this.overlay.provided(Routing), this.frontend.required(Routing));
+    this.connect(this.watches.provided(Watch), this.frontend.required(Watch));
     this.connect(this.overlay.provided(RoutingStatusPort), this.required(RoutingStatusPort));
     // The host sends only Flush and hears only Flushed, which comes straight back to it: no
     // peer message is copied to it.

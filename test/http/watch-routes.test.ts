@@ -155,7 +155,7 @@ describe('GET /watch as Server-Sent Events', () => {
       id: undefined,
       data: JSON.stringify({ error: 'Compacted', group: 1 }),
     });
-    expect(await metric('zabkv_watch_compacted_total')).toBe(2);
+    expect(await metric('zabkv_watch_streams_compacted_total')).toBe(2);
   });
 
   it('sends event: progress when the cursor moved with nothing matching (?progress=), keep-alives without', async () => {
