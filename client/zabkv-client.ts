@@ -72,7 +72,10 @@ export interface ListItem {
 export interface ListPage {
   readonly items: readonly ListItem[];
   readonly next: string | null;
-  /** The watch cursor of the zxids each group was read at (`t<table>;<group>=<zxid>,…`). */
+  /**
+   * The watch cursor (`t<table>;<group>=<zxid>,…`) of the earliest zxid each group was read at
+   * over the pages so far: a watch from the last page's misses nothing the listing missed.
+   */
   readonly revision: string;
 }
 

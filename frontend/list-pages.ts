@@ -28,7 +28,11 @@ export interface ListPage {
   readonly items: readonly RangeItem[];
   /** Where the next page starts; null when this page ends the listing. */
   readonly next: string | null;
-  /** The watch cursor (watch/watch-cursor.ts) of the zxids each group was read at. */
+  /**
+   * The watch cursor (watch/watch-cursor.ts) of the earliest zxid each group was read at, over
+   * this page and those before it (carried in the cursor): a watch from there misses no change
+   * the listing could have missed (it may repeat some; drop those at or below an item's version).
+   */
   readonly revision: string;
   /** Those zxids, by group. */
   readonly readAt: ReadonlyMap<number, Zxid>;
@@ -53,6 +57,7 @@ export async function listPage(
   tableVersion: number,
   groups: readonly number[],
   query: ListQuery,
+  earlier: ReadonlyMap<number, Zxid> = new Map(),
 ): Promise<{ readonly page: ListPage } | { readonly failed: KvOutcome }> {
   const answers = await Promise.all(
     groups.map(async (group) => {
@@ -73,7 +78,7 @@ export async function listPage(
       return { failed: { status: 503, reason: `group ${group} sent an empty partial range` } };
     parts.push({ group, zxid, result: outcome.range });
   }
-  return { page: mergeParts(tableVersion, parts, query) };
+  return { page: mergeParts(tableVersion, parts, query, earlier) };
 }
 
 /** The page that `parts` (each sorted, of disjoint groups) make: see `listPage`. */
@@ -81,6 +86,7 @@ export function mergeParts(
   tableVersion: number,
   parts: readonly GroupPart[],
   query: ListQuery,
+  earlier: ReadonlyMap<number, Zxid> = new Map(),
 ): ListPage {
   let cut: string | null = null;
   for (const { result } of parts) {
@@ -116,11 +122,13 @@ export function mergeParts(
   const more = cut !== null || full;
   const last = items.at(-1);
   const lastKey = more && last !== undefined ? last.key : null;
-  const readAt = new Map(parts.map((p) => [p.group, p.zxid]));
+  const readAt = new Map(
+    parts.map((p) => [p.group, Math.min(p.zxid, earlier.get(p.group) ?? p.zxid)]),
+  );
   const revision = formatCursor({ tableVersion, groups: readAt });
   return {
     items,
-    next: lastKey === null ? null : formatListCursor({ tableVersion, key: lastKey }),
+    next: lastKey === null ? null : formatListCursor({ tableVersion, key: lastKey, readAt }),
     revision,
     readAt,
     lastKey,

@@ -15,7 +15,6 @@ import {
   type RangeItem,
 } from '../kv/range.js';
 import type { Routed } from '../overlay/routing-port.js';
-import { formatCursor } from '../watch/watch-cursor.js';
 import type { HttpErrorCode } from './http-errors.js';
 import { parseListCursor } from './list-cursor.js';
 import { listPage, type ListQuery } from './list-pages.js';
@@ -91,13 +90,13 @@ export function registerListRoutes(app: FastifyInstance, host: ListHost): void {
   app.get(LIST_ROUTE, async (request: ListRequest, reply) => {
     const parsed = listQueryOf(request, host, reply);
     if (parsed === null) return reply;
-    const { table, groups, query, ndjson } = parsed;
+    const { table, groups, query, ndjson, readAt } = parsed;
     if (ndjson) {
       return reply
         .type('application/x-ndjson')
-        .send(Readable.from(streamLines(ask, table.version, groups, query)));
+        .send(Readable.from(streamLines(ask, table.version, groups, query, readAt)));
     }
-    const answer = await listPage(ask, table.version, groups, query);
+    const answer = await listPage(ask, table.version, groups, query, readAt);
     if ('failed' in answer) {
       const { code, detail } = errorOf(answer.failed);
       return host.answerError(reply, code, detail);
@@ -155,7 +154,13 @@ function listQueryOf(
   request: ListRequest,
   host: ListHost,
   reply: FastifyReply,
-): { table: ListTable; groups: readonly number[]; query: ListQuery; ndjson: boolean } | null {
+): {
+  table: ListTable;
+  groups: readonly number[];
+  query: ListQuery;
+  ndjson: boolean;
+  readAt: ReadonlyMap<number, number>;
+} | null {
   const q = request.query;
   const prefix = single(q.prefix) ?? '';
   const limitText = single(q.limit);
@@ -187,6 +192,7 @@ function listQueryOf(
   const table = host.table();
   if (table === null) return fail('Unavailable', 'the cluster is not formed yet');
   let after: string | null = null;
+  let readAt: ReadonlyMap<number, number> = new Map();
   if (afterText !== undefined) {
     if (afterText === null) return fail('BadCursor');
     const cursor = parseListCursor(afterText);
@@ -195,6 +201,7 @@ function listQueryOf(
       return fail('CursorTableChanged', `made under ${cursor.tableVersion}, now ${table.version}`);
     }
     after = cursor.key;
+    readAt = cursor.readAt;
   }
   const query: ListQuery = {
     prefix,
@@ -205,7 +212,7 @@ function listQueryOf(
   };
   const beyond = rangeBeyondLimits({ op: 'range', group: 0, ...query, maxBytes: 1 });
   if (beyond !== null) return fail('BadPrefix', beyond);
-  return { table, groups: groupsOf(table, prefix), query, ndjson: format === 'ndjson' };
+  return { table, groups: groupsOf(table, prefix), query, ndjson: format === 'ndjson', readAt };
 }
 
 /**
@@ -219,11 +226,12 @@ async function* streamLines(
   tableVersion: number,
   groups: readonly number[],
   first: ListQuery,
+  firstReadAt: ReadonlyMap<number, number>,
 ): AsyncGenerator<string> {
   let query = first;
-  const earliest = new Map<number, number>();
+  let readAt = firstReadAt;
   for (;;) {
-    const answer = await listPage(ask, tableVersion, groups, query);
+    const answer = await listPage(ask, tableVersion, groups, query, readAt);
     if ('failed' in answer) {
       const { code, detail } = errorOf(answer.failed);
       yield `${JSON.stringify({ error: code, message: detail ?? '' })}\n`;
@@ -232,12 +240,11 @@ async function* streamLines(
     const { page } = answer;
     if (page.items.length > 0)
       yield page.items.map((i) => `${JSON.stringify(itemJson(i))}\n`).join('');
-    // Each group's earliest read point over the pages: a watch from there misses nothing.
-    for (const [group, zxid] of page.readAt)
-      earliest.set(group, Math.min(zxid, earliest.get(group) ?? zxid));
-    if (page.lastKey === null) break;
+    readAt = page.readAt;
+    if (page.lastKey === null) {
+      yield `${JSON.stringify({ done: true, revision: page.revision })}\n`;
+      return;
+    }
     query = { ...query, after: page.lastKey };
   }
-  const done = formatCursor({ tableVersion, groups: earliest });
-  yield `${JSON.stringify({ done: true, revision: done })}\n`;
 }

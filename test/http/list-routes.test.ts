@@ -35,6 +35,7 @@ describe('GET /kv?prefix= (listing) and DELETE /kv?prefix=', () => {
     const seen: string[] = [];
     let next: string | null = null;
     let pages = 0;
+    let first: string | null = null;
     do {
       const page: Page = await list(
         app,
@@ -42,6 +43,10 @@ describe('GET /kv?prefix= (listing) and DELETE /kv?prefix=', () => {
       );
       expect(page.items.length).toBeLessThanOrEqual(4);
       expect(page.revision).toMatch(/^t7;0=\d+,1=\d+$/);
+      // The earliest read point of each group over the pages so far, though writes go on.
+      first ??= page.revision;
+      expect(page.revision).toBe(first);
+      await put(app, 'other/meanwhile', String(pages));
       for (const item of page.items) expect(item.value).toBe(`v-${item.key}`);
       seen.push(...page.items.map((i) => i.key));
       next = page.next;
@@ -58,7 +63,7 @@ describe('GET /kv?prefix= (listing) and DELETE /kv?prefix=', () => {
     const binary = await list(app, 'prefix=bin%2F');
     expect(binary.items[0]?.valueBase64).toBe(Buffer.from([0xff, 0]).toString('base64'));
     const everything = await list(app, '');
-    expect(everything.items).toHaveLength(keys.length + 2);
+    expect(everything.items).toHaveLength(keys.length + 3);
     expect(everything.next).toBeNull();
   });
 
@@ -84,7 +89,11 @@ describe('GET /kv?prefix= (listing) and DELETE /kv?prefix=', () => {
     expect(await error('limit=abc')).toBe('BadLimit');
     expect(await error('after=%%%')).toBe('BadCursor');
     expect(await error('after=bm90LWpzb24')).toBe('BadCursor');
-    const old = formatListCursor({ tableVersion: 6, key: 'p/1' });
+    const json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    expect(await error(`after=${json({ t: 7, k: 'p/1' })}`)).toBe('BadCursor');
+    expect(await error(`after=${json({ t: 7, k: 'p/1', r: { x: 1 } })}`)).toBe('BadCursor');
+    expect(await error(`after=${json({ t: 7, k: '', r: {} })}`)).toBe('BadCursor');
+    const old = formatListCursor({ tableVersion: 6, key: 'p/1', readAt: new Map() });
     expect(await error(`after=${old}`)).toBe('CursorTableChanged');
     expect(await error('consistency=sometimes')).toBe('BadConsistency');
     expect(await error(`prefix=${'x'.repeat(1025)}`)).toBe('BadPrefix');
