@@ -92,9 +92,10 @@ export class ChangeHistory {
    * The replica loaded its state at `applied`. Behind what is held (a reload after a failed
    * write), the entries after it stay: they are committed and will be applied again, the same.
    * Beyond it (a snapshot installed), what lies between is unknown here: the history restarts.
+   * At it (a reload that lost nothing), everything held stays: committed entries never change.
    */
   restore(applied: Zxid): void {
-    if (applied >= this.appliedValue) {
+    if (applied > this.appliedValue) {
       this.held.clear();
       this.bytesValue = 0;
       this.floorValue = applied;

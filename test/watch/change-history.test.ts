@@ -308,6 +308,19 @@ describe('ChangeHistory.restore', () => {
     ]);
   });
 
+  it('at its own applied zxid (a reload that lost nothing): everything held stays', () => {
+    const history = sample();
+    const bytes = history.bytes;
+    history.restore(18);
+    expect([history.floor, history.applied, history.length, history.bytes]).toEqual([
+      10,
+      18,
+      6,
+      bytes,
+    ]);
+    expect(events(history.read(10, ALL, 1 << 20, 100)).events).toHaveLength(6);
+  });
+
   it('backward below its floor: the floor is lowered to it, nothing is held', () => {
     const history = new ChangeHistory(1, 0, { maxEntries: 2, maxBytes: 1 << 30 });
     history.append([put(1, 'a'), put(2, 'a'), put(3, 'a'), put(4, 'a')], 4);
