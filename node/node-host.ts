@@ -232,6 +232,7 @@ export class NodeHost extends ComponentDefinition {
     this.connect(storage.provided(Storage), replica.required(Storage));
     this.connect(replica.provided(Kv), this.overlay.required(Kv));
     this.connect(replica.provided(AppliedChanges), this.watches.required(AppliedChanges));
+    this.connect(replica.provided(ReplicaStatusPort), this.watches.required(ReplicaStatusPort));
     this.connect(replica.provided(ReplicaStatusPort), this.required(ReplicaStatusPort));
   }
 

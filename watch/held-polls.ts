@@ -50,8 +50,13 @@ export class HeldPolls {
     return this.held.size;
   }
 
-  /** Answers `poll` now or holds it; returns how to drop it unanswered (its asker left). */
-  serve(poll: LocalPoll): () => void {
+  /**
+   * Answers `poll` now or holds it; returns how to drop it unanswered (its asker left). A replica
+   * that is not `serving` (no leader: it may be cut off from its group) answers what it has but
+   * holds nothing: a watcher waiting on it would wait for changes it cannot get, so it says
+   * `behind` and the watcher's node asks another member (etcd's require-leader watches).
+   */
+  serve(poll: LocalPoll, serving = true): () => void {
     const after = poll.after ?? this.history.applied;
     const read = this.history.read(after, poll.filter, poll.maxBytes, MAX_SCANNED_PER_READ);
     const now = (): (() => void) => {
@@ -62,6 +67,10 @@ export class HeldPolls {
     // Something to say, or a scan cut short: the watcher continues from the cursor at once.
     if (read !== 'behind' && (read.events.length > 0 || read.cursor < this.history.applied))
       return now();
+    if (!serving) {
+      poll.answer('behind');
+      return () => {};
+    }
     const behind = read === 'behind';
     const waitTicks = behind ? Math.min(poll.waitTicks, this.behindTicks) : poll.waitTicks;
     const held: Held = {

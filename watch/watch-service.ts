@@ -11,6 +11,7 @@ import { TimerClient } from '../components/timer/timer-client.js';
 import { Bootstrap } from '../bootstrap/bootstrap-port.js';
 import type { LookupTable } from '../bootstrap/lookup-table.js';
 import { PeerRejections, type PeerRejectionReason } from '../kv/peer-rejections.js';
+import { ReplicaStatusPort } from '../replica/replica-status-port.js';
 import {
   AppliedChanges,
   type ChangesApplied,
@@ -66,9 +67,12 @@ export class WatchService extends ComponentDefinition {
   private readonly timer = this.requires(Timer);
   private readonly bootstrap = this.requires(Bootstrap);
   private readonly applied = this.requires(AppliedChanges);
+  private readonly replicaStatus = this.requires(ReplicaStatusPort);
   private readonly timers = new TimerClient(this, (request) => this.trigger(request, this.timer));
   private table: LookupTable | null = null;
   private history: ChangeHistory | null = null;
+  /** This node's replica has a leader (ReplicaStatus): only then does it hold polls. */
+  private serving = false;
   private held: HeldPolls | null = null;
   private readonly relay: PollRelay;
   /** Polls held for other nodes, by asker and request id, to cancel them. */
@@ -94,6 +98,10 @@ export class WatchService extends ComponentDefinition {
     this.subscribe(this.bootstrap, 'TableReady', ({ table }) => this.onTable(table));
     this.subscribe(this.applied, 'ChangesApplied', (event) => this.onChangesApplied(event));
     this.subscribe(this.applied, 'StateRestored', (event) => this.onStateRestored(event));
+    this.subscribe(this.replicaStatus, 'ReplicaStatus', ({ serving }) => {
+      if (this.serving && !serving) this.held?.releaseAll();
+      this.serving = serving;
+    });
     this.subscribe(this.watch, 'WatchPoll', (poll, origin) => this.onPoll(poll, origin));
     this.subscribe(this.watch, 'WatchCancel', ({ id }) => this.relay.cancel(id));
     this.subscribe(this.network, 'watch.Poll', (m) => this.onPeerPoll(m));
@@ -150,13 +158,16 @@ export class WatchService extends ComponentDefinition {
     answer: (read: HistoryRead) => void,
   ): (() => void) | null {
     if (this.history === null || this.history.group !== group || this.held === null) return null;
-    return this.held.serve({
-      after: poll.after,
-      filter: poll.filter,
-      maxBytes: Math.min(poll.maxBytes, MAX_BATCH_BYTES),
-      waitTicks: this.ticks(Math.min(poll.waitMs, WATCH_MAX_WAIT_MS)),
-      answer,
-    });
+    return this.held.serve(
+      {
+        after: poll.after,
+        filter: poll.filter,
+        maxBytes: Math.min(poll.maxBytes, MAX_BATCH_BYTES),
+        waitTicks: this.ticks(Math.min(poll.waitMs, WATCH_MAX_WAIT_MS)),
+        answer,
+      },
+      this.serving,
+    );
   }
 
   // ---- this node's watchers: polls relayed to a member that can answer --------------------
