@@ -9,7 +9,7 @@ import type { Envelope, MessageOf } from '../../components/network/network-port.
 import type { NodeId } from '../../components/network/node-id.js';
 import { MAX_KEY_BYTES } from '../../components/limits.js';
 import { ScriptedRun } from '../../sim/scripted-run.js';
-import { SIM_WATCH } from '../../sim/zab-cluster.js';
+import { SIM_TIMING, SIM_WATCH } from '../../sim/zab-cluster.js';
 import type { ZabHost } from '../../sim/zab-host.js';
 import {
   WATCH_FILTER_MAX_ENTRIES,
@@ -63,6 +63,9 @@ function watchArrivals(run: ScriptedRun, rewrite: (m: Envelope) => void = () => 
 /** A follower, the leader and the other follower of a running group of three. */
 function roles(run: ScriptedRun): { leader: NodeId; a: NodeId; b: NodeId } {
   const leader = run.awaitLeader();
+  // The watch services hear that their replicas serve from the replicas' next status report
+  // (each tick); until then they hold no polls.
+  run.sim.runFor(2 * SIM_TIMING.tickMs!);
   const [a, b] = run.cluster.ids.filter((id) => id !== leader) as [NodeId, NodeId];
   return { leader, a, b };
 }
@@ -245,6 +248,23 @@ describe('watch peer input: validated, never trusted', () => {
       });
     });
   }
+
+  it('the polls a node holds for another are dropped when its connection closes', () => {
+    runSeed(12_350, FILE, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster, sim } = run;
+      const { leader, a, b } = roles(run);
+      const forger = new Forger(sim);
+      const quiet = { keys: ['quiet'], prefixes: [], waitMs: 60_000 };
+      for (const requestId of [1, 2, 3])
+        forger.send('watch.Poll', a, pollFields(requestId, quiet), b);
+      forger.send('watch.Poll', a, pollFields(4, quiet), leader);
+      expect(sim.runUntil(() => status(run, a)?.heldPolls === 4, 3_000)).toBe(true);
+      cluster.crash(b);
+      expect(sim.runUntil(() => status(run, a)?.heldPolls === 1, 3_000)).toBe(true);
+      expect(run.finish()).toBe('ok');
+    });
+  });
 
   it('a node holds no more polls than it allows: past it, busy', () => {
     runSeed(12_400, FILE, (seed) => {
