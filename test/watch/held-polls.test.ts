@@ -16,14 +16,23 @@ function setup(limits = { maxEntries: 1_000, maxBytes: 1 << 30 }) {
   const history = new ChangeHistory(1, 10, limits);
   const polls = new HeldPolls(history, BEHIND_TICKS);
   const answers = new Map<string, string[]>();
-  const serve = (name: string, after: number | null, waitTicks: number, filter = A) =>
-    polls.serve({
-      after,
-      filter,
-      maxBytes: 1 << 20,
-      waitTicks,
-      answer: (read) => answers.set(name, [...(answers.get(name) ?? []), show(read)]),
-    });
+  const serve = (
+    name: string,
+    after: number | null,
+    waitTicks: number,
+    filter = A,
+    serving = true,
+  ) =>
+    polls.serve(
+      {
+        after,
+        filter,
+        maxBytes: 1 << 20,
+        waitTicks,
+        answer: (read) => answers.set(name, [...(answers.get(name) ?? []), show(read)]),
+      },
+      serving,
+    );
   const apply = (entries: EntryChanges[], applied: number) =>
     polls.onApplied(history.append(entries, applied), applied);
   const ticks = (n: number) => {
@@ -120,6 +129,24 @@ describe('HeldPolls', () => {
     expect(s.answers.has('ahead')).toBe(false);
     s.ticks(BEHIND_TICKS - 2);
     expect(s.answers.get('ahead')).toEqual(['behind']);
+  });
+
+  it('a replica without a leader answers what it has and holds nothing: else behind', () => {
+    const s = setup({ maxEntries: 2, maxBytes: 1 << 30 });
+    s.apply([put(11, 'a1'), put(12, 'b'), put(13, 'a2')], 14);
+    s.serve('events', 12, 100, A, false);
+    s.serve('compacted', 10, 100, A, false);
+    s.serve('quiet', 13, 100, A, false);
+    s.serve('ahead', 20, 100, A, false);
+    s.serve('quiet, no wait', 13, 0, A, false);
+    expect(Object.fromEntries(s.answers)).toEqual({
+      events: ['13:a2@14'],
+      compacted: ['compacted'],
+      quiet: ['behind'],
+      ahead: ['behind'],
+      'quiet, no wait': ['@14'],
+    });
+    expect(s.polls.size).toBe(0);
   });
 
   it('drops a cancelled poll: it is never answered', () => {
