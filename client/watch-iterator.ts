@@ -50,6 +50,8 @@ export class CursorGone extends KvError {}
 
 /** What the iterator needs of the client: nodes to pick from, and one GET on one of them. */
 export interface WatchTransport {
+  /** The client was closed: the watch ends. */
+  closed(): boolean;
   pick(): number;
   /** The node's connection failed: skip it for a while. */
   failed(node: number): void;
@@ -105,7 +107,7 @@ export async function* watchMessages(
   const bodyTimeout = 2 * Math.max(waitMs, 1_000) + 5_000;
   let cursor = options.from;
   let failures = 0;
-  const aborted = () => options.signal?.aborted === true;
+  const aborted = () => options.signal?.aborted === true || transport.closed();
   while (!aborted()) {
     if (failures > 0) {
       const backoff = Math.min(2_000, 50 * 2 ** failures) * (0.5 + Math.random() / 2);

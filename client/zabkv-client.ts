@@ -125,6 +125,10 @@ const SKIP_DOWN_MS = 1_000;
 export class ZabkvClient {
   private readonly pools: Pool[];
   private next = 0;
+  /** After close(): watches end instead of reconnecting. */
+  private closed = false;
+  /** How to end each open watch. */
+  private readonly watches = new Set<AbortController>();
   /** Per node: until when it is skipped after its connection failed (0: it is up). */
   private readonly downUntil: number[];
   private readonly timeoutMs: number;
@@ -240,9 +244,25 @@ export class ZabkvClient {
    * moves to the next node with its cursor when a node fails, so nothing is missed or repeated;
    * it throws CursorGone when its cursor is past the history the cluster keeps.
    */
-  watch(options: WatchOptions): AsyncGenerator<WatchMessage> {
+  async *watch(options: WatchOptions): AsyncGenerator<WatchMessage> {
+    // close() ends open watches: a pool closes only once its requests have ended.
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    if (options.signal?.aborted === true) stop.abort();
+    this.watches.add(stop);
+    try {
+      yield* this.watchThrough({ ...options, signal: stop.signal });
+    } finally {
+      this.watches.delete(stop);
+      options.signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  private watchThrough(options: WatchOptions): AsyncGenerator<WatchMessage> {
     return watchMessages(
       {
+        closed: () => this.closed,
         pick: () => this.pickNode(),
         failed: (node) => (this.downUntil[node] = Date.now() + SKIP_DOWN_MS),
         open: (node, path, headers, { bodyTimeout, signal }) =>
@@ -282,6 +302,9 @@ export class ZabkvClient {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const watch of this.watches) watch.abort();
     await Promise.all(this.pools.map((pool) => pool.close()));
   }
 

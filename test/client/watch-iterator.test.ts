@@ -88,6 +88,21 @@ describe('ZabkvClient.watch()', () => {
     await expect(gone.next()).rejects.toBeInstanceOf(CursorGone);
   });
 
+  it('ends when its client is closed, or its signal aborted, mid-stream', async () => {
+    const { client } = await twoNodes();
+    const stop = new AbortController();
+    const aborted = client.watch({ key: 'k', signal: stop.signal });
+    await take(aborted, 1);
+    const ending = aborted.next();
+    stop.abort();
+    expect((await ending).done).toBe(true);
+    const closing = client.watch({ key: 'k' });
+    await take(closing, 1);
+    const ended = closing.next();
+    await client.close();
+    expect((await ended).done).toBe(true);
+  });
+
   it('moves on from a node that answers 503 (unavailable group history) to one that serves', async () => {
     const { nodes, client } = await twoNodes();
     nodes[0]!.host.watch.unavailable.add(0);
