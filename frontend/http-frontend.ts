@@ -330,6 +330,7 @@ export class HttpFrontend extends ComponentDefinition {
           notModified,
         }),
       draining: () => this.draining,
+      failed: (error) => this.log.error({ err: error }, 'watch handler failed'),
     });
     this.watches = watches;
     watches.register(app);

@@ -24,6 +24,8 @@ export interface WatchRoutesInit {
   /** Answers a read as `GET /kv/<key>` does; or 304 Not Modified with its ETag and headers. */
   readonly answerRead: (reply: FastifyReply, routed: Routed, notModified: boolean) => void;
   readonly draining: () => boolean;
+  /** A bug surfaced while serving a watch: logged; the client gets 500 or a closed stream. */
+  readonly failed: (error: unknown) => void;
 }
 
 type WatchRequest = FastifyRequest<{ Querystring: WatchQuery }>;
@@ -131,6 +133,7 @@ export class WatchRoutes {
           this.init.answerRead(reply, end.routed, end.kind === 'notModified');
         }
       })
+      .catch((error: unknown) => this.fail(reply, error))
       .finally(() => {
         this.metrics.longPolls.dec();
         release();
@@ -175,6 +178,7 @@ export class WatchRoutes {
           this.metrics.eventsSent.inc(batch.events.length);
           return reply.send(batch);
         })
+        .catch((error: unknown) => this.fail(reply, error))
         .finally(() => {
           this.metrics.longPolls.dec();
           release();
@@ -182,17 +186,31 @@ export class WatchRoutes {
       return reply;
     }
     // The first batches decide between 200 and an error before any SSE header is sent.
-    void firstBatches(plan, context, () => closed).then((first) => {
-      if (closed || reply.raw.destroyed) return release();
-      if (!Array.isArray(first)) {
-        refuse(first.reason);
-        return release();
-      }
-      reply.hijack();
-      stream = new WatchStream(plan, reply.raw, context, release);
-      stream.start(first);
-    });
+    void firstBatches(plan, context, () => closed)
+      .then((first) => {
+        if (closed || reply.raw.destroyed) return release();
+        if (!Array.isArray(first)) {
+          refuse(first.reason);
+          return release();
+        }
+        reply.hijack();
+        stream = new WatchStream(plan, reply.raw, context, release, (error) =>
+          this.init.failed(error),
+        );
+        stream.start(first);
+      })
+      .catch((error: unknown) => {
+        if (stream === null) this.fail(reply, error);
+        else stream.close();
+        release();
+      });
     return reply;
+  }
+
+  private fail(reply: FastifyReply, error: unknown): void {
+    this.init.failed(error);
+    if (!reply.sent && !reply.raw.headersSent) this.init.answerError(reply, 'Internal');
+    else reply.raw.destroy();
   }
 
   /**

@@ -71,6 +71,7 @@ export class WatchStream {
     private readonly response: ServerResponse,
     private readonly context: WatchContext,
     private readonly onClose: () => void,
+    private readonly onError: (error: unknown) => void,
   ) {
     this.position = new Map(plan.groups.map((group) => [group, plan.from?.get(group) ?? 0]));
     context.metrics.streams.inc();
@@ -91,7 +92,12 @@ export class WatchStream {
     // The first event names where the stream starts, so a client that sees nothing else can
     // still resume from there, with nothing missed in between.
     this.writeProgress();
-    for (const group of this.plan.groups) void this.follow(group);
+    for (const group of this.plan.groups) {
+      this.follow(group).catch((error: unknown) => {
+        this.onError(error);
+        this.close();
+      });
+    }
   }
 
   /** Ends the stream (the node shuts down, or the client went away). */
