@@ -90,7 +90,8 @@ export class ChangeHistory {
 
   /**
    * The replica loaded its state at `applied`. Behind what is held (a reload after a failed
-   * write), the entries after it stay: they are committed and will be applied again, the same.
+   * write), the entries after it go and come back as they are applied again, the same (they are
+   * committed); the floor stays, or comes down to `applied`.
    * Beyond it (a snapshot installed), what lies between is unknown here: the history restarts.
    * At it (a reload that lost nothing), everything held stays: committed entries never change.
    */

@@ -16,8 +16,13 @@ export function batchProblem(poll: WatchPoll, batch: MessageOf<'watch.Batch'>): 
     if (event.zxid > batch.cursor) return 'event beyond the batch cursor';
     for (const change of event.changes) {
       if (!filterMatches(poll.filter, change.key)) return 'a change the filter does not match';
-      if (change.type === 'delete' && (change.value !== undefined || change.valueOmitted === true))
-        return 'a delete with a value';
+      const carried = change.value !== undefined;
+      const omitted = change.valueOmitted === true;
+      if (change.type === 'delete' && (carried || omitted)) return 'a delete with a value';
+      if (change.type === 'put' && carried === omitted)
+        return 'a put needs a value or valueOmitted, not both';
+      if (event.type !== 'txn' && change.type !== event.type)
+        return 'a change of another type than its event';
     }
     previous = event.zxid;
   }

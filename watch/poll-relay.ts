@@ -55,8 +55,10 @@ const RETRY_TICKS = 5;
  * when it is a member, else the member that answered last, then the others in turn. A member
  * that is behind the cursor, does not hold the group, is down or says nothing in time is passed
  * over; `compacted` ends the poll only once every member has said it (a restarted replica holds
- * less history than its peers). The poll ends by its wait at the latest: with an empty batch
- * at its own cursor (nothing new reached it), or `unavailable` when it had no cursor to keep.
+ * less history than its peers). Once its wait is over, a poll no member answered ends with an
+ * empty batch at its own cursor (nothing new reached it), or `unavailable` when it had no cursor
+ * to keep; a member that stays silent past the wait holds it one grace period longer, while the
+ * next member is asked without waiting (so the poll's next round starts at one that answers).
  */
 export class PollRelay {
   private readonly byId = new Map<number, Relayed>();
@@ -140,6 +142,10 @@ export class PollRelay {
     for (const relayed of [...this.byId.values()]) {
       if (relayed.attempt !== null) {
         if (this.tick < relayed.attemptDeadline) continue;
+        // A silent member is not asked first again just because it answered last time.
+        const { node } = relayed.attempt;
+        if (this.answeredLast.get(relayed.poll.group) === node)
+          this.answeredLast.delete(relayed.poll.group);
         this.dropAttempt(relayed, true);
         this.askNext(relayed);
       } else if (this.tick >= relayed.retryTick) {

@@ -122,6 +122,30 @@ describe('batchProblem', () => {
       'a delete with a value',
     ],
     [
+      'a put with no value',
+      POLL,
+      batch(101, [{ zxid: 101, type: 'put', changes: [{ key: 'k', type: 'put' }] }]),
+      'a put needs a value or valueOmitted, not both',
+    ],
+    [
+      'a put with a value and valueOmitted',
+      POLL,
+      batch(101, [
+        {
+          zxid: 101,
+          type: 'put',
+          changes: [{ key: 'k', type: 'put', value: new Uint8Array([1]), valueOmitted: true }],
+        },
+      ]),
+      'a put needs a value or valueOmitted, not both',
+    ],
+    [
+      'a delete in a put event',
+      POLL,
+      batch(101, [{ zxid: 101, type: 'put', changes: [{ key: 'k', type: 'delete' }] }]),
+      'a change of another type than its event',
+    ],
+    [
       'a poll from now: an event twice',
       { ...POLL, after: null },
       batch(3, [put(2), put(2)]),

@@ -65,6 +65,22 @@ describe('PollRelay', () => {
     expect(s.outcomes.get(1)).toEqual([{ events: [], cursor: 120 }]);
   });
 
+  it('stops asking first a member that answered last once it stays silent past a wait', () => {
+    const s = setup(N4);
+    s.begin(poll(1), [N1, N2, N3], 10);
+    s.answer('not-here');
+    s.answer(batch(110)); // N2 answered: asked first next time
+    s.begin(poll(2), [N1, N2, N3], 10);
+    expect(s.last().node).toBe(N2);
+    s.ticks(10 + GRACE); // N2 is silent past the wait and the grace
+    s.answer('behind'); // then N1 and N3 have nothing either
+    s.answer('behind');
+    expect(s.asked().slice(-3)).toEqual([N2, N1, N3]);
+    expect(s.outcomes.get(2)).toEqual([{ events: [], cursor: 100 }]);
+    s.begin(poll(3), [N1, N2, N3], 10);
+    expect(s.last().node).toBe(N1);
+  });
+
   it('asks first the member that answered last for the group, when this node is not one', () => {
     const s = setup(N4);
     s.begin(poll(1), [N1, N2, N3], 10);
