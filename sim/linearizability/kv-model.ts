@@ -9,8 +9,10 @@ import {
   type KvState,
   type Truth,
 } from './key-state.js';
+import { rangeCovers, rangeStep, type RangeInput, type RangeOutput } from './range-step.js';
 import { txnStep, type TxnInput, type TxnOutput } from './txn-step.js';
 
+export type { RangeInput, RangeOutput } from './range-step.js';
 export type { TxnInput, TxnOutput } from './txn-step.js';
 
 /** A client operation on one key, as the HTTP API offers it (DESIGN §7). */
@@ -31,9 +33,9 @@ export type KvOutput =
   | { readonly status: 200; readonly value?: string; readonly version: number }
   | { readonly status: 204 | 404 | 412 };
 
-/** What the checker takes: an operation on one key, or a transaction on several. */
-export type CheckedInput = KvInput | TxnInput;
-export type CheckedOutput = KvOutput | TxnOutput;
+/** What the checker takes: an operation on one key, a transaction on several, a listing page. */
+export type CheckedInput = KvInput | TxnInput | RangeInput;
+export type CheckedOutput = KvOutput | TxnOutput | RangeOutput;
 
 function holds(condition: Condition | undefined, state: KvState): Truth {
   if (condition === undefined) return 'yes';
@@ -96,8 +98,9 @@ function keyStep(state: KvState, input: KvInput, output: KvOutput | undefined): 
   }
 }
 
-/** The keys an operation reads or writes. */
+/** The keys an operation names (a listing page names none: which it covers depends on its answer). */
 export function keysOf(input: CheckedInput): string[] {
+  if (input.op === 'range') return [];
   if (input.op !== 'txn') return [input.key];
   return [
     ...new Set([
@@ -110,7 +113,8 @@ export function keysOf(input: CheckedInput): string[] {
 
 /**
  * The key-value store as the checker sees it: a map of keys, one step per operation, a
- * transaction being one step over all its keys. A history splits into parts that share no key
+ * transaction being one step over all its keys and a listing page one read of every key it
+ * covers. A history splits into parts that share no key
  * (key-components.ts): one part per key when no transaction links keys, so the common case
  * stays a search over one key's operations.
  */
@@ -118,12 +122,25 @@ export const kvModel: Model<KeysState, CheckedInput, CheckedOutput> = {
   init: () => new Map([]),
   step: (state, input, output) => {
     if (input.op === 'txn') return txnStep(state, input, output);
-    if (output !== undefined && 'txn' in output) return [];
+    if (input.op === 'range') return rangeStep(state, input, output);
+    if (output !== undefined && ('txn' in output || 'range' in output)) return [];
     const before = stateOf(state, input.key);
     return keyStep(before, input, output).map((after) =>
       after === before ? state : withKey(state, input.key, after),
     );
   },
   key: keyOfState,
-  partition: (ops) => componentsByKey(ops, (op) => keysOf(op.input)),
+  partition: (ops) => {
+    // A page covers every key of the history in its range, listed or not: it links them all.
+    const universe = new Set(ops.flatMap((op) => keysOf(op.input)));
+    for (const op of ops)
+      if (op.output !== undefined && 'range' in op.output)
+        for (const item of op.output.range.items) universe.add(item.key);
+    return componentsByKey(ops, (op) => {
+      if (op.input.op !== 'range') return keysOf(op.input);
+      const { input, output } = op;
+      if (output === undefined || !('range' in output)) return [];
+      return [...universe].filter((key) => rangeCovers(input, output, key));
+    });
+  },
 };

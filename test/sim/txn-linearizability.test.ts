@@ -4,15 +4,16 @@ import type { Zxid } from '../../kv/zxid.js';
 import { MemoryStateStore } from '../../state/memory-state-store.js';
 import { RANDOM_WORKLOAD, RandomScenario } from '../../sim/zab-workload.js';
 
-// Issue 12: transactions are part of the checked history of the random-fault workload, so
-// a replica that applies a transaction only in part is caught by the linearizability check.
+// Issue 12: transactions and listing pages are part of the checked history of the random-fault
+// workload, so a replica that applies a transaction only in part, or lists keys wrongly, is
+// caught by the linearizability check.
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-describe('transactions in the random-fault workload', () => {
-  it('are recorded with their results, both branches taken, and the history checks', () => {
+describe('transactions and listing in the random-fault workload', () => {
+  it('are recorded with their results (both branches taken, pages listing keys), and the history checks', () => {
     const scenario = new RandomScenario(7, 3, RANDOM_WORKLOAD);
     expect(scenario.run().verdict).toBe('ok');
     const txns = scenario.cluster.history.filter((op) => op.input.op === 'txn');
@@ -22,6 +23,10 @@ describe('transactions in the random-fault workload', () => {
     expect(txns.length).toBeGreaterThan(5);
     expect(answered.some((result) => result.succeeded)).toBe(true);
     expect(answered.some((result) => !result.succeeded)).toBe(true);
+    const pages = scenario.cluster.history.flatMap((op) =>
+      op.output !== undefined && 'range' in op.output ? [op.output.range] : [],
+    );
+    expect(pages.some((page) => page.items.length > 0)).toBe(true);
   });
 
   it('catches replicas that leave out the last put of a transaction but answer as if they ran it', () => {
@@ -50,6 +55,20 @@ describe('transactions in the random-fault workload', () => {
       const results = [...outcome.txn.results];
       results.splice(last, 0, { op: 'put', key: ran[last]!.key, version: zxid });
       return { ...outcome, txn: { ...outcome.txn, results } };
+    });
+    const verdicts = [1, 2, 3, 4, 5].map(
+      (seed) => new RandomScenario(seed, 3, RANDOM_WORKLOAD).run().verdict,
+    );
+    expect(verdicts).toContain('illegal');
+  });
+
+  it('catches replicas whose listing pages leave out the first key', () => {
+    const range = MemoryStateStore.prototype.range;
+    vi.spyOn(MemoryStateStore.prototype, 'range').mockImplementation(function (
+      this: MemoryStateStore,
+      ...args: Parameters<MemoryStateStore['range']>
+    ) {
+      return range.apply(this, args).slice(1);
     });
     const verdicts = [1, 2, 3, 4, 5].map(
       (seed) => new RandomScenario(seed, 3, RANDOM_WORKLOAD).run().verdict,
