@@ -122,7 +122,7 @@ export async function call(
   url: string,
   options: {
     dispatcher?: Dispatcher;
-    method?: 'GET' | 'PUT' | 'DELETE';
+    method?: 'GET' | 'PUT' | 'DELETE' | 'POST';
     headers?: Record<string, string>;
     body?: string | Buffer;
   } = {},
