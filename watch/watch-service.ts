@@ -48,6 +48,18 @@ export interface WatchServiceInit {
 type Answer = WatchBatch | WatchEnded;
 
 const STATUS_EVERY_MS = 1_000;
+/** What the filters of polls held for other nodes may take together. */
+const MAX_PEER_FILTER_BYTES = 32 * 1024 * 1024;
+
+/** What a filter costs held: its strings, as UTF-16 in memory. */
+function filterCost(filter: {
+  readonly prefixes: readonly string[];
+  readonly keys: readonly string[];
+}): number {
+  let bytes = 64;
+  for (const text of [...filter.prefixes, ...filter.keys]) bytes += 32 + text.length * 2;
+  return bytes;
+}
 
 /**
  * Watches on every node (issue 12): keeps the change history of this node's group, fed by its
@@ -79,6 +91,8 @@ export class WatchService extends ComponentDefinition {
   private readonly peerHeld = new Map<NodeId, Map<number, () => void>>();
   private readonly rejections = new PeerRejections(this.log);
   private compacted = 0;
+  /** filterCost summed over the polls held for other nodes. */
+  private peerFilterBytes = 0;
   private lastStatus = '';
   private ticksSinceStatus = 0;
 
@@ -274,7 +288,16 @@ export class WatchService extends ComponentDefinition {
       this.reject('over-limits', m, problem);
       return;
     }
-    if ((this.held?.size ?? 0) >= this.init.maxHeldPolls) return reply('busy');
+    // Held polls are bounded in number and in the filters they keep (up to 64 KiB each).
+    const cost = filterCost(filter);
+    const full = (this.held?.size ?? 0) >= this.init.maxHeldPolls;
+    if (full || this.peerFilterBytes + cost > MAX_PEER_FILTER_BYTES) return reply('busy');
+    this.peerFilterBytes += cost;
+    let released = false;
+    const release = (): void => {
+      if (!released) this.peerFilterBytes -= cost;
+      released = true;
+    };
     let byPeer = this.peerHeld.get(src);
     if (byPeer === undefined) this.peerHeld.set(src, (byPeer = new Map()));
     const held = byPeer;
@@ -287,6 +310,7 @@ export class WatchService extends ComponentDefinition {
     let answered = false;
     const cancel = this.serveLocally(m.group, poll, (read) => {
       answered = true;
+      release();
       held.delete(requestId);
       if (read === 'compacted' || read === 'behind') return reply(read);
       // Read-only arrays to the network, which only encodes them.
@@ -303,10 +327,14 @@ export class WatchService extends ComponentDefinition {
         this.network,
       );
     });
-    if (cancel === null) return reply('not-here');
+    if (cancel === null) {
+      release();
+      return reply('not-here');
+    }
     if (answered) return;
     held.get(requestId)?.(); // a request id used twice: the earlier poll goes
     held.set(requestId, () => {
+      release();
       held.delete(requestId);
       cancel();
     });
