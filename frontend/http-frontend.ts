@@ -324,6 +324,10 @@ export class HttpFrontend extends ComponentDefinition {
       maxWatchers: this.limits.maxWatchers,
       maxBatchBytes: this.limits.maxWatchBatchBytes,
       read: (key) => this.ask({ op: 'get', key, consistency: 'linearizable' }),
+      range: async (range) => {
+        const { outcome, served } = await this.ask(range);
+        return { outcome, zxid: served.zxid };
+      },
       answerError: (reply, code, detail) => this.answerError(reply, code, detail),
       answerRead: (reply, routed, notModified) =>
         this.answerRouted(reply, { op: 'get', key: '', consistency: 'linearizable' }, routed, {

@@ -28,6 +28,8 @@ export interface WatchPlan {
   readonly progressMs: number | null;
   /** JSON `?wait=`: how long one long-poll batch waits for events. */
   readonly waitMs: number;
+  /** `?list=1` (SSE only): the matching keys first, then `event: synced`, then changes. */
+  readonly list: boolean;
 }
 
 export interface WatchRefusal {
@@ -83,8 +85,10 @@ export function planOf(
 ): WatchPlan | WatchRefusal {
   const filter = filterOfQuery(query);
   if ('refused' in filter) return filter;
-  if (query['list'] !== undefined)
-    return { refused: 'BadWatch', detail: '?list= is not served yet: list with GET /kv first' };
+  const listParam = query['list'];
+  if (listParam !== undefined && listParam !== '1' && listParam !== '0')
+    return { refused: 'BadWatch', detail: 'list is 1 or 0' };
+  const listFirst = listParam === '1';
   const progress = list(query['progress']);
   const wait = list(query['wait']);
   const cursors = list(query['cursor']);
@@ -100,7 +104,16 @@ export function planOf(
     return { refused: 'Unavailable', detail: 'the cluster is not formed yet' };
   const text = lastEventId ?? cursors[0];
   if (text === undefined)
-    return { filter, tableVersion: status.version, groups, from: null, progressMs, waitMs };
+    return {
+      filter,
+      tableVersion: status.version,
+      groups,
+      from: null,
+      progressMs,
+      waitMs,
+      list: listFirst,
+    };
+  if (listFirst) return { refused: 'BadWatch', detail: 'list=1 starts now: it takes no cursor' };
   const cursor = parseCursor(text.trim());
   if ('error' in cursor) return { refused: 'BadCursor', detail: cursor.error };
   if (cursor.tableVersion > status.version) {
@@ -119,5 +132,13 @@ export function planOf(
   if (missing.length > 0)
     return { refused: 'BadCursor', detail: `the cursor does not name group ${missing[0]}` };
   const from = new Map(groups.map((group) => [group, cursor.groups.get(group)!]));
-  return { filter, tableVersion: status.version, groups, from, progressMs, waitMs };
+  return {
+    filter,
+    tableVersion: status.version,
+    groups,
+    from,
+    progressMs,
+    waitMs,
+    list: listFirst,
+  };
 }

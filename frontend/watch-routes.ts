@@ -5,9 +5,13 @@ import type { Need } from './access-tokens.js';
 import type { ClusterStatus } from './cluster-status.js';
 import type { HttpErrorCode } from './http-errors.js';
 import { keyLongPoll, longPollAskOf } from './key-long-poll.js';
+import type { AskGroup } from './list-pages.js';
+import { placementOf } from './key-placement.js';
 import { longPollBatch } from './watch-batch.js';
+import { listMatching } from './watch-list.js';
 import { PollScope, type Polls } from './watch-poller.js';
-import { WATCH_ROUTE, planOf, type WatchQuery } from './watch-request.js';
+import { WATCH_ROUTE, planOf, type WatchPlan, type WatchQuery } from './watch-request.js';
+import { hashTag } from '../bootstrap/lookup-table.js';
 import { WatchStream, firstBatches, type WatchContext, type WatchMetrics } from './watch-stream.js';
 
 export interface WatchRoutesInit {
@@ -20,6 +24,8 @@ export interface WatchRoutesInit {
   readonly maxBatchBytes: number;
   /** A linearizable read of a key, through the frontend's routing. */
   readonly read: (key: string) => Promise<Routed>;
+  /** One group's part of a listing (`?list=1`), through the frontend's routing. */
+  readonly range: AskGroup;
   readonly answerError: (reply: FastifyReply, code: HttpErrorCode, detail?: string) => FastifyReply;
   /** Answers a read as `GET /kv/<key>` does; or 304 Not Modified with its ETag and headers. */
   readonly answerRead: (reply: FastifyReply, routed: Routed, notModified: boolean) => void;
@@ -169,6 +175,21 @@ export class WatchRoutes {
       }
       return answerError(reply, 'Unavailable', "a group's change history is unreachable");
     };
+    if (plan.list) {
+      if (wantsJson(headerOf(request, 'accept'))) {
+        release();
+        return answerError(reply, 'BadWatch', 'list=1 is for SSE streams');
+      }
+      reply.hijack();
+      stream = new WatchStream(plan, reply.raw, context, release, (error) =>
+        this.init.failed(error),
+      );
+      void this.listThenFollow(plan, stream, context, () => closed).catch((error: unknown) => {
+        this.init.failed(error);
+        stream?.close();
+      });
+      return reply;
+    }
     if (wantsJson(headerOf(request, 'accept'))) {
       this.metrics.longPolls.inc();
       void longPollBatch(plan, context, () => closed)
@@ -205,6 +226,45 @@ export class WatchRoutes {
         release();
       });
     return reply;
+  }
+
+  /**
+   * `?list=1`: every matching key (`event: item`), then `event: synced` with the cursor the
+   * listing was read at, then the changes after it, less those the listing already showed.
+   */
+  private async listThenFollow(
+    plan: WatchPlan,
+    stream: WatchStream,
+    context: WatchContext,
+    closed: () => boolean,
+  ): Promise<void> {
+    const status = this.init.status();
+    if (!status.formed) {
+      stream.end({ kind: 'WatchEnded', id: 0, group: plan.groups[0]!, reason: 'unavailable' });
+      return;
+    }
+    const listed = await listMatching(
+      this.init.range,
+      plan.tableVersion,
+      plan.filter,
+      (prefix, exact) =>
+        exact || hashTag(prefix) !== null
+          ? [placementOf(status, prefix)!.group]
+          : status.groups.map((g) => g.id),
+      (item) => stream.writeItem(item),
+      closed,
+    );
+    if (closed()) return;
+    if ('failed' in listed) {
+      stream.end({ kind: 'WatchEnded', id: 0, group: plan.groups[0]!, reason: 'unavailable' });
+      return;
+    }
+    const from = listed.start(plan.groups);
+    const first = await firstBatches({ ...plan, from }, context, closed);
+    if (closed()) return;
+    if (!Array.isArray(first)) return stream.end(first);
+    stream.listed = (group, key, zxid) => listed.covers(group, key, zxid);
+    stream.start(first, from);
   }
 
   private fail(reply: FastifyReply, error: unknown): void {

@@ -65,6 +65,12 @@ export class WatchStream {
   private closed = false;
   /** The cursor last sent as an `id:`, so a progress event is sent only when it moved. */
   private lastId = '';
+  private headersSent = false;
+  /**
+   * With `?list=1`: whether the listing already showed a change (of `key`, at `zxid`, in
+   * `group`), which the stream then leaves out.
+   */
+  listed: (group: number, key: string, zxid: Zxid) => boolean = () => false;
 
   constructor(
     private readonly plan: WatchPlan,
@@ -80,14 +86,36 @@ export class WatchStream {
     response.once('close', () => this.close());
   }
 
-  /** Sends the headers and the first batches, then follows every group until closed. */
-  start(first: readonly WatchBatch[]): void {
+  /** Sends the SSE headers (once). */
+  writeHead(): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
     this.response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       // nginx and its kind buffer responses unless told not to.
       'x-accel-buffering': 'no',
     });
+  }
+
+  /** `event: item` (a listed key, `?list=1`); resolves once the socket can take more. */
+  async writeItem(data: object): Promise<void> {
+    this.writeHead();
+    this.response.write(`event: item\ndata: ${JSON.stringify(data)}\n\n`);
+    if (this.response.writableNeedDrain) await this.drained();
+  }
+
+  /**
+   * Sends the headers and the first batches, then follows every group until closed. After a
+   * listing (`synced`), `from` is where the listing was read, and `event: synced` names it first.
+   */
+  start(first: readonly WatchBatch[], synced?: ReadonlyMap<number, Zxid>): void {
+    this.writeHead();
+    if (synced !== undefined) {
+      for (const [group, zxid] of synced) this.position.set(group, zxid);
+      this.lastId = this.cursorText();
+      this.response.write(`event: synced\nid: ${this.lastId}\ndata: {}\n\n`);
+    }
     for (const batch of first) this.writeBatch(batch, false);
     // The first event names where the stream starts, so a client that sees nothing else can
     // still resume from there, with nothing missed in between.
@@ -136,11 +164,14 @@ export class WatchStream {
   private writeBatch(batch: WatchBatch, keepAlive: boolean): void {
     const { group } = batch;
     let sent = 0;
-    for (const event of batch.events) {
+    for (const whole of batch.events) {
       // Never backwards, never twice: a replica that answers from before the cursor (the
       // #15271 rule, features.md §1) has those events dropped here.
-      if (event.zxid <= this.position.get(group)!) continue;
-      this.position.set(group, event.zxid);
+      if (whole.zxid <= this.position.get(group)!) continue;
+      this.position.set(group, whole.zxid);
+      const changes = whole.changes.filter((c) => !this.listed(group, c.key, whole.zxid));
+      if (changes.length === 0) continue;
+      const event = changes.length === whole.changes.length ? whole : { ...whole, changes };
       this.lastId = this.cursorText();
       const data = JSON.stringify(eventJson(group, event));
       this.response.write(`event: ${event.type}\nid: ${this.lastId}\ndata: ${data}\n\n`);
@@ -164,7 +195,9 @@ export class WatchStream {
     this.response.write(`event: progress\nid: ${text}\ndata: {}\n\n`);
   }
 
-  private end(ended: WatchEnded): void {
+  /** Ends the stream with `event: error` (`reason`: why no change can follow). */
+  end(ended: WatchEnded): void {
+    this.writeHead();
     if (ended.reason === 'compacted') this.context.metrics.compacted.inc();
     const error = ended.reason === 'compacted' ? 'Compacted' : 'Unavailable';
     this.response.end(`event: error\ndata: ${JSON.stringify({ error, group: ended.group })}\n\n`);

@@ -235,7 +235,7 @@ describe('GET /watch as Server-Sent Events', () => {
     expect(await answer('/watch?prefix=a&cursor=t0;0=1,1=1')).toEqual([400, 'BadCursor']);
     expect(await answer('/watch?prefix=a&progress=0')).toEqual([400, 'BadWait']);
     expect(await answer('/watch?prefix=a&progress=301')).toEqual([400, 'BadWait']);
-    expect(await answer('/watch?prefix=a&list=1')).toEqual([400, 'BadWatch']);
+    expect(await answer('/watch?prefix=a&list=yes')).toEqual([400, 'BadWatch']);
     const old = { ...TWO_GROUPS, version: 8 };
     const { app: newer } = await startFrontend({ cluster: old });
     const stale = await newer.inject({ url: '/watch?prefix=a&cursor=t7;0=1,1=1' });
@@ -355,5 +355,47 @@ describe('watch rights', () => {
     for (const url of ['/watch?prefix=a', '/watch?prefix=a/&key=b', '/watch?prefix=']) {
       expect((await app.inject({ url, headers: auth })).statusCode, url).toBe(403);
     }
+  });
+});
+
+describe('GET /watch?list=1', () => {
+  it('sends the matching keys, then event: synced with the cursor they were read at, then changes', async () => {
+    const { app, open, fake } = await start();
+    for (const key of ['a/1', 'a/2', 'b/1']) {
+      await app.inject({ method: 'PUT', url: `/kv/${encodeURIComponent(key)}`, payload: key });
+    }
+    const sse = await open('/watch?prefix=a/&key=b/1&list=1');
+    await sse.until(() => sse.events.some((e) => e.event === 'synced'));
+    const items = sse.events.filter((e) => e.event === 'item').map((e) => JSON.parse(e.data));
+    expect(items).toEqual([
+      { key: 'a/1', version: '1', value: 'a/1' },
+      { key: 'a/2', version: '2', value: 'a/2' },
+      { key: 'b/1', version: '3', value: 'b/1' },
+    ]);
+    const synced = sse.events.find((e) => e.event === 'synced')!;
+    expect(synced.id).toBe('t7;0=3,1=3');
+    await sse.until(() => fake.waiting.length === 2);
+    await app.inject({ method: 'PUT', url: '/kv/a%2F3', payload: 'three' });
+    const change = await sse.event(sse.events.length + 1);
+    expect(change.event).toBe('put');
+    expect(JSON.parse(change.data).changes).toEqual([
+      { key: 'a/3', type: 'put', version: '4', value: 'three' },
+    ]);
+  });
+
+  it('leaves out a change a listed page already showed, and takes no cursor', async () => {
+    const { Listed } = await import('../../frontend/watch-list.js');
+    const listed = new Listed();
+    listed.add({ prefix: 'a/', after: null, through: 'a/m', readAt: new Map([[0, 10]]) });
+    listed.add({ prefix: 'a/', after: 'a/m', through: null, readAt: new Map([[0, 20]]) });
+    expect(listed.start([0])).toEqual(new Map([[0, 10]]));
+    expect(listed.covers(0, 'a/b', 10)).toBe(true);
+    expect(listed.covers(0, 'a/b', 11)).toBe(false);
+    expect(listed.covers(0, 'a/x', 15)).toBe(true);
+    expect(listed.covers(0, 'a/x', 21)).toBe(false);
+    expect(listed.covers(1, 'a/b', 1)).toBe(false);
+    const { app } = await start();
+    const both = await app.inject({ url: '/watch?prefix=a/&list=1&cursor=t7;0=1,1=1' });
+    expect([both.statusCode, both.json().error]).toEqual([400, 'BadWatch']);
   });
 });
