@@ -399,3 +399,25 @@ describe('GET /watch?list=1', () => {
     expect([both.statusCode, both.json().error]).toEqual([400, 'BadWatch']);
   });
 });
+
+describe('draining', () => {
+  it('ends open streams and long-polls (clients move on with their cursor) and refuses new ones', async () => {
+    const { app, open, host, metric } = await start();
+    const sse = await open('/watch?prefix=a/');
+    await sse.event(1);
+    await app.inject({ method: 'PUT', url: '/kv/k', payload: 'v' });
+    const polling = app.inject({ url: '/kv/k?wait=60&version=1' });
+    await new Promise<void>((resolve) => {
+      const check = async () =>
+        (await metric('zabkv_watch_long_polls')) === 1
+          ? resolve()
+          : setTimeout(() => void check(), 5);
+      void check();
+    });
+    await host.frontend.drain();
+    await sse.until(() => sse.ended);
+    expect((await polling).statusCode).toBe(304);
+    expect((await app.inject({ url: '/watch?prefix=a/' })).statusCode).toBe(503);
+    expect(await metric('zabkv_watch_streams')).toBe(0);
+  });
+});
