@@ -237,6 +237,7 @@ withConnectionOptions(
 )
   .option('--prefix <prefix>', 'watch every key starting with this (repeatable)', collect)
   .option('--from <cursor>', 'resume after this cursor (printed on exit, and in -w json)')
+  .option('--list', 'first print the keys as they are now, then their changes')
   .addOption(
     new Option(
       '--progress <seconds>',
@@ -245,13 +246,15 @@ withConnectionOptions(
   )
   .action(async (key: string | undefined, _options: unknown, command: Command) => {
     const { runClientCommand } = await import('./kv-commands.js');
-    const { prefix, from, progress } = command.opts<{
+    const { prefix, from, progress, list } = command.opts<{
       prefix?: string[];
       from?: string;
       progress?: number;
+      list?: boolean;
     }>();
     if ((key === undefined) === (prefix === undefined))
       return usageError('give a key or --prefix <prefix> (not both)');
+    if (list === true && from !== undefined) return usageError('--list or --from, not both');
     const { watchCommand } = await import('./watch-command.js');
     await runClientCommand(() =>
       watchCommand({
@@ -260,6 +263,7 @@ withConnectionOptions(
         ...(prefix === undefined ? {} : { prefix }),
         ...(from === undefined ? {} : { from }),
         ...(progress === undefined ? {} : { progress }),
+        ...(list === true ? { list } : {}),
       }),
     );
   });

@@ -1,4 +1,9 @@
-import { CursorGone, ZabkvClient, type WatchMessage } from '../client/zabkv-client.js';
+import {
+  CursorGone,
+  ZabkvClient,
+  type ListedMessage,
+  type WatchMessage,
+} from '../client/zabkv-client.js';
 import { connectionOf, type ConnectionFlags } from './kv-commands.js';
 
 export interface WatchFlags extends ConnectionFlags {
@@ -6,11 +11,18 @@ export interface WatchFlags extends ConnectionFlags {
   readonly prefix?: string[];
   readonly from?: string;
   readonly progress?: number;
+  /** First the keys as they are (`put` lines), then their changes. */
+  readonly list?: boolean;
 }
 
 /** One line per change: `put <key> <version> <value>` (base64:… when not UTF-8), `delete <key> <version>`. */
-function simpleLines(message: WatchMessage): string[] {
-  if (message.type === 'progress') return [];
+function simpleLines(message: WatchMessage | ListedMessage): string[] {
+  if (message.type === 'item') {
+    const { key, version, value, valueBase64 } = message;
+    return [`put ${key} ${version} ${value ?? `base64:${valueBase64 ?? ''}`}`];
+  }
+  if (message.type === 'reset') return ['reset (the listing starts over)'];
+  if (message.type === 'progress' || message.type === 'synced') return [];
   return message.changes.map((change) => {
     const head = `${change.type} ${change.key} ${change.version}`;
     if (change.type === 'delete') return head;
@@ -41,14 +53,18 @@ export async function watchCommand(flags: WatchFlags): Promise<void> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    for await (const message of client.watch({
+    const options = {
       ...(flags.key === undefined ? {} : { key: flags.key }),
       ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
-      ...(flags.from === undefined ? {} : { from: flags.from }),
       ...(flags.progress === undefined ? {} : { progressSeconds: flags.progress }),
       signal: stop.signal,
-    })) {
-      cursor = message.cursor;
+    };
+    const messages: AsyncGenerator<WatchMessage | ListedMessage> =
+      flags.list === true
+        ? client.listAndWatch(options)
+        : client.watch({ ...options, ...(flags.from === undefined ? {} : { from: flags.from }) });
+    for await (const message of messages) {
+      if ('cursor' in message) cursor = message.cursor;
       if (flags.writeOut === 'json') console.log(JSON.stringify(message));
       else for (const line of simpleLines(message)) console.log(line);
     }

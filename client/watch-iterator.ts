@@ -41,6 +41,21 @@ export type WatchMessage =
     }
   | { readonly type: 'progress'; readonly cursor: string };
 
+/** What `listAndWatch()` sends besides WatchMessages, before its changes. */
+export type ListedMessage =
+  /** The listing is complete: the changes after `cursor` follow. */
+  | { readonly type: 'synced'; readonly cursor: string }
+  /** A key as it is now (`version` its zxid). */
+  | {
+      readonly type: 'item';
+      readonly key: string;
+      readonly version: string;
+      readonly value?: string;
+      readonly valueBase64?: string;
+    }
+  /** The listing starts over: forget the items it sent so far. */
+  | { readonly type: 'reset' };
+
 /**
  * The watch's cursor can no longer be served: the changes after it are compacted away
  * (`Compacted`), or the cluster's groups changed since it was made (`CursorTableChanged`).
@@ -67,8 +82,9 @@ const EVENT_TYPES = new Set(['put', 'delete', 'txn']);
 /** The server's poll wait without `progress` (frontend/watch-request.ts): a keep-alive at least this often. */
 const SERVER_WAIT_MS = 30_000;
 
-function query(options: WatchOptions): string {
+function query(options: WatchOptions, list: boolean): string {
   const params = new URLSearchParams();
+  if (list) params.append('list', '1');
   for (const key of [options.key ?? []].flat()) params.append('key', key);
   for (const prefix of [options.prefix ?? []].flat()) params.append('prefix', prefix);
   if (options.progressSeconds !== undefined)
@@ -98,15 +114,17 @@ function streamError(data: string): KvError {
  */
 export async function* watchMessages(
   transport: WatchTransport,
-  options: WatchOptions,
-): AsyncGenerator<WatchMessage> {
-  const path = `/watch?${query(options)}`;
+  options: WatchOptions & { readonly list?: boolean },
+): AsyncGenerator<WatchMessage | ListedMessage> {
+  if (options.list === true && options.from !== undefined)
+    throw new Error('watch: list and from exclude each other');
   const waitMs =
     options.progressSeconds === undefined ? SERVER_WAIT_MS : options.progressSeconds * 1000;
   // Two missed keep-alives: the node or the path to it is gone.
   const bodyTimeout = 2 * Math.max(waitMs, 1_000) + 5_000;
   let cursor = options.from;
   let failures = 0;
+  let itemsSent = false;
   const aborted = () => options.signal?.aborted === true || transport.closed();
   while (!aborted()) {
     if (failures > 0) {
@@ -117,6 +135,13 @@ export async function* watchMessages(
         return; // aborted
       }
     }
+    // Listed until synced; from then on, resumed from the cursor.
+    const listing = options.list === true && cursor === undefined;
+    if (listing && itemsSent) {
+      itemsSent = false;
+      yield { type: 'reset' };
+    }
+    const path = `/watch?${query(options, listing)}`;
     const node = transport.pick();
     let response: Dispatcher.ResponseData;
     try {
@@ -163,10 +188,16 @@ export async function* watchMessages(
             if (error instanceof CursorGone) throw error;
             break stream;
           }
+          if (event.event === 'item') {
+            itemsSent = true;
+            yield { type: 'item', ...(JSON.parse(event.data) as { key: string; version: string }) };
+            continue;
+          }
           if (event.id === undefined) continue;
           cursor = event.id;
           failures = 0;
-          if (event.event === 'progress') yield { type: 'progress', cursor };
+          if (event.event === 'progress' || event.event === 'synced')
+            yield { type: event.event, cursor };
           else if (event.event !== undefined && EVENT_TYPES.has(event.event)) {
             const data = JSON.parse(event.data) as {
               group: number;

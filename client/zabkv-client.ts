@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, errors, type Dispatcher } from 'undici';
 import { Indeterminate, KvError, Unavailable, errorOfAnswer, unquote } from './kv-errors.js';
-import { watchMessages, type WatchMessage, type WatchOptions } from './watch-iterator.js';
+import {
+  watchMessages,
+  type ListedMessage,
+  type WatchMessage,
+  type WatchOptions,
+} from './watch-iterator.js';
 
 export {
   Indeterminate,
@@ -14,6 +19,7 @@ export {
 } from './kv-errors.js';
 export {
   CursorGone,
+  type ListedMessage,
   type WatchMessage,
   type WatchOptions,
   type WatchedChange,
@@ -244,7 +250,24 @@ export class ZabkvClient {
    * moves to the next node with its cursor when a node fails, so nothing is missed or repeated;
    * it throws CursorGone when its cursor is past the history the cluster keeps.
    */
-  async *watch(options: WatchOptions): AsyncGenerator<WatchMessage> {
+  watch(options: WatchOptions): AsyncGenerator<WatchMessage> {
+    // Without `list`, only WatchMessages come.
+    return this.watchAny(options) as AsyncGenerator<WatchMessage>;
+  }
+
+  /**
+   * `watch()` that first sends every matching key (`item` messages), then `synced` with the
+   * cursor they were read at, then the changes after it (`GET /watch?list=1`): a cache filled
+   * and kept up to date with no race. Should the stream break before `synced`, the listing
+   * starts over, announced by a `reset` message (drop the items taken so far).
+   */
+  listAndWatch(options: Omit<WatchOptions, 'from'>): AsyncGenerator<WatchMessage | ListedMessage> {
+    return this.watchAny({ ...options, list: true });
+  }
+
+  private async *watchAny(
+    options: WatchOptions & { readonly list?: boolean },
+  ): AsyncGenerator<WatchMessage | ListedMessage> {
     // close() ends open watches: a pool closes only once its requests have ended.
     const stop = new AbortController();
     const abort = () => stop.abort();
@@ -259,7 +282,9 @@ export class ZabkvClient {
     }
   }
 
-  private watchThrough(options: WatchOptions): AsyncGenerator<WatchMessage> {
+  private watchThrough(
+    options: WatchOptions & { readonly list?: boolean },
+  ): AsyncGenerator<WatchMessage | ListedMessage> {
     return watchMessages(
       {
         closed: () => this.closed,

@@ -71,13 +71,27 @@ describe('zabkv watch', () => {
       () => {},
     );
     expect(simple.stdout.sort()).toEqual(['delete a/y 2', 'put a/x 1 one']);
+
+    // --list: the keys as they are first (a fresh node: its writes number its zxids from 1).
+    const fresh = await startFrontend({ cluster: TWO_GROUPS });
+    await fresh.app.inject({ method: 'PUT', url: '/kv/a%2Fnow', payload: 'here' });
+    const listed = await watchUntil(
+      ['--prefix', 'a/', '--list', '--endpoints', `http://127.0.0.1:${fresh.port}`],
+      1,
+      () => {},
+    );
+    expect(listed.stdout).toEqual(['put a/now 1 here']);
   });
 
   it('refuses a watch of nothing, or of a key and a prefix at once (exit 2)', () => {
-    for (const args of [['watch'], ['watch', 'k', '--prefix', 'p']]) {
+    for (const args of [
+      ['watch'],
+      ['watch', 'k', '--prefix', 'p'],
+      ['watch', 'k', '--list', '--from', 't1;0=1'],
+    ]) {
       const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
       expect(result.status, args.join(' ')).toBe(2);
-      expect(result.stderr).toMatch(/give a key or --prefix/);
+      expect(result.stderr).toMatch(/give a key or --prefix|--list or --from/);
     }
   });
 });

@@ -32,8 +32,8 @@ async function twoNodes() {
   return { nodes, apply, client };
 }
 
-async function take(iterator: AsyncIterator<WatchMessage>, count: number) {
-  const messages: WatchMessage[] = [];
+async function take<M = WatchMessage>(iterator: AsyncIterator<M>, count: number) {
+  const messages: M[] = [];
   while (messages.length < count) {
     const next = await iterator.next();
     if (next.done === true) throw new Error('the watch ended');
@@ -101,6 +101,23 @@ describe('ZabkvClient.watch()', () => {
     const ended = closing.next();
     await client.close();
     expect((await ended).done).toBe(true);
+  });
+
+  it('listAndWatch() sends the keys, then synced, then the changes after them', async () => {
+    const { nodes, client } = await twoNodes();
+    const app = nodes[0]!.app;
+    await app.inject({ method: 'PUT', url: '/kv/a%2F1', payload: 'one' });
+    const watch = client.listAndWatch({ prefix: 'a/' });
+    const first = await take(watch, 2);
+    // Only node 1 was written: the client tried it first (round-robin from the first node).
+    expect(first).toEqual([
+      { type: 'item', key: 'a/1', version: '1', value: 'one' },
+      { type: 'synced', cursor: 't7;0=1,1=1' },
+    ]);
+    await app.inject({ method: 'PUT', url: '/kv/a%2F2', payload: 'two' });
+    const [change] = await take(watch, 1);
+    expect(change).toMatchObject({ type: 'put', zxid: '2', changes: [{ key: 'a/2' }] });
+    await watch.return(undefined);
   });
 
   it('moves on from a node that answers 503 (unavailable group history) to one that serves', async () => {
