@@ -1,14 +1,12 @@
 #!/usr/bin/env node
-import { fastInvocation } from './fast-path.js';
 
 // The zabkv command. A plain `zabkv get`, `put` or `del` runs without building the commander
-// program (cli/fast-path.ts): it loads only node:http and the few files it uses. Everything
-// else, and every invocation that is not plainly valid, goes to the full program (program.ts).
+// program (cli/fast-path.ts, cli/run-fast.ts): it loads only node:http and the few files it
+// uses, and this file imports nothing up front so that they all load at once. Everything else,
+// and every invocation that is not plainly valid, goes to the full program (program.ts).
 
-const fast = fastInvocation(process.argv.slice(2));
-if (fast === null) {
-  await import('./program.js');
-} else {
-  const { runFast } = await import('./run-fast.js');
-  await runFast(fast);
-}
+const FAST_COMMANDS = ['get', 'put', 'del'];
+const args = process.argv.slice(2);
+const ranFast =
+  FAST_COMMANDS.includes(args[0] ?? '') && (await (await import('./run-fast.js')).runIfPlain(args));
+if (!ranFast) await import('./program.js');
