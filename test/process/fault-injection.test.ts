@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
+import { httpUrl, type LocalCluster } from '../../client/local-cluster.js';
 import type { UiState } from '../../frontend/ui-state.js';
-import { CLI, call, clusterPorts, testDirectory, until } from './node-processes.js';
+import { call, startedCluster, testDirectory, until } from './node-processes.js';
 
 // --fault-injection on real processes (issue 13): /admin/faults on a leader cuts it off from
 // its group, the others elect a new leader and serve writes, and after healing the old
@@ -18,16 +17,7 @@ async function groupState(node: number) {
 }
 
 beforeAll(async () => {
-  cluster = new LocalCluster({
-    nodes: 3,
-    replication: 3,
-    dataDir: join(dir, 'data'),
-    ...(await clusterPorts(3)),
-    cli: CLI,
-    env: { LOG_LEVEL: 'warn', ZABKV_FAULT_INJECTION: '1' },
-  });
-  cluster.start();
-  await cluster.ready(60_000);
+  cluster = await startedCluster(dir, { env: { ZABKV_FAULT_INJECTION: '1' } });
 }, 120_000);
 
 afterAll(async () => {

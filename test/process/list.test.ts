@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
+import { httpUrl, type LocalCluster } from '../../client/local-cluster.js';
 import { ZabkvClient, type TxnRequestOp } from '../../client/zabkv-client.js';
-import { CLI, call, clusterPorts, runCli, testDirectory } from './node-processes.js';
+import { call, runCli, startedCluster, testDirectory } from './node-processes.js';
 
 // Issue 12, "Done when": a listing over 10,000 keys in three groups pages through every key
 // exactly once. Three nodes, one replica each: three groups, so two of every page's three parts
@@ -20,16 +19,7 @@ const key = (batch: number, i: number) =>
 const loaded = new Map<string, string>();
 
 beforeAll(async () => {
-  cluster = new LocalCluster({
-    nodes: 3,
-    replication: 1,
-    dataDir: join(dir, 'data'),
-    ...(await clusterPorts(3)),
-    cli: CLI,
-    env: { LOG_LEVEL: 'warn' },
-  });
-  cluster.start();
-  await cluster.ready(60_000);
+  cluster = await startedCluster(dir, { replication: 1 });
   const nodes = [1, 2, 3].map((n) => httpUrl(cluster.options, n));
   client = new ZabkvClient({ nodes, timeoutMs: 10_000 });
   const batches = Array.from({ length: KEYS / PER_TXN }, (_, b) => b);

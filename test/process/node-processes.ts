@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeEach } from 'vitest';
 import { freePorts } from '../../client/free-ports.js';
+import { LocalCluster } from '../../client/local-cluster.js';
 
 /** The built CLI the process tests run (`npm test` builds it first). */
 export const CLI = 'dist/cli/cli.js';
@@ -22,6 +23,29 @@ export async function clusterPorts(
 ): Promise<{ firstHttpPort: number; firstPeerPort: number }> {
   const first = await freePorts(2 * nodes);
   return { firstHttpPort: first, firstPeerPort: first + nodes };
+}
+
+/**
+ * The cluster most process tests share, started and ready: `nodes` processes (default 3) in
+ * groups of `replication` (default 3: one group), data under `dir`, free ports, warn logs;
+ * `env` adds to the nodes' environment (a flag under test: ZABKV_QUOTA_BYTES, …).
+ */
+export async function startedCluster(
+  dir: string,
+  options: { nodes?: number; replication?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<LocalCluster> {
+  const nodes = options.nodes ?? 3;
+  const cluster = new LocalCluster({
+    nodes,
+    replication: options.replication ?? 3,
+    dataDir: join(dir, 'data'),
+    ...(await clusterPorts(nodes)),
+    cli: CLI,
+    env: { LOG_LEVEL: 'warn', ...options.env },
+  });
+  cluster.start();
+  await cluster.ready(60_000);
+  return cluster;
 }
 
 /** An error as one line, with its cause (fetch and undici put the socket error there). */

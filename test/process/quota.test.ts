@@ -1,13 +1,12 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
+import { httpUrl, type LocalCluster } from '../../client/local-cluster.js';
 import {
   Indeterminate,
   QuotaExceeded,
   Unavailable,
   ZabkvClient,
 } from '../../client/zabkv-client.js';
-import { CLI, call, clusterPorts, testDirectory, until } from './node-processes.js';
+import { call, startedCluster, testDirectory, until } from './node-processes.js';
 
 // A group with a small quota on real processes (issue 11, item 4; etcd's TestV3StorageQuota):
 // writes that would grow the data past it get 507 and did not happen, a delete makes room,
@@ -44,16 +43,7 @@ async function expectAllAcknowledged(node: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  cluster = new LocalCluster({
-    nodes: 3,
-    replication: 3,
-    dataDir: join(dir, 'data'),
-    ...(await clusterPorts(3)),
-    cli: CLI,
-    env: { LOG_LEVEL: 'warn', ZABKV_QUOTA_BYTES: String(QUOTA) },
-  });
-  cluster.start();
-  await cluster.ready(60_000);
+  cluster = await startedCluster(dir, { env: { ZABKV_QUOTA_BYTES: String(QUOTA) } });
 }, 90_000);
 
 afterAll(async () => {

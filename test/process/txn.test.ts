@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
-import { CLI, call, clusterPorts, testDirectory } from './node-processes.js';
+import { httpUrl, type LocalCluster } from '../../client/local-cluster.js';
+import { call, startedCluster, testDirectory } from './node-processes.js';
 
 // Issue 12, "Done when": a transaction that fails its compare changes nothing. Three nodes,
 // one group of three replicas: the transaction is logged and applied on every replica, and
@@ -12,16 +11,7 @@ let cluster: LocalCluster;
 const url = (node: number, path: string) => `${httpUrl(cluster.options, node)}${path}`;
 
 beforeAll(async () => {
-  cluster = new LocalCluster({
-    nodes: 3,
-    replication: 3,
-    dataDir: join(dir, 'data'),
-    ...(await clusterPorts(3)),
-    cli: CLI,
-    env: { LOG_LEVEL: 'warn' },
-  });
-  cluster.start();
-  await cluster.ready(60_000);
+  cluster = await startedCluster(dir);
 }, 90_000);
 
 afterAll(() => cluster.stop(), 60_000);

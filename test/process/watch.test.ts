@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
+import { httpUrl, type LocalCluster } from '../../client/local-cluster.js';
 import { Indeterminate, Unavailable, ZabkvClient } from '../../client/zabkv-client.js';
 import { SseReader } from '../http/sse-reader.js';
-import { CLI, call, clusterPorts, testDirectory, until } from './node-processes.js';
+import { call, startedCluster, testDirectory, until } from './node-processes.js';
 
 // Issue 12, "Done when": an SSE client sees every acknowledged write to its prefix while the
 // node it streams from and then the group's leader are killed with SIGKILL, resuming with
@@ -24,16 +23,7 @@ const client = (node: number): ZabkvClient => {
 };
 
 beforeAll(async () => {
-  cluster = new LocalCluster({
-    nodes: 3,
-    replication: 3,
-    dataDir: join(dir, 'data'),
-    ...(await clusterPorts(3)),
-    cli: CLI,
-    env: { LOG_LEVEL: 'warn', ZABKV_WATCH_HISTORY_BYTES: '2MiB' },
-  });
-  cluster.start();
-  await cluster.ready(60_000);
+  cluster = await startedCluster(dir, { env: { ZABKV_WATCH_HISTORY_BYTES: '2MiB' } });
 }, 90_000);
 
 afterAll(async () => {
