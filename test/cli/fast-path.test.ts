@@ -8,9 +8,11 @@ import { fastInvocation } from '../../cli/fast-path.js';
 // valid (cli/fast-path.ts). Each case below is run twice against a stand-in server: once in a
 // form the fast path takes, once in an equivalent form it leaves to the commander program
 // (`--flag=value`, which only commander reads); both must send the same request and print
-// the same thing.
+// the same thing; and both again through the command as installed, dist/cli/zabkv.cjs (the same
+// code bundled into one CommonJS file by bundle-cli.mjs, package.json's `bin`).
 
 const CLI = 'dist/cli/cli.js';
+const INSTALLED = 'dist/cli/zabkv.cjs';
 
 interface Seen {
   method: string;
@@ -53,11 +55,11 @@ beforeAll(async () => {
 
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(args: string[], cli = CLI): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      [CLI, ...args],
+      [cli, ...args],
       { encoding: 'utf8', env: { ...process.env, ZABKV_ENDPOINTS: '', ZABKV_TOKEN: '' } },
       (error, stdout, stderr) => resolve({ code: child.exitCode ?? -1, stdout, stderr }),
     );
@@ -115,6 +117,11 @@ describe('zabkv get, put and del answer the same with and without commander', ()
     const slowRun = await run(slow);
     expect(slowRun).toEqual(fastRun);
     expect(seen).toEqual(fastSeen);
+    for (const args of [fast, slow]) {
+      seen.length = 0;
+      expect(await run(args, INSTALLED)).toEqual(fastRun);
+      expect(seen).toEqual(fastSeen);
+    }
   });
 });
 
