@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { ChangeJson } from '../frontend/watch-json.js';
 import { KvError, Unavailable, errorOfAnswer } from './kv-errors.js';
 
 /** What to watch (README, "Watching keys"). */
@@ -15,17 +16,8 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface WatchedChange {
-  readonly key: string;
-  readonly type: 'put' | 'delete';
-  /** The zxid of the change, in decimal: the key's version after a put. */
-  readonly version: string;
-  /** The value as UTF-8 text; `valueBase64` when it is not; neither for a delete. */
-  readonly value?: string;
-  readonly valueBase64?: string;
-  /** Over 64 KiB: not carried, read the key for it. */
-  readonly valueOmitted?: true;
-}
+/** One change of an event, as the node sends it (frontend/watch-json.ts: one shape, declared once). */
+export type WatchedChange = ChangeJson;
 
 /**
  * One message of a watch: a change event (every matching change one zxid made in one group),

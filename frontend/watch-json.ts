@@ -6,8 +6,10 @@ export interface ChangeJson {
   readonly type: 'put' | 'delete';
   /** The zxid of the change, in decimal: the key's version after a put. */
   readonly version: string;
+  /** The value as UTF-8 text; `valueBase64` when it is not; neither for a delete. */
   readonly value?: string;
   readonly valueBase64?: string;
+  /** Over 64 KiB: not carried, read the key for it. */
   readonly valueOmitted?: true;
 }
 
