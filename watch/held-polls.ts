@@ -20,7 +20,7 @@ export interface LocalPoll {
 
 interface Held {
   readonly poll: LocalPoll;
-  /** The cursor it waits from (for a poll behind: the zxid the replica must reach first). */
+  /** The cursor it asked from (for a poll behind: the zxid the replica must reach first). */
   readonly position: Zxid;
   /** The replica had not applied the cursor yet. */
   behind: boolean;
@@ -63,9 +63,8 @@ export class HeldPolls {
       poll.answer(read);
       return () => {};
     };
-    if (read === 'compacted' || poll.waitTicks === 0) return now();
     // Something to say, or a scan cut short: the watcher continues from the cursor at once.
-    if (read !== 'behind' && (read.events.length > 0 || read.cursor < this.history.applied))
+    if (read === 'compacted' || poll.waitTicks === 0 || (read !== 'behind' && !this.quiet(read)))
       return now();
     if (!serving) {
       poll.answer('behind');
@@ -75,7 +74,7 @@ export class HeldPolls {
     const waitTicks = behind ? Math.min(poll.waitTicks, this.behindTicks) : poll.waitTicks;
     const held: Held = {
       poll,
-      position: behind ? after : read.cursor,
+      position: after,
       behind,
       deadlineTick: this.tick + Math.max(1, waitTicks),
     };
@@ -96,20 +95,23 @@ export class HeldPolls {
       const { filter, maxBytes } = held.poll;
       this.answer(held, matchingPart(events, filter, maxBytes, applied));
     }
+    if (this.behind.size === 0) return;
     for (const held of [...this.behind]) {
       if (applied < held.position) continue;
       this.behind.delete(held);
       held.behind = false;
       const { filter, maxBytes } = held.poll;
       const read = this.history.read(held.position, filter, maxBytes, MAX_SCANNED_PER_READ);
-      const nothingYet =
-        read !== 'behind' &&
-        read !== 'compacted' &&
-        read.events.length === 0 &&
-        read.cursor === this.history.applied;
-      if (nothingYet) this.index.add(filter, held);
+      if (this.quiet(read)) this.index.add(filter, held);
       else this.answer(held, read);
     }
+  }
+
+  /** Nothing to say yet: no matching change through everything this replica has applied. */
+  private quiet(read: HistoryRead): boolean {
+    return (
+      typeof read === 'object' && read.events.length === 0 && read.cursor === this.history.applied
+    );
   }
 
   /**
@@ -126,17 +128,17 @@ export class HeldPolls {
 
   onTick(): void {
     this.tick++;
-    for (const held of [...this.held]) {
-      if (held.deadlineTick > this.tick) continue;
-      this.answer(held, held.behind ? 'behind' : emptyAt(this.history.applied));
-    }
+    for (const held of [...this.held]) if (held.deadlineTick <= this.tick) this.end(held);
   }
 
   /** Every held poll answered with what it has (the replica is going away). */
   releaseAll(): void {
-    for (const held of [...this.held]) {
-      this.answer(held, held.behind ? 'behind' : emptyAt(this.history.applied));
-    }
+    for (const held of [...this.held]) this.end(held);
+  }
+
+  /** Its wait is over: behind, or nothing matched through what is applied now. */
+  private end(held: Held): void {
+    this.answer(held, held.behind ? 'behind' : emptyAt(this.history.applied));
   }
 
   private drop(held: Held): void {

@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { plain } from './plain-values.js';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_DELETE_BATCH_COUNT,
@@ -23,15 +24,6 @@ const range: KvRange = {
   consistency: 'stale',
 };
 const batch: KvDeleteRange = { op: 'deleteRange', group: 1, prefix: 'tmp/', limit: 50 };
-
-/** Values as plain arrays: a decoded Buffer and a Uint8Array compare equal. */
-function plain(x: unknown): unknown {
-  if (x instanceof Uint8Array) return [...x];
-  if (Array.isArray(x)) return x.map(plain);
-  if (typeof x === 'object' && x !== null)
-    return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, plain(v)]));
-  return x;
-}
 
 describe('ranges and prefix delete batches: the wire form (kv/range.ts)', () => {
   it('round-trip through encodeOperation / decodeOperation', () => {

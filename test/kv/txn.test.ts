@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { plain } from './plain-values.js';
 import { describe, expect, it } from 'vitest';
 import { decodeOperation, encodeOperation } from '../../kv/kv-operation.js';
 import { beyondLimits } from '../../kv/operation-limits.js';
@@ -21,15 +22,6 @@ const sample: KvTxn = {
   ],
   failure: [{ op: 'get', key: '{o}/a' }],
 };
-
-/** Values as plain arrays: a decoded Buffer and a Uint8Array compare equal. */
-function plain(x: unknown): unknown {
-  if (x instanceof Uint8Array) return [...x];
-  if (Array.isArray(x)) return x.map(plain);
-  if (typeof x === 'object' && x !== null)
-    return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, plain(v)]));
-  return x;
-}
 
 describe('transactions: the logged form (kv/txn.ts)', () => {
   it('round-trips through encodeOperation / decodeOperation', () => {

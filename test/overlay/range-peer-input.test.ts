@@ -5,21 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_LIST_LIMIT_COUNT } from '../../components/limits.js';
-import type { NodeId } from '../../components/network/node-id.js';
 import { ROUTE_HOP } from '../../kv/forwarding-messages.js';
-import { encodeOperation, type KvOperation, type KvOutcome } from '../../kv/kv-operation.js';
+import { encodeOperation, type KvOperation } from '../../kv/kv-operation.js';
 import { PartitionedCluster } from '../../sim/partitioned-cluster.js';
 import { readRange } from '../../state/range-reads.js';
 import { Forger } from '../sim/fixtures/forger.js';
-
-function call(cluster: PartitionedCluster, node: NodeId, operation: KvOperation) {
-  const result: { outcome?: KvOutcome | undefined; done: boolean } = { done: false };
-  cluster.submitUnrecorded(node, operation, (outcome) =>
-    Object.assign(result, { outcome, done: true }),
-  );
-  cluster.sim.runUntil(() => result.done, 10_000);
-  return result.outcome;
-}
 
 describe('Overlay peer input: ranges and prefix deletes', () => {
   it('runs a prefix delete nowhere when it names another group than the one it was sent to', () => {
@@ -29,7 +19,7 @@ describe('Overlay peer input: ranges and prefix deletes', () => {
     const forger = new Forger(sim);
     for (let i = 0; i < 20; i++) {
       const put: KvOperation = { op: 'put', key: `x/${i}`, value: new Uint8Array([1]) };
-      expect(call(cluster, cluster.ids[0]!, put)?.status).toBe(200);
+      expect(cluster.call(cluster.ids[0]!, put)?.status).toBe(200);
     }
     const held = () =>
       cluster.table.groups.reduce((sum, g) => {
@@ -71,7 +61,7 @@ describe('Overlay peer input: ranges and prefix deletes', () => {
     // The real thing, through the overlay, deletes them.
     for (const g of cluster.table.groups) {
       const batch: KvOperation = { op: 'deleteRange', group: g.id, prefix: 'x/', limit: 100 };
-      expect(call(cluster, cluster.ids[3]!, batch)?.status).toBe(200);
+      expect(cluster.call(cluster.ids[3]!, batch)?.status).toBe(200);
     }
     expect(held()).toBe(0);
   });

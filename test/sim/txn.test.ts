@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeId } from '../../components/network/node-id.js';
-import type { KvOperation, KvOutcome } from '../../kv/kv-operation.js';
 import type { KvTxn } from '../../kv/txn.js';
 import { PartitionedCluster } from '../../sim/partitioned-cluster.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
-
-function call(cluster: PartitionedCluster, node: NodeId, operation: KvOperation) {
-  const result: { outcome?: KvOutcome | undefined; done: boolean } = { done: false };
-  cluster.submitUnrecorded(node, operation, (outcome) =>
-    Object.assign(result, { outcome, done: true }),
-  );
-  cluster.sim.runUntil(() => result.done, 10_000);
-  return result.outcome;
-}
 
 /** A hash tag of each group: tagged keys of it all live there. */
 function tagOfEachGroup(cluster: PartitionedCluster): Map<number, string> {
@@ -46,7 +35,7 @@ describe('transactions through the overlay, 2 groups × 3 replicas', () => {
           ],
           failure: [{ op: 'get', key: a }],
         };
-        const outcome = call(cluster, node, create);
+        const outcome = cluster.call(node, create);
         expect(outcome?.status, `group ${group} via ${node}`).toBe(200);
         const result = outcome?.status === 200 ? outcome.txn : undefined;
         expect(result?.succeeded).toBe(node === cluster.ids[0]);
@@ -58,8 +47,8 @@ describe('transactions through the overlay, 2 groups × 3 replicas', () => {
         }
       }
       // Both keys carry the transaction's zxid as their version.
-      const a1 = call(cluster, cluster.ids[3]!, { op: 'get', key: a, consistency: 'linearizable' });
-      const b1 = call(cluster, cluster.ids[1]!, { op: 'get', key: b, consistency: 'linearizable' });
+      const a1 = cluster.call(cluster.ids[3]!, { op: 'get', key: a, consistency: 'linearizable' });
+      const b1 = cluster.call(cluster.ids[1]!, { op: 'get', key: b, consistency: 'linearizable' });
       expect(a1).toMatchObject({ status: 200 });
       expect((a1 as { version: number }).version).toBe((b1 as { version: number }).version);
     }
@@ -71,7 +60,7 @@ describe('transactions through the overlay, 2 groups × 3 replicas', () => {
     const [[g0, t0], [g1, t1]] = [...tagOfEachGroup(cluster)];
     const x = `{${t0}}/x`;
     const y = `{${t1}}/y`;
-    const outcome = call(cluster, cluster.ids[0]!, {
+    const outcome = cluster.call(cluster.ids[0]!, {
       op: 'txn',
       compare: [],
       success: [
@@ -83,7 +72,7 @@ describe('transactions through the overlay, 2 groups × 3 replicas', () => {
     expect(outcome).toMatchObject({ status: 422, groups: { [x]: g0, [y]: g1 } });
     for (const key of [x, y]) {
       expect(
-        call(cluster, cluster.ids[2]!, { op: 'get', key, consistency: 'linearizable' })?.status,
+        cluster.call(cluster.ids[2]!, { op: 'get', key, consistency: 'linearizable' })?.status,
       ).toBe(404);
     }
   });
