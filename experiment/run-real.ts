@@ -8,6 +8,7 @@ import type { KeyRange } from '../bootstrap/lookup-table.js';
 import { LocalCluster, httpUrl } from '../client/local-cluster.js';
 import { ZabkvClient } from '../client/zabkv-client.js';
 import type { UiState } from '../frontend/ui-state.js';
+import { wipeGroupData } from '../node/group-data.js';
 import { checkOperations } from '../sim/linearizability/checker.js';
 import { keysOf, kvModel } from '../sim/linearizability/kv-model.js';
 import { RealWorkload } from './real-workload.js';
@@ -106,12 +107,10 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
           if (node === null) return 'no such node now';
           await killed(cluster, node);
           if (a.action === 'wipe') {
-            // Its log (either store kind) and its applied state go; the node keeps its lookup
+            // Killed first (its lock is free once it has exited): the node keeps its lookup
             // table and rejoins its group, which re-syncs it (SNAP).
-            const parts = [...groups.flatMap((g) => [`group-${g}`, `group-${g}.wal`]), 'state'];
-            for (const part of parts) {
-              rmSync(join(options.dataDir, `node-${node}`, part), { recursive: true, force: true });
-            }
+            const dir = join(options.dataDir, `node-${node}`);
+            for (const group of groups) wipeGroupData(dir, group);
             cluster.startNode(node);
           } else stopped.add(node);
           return undefined;

@@ -29,6 +29,29 @@ export class DataDirInUse extends Error {
  * it opens the file without truncating it and leaves the directory as it found it.
  */
 export function lockDataDir(dataDir: string): void {
+  const fd = acquire(dataDir);
+  // Held from here on: the descriptor stays open until the process exits.
+  ftruncateSync(fd, 0);
+  writeSync(fd, `${process.pid}\n`, 0);
+}
+
+/**
+ * Runs `work` holding the data directory's lock, for a tool that changes a stopped node's
+ * directory (a wiped group): it fails with DataDirInUse while a node runs on it, and a node
+ * started meanwhile fails to start rather than find half a store. The holder's pid is not
+ * written: the file still names the last node that ran there.
+ */
+export function whileLocked<T>(dataDir: string, work: () => T): T {
+  const fd = acquire(dataDir);
+  try {
+    return work();
+  } finally {
+    closeSync(fd); // drops the flock
+  }
+}
+
+/** An open descriptor of `<dataDir>/LOCK` holding its exclusive flock. */
+function acquire(dataDir: string): number {
   const path = join(dataDir, LOCK_FILE);
   const fd = openSync(path, 'a+', PRIVATE_FILE_MODE);
   try {
@@ -41,9 +64,7 @@ export function lockDataDir(dataDir: string): void {
     }
     throw error;
   }
-  // Held from here on: the descriptor stays open until the process exits.
-  ftruncateSync(fd, 0);
-  writeSync(fd, `${process.pid}\n`, 0);
+  return fd;
 }
 
 function holderOf(path: string): number | null {

@@ -1,9 +1,9 @@
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ComponentClass, ComponentDefinition } from '../components/kernel/index.js';
 import type { DiskStoreInit, StoreKind } from '../components/storage/disk-store.js';
 import { LmdbStorage } from '../components/storage/lmdb-storage.js';
 import { WalStorage } from '../components/storage/wal-storage.js';
+import { groupLogPath } from './group-data.js';
 
 type Create = <Init, C extends ComponentDefinition>(cls: ComponentClass<Init, C>, init: Init) => C;
 
@@ -29,7 +29,7 @@ export function createGroupStore(
 ): LmdbStorage | WalStorage {
   const { slowFsyncMs, log } = options;
   const settings: DiskStoreInit = {
-    path: join(options.dataDir, `group-${options.group}`),
+    path: groupLogPath(options.dataDir, options.group, options.kind),
     // Only a founding member's new store may vote at once. A node restarting from its saved
     // table with no store (a wiped disk, or a switch of --storage) holds none of the history
     // it may have acknowledged: it must sync before it counts (ZOOKEEPER-261).
@@ -40,7 +40,5 @@ export function createGroupStore(
     },
     ...(options.minFreeBytes === undefined ? {} : { minFreeBytes: options.minFreeBytes }),
   };
-  return options.kind === 'lmdb'
-    ? create(LmdbStorage, settings)
-    : create(WalStorage, { ...settings, path: `${settings.path}.wal` });
+  return options.kind === 'lmdb' ? create(LmdbStorage, settings) : create(WalStorage, settings);
 }

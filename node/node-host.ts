@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ComponentDefinition, type ComponentContext } from '../components/kernel/index.js';
 import { EventuallyPerfectFailureDetector, FailureDetector } from '../components/fd/index.js';
 import { Network } from '../components/network/network-port.js';
@@ -29,6 +28,7 @@ import { WatchService } from '../watch/watch-service.js';
 import { WatchStatusPort } from '../watch/watch-status-port.js';
 import { ReplicaStatusPort } from '../replica/replica-status-port.js';
 import { StatusBoard } from './cluster-status.js';
+import { appliedStatePath } from './group-data.js';
 import { createGroupStore } from './group-store.js';
 import { peerMessages } from './peer-messages.js';
 import { registerNetworkMetrics } from './network-metrics.js';
@@ -215,7 +215,7 @@ export class NodeHost extends ComponentDefinition {
       log: this.log,
     });
     this.storage = storage;
-    this.stateEnvironment = new LmdbStateEnvironment(join(this.init.dataDir, 'state'));
+    this.stateEnvironment = new LmdbStateEnvironment(appliedStatePath(this.init.dataDir));
     const replica = this.create(Replica, {
       ...defaults.replicaTiming(this.init.timing),
       ...(this.init.quotaBytes === undefined ? {} : { quotaBytes: this.init.quotaBytes }),

@@ -1,6 +1,5 @@
 // zabkv at one data set: one group of 3 nodes, preload, writes, reads, a follower's restart,
 // and a wiped follower's SNAP sync while writes go on.
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +9,7 @@ import { ZabkvClient } from '../../client/zabkv-client.js';
 import type { FormedCluster, GroupStatus } from '../../frontend/cluster-status.js';
 import type { LoadResult } from '../../loadgen/load-generator.js';
 import { ZabkvTarget } from '../../loadgen/load-target.js';
+import { wipeGroupData } from '../../node/group-data.js';
 import {
   NodeSampler,
   leaderChangesBetween,
@@ -171,8 +171,7 @@ export async function runZabkvScale(
     const during = measure(WRITES, others, stop.signal, victim);
     await sleep(1_000); // the load's warmup, so that its numbers start at the kill
     await cluster.kill(victim);
-    for (const part of ['group-0', 'group-0.wal', 'state'])
-      rmSync(join(dir, `node-${victim}`, part), { recursive: true, force: true });
+    wipeGroupData(join(dir, `node-${victim}`), 0);
     const wiped = performance.now();
     cluster.startNode(victim);
     const leaderUrl = urls[leader - 1]!;

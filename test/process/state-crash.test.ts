@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
@@ -9,6 +9,7 @@ import {
   Unavailable,
   ZabkvClient,
 } from '../../client/zabkv-client.js';
+import { wipeGroupData } from '../../node/group-data.js';
 import { CLI, clusterPorts, testDirectory, until } from './node-processes.js';
 
 // Issue 14: the applied state lives in lmdb beside the log. kill -9 at any moment (between a
@@ -124,9 +125,11 @@ describe('applied state in lmdb under kill -9', () => {
     const wiped = NODES.find((node) => node !== current)!;
     await cluster.kill(wiped);
     // Its group's log and applied state go; the lookup table stays (membership is fixed).
-    for (const part of ['group-0.wal', 'state']) {
-      rmSync(join(dataDir, `node-${wiped}`, part), { recursive: true, force: true });
-    }
+    wipeGroupData(join(dataDir, `node-${wiped}`), 0);
+    expect(readdirSync(join(dataDir, `node-${wiped}`)).sort()).toEqual([
+      'LOCK',
+      'lookup-table.json',
+    ]);
     await grown(acknowledged.size + 300);
     cluster.startNode(wiped);
     await pause(300);
