@@ -8,7 +8,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
  * `/cluster` and `/metrics` need a token that is not limited to a prefix, of any role: like
  * etcd, which lets any authenticated user read the cluster's status, but a token limited to a
  * prefix belongs to a tenant, who has no business seeing the other tenants' groups and key
- * ranges. `/livez` and `/readyz` need no token.
+ * ranges; `/ui/state` and `/ui/node` are status too. `/livez`, `/readyz` and the dashboard's page
+ * (`/ui` and its assets, which hold no data) need no token.
  */
 export type Role = 'read' | 'write' | 'admin';
 

@@ -113,8 +113,11 @@ export interface HttpFrontendInit {
 
 /** Methods that read: everything else on /kv/:key asks for write rights. */
 const READ_METHODS = new Set(['GET', 'HEAD']);
-/** Paths anyone may ask, token or not: health checks. */
-const OPEN_ROUTES = new Set(['/livez', '/readyz']);
+/**
+ * Paths anyone may ask, token or not: health checks, and the dashboard's page and assets (the
+ * same files for everyone, holding no data; its data, `/ui/state` and `/ui/node`, needs one).
+ */
+const OPEN_ROUTES = new Set(['/livez', '/readyz', '/ui', '/ui/assets/:name']);
 const REALM = 'Bearer realm="zabkv"';
 
 interface InFlight {

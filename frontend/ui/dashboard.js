@@ -1,5 +1,7 @@
 // The zabkv dashboard: polls /ui/state once a second and redraws. Plain browser script with
 // no build step; the charts are uPlot (served from its npm package at /ui/assets/uPlot.min.js).
+// With bearer tokens on, the page itself loads without one but its data needs one: a 401 or 403
+// asks for it, and it is kept in sessionStorage (this tab only) and sent on every poll.
 'use strict';
 
 (() => {
@@ -164,9 +166,43 @@
     drawEvents(state);
   }
 
+  const TOKEN_KEY = 'zabkv-token';
+
+  /** Polling stops until a token is entered: a refused one would only be refused again. */
+  function askForToken(status, sent) {
+    $('token-why').textContent =
+      status === 403
+        ? 'This token may not read the cluster status (it is limited to a key prefix): enter another.'
+        : sent
+          ? 'The token was refused: enter a valid one.'
+          : 'This cluster needs a bearer token to show its state.';
+    $('token-form').hidden = false;
+    $('connection').textContent = status === 403 ? 'token not allowed' : 'token needed';
+    $('connection').className = 'down';
+    $('token').focus();
+  }
+
+  $('token-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const token = $('token').value.trim();
+    if (token === '') return;
+    window.sessionStorage.setItem(TOKEN_KEY, token);
+    $('token').value = '';
+    $('token-form').hidden = true;
+    poll();
+  });
+
   async function poll() {
     try {
-      const response = await fetch('/ui/state', { cache: 'no-store' });
+      const token = window.sessionStorage.getItem(TOKEN_KEY);
+      const response = await fetch('/ui/state', {
+        cache: 'no-store',
+        headers: token === null ? {} : { authorization: `Bearer ${token}` },
+      });
+      if (response.status === 401 || response.status === 403) {
+        askForToken(response.status, token !== null);
+        return;
+      }
       if (!response.ok) throw new Error(`status ${response.status}`);
       draw(await response.json());
       $('connection').textContent = `updated ${new Date().toLocaleTimeString()}`;
