@@ -209,6 +209,8 @@ export class HttpFrontend extends ComponentDefinition {
   }
 
   protected override onStart(): void {
+    // The dashboard's timeline is kept from the start, not only while a page polls.
+    this.aggregator?.start();
     this.app.listen({ host: this.init.listen.host, port: this.init.listen.port }).then(
       () => {
         const address = this.app.server.address();

@@ -18,6 +18,8 @@ const SERIES_SEC = 300;
 const EVENTS_SHOWN = 100;
 /** A member that does not answer `/ui/node` within this is shown down. */
 const FETCH_TIMEOUT_MS = 800;
+/** How often the node samples its members with no page open (node up/down, their events). */
+export const UI_SAMPLE_EVERY_MS = 3_000;
 
 interface Known {
   /** By unix second. */
@@ -36,18 +38,33 @@ export interface UiAggregatorInit {
   /** The CA of the members' HTTPS certificates, when it is not a public one. */
   readonly ca?: Buffer;
   readonly now?: () => number;
+  /** Default UI_SAMPLE_EVERY_MS. */
+  readonly sampleEveryMs?: number;
+}
+
+/** A member's `/ui/node` answer; `answered` also when it refused the request (it is up). */
+interface Fetched {
+  readonly view: NodeUiView | null;
+  readonly answered: boolean;
 }
 
 /**
  * Assembles `/ui/state`: this node's own view and every other member's `/ui/node`, fetched
  * on each call (a member that does not answer is down, not its last answer repeated). Samples
  * and events are fetched incrementally and kept for the window, so a poll stays small.
+ *
+ * Between calls, once started, it samples the members on its own every few seconds, so that
+ * the timeline has nodes going down and coming back (and the members' elections and leaders)
+ * whether or not a page is open. That sampling has no caller's token: with tokens on, a member
+ * that answers 401 counts as up, and its events wait for the next page's poll.
  */
 export class UiAggregator {
   private readonly known = new Map<NodeId, Known>();
   private readonly events: UiEvent[] = [];
   private readonly dispatcher: Agent;
   private readonly now: () => number;
+  private sampler: NodeJS.Timeout | null = null;
+  private sampling = false;
 
   constructor(private readonly init: UiAggregatorInit) {
     this.now = init.now ?? Date.now;
@@ -59,9 +76,8 @@ export class UiAggregator {
 
   /** `authorization`: the caller's header, passed on to the members (same tokens). */
   async state(authorization?: string): Promise<UiState> {
-    const self = this.fetchOwn();
-    const status = self.status;
     const at = this.now();
+    const { status, views } = await this.refresh(authorization);
     if (!status.formed) {
       return {
         at,
@@ -73,15 +89,6 @@ export class UiAggregator {
         events: [...this.events],
       };
     }
-    const members = status.groups.flatMap((g) => g.members);
-    const views = new Map<NodeId, NodeUiView | null>();
-    await Promise.all(
-      members.map(async (member) => {
-        const view =
-          member.id === this.init.self ? self : await this.fetchMember(member, authorization);
-        views.set(member.id, this.remember(member.id, view));
-      }),
-    );
     return {
       at,
       node: this.init.self,
@@ -94,19 +101,59 @@ export class UiAggregator {
     };
   }
 
+  /** Samples every UI_SAMPLE_EVERY_MS from now on (one sample at a time) until close(). */
+  start(): void {
+    if (this.sampler !== null) return;
+    this.sampler = setInterval(() => {
+      if (this.sampling) return;
+      this.sampling = true;
+      void this.refresh()
+        .catch(() => {}) // a member's failure is its being down; nothing else can throw here
+        .finally(() => (this.sampling = false));
+    }, this.init.sampleEveryMs ?? UI_SAMPLE_EVERY_MS);
+    // Never what keeps a process alive.
+    this.sampler.unref();
+  }
+
+  /** The timeline as kept, oldest first (what `/ui/state` shows the end of). */
+  timeline(): readonly UiEvent[] {
+    return [...this.events];
+  }
+
   close(): Promise<void> {
+    if (this.sampler !== null) clearInterval(this.sampler);
+    this.sampler = null;
     return this.dispatcher.close();
+  }
+
+  /** This node's own view and every member's, merged into what is known. */
+  private async refresh(authorization?: string): Promise<{
+    status: NodeUiView['status'];
+    views: Map<NodeId, NodeUiView | null>;
+  }> {
+    const self = this.fetchOwn();
+    const status = self.status;
+    const views = new Map<NodeId, NodeUiView | null>();
+    if (!status.formed) return { status, views };
+    const members = status.groups.flatMap((g) => g.members);
+    await Promise.all(
+      members.map(async (member) => {
+        const fetched: Fetched =
+          member.id === this.init.self
+            ? { view: self, answered: true }
+            : await this.fetchMember(member, authorization);
+        views.set(member.id, this.remember(member.id, fetched));
+      }),
+    );
+    return { status, views };
   }
 
   private fetchOwn(): NodeUiView {
     return this.init.source.nodeView(this.known.get(this.init.self)?.since ?? 0);
   }
 
-  private async fetchMember(
-    member: MemberStatus,
-    authorization?: string,
-  ): Promise<NodeUiView | null> {
-    if (member.http === undefined) return null;
+  private async fetchMember(member: MemberStatus, authorization?: string): Promise<Fetched> {
+    if (member.http === undefined) return { view: null, answered: false };
     const since = this.known.get(member.id)?.since ?? 0;
     const url = `${this.init.scheme}://${member.http.host}:${member.http.port}/ui/node?since=${since}`;
     try {
@@ -118,22 +165,22 @@ export class UiAggregator {
       });
       if (response.statusCode !== 200) {
         await response.body.dump();
-        return null;
+        return { view: null, answered: response.statusCode === 401 || response.statusCode === 403 };
       }
-      return (await response.body.json()) as NodeUiView;
+      return { view: (await response.body.json()) as NodeUiView, answered: true };
     } catch {
-      return null;
+      return { view: null, answered: false };
     }
   }
 
   /** Merges a member's answer into what is known, and notes it going down or coming up. */
-  private remember(node: NodeId, view: NodeUiView | null): NodeUiView | null {
+  private remember(node: NodeId, { view, answered }: Fetched): NodeUiView | null {
     let known = this.known.get(node);
     if (known === undefined) {
       known = { samples: new Map(), since: 0, up: null, view: null };
       this.known.set(node, known);
     }
-    const up = view !== null;
+    const up = answered;
     if (known.up !== null && known.up !== up) {
       this.addEvents([
         {
