@@ -2,6 +2,7 @@
 // keys of 100 B), and optionally etcd and ZooKeeper at 1M keys. Writes the Scale section of
 // BENCHMARKS.md and docs/bench/scale-*.svg.
 //   npm run bench:scale -- [--keys 10000,1000000] [--big] [--duration 20] [--compare]
+//     [--compare-keys 1000000]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -14,11 +15,17 @@ import { runZabkvScale, type ScaleRun, type ScaleSettings } from './scale/zabkv-
 
 const VALUE_SIZE = 100;
 const BIG: DataSet = { keys: 100_000, valueSize: 10_000 };
-const COMPARE: DataSet = { keys: 1_000_000, valueSize: VALUE_SIZE };
+const COMPARE_KEYS = 1_000_000;
 
 function positive(value: string): number {
   const x = Number(value);
   if (!(x > 0)) throw new InvalidArgumentError('must be a positive number');
+  return x;
+}
+
+function positiveInteger(value: string): number {
+  const x = Number(value);
+  if (!(Number.isInteger(x) && x > 0)) throw new InvalidArgumentError('must be a positive integer');
   return x;
 }
 
@@ -53,7 +60,13 @@ const options = new Command()
   .option('--duration <s>', 'seconds of each load phase', positive, 20)
   .option('--clients <n>', 'closed-loop clients of each load phase', positive, 64)
   .option('--preload-writers <n>', 'concurrent writers of the preload', positive, 128)
-  .option('--compare', 'also etcd and ZooKeeper at 1M keys (slow preloads)', false)
+  .option('--compare', 'also etcd and ZooKeeper (slow preloads)', false)
+  .option(
+    '--compare-keys <n>',
+    'keys of 100-byte values for etcd and ZooKeeper',
+    positiveInteger,
+    COMPARE_KEYS,
+  )
   .option('--log-level <level>', "the nodes' LOG_LEVEL", 'warn')
   .option('--keep', 'keep the data directories (node logs) for inspection', false)
   .parse()
@@ -64,6 +77,7 @@ const options = new Command()
     clients: number;
     preloadWriters: number;
     compare: boolean;
+    compareKeys: number;
     keep: boolean;
     logLevel: string;
   }>();
@@ -74,6 +88,7 @@ const settings: ScaleSettings = {
   preloadWriters: options.preloadWriters,
   logLevel: options.logLevel,
 };
+const compared: DataSet = { keys: options.compareKeys, valueSize: VALUE_SIZE };
 const dataSets: DataSet[] = [
   ...options.keys.map((keys) => ({ keys, valueSize: VALUE_SIZE })),
   ...(options.big ? [BIG] : []),
@@ -123,8 +138,18 @@ try {
         console.log(`${system}: not installed (${binary}), skipped`);
         continue;
       }
-      console.log(`${system}, ${dataLabel(COMPARE)}`);
-      runs.push(await runExternalScale(system, join(root, system), COMPARE, settings));
+      console.log(`${system}, ${dataLabel(compared)}`);
+      // One system failing (a port taken, a JVM out of memory) must not cost the other's row
+      // after a long run; its processes are stopped by then.
+      try {
+        runs.push(await runExternalScale(system, join(root, system), compared, settings));
+      } catch (error) {
+        console.error(
+          `${system} failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+        process.exitCode = 1;
+        continue;
+      }
       await report();
     }
   }

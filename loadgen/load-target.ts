@@ -8,6 +8,11 @@ export interface LoadTarget {
   /** The value, or null when the key has none. */
   get(key: string, consistency: 'linearizable' | 'stale'): Promise<Buffer | null>;
   close(): Promise<void>;
+  /**
+   * Writes `value` under every key in one request, for preloads only (the load generator
+   * measures single puts); absent where the store has no multi-key write.
+   */
+  putMany?(keys: readonly string[], value: Buffer): Promise<void>;
 }
 
 export class ZabkvTarget implements LoadTarget {
@@ -57,6 +62,14 @@ export class EtcdTarget implements LoadTarget {
 
   async put(key: string, value: Buffer): Promise<void> {
     await this.post('/v3/kv/put', { key: b64(key), value: value.toString('base64') });
+  }
+
+  /** One transaction of puts (etcd allows 128 operations per transaction by default). */
+  async putMany(keys: readonly string[], value: Buffer): Promise<void> {
+    const encoded = value.toString('base64');
+    await this.post('/v3/kv/txn', {
+      success: keys.map((key) => ({ requestPut: { key: b64(key), value: encoded } })),
+    });
   }
 
   async get(key: string, consistency: 'linearizable' | 'stale'): Promise<Buffer | null> {
@@ -110,6 +123,10 @@ interface ZooKeeperClient {
 type ZooKeeperClass = new (config: Record<string, unknown>) => ZooKeeperClient;
 
 const ZNODE_ROOT = '/zabkv-bench';
+/** How the client rejects a create of an existing znode: `${rc} ${text}`, ZNODEEXISTS = -110. */
+const ZNODE_EXISTS = '-110 ';
+/** Creates in flight while preparing the znodes. */
+const CREATES_IN_FLIGHT = 1_024;
 /** Ensembles (and key spaces) whose znodes this process already created. */
 const prepared = new Set<string>();
 
@@ -156,28 +173,46 @@ export class ZooKeeperTarget implements LoadTarget {
     const target = new ZooKeeperTarget(clients);
     const ensemble = `${config.connect}/${keySpace}`;
     if (!prepared.has(ensemble)) {
-      await target.prepare(keySpace);
+      try {
+        await target.prepare(keySpace);
+      } catch (error) {
+        await target.close();
+        throw error;
+      }
       prepared.add(ensemble);
     }
     return target;
   }
 
-  /** One znode per key, created once (an existing one is fine). */
+  /**
+   * One znode per key, created once: an existing one is fine, any other failure (a connection
+   * lost while the ensemble settles) is retried.
+   */
   private async prepare(keySpace: number): Promise<void> {
-    const create = async (path: string) => {
-      try {
-        await this.session().create(path, '', 0);
-      } catch {
-        // already there
+    let failures = 0;
+    const create = async (path: string): Promise<void> => {
+      for (;;) {
+        try {
+          await this.session().create(path, '', 0);
+          return;
+        } catch (error) {
+          const message = (error as Error).message;
+          if (message.startsWith(ZNODE_EXISTS)) return;
+          if (++failures > keySpace)
+            throw new Error(`creating znodes: more failures than keys, the last: ${message}`, {
+              cause: error,
+            });
+        }
       }
     };
     await create(ZNODE_ROOT);
-    for (let from = 0; from < keySpace; from += 500) {
-      const batch = [];
-      for (let i = from; i < Math.min(keySpace, from + 500); i++)
-        batch.push(create(`${ZNODE_ROOT}/key-${i}`));
-      await Promise.all(batch);
-    }
+    // A sliding window, not lockstep batches: ZooKeeper commits many creates per fsync when
+    // they arrive together, and no create waits for the slowest of a batch.
+    let next = 0;
+    const creator = async (): Promise<void> => {
+      while (next < keySpace) await create(`${ZNODE_ROOT}/key-${next++}`);
+    };
+    await Promise.all(Array.from({ length: Math.min(keySpace, CREATES_IN_FLIGHT) }, creator));
   }
 
   private session(): ZooKeeperClient {

@@ -3,13 +3,17 @@ import type { LoadTarget } from '../../loadgen/load-target.js';
 
 export interface Preload {
   readonly seconds: number;
-  /** Writes that failed and were retried (every key is written in the end). */
+  /** Requests that failed and were retried (every key is written in the end). */
   readonly errors: number;
 }
 
+/** Keys per request where the target can write several at once (etcd's limit is 128). */
+const BATCH = 100;
+
 /**
  * Writes `key-0 … key-(keys-1)` once each (the names the load generator picks), `writers`
- * at a time; a failed write is retried, so the data set is whole when this resolves.
+ * requests at a time, each of one key or, where the target has `putMany`, of BATCH keys; a
+ * failed request is retried, so the data set is whole when this resolves.
  */
 export async function preload(
   target: LoadTarget,
@@ -19,6 +23,9 @@ export async function preload(
   onProgress: (written: number) => void,
 ): Promise<Preload> {
   const value = Buffer.alloc(valueSize, 'p');
+  const batch = target.putMany === undefined ? 1 : BATCH;
+  const write = (names: string[]): Promise<void> =>
+    names.length === 1 ? target.put(names[0]!, value) : target.putMany!(names, value);
   const started = performance.now();
   let next = 0;
   let written = 0;
@@ -26,11 +33,13 @@ export async function preload(
   const progress = setInterval(() => onProgress(written), 5_000);
   const writer = async (): Promise<void> => {
     while (next < keys) {
-      const key = `key-${next++}`;
+      const from = next;
+      next = Math.min(keys, next + batch);
+      const names = Array.from({ length: next - from }, (_, i) => `key-${from + i}`);
       for (;;) {
         try {
-          await target.put(key, value);
-          written++;
+          await write(names);
+          written += names.length;
           break;
         } catch {
           errors++;

@@ -14,6 +14,50 @@ export interface ExternalCluster {
   stop(): Promise<void>;
 }
 
+/** SIGTERM, then SIGKILL for any process still there after `graceMs` (a JVM stuck in GC). */
+async function stopAll(processes: readonly ChildProcess[], graceMs = 15_000): Promise<void> {
+  const kill = setTimeout(() => {
+    for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }, graceMs);
+  try {
+    await terminate(processes);
+  } finally {
+    clearTimeout(kill);
+  }
+}
+
+/**
+ * Waits for every client port. A process that exits meanwhile (a port already taken) fails
+ * the start at once, naming its log; on any failure all of them are stopped before the error
+ * propagates, so none outlives the benchmark.
+ */
+async function untilStarted(
+  processes: readonly ChildProcess[],
+  logs: readonly string[],
+  ports: readonly number[],
+  timeoutMs: number,
+): Promise<void> {
+  const exited = processes.map(
+    (p, i) =>
+      new Promise<never>((_, reject) =>
+        p.once('exit', (code, signal) =>
+          reject(new Error(`exited (${signal ?? code}) while starting; see ${logs[i]}`)),
+        ),
+      ),
+  );
+  const opened = Promise.all(ports.map((port) => untilPortOpen(port, timeoutMs)));
+  try {
+    await Promise.race([opened, ...exited]);
+  } catch (error) {
+    await stopAll(processes);
+    throw error;
+  } finally {
+    // The losing promises: their rejections are expected, not unhandled.
+    for (const e of exited) e.catch(() => {});
+    opened.catch(() => {});
+  }
+}
+
 async function untilPortOpen(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -36,8 +80,9 @@ export async function startEtcd(dir: string, firstClientPort = 23_791): Promise<
   }));
   const initial = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
   mkdirSync(dir, { recursive: true });
-  const processes = members.map((m) => {
-    const log = openSync(join(dir, `${m.name}.log`), 'a');
+  const logs = members.map((m) => join(dir, `${m.name}.log`));
+  const processes = members.map((m, i) => {
+    const log = openSync(logs[i]!, 'a');
     return spawn(
       'etcd',
       [
@@ -63,12 +108,17 @@ export async function startEtcd(dir: string, firstClientPort = 23_791): Promise<
       { stdio: ['ignore', log, log] },
     );
   });
-  await Promise.all(members.map((m) => untilPortOpen(m.client, 30_000)));
+  await untilStarted(
+    processes,
+    logs,
+    members.map((m) => m.client),
+    30_000,
+  );
   return {
     name: 'etcd',
     endpoints: members.map((m) => `http://127.0.0.1:${m.client}`),
     processes,
-    stop: () => terminate(processes),
+    stop: () => stopAll(processes),
   };
 }
 
@@ -76,11 +126,13 @@ export async function startEtcd(dir: string, firstClientPort = 23_791): Promise<
 export async function startZooKeeper(
   dir: string,
   firstClientPort = 21_811,
+  heapMiB = 512,
 ): Promise<ExternalCluster> {
   const servers = [1, 2, 3];
   const lines = servers.map(
     (id) => `server.${id}=127.0.0.1:${firstClientPort + 100 + id}:${firstClientPort + 200 + id}`,
   );
+  const logs = servers.map((id) => join(dir, `zk${id}`, 'server.log'));
   const processes = servers.map((id) => {
     const home = join(dir, `zk${id}`);
     mkdirSync(home, { recursive: true });
@@ -100,25 +152,33 @@ export async function startZooKeeper(
         ...lines,
       ].join('\n') + '\n',
     );
-    const log = openSync(join(home, 'server.log'), 'a');
+    const log = openSync(logs[id - 1]!, 'a');
     return spawn(
       'java',
       [
-        '-Xmx512m',
+        `-Xmx${heapMiB}m`,
         `-Dzookeeper.log.dir=${home}`,
+        // Debian's zookeeper.jar has no slf4j binding, so without slf4j-simple it logs nothing,
+        // not even why it did not start.
+        '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
         '-cp',
-        '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar',
+        '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar',
         'org.apache.zookeeper.server.quorum.QuorumPeerMain',
         config,
       ],
       { stdio: ['ignore', log, log] },
     );
   });
-  await Promise.all(servers.map((id) => untilPortOpen(firstClientPort + id - 1, 60_000)));
+  await untilStarted(
+    processes,
+    logs,
+    servers.map((id) => firstClientPort + id - 1),
+    60_000,
+  );
   return {
     name: 'zookeeper',
     endpoints: servers.map((id) => `127.0.0.1:${firstClientPort + id - 1}`),
     processes,
-    stop: () => terminate(processes),
+    stop: () => stopAll(processes),
   };
 }
