@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { exitOnSignals } from '../client/process-exit.js';
 import { runExternalScale } from './scale/external-scale.js';
 import type { DataSet } from './scale/phase.js';
 import { dataLabel, table, verdict, writeScaleSection } from './scale/section.js';
@@ -120,6 +121,16 @@ async function report(): Promise<void> {
 }
 
 const root = mkdtempSync(join(tmpdir(), 'zabkv-scale-'));
+// Ctrl-C or a kill: every node and server is killed on the way out (killOnExit), and the data
+// directories go too, as after a failed phase.
+exitOnSignals();
+process.once('exit', () => {
+  try {
+    if (!options.keep) rmSync(root, { recursive: true, force: true });
+  } catch {
+    console.error(`could not remove ${root}`);
+  }
+});
 const runs: ScaleRun[] = [];
 try {
   for (const data of dataSets) {

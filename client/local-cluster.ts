@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { makePrivateDirectory, PRIVATE_FILE_MODE } from '../components/private-file.js';
 import { makeClusterCerts } from './cluster-certs.js';
-import { terminate } from './process-exit.js';
+import { killOnExit, terminate } from './process-exit.js';
 
 export interface LocalClusterOptions {
   readonly nodes: number;
@@ -103,7 +103,7 @@ export class LocalCluster {
       ],
       { stdio: ['ignore', log, log], env: { ...process.env, ...this.options.env } },
     );
-    this.children.set(node, child);
+    this.children.set(node, killOnExit(child));
     child.once('exit', (code, signal) => {
       if (this.children.get(node) === child) this.children.delete(node);
       this.onNodeExit?.(node, code, signal);

@@ -14,3 +14,30 @@ export async function terminate(processes: Iterable<ChildProcess>): Promise<void
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(exits);
 }
+
+/** Children that must not outlive this process, whatever way it ends. */
+const owned = new Set<ChildProcess>();
+
+/**
+ * Kills `child` (SIGKILL) if it is still running when this process exits, even through an
+ * uncaught exception or process.exit(), which skip every `finally`: a benchmark that dies must
+ * not leave servers holding its ports and cores. A signal's default action skips 'exit' too,
+ * so a script that owns children turns SIGINT and SIGTERM into an exit (exitOnSignals).
+ */
+export function killOnExit(child: ChildProcess): ChildProcess {
+  if (owned.size === 0) process.once('exit', killOwned);
+  owned.add(child);
+  child.once('exit', () => owned.delete(child));
+  return child;
+}
+
+function killOwned(): void {
+  for (const child of owned) child.kill('SIGKILL');
+  owned.clear();
+}
+
+/** SIGINT and SIGTERM end the process through process.exit, so that killOnExit applies. */
+export function exitOnSignals(): void {
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
+}

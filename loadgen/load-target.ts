@@ -125,6 +125,7 @@ type ZooKeeperClass = new (config: Record<string, unknown>) => ZooKeeperClient;
 const ZNODE_ROOT = '/zabkv-bench';
 /** How the client rejects a create of an existing znode: `${rc} ${text}`, ZNODEEXISTS = -110. */
 const ZNODE_EXISTS = '-110 ';
+const CONNECT_TIMEOUT_MS = 60_000;
 /** Creates in flight while preparing the znodes. */
 const CREATES_IN_FLIGHT = 1_024;
 /** Ensembles (and key spaces) whose znodes this process already created. */
@@ -145,6 +146,7 @@ export class ZooKeeperTarget implements LoadTarget {
     hosts: readonly string[],
     sessions: number,
     keySpace: number,
+    onCreated?: (created: number) => void,
   ): Promise<ZooKeeperTarget> {
     let ZooKeeper: ZooKeeperClass;
     try {
@@ -161,20 +163,36 @@ export class ZooKeeperTarget implements LoadTarget {
       debug_level: 1,
       host_order_deterministic: false,
     };
-    const clients = await Promise.all(
-      Array.from({ length: Math.max(1, sessions) }, async () => {
-        const client = new ZooKeeper(config);
-        const connected = new Promise<void>((resolve) => client.on('connect', resolve));
-        client.init(config);
-        await connected;
-        return client;
-      }),
-    );
+    // The client retries forever on its own, so an ensemble that never forms would hang here.
+    const clients = Array.from({ length: Math.max(1, sessions) }, () => new ZooKeeper(config));
     const target = new ZooKeeperTarget(clients);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.all(
+          clients.map((client) => {
+            const connected = new Promise<void>((resolve) => client.on('connect', resolve));
+            client.init(config);
+            return connected;
+          }),
+        ),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no ZooKeeper session in ${CONNECT_TIMEOUT_MS} ms`)),
+            CONNECT_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (error) {
+      await target.close();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
     const ensemble = `${config.connect}/${keySpace}`;
     if (!prepared.has(ensemble)) {
       try {
-        await target.prepare(keySpace);
+        await target.prepare(keySpace, onCreated);
       } catch (error) {
         await target.close();
         throw error;
@@ -188,8 +206,12 @@ export class ZooKeeperTarget implements LoadTarget {
    * One znode per key, created once: an existing one is fine, any other failure (a connection
    * lost while the ensemble settles) is retried.
    */
-  private async prepare(keySpace: number): Promise<void> {
+  private async prepare(
+    keySpace: number,
+    onCreated: (created: number) => void = () => {},
+  ): Promise<void> {
     let failures = 0;
+    let created = 0;
     const create = async (path: string): Promise<void> => {
       for (;;) {
         try {
@@ -210,9 +232,17 @@ export class ZooKeeperTarget implements LoadTarget {
     // they arrive together, and no create waits for the slowest of a batch.
     let next = 0;
     const creator = async (): Promise<void> => {
-      while (next < keySpace) await create(`${ZNODE_ROOT}/key-${next++}`);
+      while (next < keySpace) {
+        await create(`${ZNODE_ROOT}/key-${next++}`);
+        created++;
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(keySpace, CREATES_IN_FLIGHT) }, creator));
+    const progress = setInterval(() => onCreated(created), 5_000);
+    try {
+      await Promise.all(Array.from({ length: Math.min(keySpace, CREATES_IN_FLIGHT) }, creator));
+    } finally {
+      clearInterval(progress);
+    }
   }
 
   private session(): ZooKeeperClient {

@@ -51,7 +51,9 @@ async function loadZooKeeper(
   data: DataSet,
 ): Promise<{ target: LoadTarget; loaded: Preload }> {
   const started = performance.now();
-  const target = await ZooKeeperTarget.connect(endpoints, ZOOKEEPER_SESSIONS, data.keys);
+  const target = await ZooKeeperTarget.connect(endpoints, ZOOKEEPER_SESSIONS, data.keys, (n) =>
+    console.log(`  zookeeper preload: ${n.toLocaleString('en-US')}`),
+  );
   return { target, loaded: { seconds: (performance.now() - started) / 1000, errors: 0 } };
 }
 

@@ -3,7 +3,7 @@ import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { terminate } from '../../client/process-exit.js';
+import { killOnExit, terminate } from '../../client/process-exit.js';
 
 /** A 3-node cluster of another system on loopback, for side-by-side benchmarks. */
 export interface ExternalCluster {
@@ -71,6 +71,31 @@ async function untilPortOpen(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
+/** The reply of ZooKeeper's `srvr` four-letter command on `port` ('' when it cannot connect). */
+function srvr(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let reply = '';
+    const socket = connect(port, '127.0.0.1', () => socket.end('srvr'));
+    socket.setTimeout(2_000, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => (reply += chunk.toString()));
+    socket.on('close', () => resolve(reply));
+    socket.on('error', () => resolve(''));
+  });
+}
+
+/**
+ * A server's client port opens before the ensemble has elected a leader; until then it drops
+ * every session (and the client logs each drop), so wait until it says it leads or follows.
+ */
+async function untilServing(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await srvr(port)).includes('Mode:')) {
+    if (Date.now() > deadline)
+      throw new Error(`ZooKeeper on port ${port} not serving after ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
 /** etcd from Debian (`etcd-server`), 3 members, default settings (fsync on every commit). */
 export async function startEtcd(dir: string, firstClientPort = 23_791): Promise<ExternalCluster> {
   const members = [0, 1, 2].map((i) => ({
@@ -83,29 +108,31 @@ export async function startEtcd(dir: string, firstClientPort = 23_791): Promise<
   const logs = members.map((m) => join(dir, `${m.name}.log`));
   const processes = members.map((m, i) => {
     const log = openSync(logs[i]!, 'a');
-    return spawn(
-      'etcd',
-      [
-        '--name',
-        m.name,
-        '--data-dir',
-        join(dir, m.name),
-        '--listen-client-urls',
-        `http://127.0.0.1:${m.client}`,
-        '--advertise-client-urls',
-        `http://127.0.0.1:${m.client}`,
-        '--listen-peer-urls',
-        `http://127.0.0.1:${m.peer}`,
-        '--initial-advertise-peer-urls',
-        `http://127.0.0.1:${m.peer}`,
-        '--initial-cluster',
-        initial,
-        '--initial-cluster-state',
-        'new',
-        '--initial-cluster-token',
-        'zabkv-bench',
-      ],
-      { stdio: ['ignore', log, log] },
+    return killOnExit(
+      spawn(
+        'etcd',
+        [
+          '--name',
+          m.name,
+          '--data-dir',
+          join(dir, m.name),
+          '--listen-client-urls',
+          `http://127.0.0.1:${m.client}`,
+          '--advertise-client-urls',
+          `http://127.0.0.1:${m.client}`,
+          '--listen-peer-urls',
+          `http://127.0.0.1:${m.peer}`,
+          '--initial-advertise-peer-urls',
+          `http://127.0.0.1:${m.peer}`,
+          '--initial-cluster',
+          initial,
+          '--initial-cluster-state',
+          'new',
+          '--initial-cluster-token',
+          'zabkv-bench',
+        ],
+        { stdio: ['ignore', log, log] },
+      ),
     );
   });
   await untilStarted(
@@ -153,20 +180,22 @@ export async function startZooKeeper(
       ].join('\n') + '\n',
     );
     const log = openSync(logs[id - 1]!, 'a');
-    return spawn(
-      'java',
-      [
-        `-Xmx${heapMiB}m`,
-        `-Dzookeeper.log.dir=${home}`,
-        // Debian's zookeeper.jar has no slf4j binding, so without slf4j-simple it logs nothing,
-        // not even why it did not start.
-        '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
-        '-cp',
-        '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar',
-        'org.apache.zookeeper.server.quorum.QuorumPeerMain',
-        config,
-      ],
-      { stdio: ['ignore', log, log] },
+    return killOnExit(
+      spawn(
+        'java',
+        [
+          `-Xmx${heapMiB}m`,
+          `-Dzookeeper.log.dir=${home}`,
+          // Debian's zookeeper.jar has no slf4j binding, so without slf4j-simple it logs nothing,
+          // not even why it did not start.
+          '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+          '-cp',
+          '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar',
+          'org.apache.zookeeper.server.quorum.QuorumPeerMain',
+          config,
+        ],
+        { stdio: ['ignore', log, log] },
+      ),
     );
   });
   await untilStarted(
@@ -175,6 +204,12 @@ export async function startZooKeeper(
     servers.map((id) => firstClientPort + id - 1),
     60_000,
   );
+  try {
+    await Promise.all(servers.map((id) => untilServing(firstClientPort + id - 1, 60_000)));
+  } catch (error) {
+    await stopAll(processes);
+    throw error;
+  }
   return {
     name: 'zookeeper',
     endpoints: servers.map((id) => `127.0.0.1:${firstClientPort + id - 1}`),
