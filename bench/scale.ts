@@ -1,7 +1,8 @@
 // Issue 14's scale benchmark: one group of 3 nodes at growing data sets (default 10k and 1M
 // keys of 100 B), and optionally etcd and ZooKeeper at 1M keys. Writes the Scale section of
 // BENCHMARKS.md and docs/bench/scale-*.svg.
-//   npm run bench:scale -- [--keys 10000,1000000] [--big] [--duration 20] [--compare]
+//   npm run bench:scale -- [--keys 10000,1000000] [--big] [--duration 20] [--read-duration 20]
+//                          [--compare] [--compare-keys 1000000]
 //     [--compare-keys 1000000]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -58,7 +59,8 @@ const options = new Command()
     [10_000, 1_000_000],
   )
   .option('--big', 'also 100k keys of 10 KB (1 GB)', false)
-  .option('--duration <s>', 'seconds of each load phase', positive, 20)
+  .option('--duration <s>', 'seconds of each write phase (and read phase)', positive, 20)
+  .option('--read-duration <s>', 'seconds of each read phase (default: --duration)', positive)
   .option('--clients <n>', 'closed-loop clients of each load phase', positive, 64)
   .option('--preload-writers <n>', 'concurrent writers of the preload', positive, 128)
   .option('--compare', 'also etcd and ZooKeeper (slow preloads)', false)
@@ -75,6 +77,7 @@ const options = new Command()
     keys: number[];
     big: boolean;
     duration: number;
+    readDuration?: number;
     clients: number;
     preloadWriters: number;
     compare: boolean;
@@ -86,6 +89,7 @@ const options = new Command()
 const settings: ScaleSettings = {
   clients: options.clients,
   durationSec: options.duration,
+  readDurationSec: options.readDuration ?? options.duration,
   preloadWriters: options.preloadWriters,
   logLevel: options.logLevel,
 };
@@ -115,8 +119,7 @@ async function report(): Promise<void> {
     runs,
     command,
     `${startLoad} at the start, ${loadAverage()} at the end`,
-    settings.durationSec,
-    settings.preloadWriters,
+    settings,
   );
 }
 

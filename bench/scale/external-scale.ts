@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EtcdTarget, ZooKeeperTarget, type LoadTarget } from '../../loadgen/load-target.js';
 import { startEtcd, startZooKeeper, type ExternalCluster } from '../systems/external-clusters.js';
-import { READS, WRITES, errorCount, runPhase, type DataSet, type Workload } from './phase.js';
+import {
+  READS,
+  WRITES,
+  errorCount,
+  phaseSeconds,
+  runPhase,
+  type DataSet,
+  type Workload,
+} from './phase.js';
 import { preload, type Preload } from './preload.js';
 import type { Measured, ScaleRun, ScaleSettings } from './zabkv-scale.js';
 
@@ -24,7 +32,8 @@ async function measure(
   workload: Workload,
   settings: ScaleSettings,
 ): Promise<Measured> {
-  const result = await runPhase({ target, data, workload, ...settings });
+  const durationSec = phaseSeconds(workload, settings);
+  const result = await runPhase({ target, data, workload, ...settings, durationSec });
   return { result, errors: errorCount(result), leaderChanges: null };
 }
 

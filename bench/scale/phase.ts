@@ -21,6 +21,17 @@ export interface Phase {
   readonly leaderChanges: number | null;
 }
 
+/**
+ * How long `workload` runs: the write phase carries the issue's targets (5 minutes of 64
+ * writers), so a long run may keep the read phase shorter.
+ */
+export function phaseSeconds(
+  workload: Workload,
+  durations: { readonly durationSec: number; readonly readDurationSec: number },
+): number {
+  return workload === READS ? durations.readDurationSec : durations.durationSec;
+}
+
 export interface PhaseOptions {
   readonly target: LoadTarget;
   readonly data: DataSet;

@@ -3,7 +3,7 @@
 import { latencyDistributionSvg, throughputTimelineSvg } from '../../loadgen/plots/index.js';
 import { writeBenchmarkSection, writePlot } from '../report.js';
 import type { DataSet } from './phase.js';
-import type { Measured, ScaleRun } from './zabkv-scale.js';
+import type { Measured, ScaleRun, ScaleSettings } from './zabkv-scale.js';
 
 const MIB = 2 ** 20;
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -121,8 +121,7 @@ export async function writeScaleSection(
   runs: readonly ScaleRun[],
   command: string,
   loadAverage: string,
-  durationSec: number,
-  preloadWriters: number,
+  settings: ScaleSettings,
 ): Promise<void> {
   writeBenchmarkSection(
     'scale',
@@ -132,8 +131,9 @@ export async function writeScaleSection(
       `Load average (1, 5, 15 min): ${loadAverage} (2 cores, shared with other work).`,
       '',
       `One group of 3 nodes (\`--nodes 3 --replication 3\`, default settings, fsync on), loopback.`,
-      `Preload: every key written once by ${preloadWriters} concurrent writers over keep-alive. Then 64`,
-      `closed-loop clients for ${durationSec} s each: writes only, then 90 % linearizable reads`,
+      `Preload: every key written once by ${settings.preloadWriters} concurrent writers over keep-alive.`,
+      `Then ${settings.clients} closed-loop clients: writes only for ${settings.durationSec} s, then 90 %`,
+      `linearizable reads for ${settings.readDurationSec} s`,
       '(uniform keys over the whole data set). Leader changes: the most any node counted',
       '(`zabkv_leader_changes_seen_total`) during the phase. Heap, RSS and event-loop delay:',
       "each node's /metrics every second over the whole run, the max. Restart to ready: a",

@@ -16,7 +16,15 @@ import {
   leaderChangesSeen,
   type NodeMaxima,
 } from './node-sampler.js';
-import { READS, WRITES, errorCount, runPhase, type DataSet, type Workload } from './phase.js';
+import {
+  READS,
+  WRITES,
+  errorCount,
+  phaseSeconds,
+  runPhase,
+  type DataSet,
+  type Workload,
+} from './phase.js';
 import { preload, type Preload } from './preload.js';
 
 export interface Measured {
@@ -49,7 +57,10 @@ export interface ScaleRun {
 
 export interface ScaleSettings {
   readonly clients: number;
+  /** Seconds of each write phase. */
   readonly durationSec: number;
+  /** Seconds of each read phase. */
+  readonly readDurationSec: number;
   readonly preloadWriters: number;
   /** The nodes' LOG_LEVEL (info shows elections and syncs in the node logs). */
   readonly logLevel: string;
@@ -112,7 +123,7 @@ export async function runZabkvScale(
           data,
           workload,
           clients: settings.clients,
-          durationSec: stop === undefined ? settings.durationSec : PATIENCE_MS / 1000,
+          durationSec: stop === undefined ? phaseSeconds(workload, settings) : PATIENCE_MS / 1000,
           ...(stop === undefined ? {} : { stop }),
         });
         const after = await leaderChangesSeen(urls);
