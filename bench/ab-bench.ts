@@ -1,0 +1,200 @@
+// `npm run bench:ab -- --base <rev>`: the working tree's build against another commit's, on
+// the same machine in the same run, taking turns (this 2-core machine is shared and drifts by
+// tens of per cent within minutes: only ratios measured side by side mean anything).
+//   npm run bench:ab -- --base 62cc226 [--head <rev>] [--clients 1,16,64] [--duration 5]
+//                       [--rounds 3] [--read-ratio 0]
+// Each side is built in a temporary git worktree (the head too, when --head is given; else the
+// working tree's dist/), and starts its 3-node cluster with its own LocalCluster and node
+// command, so commits from before the layout change work too. The load is always this tree's
+// generator. Prints a table of medians and the head/base ratio; writes nothing.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { runLoad, type LoadResult } from '../loadgen/load-generator.js';
+import { ZabkvTarget } from '../loadgen/load-target.js';
+import { machineDescription, median } from './report.js';
+
+/** What this tool needs of any commit's client/local-cluster.js. */
+interface ClusterLike {
+  start(): void;
+  ready(timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+interface ClusterModule {
+  LocalCluster: new (options: Record<string, unknown>) => ClusterLike;
+  httpUrl: (options: { firstHttpPort: number }, node: number) => string;
+}
+
+interface Side {
+  readonly label: string;
+  /** The dist/ folder of its build. */
+  readonly dist: string;
+  /** Its node command, relative to dist/ (cli/cli.js since the layout change). */
+  readonly cli: string;
+}
+
+function counts(value: string): number[] {
+  return value.split(',').map((part) => {
+    const x = Number(part.trim());
+    if (!(Number.isInteger(x) && x > 0))
+      throw new InvalidArgumentError(`"${part}" is not a positive integer`);
+    return x;
+  });
+}
+
+function positive(value: string): number {
+  const x = Number(value);
+  if (!(x > 0)) throw new InvalidArgumentError('must be a positive number');
+  return x;
+}
+
+function ratio(value: string): number {
+  const x = Number(value);
+  if (!(x >= 0 && x <= 1)) throw new InvalidArgumentError('must be between 0 and 1');
+  return x;
+}
+
+const options = new Command()
+  .requiredOption('--base <rev>', 'the commit to compare against')
+  .option('--head <rev>', "the commit to measure (default: the working tree's build)")
+  .option('--clients <list>', 'closed-loop clients, comma-separated', counts, [1, 16, 64])
+  .option('--duration <s>', 'seconds of each measurement', positive, 5)
+  .option('--rounds <n>', 'measurements per side and client count', positive, 3)
+  .option('--read-ratio <f>', 'fraction of linearizable reads', ratio, 0)
+  .parse()
+  .opts<{
+    base: string;
+    head?: string;
+    clients: number[];
+    duration: number;
+    rounds: number;
+    readRatio: number;
+  }>();
+
+const git = (...args: string[]): string =>
+  execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+
+const scratch = mkdtempSync(join(tmpdir(), 'zabkv-ab-'));
+const worktrees: string[] = [];
+
+/** Builds `rev` in a worktree of its own (node_modules shared with this tree). */
+function buildCommit(rev: string): Side {
+  const commit = git('rev-parse', '--short', rev);
+  const dir = join(scratch, commit);
+  git('worktree', 'add', '--detach', dir, commit);
+  worktrees.push(dir);
+  symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
+  console.log(`building ${commit} …`);
+  execFileSync(
+    process.execPath,
+    [resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: dir,
+      stdio: 'inherit',
+    },
+  );
+  return sideOf(commit, join(dir, 'dist'));
+}
+
+function sideOf(label: string, dist: string): Side {
+  // The node command moved from client/cli.js to cli/cli.js with the layout change.
+  const cli = existsSync(join(dist, 'cli/cli.js')) ? 'cli/cli.js' : 'client/cli.js';
+  return { label, dist, cli };
+}
+
+/** One cluster of `side`, measured at every client count. */
+async function measure(side: Side): Promise<Map<number, LoadResult>> {
+  const module = (await import(
+    pathToFileURL(join(side.dist, 'client/local-cluster.js')).href
+  )) as ClusterModule;
+  const dataDir = mkdtempSync(join(scratch, 'data-'));
+  const clusterOptions = {
+    nodes: 3,
+    replication: 3,
+    dataDir,
+    firstHttpPort: 29_101,
+    firstPeerPort: 29_201,
+    cli: join(side.dist, side.cli),
+    env: { LOG_LEVEL: 'warn' },
+  };
+  const cluster = new module.LocalCluster(clusterOptions);
+  cluster.start();
+  const results = new Map<number, LoadResult>();
+  try {
+    await cluster.ready(60_000);
+    const urls = [1, 2, 3].map((node) => module.httpUrl(clusterOptions, node));
+    for (const clients of options.clients) {
+      const target = new ZabkvTarget(urls, clients);
+      try {
+        results.set(
+          clients,
+          await runLoad({
+            target,
+            clients,
+            durationSec: options.duration,
+            readRatio: options.readRatio,
+            consistency: 'linearizable',
+            keySpace: 10_000,
+            keyDistribution: 'uniform',
+            valueSize: 100,
+            warmupSec: 1,
+            seed: clients,
+          }),
+        );
+      } finally {
+        await target.close();
+      }
+    }
+  } finally {
+    await cluster.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+try {
+  const base = buildCommit(options.base);
+  const head =
+    options.head === undefined
+      ? sideOf(`working tree (${git('rev-parse', '--short', 'HEAD')})`, resolve('dist'))
+      : buildCommit(options.head);
+  const sides = [base, head];
+  const runs = new Map<string, Map<number, LoadResult>[]>(sides.map((s) => [s.label, []]));
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ')}`,
+  );
+  for (let round = 0; round < options.rounds; round++) {
+    // Alternate the order too, so that a drift within a round touches both sides alike.
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+      const measured = await measure(side);
+      runs.get(side.label)!.push(measured);
+      const line = [...measured].map(
+        ([c, r]) => `c=${c} ${Math.round(r.throughput)}/s p50 ${r.latency.p50.toFixed(2)} ms`,
+      );
+      console.log(`round ${round + 1} ${side.label}: ${line.join(', ')}`);
+    }
+  }
+  const of = (side: Side, clients: number, pick: (r: LoadResult) => number): number =>
+    median(runs.get(side.label)!.map((m) => pick(m.get(clients)!)));
+  console.log(`\n${machineDescription()}; ${options.rounds} rounds, medians`);
+  console.log('| clients | base ops/s | head ops/s | head / base | base p50 ms | head p50 ms |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const clients of options.clients) {
+    const [b, h] = [base, head].map((s) => of(s, clients, (r) => r.throughput)) as [number, number];
+    const [bp, hp] = [base, head].map((s) => of(s, clients, (r) => r.latency.p50)) as [
+      number,
+      number,
+    ];
+    console.log(
+      `| ${clients} | ${Math.round(b)} | ${Math.round(h)} | ${(h / b).toFixed(2)} | ${bp.toFixed(2)} | ${hp.toFixed(2)} |`,
+    );
+  }
+} finally {
+  for (const dir of worktrees) git('worktree', 'remove', '--force', dir);
+  rmSync(scratch, { recursive: true, force: true });
+}
