@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { fraction, positive, positiveInteger, positiveIntegers } from './bench-flags.js';
 import { runLoad, type LoadResult } from '../loadgen/load-generator.js';
 import { ZabkvTarget } from '../loadgen/load-target.js';
 import { machineDescription, median } from './report.js';
@@ -36,34 +37,13 @@ interface Side {
   readonly cli: string;
 }
 
-function counts(value: string): number[] {
-  return value.split(',').map((part) => {
-    const x = Number(part.trim());
-    if (!(Number.isInteger(x) && x > 0))
-      throw new InvalidArgumentError(`"${part}" is not a positive integer`);
-    return x;
-  });
-}
-
-function positive(value: string): number {
-  const x = Number(value);
-  if (!(x > 0)) throw new InvalidArgumentError('must be a positive number');
-  return x;
-}
-
-function ratio(value: string): number {
-  const x = Number(value);
-  if (!(x >= 0 && x <= 1)) throw new InvalidArgumentError('must be between 0 and 1');
-  return x;
-}
-
 const options = new Command()
   .requiredOption('--base <rev>', 'the commit to compare against')
   .option('--head <rev>', "the commit to measure (default: the working tree's build)")
-  .option('--clients <list>', 'closed-loop clients, comma-separated', counts, [1, 16, 64])
+  .option('--clients <list>', 'closed-loop clients, comma-separated', positiveIntegers, [1, 16, 64])
   .option('--duration <s>', 'seconds of each measurement', positive, 5)
-  .option('--rounds <n>', 'measurements per side and client count', positive, 3)
-  .option('--read-ratio <f>', 'fraction of linearizable reads', ratio, 0)
+  .option('--rounds <n>', 'measurements per side and client count', positiveInteger, 3)
+  .option('--read-ratio <f>', 'fraction of linearizable reads', fraction, 0)
   .parse()
   .opts<{
     base: string;

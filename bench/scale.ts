@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positive, positiveInteger, positiveIntegers } from './bench-flags.js';
 import { exitOnSignals } from '../client/process-exit.js';
 import { runExternalScale } from './scale/external-scale.js';
 import type { DataSet } from './scale/phase.js';
@@ -18,27 +19,6 @@ import { runZabkvScale, type ScaleRun, type ScaleSettings } from './scale/zabkv-
 const VALUE_SIZE = 100;
 const BIG: DataSet = { keys: 100_000, valueSize: 10_000 };
 const COMPARE_KEYS = 1_000_000;
-
-function positive(value: string): number {
-  const x = Number(value);
-  if (!(x > 0)) throw new InvalidArgumentError('must be a positive number');
-  return x;
-}
-
-function positiveInteger(value: string): number {
-  const x = Number(value);
-  if (!(Number.isInteger(x) && x > 0)) throw new InvalidArgumentError('must be a positive integer');
-  return x;
-}
-
-function keyCounts(value: string): number[] {
-  return value.split(',').map((part) => {
-    const x = Number(part.trim());
-    if (!(Number.isInteger(x) && x > 0))
-      throw new InvalidArgumentError(`"${part}" is not a positive integer`);
-    return x;
-  });
-}
 
 /** Whether `what` (a command on the PATH or a file) is there. */
 function installed(what: string): boolean {
@@ -55,7 +35,7 @@ const options = new Command()
   .option(
     '--keys <list>',
     'key counts of 100-byte values, comma-separated',
-    keyCounts,
+    positiveIntegers,
     [10_000, 1_000_000],
   )
   .option('--big', 'also 100k keys of 10 KB (1 GB)', false)

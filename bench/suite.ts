@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { positive, positiveInteger } from './bench-flags.js';
 import { runCeiling } from './suite/ceiling.js';
 import { runGroups } from './suite/groups.js';
 import type { Settings } from './suite/measure.js';
@@ -22,18 +23,6 @@ import { writeTargetsSection } from './suite/targets.js';
 
 const PARTS = ['systems', 'groups', 'stale', 'ceiling'] as const;
 type Part = (typeof PARTS)[number];
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError('must be a positive number');
-  return n;
-}
-
-function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!(Number.isInteger(n) && n > 0)) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
 
 function parts(value: string): Part[] {
   const chosen = value.split(',').map((p) => p.trim());

@@ -1,5 +1,4 @@
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fsExt from 'fs-ext';
@@ -12,20 +11,13 @@ import { DataDirInUse, LOCK_FILE } from '../../node/data-dir-lock.js';
 import { wipeGroupData } from '../../node/group-data.js';
 import { NodeHost } from '../../node/node-host.js';
 import { saveTable } from '../../node/table-file.js';
+import { freePorts } from '../../client/free-ports.js';
 
 // `wipe` in experiments (and the wiped-follower tests) must leave a node nothing of its group,
 // whichever log store it ran, and keep what is not the group's: its lookup table and LOCK.
 
 const root = mkdtempSync(join(tmpdir(), 'zabkv-wipe-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 /** A data directory a one-node cluster of `storage` wrote to, then stopped. */
 async function usedDataDir(storage: StoreKind): Promise<string> {
@@ -34,8 +26,8 @@ async function usedDataDir(storage: StoreKind): Promise<string> {
   const host = system.createRoot(NodeHost, {
     self: nodeId(1),
     clusterId: 'wipe-test',
-    peer: { host: '127.0.0.1', port: await freePort() },
-    http: { host: '127.0.0.1', port: await freePort() },
+    peer: { host: '127.0.0.1', port: await freePorts(1) },
+    http: { host: '127.0.0.1', port: await freePorts(1) },
     dataDir,
     storage,
     bootstrap: { role: 'server', clusterSize: 1, replication: 1 },

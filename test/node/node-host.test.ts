@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -9,18 +8,10 @@ import { nodeId } from '../../components/network/node-id.js';
 import type { ClusterStatus } from '../../frontend/cluster-status.js';
 import { keyHash } from '../../bootstrap/lookup-table.js';
 import { NodeHost } from '../../node/node-host.js';
+import { freePorts } from '../../client/free-ports.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'zabkv-host-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-/** A port nobody listens on now (the lookup table needs real ports, not 0). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 describe('NodeHost, one node in one process', () => {
   it('forms a cluster of one, reports it on /readyz, /cluster and /metrics, and shuts down', async () => {
@@ -28,8 +19,8 @@ describe('NodeHost, one node in one process', () => {
     const host = system.createRoot(NodeHost, {
       self: nodeId(1),
       clusterId: 'host-test',
-      peer: { host: '127.0.0.1', port: await freePort() },
-      http: { host: '127.0.0.1', port: await freePort() },
+      peer: { host: '127.0.0.1', port: await freePorts(1) },
+      http: { host: '127.0.0.1', port: await freePorts(1) },
       dataDir,
       bootstrap: { role: 'server', clusterSize: 1, replication: 1 },
       savedTable: null,

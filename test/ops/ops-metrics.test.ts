@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -8,6 +7,7 @@ import { parse } from 'yaml';
 import { ComponentSystem, LiveScheduler } from '../../components/kernel/index.js';
 import { nodeId } from '../../components/network/node-id.js';
 import { NodeHost } from '../../node/node-host.js';
+import { freePorts } from '../../client/free-ports.js';
 
 // docs/ops (issue 13): every metric the Grafana dashboard and the Prometheus alert rules use
 // is one a node exports at /metrics, so renaming a metric breaks this test, not an operator's
@@ -15,14 +15,6 @@ import { NodeHost } from '../../node/node-host.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'zabkv-ops-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 /** Metric names in PromQL expressions (ours and Node's default ones). */
 function metricsIn(expressions: readonly string[]): Set<string> {
@@ -52,8 +44,8 @@ describe('docs/ops', () => {
     const host = system.createRoot(NodeHost, {
       self: nodeId(1),
       clusterId: 'ops-test',
-      peer: { host: '127.0.0.1', port: await freePort() },
-      http: { host: '127.0.0.1', port: await freePort() },
+      peer: { host: '127.0.0.1', port: await freePorts(1) },
+      http: { host: '127.0.0.1', port: await freePorts(1) },
       dataDir,
       bootstrap: { role: 'server', clusterSize: 1, replication: 1 },
       savedTable: null,
