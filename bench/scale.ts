@@ -3,7 +3,6 @@
 // BENCHMARKS.md and docs/bench/scale-*.svg.
 //   npm run bench:scale -- [--keys 10000,1000000] [--big] [--duration 20] [--read-duration 20]
 //                          [--compare] [--compare-keys 1000000]
-//     [--compare-keys 1000000]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';

@@ -5,8 +5,5 @@
 // uses, and this file imports nothing up front so that they all load at once. Everything else,
 // and every invocation that is not plainly valid, goes to the full program (program.ts).
 
-const FAST_COMMANDS = ['get', 'put', 'del'];
-const args = process.argv.slice(2);
-const ranFast =
-  FAST_COMMANDS.includes(args[0] ?? '') && (await (await import('./run-fast.js')).runIfPlain(args));
-if (!ranFast) await import('./program.js');
+const { runCli } = await import('./run-fast.js');
+await runCli(process.argv.slice(2));

@@ -2,12 +2,14 @@ import { fastInvocation, type FastInvocation } from './fast-path.js';
 import { unexpectedFailure } from './failure.js';
 import { del, get, put, runClientCommand } from './kv-commands.js';
 
-/** Runs `args` (process.argv after the script) when it is a plain get, put or del; else false. */
-export async function runIfPlain(args: readonly string[]): Promise<boolean> {
+/**
+ * The zabkv command, `args` being process.argv after the script: a plain get, put or del here,
+ * without commander; anything else through the commander program (program.ts).
+ */
+export async function runCli(args: readonly string[]): Promise<void> {
   const invocation = fastInvocation(args);
-  if (invocation === null) return false;
-  await runFast(invocation);
-  return true;
+  if (invocation === null) await import('./program.js');
+  else await runFast(invocation);
 }
 
 /** Runs a get, put or del that cli/fast-path.ts recognized, as program.ts's actions would. */

@@ -1,7 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 
-/** Sends SIGTERM to every process and resolves when all have exited (also those already gone). */
-export async function terminate(processes: Iterable<ChildProcess>): Promise<void> {
+/**
+ * Sends SIGTERM to every process and resolves when all have exited (also those already gone);
+ * with `killAfterMs`, a process still there by then gets SIGKILL (a JVM stuck in GC).
+ */
+export async function terminate(
+  processes: Iterable<ChildProcess>,
+  killAfterMs?: number,
+): Promise<void> {
   const children = [...processes];
   const exits = children.map(
     (child) =>
@@ -12,7 +18,19 @@ export async function terminate(processes: Iterable<ChildProcess>): Promise<void
       }),
   );
   for (const child of children) child.kill('SIGTERM');
-  await Promise.all(exits);
+  const kill =
+    killAfterMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          for (const child of children) {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          }
+        }, killAfterMs);
+  try {
+    await Promise.all(exits);
+  } finally {
+    clearTimeout(kill);
+  }
 }
 
 /** Children that must not outlive this process, whatever way it ends. */

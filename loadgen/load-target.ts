@@ -183,21 +183,16 @@ export class ZooKeeperTarget implements LoadTarget {
           );
         }),
       ]);
+      clearTimeout(timer);
+      const ensemble = `${config.connect}/${keySpace}`;
+      if (!prepared.has(ensemble)) {
+        await target.prepare(keySpace, onCreated);
+        prepared.add(ensemble);
+      }
     } catch (error) {
+      clearTimeout(timer);
       await target.close();
       throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-    const ensemble = `${config.connect}/${keySpace}`;
-    if (!prepared.has(ensemble)) {
-      try {
-        await target.prepare(keySpace, onCreated);
-      } catch (error) {
-        await target.close();
-        throw error;
-      }
-      prepared.add(ensemble);
     }
     return target;
   }

@@ -14,17 +14,8 @@ export interface ExternalCluster {
   stop(): Promise<void>;
 }
 
-/** SIGTERM, then SIGKILL for any process still there after `graceMs` (a JVM stuck in GC). */
-async function stopAll(processes: readonly ChildProcess[], graceMs = 15_000): Promise<void> {
-  const kill = setTimeout(() => {
-    for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  }, graceMs);
-  try {
-    await terminate(processes);
-  } finally {
-    clearTimeout(kill);
-  }
-}
+/** Members still running this long after SIGTERM get SIGKILL (a JVM stuck in GC). */
+const STOP_GRACE_MS = 15_000;
 
 /**
  * Waits for every client port. A process that exits meanwhile (a port already taken) fails
@@ -49,7 +40,7 @@ async function untilStarted(
   try {
     await Promise.race([opened, ...exited]);
   } catch (error) {
-    await stopAll(processes);
+    await terminate(processes, STOP_GRACE_MS);
     throw error;
   } finally {
     // The losing promises: their rejections are expected, not unhandled.
@@ -145,7 +136,7 @@ export async function startEtcd(dir: string, firstClientPort = 23_791): Promise<
     name: 'etcd',
     endpoints: members.map((m) => `http://127.0.0.1:${m.client}`),
     processes,
-    stop: () => stopAll(processes),
+    stop: () => terminate(processes, STOP_GRACE_MS),
   };
 }
 
@@ -207,13 +198,13 @@ export async function startZooKeeper(
   try {
     await Promise.all(servers.map((id) => untilServing(firstClientPort + id - 1, 60_000)));
   } catch (error) {
-    await stopAll(processes);
+    await terminate(processes, STOP_GRACE_MS);
     throw error;
   }
   return {
     name: 'zookeeper',
     endpoints: servers.map((id) => `127.0.0.1:${firstClientPort + id - 1}`),
     processes,
-    stop: () => stopAll(processes),
+    stop: () => terminate(processes, STOP_GRACE_MS),
   };
 }

@@ -2,16 +2,12 @@ import { closeSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fsExt from 'fs-ext';
-import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { ComponentSystem, LiveScheduler } from '../../components/kernel/index.js';
-import { nodeId } from '../../components/network/node-id.js';
 import type { StoreKind } from '../../components/storage/disk-store.js';
 import { DataDirInUse, LOCK_FILE } from '../../node/data-dir-lock.js';
 import { wipeGroupData } from '../../node/group-data.js';
-import { NodeHost } from '../../node/node-host.js';
 import { saveTable } from '../../node/table-file.js';
-import { freePorts } from '../../client/free-ports.js';
+import { startOneNode } from './one-node.js';
 
 // `wipe` in experiments (and the wiped-follower tests) must leave a node nothing of its group,
 // whichever log store it ran, and keep what is not the group's: its lookup table and LOCK.
@@ -22,22 +18,12 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** A data directory a one-node cluster of `storage` wrote to, then stopped. */
 async function usedDataDir(storage: StoreKind): Promise<string> {
   const dataDir = mkdtempSync(join(root, `${storage}-`));
-  const system = new ComponentSystem({ scheduler: new LiveScheduler() });
-  const host = system.createRoot(NodeHost, {
-    self: nodeId(1),
+  const host = await startOneNode({
     clusterId: 'wipe-test',
-    peer: { host: '127.0.0.1', port: await freePorts(1) },
-    http: { host: '127.0.0.1', port: await freePorts(1) },
     dataDir,
     storage,
-    bootstrap: { role: 'server', clusterSize: 1, replication: 1 },
-    savedTable: null,
     saveTable: (table) => saveTable(dataDir, table),
-    registry: new Registry(),
-    seed: 1,
   });
-  host.start();
-  await host.frontend.whenListening();
   const app = host.frontend.server;
   await vi.waitFor(
     async () =>

@@ -1,35 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { ComponentSystem, LiveScheduler } from '../../components/kernel/index.js';
-import { nodeId } from '../../components/network/node-id.js';
 import type { ClusterStatus } from '../../frontend/cluster-status.js';
 import { keyHash } from '../../bootstrap/lookup-table.js';
-import { NodeHost } from '../../node/node-host.js';
-import { freePorts } from '../../client/free-ports.js';
+import { startOneNode } from './one-node.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'zabkv-host-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('NodeHost, one node in one process', () => {
   it('forms a cluster of one, reports it on /readyz, /cluster and /metrics, and shuts down', async () => {
-    const system = new ComponentSystem({ scheduler: new LiveScheduler() });
-    const host = system.createRoot(NodeHost, {
-      self: nodeId(1),
-      clusterId: 'host-test',
-      peer: { host: '127.0.0.1', port: await freePorts(1) },
-      http: { host: '127.0.0.1', port: await freePorts(1) },
-      dataDir,
-      bootstrap: { role: 'server', clusterSize: 1, replication: 1 },
-      savedTable: null,
-      saveTable: () => {},
-      registry: new Registry(),
-      seed: 1,
-    });
-    host.start();
-    await host.frontend.whenListening();
+    const host = await startOneNode({ clusterId: 'host-test', dataDir });
     const app = host.frontend.server;
     await vi.waitFor(
       async () => expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200),

@@ -4,10 +4,7 @@ import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
-import { ComponentSystem, LiveScheduler } from '../../components/kernel/index.js';
-import { nodeId } from '../../components/network/node-id.js';
-import { NodeHost } from '../../node/node-host.js';
-import { freePorts } from '../../client/free-ports.js';
+import { startOneNode } from '../node/one-node.js';
 
 // docs/ops (issue 13): every metric the Grafana dashboard and the Prometheus alert rules use
 // is one a node exports at /metrics, so renaming a metric breaks this test, not an operator's
@@ -40,21 +37,7 @@ describe('docs/ops', () => {
   it('uses only metrics that a node exports', async () => {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    const system = new ComponentSystem({ scheduler: new LiveScheduler() });
-    const host = system.createRoot(NodeHost, {
-      self: nodeId(1),
-      clusterId: 'ops-test',
-      peer: { host: '127.0.0.1', port: await freePorts(1) },
-      http: { host: '127.0.0.1', port: await freePorts(1) },
-      dataDir,
-      bootstrap: { role: 'server', clusterSize: 1, replication: 1 },
-      savedTable: null,
-      saveTable: () => {},
-      registry,
-      seed: 1,
-    });
-    host.start();
-    await host.frontend.whenListening();
+    const host = await startOneNode({ clusterId: 'ops-test', dataDir, registry });
     const app = host.frontend.server;
     await vi.waitFor(
       async () => expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200),
