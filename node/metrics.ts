@@ -28,6 +28,8 @@ export class NodeMetrics {
   private readonly rejected: Counter<'reason'>;
   /** The rejection counts each source reported last, by `source reason`. */
   private readonly rejectedSeen = new Map<string, number>();
+  private readonly divergences: Counter;
+  private divergencesSeen = 0;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -92,6 +94,10 @@ export class NodeMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.divergences = counter(
+      'zabkv_replica_divergences_total',
+      "Times this node's committed history was not its group's and was replaced by the leader's state (acknowledged writes may be lost: see the error log)",
+    );
     this.fsync = new Histogram({
       name: 'zabkv_wal_fsync_duration_seconds',
       help: 'Time from a log write batch to durable on disk (write + fdatasync)',
@@ -135,6 +141,9 @@ export class NodeMetrics {
     }
     this.followers = listed;
     this.rejections('replica', status.rejected);
+    const added = countedSince(status.divergences, this.divergencesSeen);
+    if (added > 0) this.divergences.inc(added);
+    this.divergencesSeen = status.divergences;
   }
 
   /**
@@ -145,12 +154,19 @@ export class NodeMetrics {
     for (const [reason, count] of Object.entries(counts)) {
       const key = `${source} ${reason}`;
       const seen = this.rejectedSeen.get(key) ?? 0;
-      // A count below the last one comes from a new incarnation of the source: all of it is new.
-      const added = count >= seen ? count - seen : count;
+      const added = countedSince(count, seen);
       if (added > 0) this.rejected.inc({ reason }, added);
       this.rejectedSeen.set(key, count);
     }
   }
+}
+
+/**
+ * What a source's running count added since it was `seen`. A count below the last one comes
+ * from a new incarnation of the source (a restarted replica): all of it is new.
+ */
+function countedSince(count: number, seen: number): number {
+  return count >= seen ? count - seen : count;
 }
 
 /**

@@ -273,8 +273,14 @@ export class DurableState {
    * Starts taking a snapshot the leader streams (SNAP), unless it cannot be one: returns why
    * then, having changed nothing (peer input is validated, never asserted).
    */
-  beginInstall(zxid: Zxid): StateInstall | string {
-    if (zxid < this.committedValue) return 'a snapshot older than what this replica applied';
+  /**
+   * `replacingCommitted`: the leader found this history diverged from the group's, and its
+   * snapshot may be older than what was applied here (sync-plan.ts).
+   */
+  beginInstall(zxid: Zxid, replacingCommitted = false): StateInstall | string {
+    if (zxid < this.committedValue && !replacingCommitted) {
+      return 'a snapshot older than what this replica applied';
+    }
     return this.config.state.beginInstall(zxid);
   }
 

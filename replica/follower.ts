@@ -79,10 +79,12 @@ export class FollowerSession {
   constructor(
     private readonly context: RoleContext,
     readonly leader: NodeId,
+    registerNow: boolean,
   ) {
     this.session = context.replica.nextSessionId();
     this.reads = new FollowerReads(context, (round) => this.send({ kind: 'zab.ReadIndex', round }));
-    this.register();
+    // Otherwise at the next tick, as every repeat is.
+    if (registerNow) this.register();
   }
 
   /**
@@ -210,6 +212,7 @@ export class FollowerSession {
         kind: 'zab.AckEpoch',
         currentEpoch,
         lastZxid: durable.history.last,
+        committed: durable.committed,
         epochEnds: durable.history.epochEnds(),
       });
     // The promise is durable before it is made (docs/zab-rules.md R2); an equal epoch was
@@ -240,7 +243,17 @@ export class FollowerSession {
 
   private onSnapshotPiece(message: MessageOf<'zab.Snap'>): void {
     if (this.phase === 'discovered') {
-      const install = this.context.durable.beginInstall(message.zxid);
+      const { committed } = this.context.durable;
+      // Only a diverged history gets a snapshot older than what it applied (sync-plan.ts).
+      const replacing = message.zxid < committed;
+      if (replacing) {
+        this.context.replica.historyDiverged({
+          leader: this.leader,
+          committed: formatZxid(committed),
+          snapshot: formatZxid(message.zxid),
+        });
+      }
+      const install = this.context.durable.beginInstall(message.zxid, replacing);
       if (typeof install === 'string') return this.refuse('impossible-zxid', install);
       this.phase = 'syncing';
       this.sync = { ...NO_SNAPSHOT, mode: 'snap', point: message.zxid, install, entries: [] };
@@ -383,12 +396,12 @@ export class FollowerSession {
   /** The leader sent something impossible: counted, then the session ends as on any failure. */
   private refuse(reason: RefuseReason, why: string): void {
     this.context.replica.rejectPeer(reason, { leader: this.leader, why });
-    this.fail(why);
+    this.fail(why, true);
   }
 
   /** Ends the session and this role; callers return at once. */
-  private fail(reason: string): void {
+  private fail(reason: string, refused = false): void {
     this.context.replica.closeSession(this.leader, this.session);
-    this.context.replica.lookForLeader(reason);
+    this.context.replica.lookForLeader(reason, refused);
   }
 }

@@ -11,6 +11,8 @@ export interface LeaderSyncHost {
   readonly send: (handler: LearnerHandler, message: LeaderOutgoing) => void;
   /** The follower sent something impossible: its session ends. */
   readonly refuse: (handler: LearnerHandler, why: string) => void;
+  /** The follower committed beyond the common prefix at `common`: it gets the state instead. */
+  readonly diverged: (handler: LearnerHandler, common: Zxid) => void;
 }
 
 /**
@@ -28,8 +30,9 @@ export class LeaderSync {
   /** Starts the sync: a snapshot first if the log cannot bring the follower up to date. */
   start(handler: LearnerHandler): void {
     const { durable } = this.context;
-    const plan = planSync(durable.history, handler.lastZxid, handler.epochEnds);
+    const plan = planSync(durable.history, handler);
     if (plan.kind === 'snap') {
+      if (plan.divergedAt !== undefined) this.host.diverged(handler, plan.divergedAt);
       handler.phase = 'snapshot-sent';
       handler.snapshot = new SnapshotSender(durable, (message) => this.host.send(handler, message));
       return;

@@ -32,6 +32,8 @@ export interface LearnerHandler {
   /** The snapshot being streamed to it (SNAP), until its last piece is acknowledged. */
   snapshot: SnapshotSender | null;
   lastZxid: Zxid;
+  /** What it holds as committed (its ACKEPOCH): no sync may take it below that. */
+  committed: Zxid;
   epochEnds: readonly Zxid[];
   sendSeq: number;
   receiveSeq: number;
@@ -56,6 +58,7 @@ export function newLearnerHandler(
     acceptedEpoch: info.acceptedEpoch,
     phase: 'registered',
     lastZxid: 0,
+    committed: 0,
     epochEnds: [],
     sendSeq: 0,
     receiveSeq: 1,

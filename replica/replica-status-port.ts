@@ -39,6 +39,8 @@ export interface ReplicaStatus {
   readonly followers: readonly FollowerStatus[];
   /** Peer messages it dropped so far, by reason (kv/peer-rejections.ts): a new object on change. */
   readonly rejected: Readonly<Record<string, number>>;
+  /** Times its committed history turned out not to be the group's and was replaced (follower.ts). */
+  readonly divergences: number;
 }
 
 /** What a replica tells its host about itself. */

@@ -61,6 +61,10 @@ export class Replica extends ComponentDefinition implements RoleHost {
   private waitingForInstall = false;
   private burstEndPending = false;
   private readonly statusReport: StatusReport;
+  /** Times its committed history was found diverged and replaced (historyDiverged). */
+  private divergences = 0;
+  /** The last follower session ended on a message it refused: the next registers a tick later. */
+  private lastSessionRefused = false;
 
   constructor(
     context: ComponentContext,
@@ -220,8 +224,9 @@ export class Replica extends ComponentDefinition implements RoleHost {
     this.reportStatus();
   }
 
-  lookForLeader(reason: string): void {
+  lookForLeader(reason: string, refused = false): void {
     this.log.info({ role: this.role.name, reason }, 'looking for a leader');
+    this.lastSessionRefused = refused;
     this.leaveRole();
     this.startLooking();
   }
@@ -243,7 +248,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
       this.role = { name: 'leading', leader: new LeaderRole(this.context), vote };
       this.config.observer?.role?.(this.config.self, 'leading', epoch);
     } else {
-      const session = new FollowerSession(this.context, vote.leader);
+      const session = new FollowerSession(this.context, vote.leader, !this.lastSessionRefused);
+      this.lastSessionRefused = false;
       this.role = { name: 'following', session, vote };
       this.config.observer?.role?.(this.config.self, 'following', epoch);
     }
@@ -311,6 +317,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
       pendingProposals: leader?.pendingWrites ?? 0,
       followers: leader?.followers() ?? [],
       rejected: this.gate.counts,
+      divergences: this.divergences,
     });
     if (status !== null) this.trigger(status, this.status);
   }
@@ -383,6 +390,18 @@ export class Replica extends ComponentDefinition implements RoleHost {
 
   logDebug(fields: Record<string, unknown>, message: string): void {
     this.log.debug(fields, message);
+  }
+
+  logWarn(fields: Record<string, unknown>, message: string): void {
+    this.log.warn(fields, message);
+  }
+
+  historyDiverged(fields: Record<string, unknown>): void {
+    this.divergences++;
+    this.log.error(
+      fields,
+      "committed history diverged from the group's: replacing it with the leader's state",
+    );
   }
 
   rejectPeer(...rejection: Parameters<PeerGate['reject']>): void {

@@ -11,8 +11,12 @@ export interface RoleHost {
   send(message: NetMessage): void;
   /** Tells `peer` the session is over (best effort; silence ends it too). */
   closeSession(peer: NodeId, session: number): void;
-  /** Ends this role and starts an election. The role must return at once after calling it. */
-  lookForLeader(reason: string): void;
+  /**
+   * Ends this role and starts an election. The role must return at once after calling it.
+   * `refused`: it ended on a message it refused, so the next session waits a tick before it
+   * registers (a leader that keeps sending the same impossible sync is not met in a busy loop).
+   */
+  lookForLeader(reason: string, refused?: boolean): void;
   /** The role is established in `epoch` (a leader with its quorum, a synced follower). */
   established(epoch: number): void;
   /** About to acknowledge holding everything up to `zxid` durably (for the observer). */
@@ -25,6 +29,12 @@ export interface RoleHost {
   isQuorum(count: number): boolean;
   isVoter(node: NodeId): boolean;
   logDebug(fields: Record<string, unknown>, message: string): void;
+  logWarn(fields: Record<string, unknown>, message: string): void;
+  /**
+   * This follower's committed history is not the group's (the leader sends a snapshot below its
+   * commit point): logged as an error and counted, since acknowledged writes may be gone.
+   */
+  historyDiverged(fields: Record<string, unknown>): void;
   /**
    * A peer sent something impossible (docs: peer input is validated, never asserted): counts
    * it and logs it at warn, with a limit. The role then drops the message or the session.

@@ -22,6 +22,10 @@ export function ackEpochFault(message: MessageOf<'zab.AckEpoch'>, epoch: number)
   if (epochOf(message.lastZxid) > epoch) {
     return `last zxid ${formatZxid(message.lastZxid)} in answer to epoch ${epoch}`;
   }
+  if (message.committed > message.lastZxid) {
+    const committed = formatZxid(message.committed);
+    return `committed ${committed} beyond its last zxid ${formatZxid(message.lastZxid)}`;
+  }
   return null;
 }
 

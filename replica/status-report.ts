@@ -4,7 +4,7 @@ import type { ReplicaStatus } from './replica-status-port.js';
 
 type RoleView = Pick<
   ReplicaStatus,
-  'role' | 'serving' | 'leader' | 'pendingProposals' | 'followers' | 'rejected'
+  'role' | 'serving' | 'leader' | 'pendingProposals' | 'followers' | 'rejected' | 'divergences'
 >;
 
 /** Builds a replica's status reports, and says when one differs from the last one sent. */

@@ -41,6 +41,11 @@ export const zabMessages = defineMessages({
     ...session,
     currentEpoch: Type.Integer({ minimum: -1, maximum: 0x1f_ffff }),
     lastZxid: zxid,
+    /**
+     * What the follower holds as committed (applied): a sync that would truncate below it means
+     * its history diverged from the group's, and it gets a snapshot instead (sync-plan.ts).
+     */
+    committed: zxid,
     /** The last zxid of each epoch in the follower's history, ascending: finds the common prefix. */
     epochEnds: Type.Array(zxid, { maxItems: MAX_EPOCH_ENDS_COUNT }),
   }),

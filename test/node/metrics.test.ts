@@ -37,6 +37,7 @@ describe('NodeMetrics', () => {
         'zabkv_proposals_failed_total',
         'zabkv_proposals_pending',
         'zabkv_quota_bytes',
+        'zabkv_replica_divergences_total',
         'zabkv_wal_fsync_duration_seconds',
       ].sort(),
     );
@@ -109,6 +110,19 @@ describe('NodeMetrics', () => {
     samples = await scrape(registry);
     expect(rejected(samples, 'not-a-member')).toBe(6);
     expect(rejected(samples, 'over-limits')).toBe(4);
+  });
+
+  it('counts divergences as they grow, and all of a restarted replica’s', async () => {
+    const registry = new Registry();
+    const metrics = new NodeMetrics(registry);
+    const diverged = async () => (await scrape(registry)).get('zabkv_replica_divergences_total');
+    metrics.report(leaderStatus({ divergences: 0 }));
+    expect(await diverged()).toBe(0);
+    metrics.report(leaderStatus({ divergences: 2 }));
+    metrics.report(leaderStatus({ divergences: 2 }));
+    expect(await diverged()).toBe(2);
+    metrics.report(leaderStatus({ divergences: 1 })); // a new incarnation
+    expect(await diverged()).toBe(3);
   });
 
   it('observes log flushes in seconds', async () => {

@@ -36,6 +36,7 @@ export function leaderStatus(overrides: Partial<ReplicaStatus> = {}): ReplicaSta
       { node: nodeId(3), synced: true, ackedZxid: makeZxid(3, 7) },
     ],
     rejected: {},
+    divergences: 0,
     ...overrides,
   };
 }

@@ -20,6 +20,7 @@ const status = (fields: Partial<ReplicaStatus>): ReplicaStatus => ({
   quotaBytes: 0,
   followers: [],
   rejected: {},
+  divergences: 0,
   ...fields,
 });
 

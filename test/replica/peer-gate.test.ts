@@ -88,7 +88,7 @@ describe('PeerGate', () => {
 });
 
 describe('session checks', () => {
-  const ackEpoch = (currentEpoch: number, lastZxid: number) => ({
+  const ackEpoch = (currentEpoch: number, lastZxid: number, committed = 0) => ({
     kind: 'zab.AckEpoch' as const,
     src: n2,
     dst: n1,
@@ -97,6 +97,7 @@ describe('session checks', () => {
     seq: 1,
     currentEpoch,
     lastZxid,
+    committed,
     epochEnds: [],
   });
 
@@ -106,6 +107,8 @@ describe('session checks', () => {
     expect(ackEpochFault(ackEpoch(5, makeZxid(4, 9)), 5)).toMatch(/currentEpoch 5/);
     expect(ackEpochFault(ackEpoch(MAX_EPOCH, 0), 5)).toMatch(/currentEpoch/);
     expect(ackEpochFault(ackEpoch(4, makeZxid(6, 1)), 5)).toMatch(/last zxid/);
+    expect(ackEpochFault(ackEpoch(4, makeZxid(4, 9), makeZxid(4, 9)), 5)).toBeNull();
+    expect(ackEpochFault(ackEpoch(4, makeZxid(4, 9), makeZxid(4, 10)), 5)).toMatch(/committed/);
   });
 
   it('a follower is ahead by (currentEpoch, last zxid), never when it promised before', () => {

@@ -46,6 +46,7 @@ const looking: Role = {
   pendingProposals: 0,
   followers: [],
   rejected: {},
+  divergences: 0,
 };
 const follower = (node: number, ackedZxid: number, synced = true): FollowerStatus => ({
   node: nodeId(node),

@@ -50,7 +50,7 @@ function ackBeyondTheLastProposal(
   forger.send(
     'zab.AckEpoch',
     leader,
-    { ...s, seq: 1, currentEpoch: 0, lastZxid: 0, epochEnds: [] },
+    { ...s, seq: 1, currentEpoch: 0, lastZxid: 0, committed: 0, epochEnds: [] },
     from,
   );
   forger.send('zab.Ack', leader, { ...s, seq: 2, zxid: makeZxid(epoch, 0) }, from);
