@@ -126,6 +126,14 @@ export const SNAP_WINDOW_PIECES = 4;
 export const CHECKPOINT_LOG_BYTES = 64 * MIB;
 /** How long the applied state's store gathers applies into one lmdb transaction. */
 export const STATE_COMMIT_DELAY_MS = 50;
+/**
+ * The applied state's lmdb transactions start at most this often (etcd's backend batch
+ * interval, 100 ms): each is a B-tree copy-on-write and an fsync beside the WAL's, and one per
+ * burst cost a node as much CPU as the rest of a write (bench:ab, 2026-11-30).
+ */
+export const STATE_COMMIT_INTERVAL_MS = 100;
+/** ... unless this many changes wait (etcd's backend batch limit): memory stays bounded. */
+export const STATE_COMMIT_BATCH_CHANGES = 10_000;
 /** Log bytes kept behind a checkpoint for DIFF, at most (as well as `retainEntries`). */
 export const RETAINED_LOG_BYTES = 64 * MIB;
 /** Epochs a follower reports in ACKEPOCH (the last zxid of each, to find the common prefix). */

@@ -103,10 +103,15 @@ export class LeaderProposals {
     // The quota (etcd's --quota-backend-bytes), checked before proposing as etcd does: a write
     // that would take the data past it did not happen (507). Deletes and writes that do not
     // grow the data always pass, so a full group can be emptied.
-    const growth = this.growthOf(payload);
     const { machine } = this.context.durable;
     const quota = this.context.config.quotaBytes;
-    if (growth > 0 && machine.bytes + this.pendingGrowth + growth > quota) {
+    const fits = (growth: number) =>
+      growth <= 0 || machine.bytes + this.pendingGrowth + growth <= quota;
+    // Far from the quota, the write's whole size is growth enough: no read of the state (an
+    // lmdb read per write); near it, what the key holds now is subtracted.
+    let growth = this.growthOf(payload, false);
+    if (!fits(growth)) growth = this.growthOf(payload, true);
+    if (!fits(growth)) {
       const held = machine.bytes + this.pendingGrowth;
       this.answer(
         reply,
@@ -213,16 +218,16 @@ export class LeaderProposals {
   }
 
   /**
-   * The bytes a write may add to the group's data, against the state applied now: a put's key
-   * and value less what the key holds now (never below 0), nothing for a delete. Writes pending
-   * before it are counted by `pendingGrowth` as if each added its full growth (an overestimate
+   * The bytes a write may add to the group's data: a put's key and value, less what the key
+   * holds now when `exact` (never below 0); nothing for a delete. Writes pending before it are
+   * counted by `pendingGrowth` as if each added the growth it was admitted with (an overestimate
    * that ends when they are applied).
    */
-  private growthOf(payload: Uint8Array): number {
+  private growthOf(payload: Uint8Array, exact: boolean): number {
     const operation = decodeOperation(payload);
     const { machine } = this.context.durable;
     const growth = (key: string, value: Uint8Array) =>
-      Math.max(0, entryBytes(key, value) - machine.bytesOf(key));
+      Math.max(0, entryBytes(key, value) - (exact ? machine.bytesOf(key) : 0));
     // A transaction: the puts of whichever branch grows more (which one runs is known at apply).
     if (operation?.op === 'txn') return Math.max(...txnPutBranches(operation, growth));
     if (operation === null || operation.op !== 'put') return 0;

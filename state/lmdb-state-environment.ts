@@ -43,6 +43,7 @@ export class LmdbStateEnvironment {
 
   /** Waits for every write to commit and flush, then closes the environment. */
   async close(): Promise<void> {
+    await Promise.all([...this.stores.values()].map((store) => store.close()));
     await this.root.flushed;
     await this.root.close();
   }

@@ -1,4 +1,6 @@
 import type { Database, RootDatabase } from 'lmdb';
+import { performance } from 'node:perf_hooks';
+import { STATE_COMMIT_BATCH_CHANGES, STATE_COMMIT_INTERVAL_MS } from '../components/limits.js';
 import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
@@ -40,7 +42,8 @@ interface InstallStatus {
 /**
  * The applied state of one group replica in lmdb, sorted by key bytes. Applies change two small
  * maps in memory at once (`unreleased`, then `committing` once released); lmdb gets them in one
- * transaction per burst, one transaction at a time, each with the group's applied zxid and
+ * transaction per STATE_COMMIT_INTERVAL_MS at most (sooner once STATE_COMMIT_BATCH_CHANGES
+ * wait), one transaction at a time, each with the group's applied zxid and
  * counts, so lmdb always holds the state of one zxid: a failed commit can leave no hole. Reads
  * look at the maps first, then lmdb. Memory holds only what lmdb has not committed yet.
  */
@@ -56,6 +59,13 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   /** What lmdb holds once every released change is committed. */
   private queuedMeta: GroupMeta;
   private commitUnderWay = false;
+  /** No transaction starts before this (performance.now()), unless the batch is full. */
+  private nextCommitAt = 0;
+  private commitTimer: NodeJS.Timeout | null = null;
+  /** The environment closes: what is released is committed without waiting for the interval. */
+  private closing = false;
+  /** Called by `fail`: a close waits for the commits or for this. */
+  private onFailure: (() => void) | null = null;
   private installFinished = false;
   /** Bumped by a switch to an installed state: commits of the state before it are history. */
   private generation = 0;
@@ -221,6 +231,21 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     return through;
   }
 
+  /**
+   * The environment closes: everything released is committed now, not at the next interval, so
+   * a clean restart finds it in lmdb. Resolves once it is (or once lmdb refused a commit: the
+   * log replays what is missing).
+   */
+  close(): Promise<void> {
+    this.closing = true;
+    if (this.commitTimer !== null) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    if (this.failureValue !== null) return Promise.resolve();
+    const failed = new Promise<void>((resolve) => (this.onFailure = resolve));
+    this.commitNext();
+    return Promise.race([this.whenCommitted(this.queuedMeta.applied), failed]);
+  }
+
   poll(): void {
     if (this.installedMeta !== null) {
       this.installedMeta.status.installed = true;
@@ -338,6 +363,16 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       this.queuedMeta.applied <= this.released.applied
     )
       return;
+    const wait = this.nextCommitAt - performance.now();
+    if (wait > 0 && !this.closing && this.queued.length < STATE_COMMIT_BATCH_CHANGES) {
+      // Unref'd: a process that ends meanwhile loses only what the WAL replays anyway.
+      this.commitTimer ??= setTimeout(() => {
+        this.commitTimer = null;
+        this.commitNext();
+      }, wait).unref();
+      return;
+    }
+    this.nextCommitAt = performance.now() + STATE_COMMIT_INTERVAL_MS;
     const batch = this.queued;
     const room = this.lacksRoomFor(batch);
     if (room !== null) return this.fail(new Error(room));
@@ -440,6 +475,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
    */
   private fail(error: unknown): void {
     this.failureValue ??= error instanceof Error ? error : new Error(String(error));
+    this.onFailure?.();
     if (this.finishing !== null) this.finishing.failed = true;
     this.finishing = null;
   }
