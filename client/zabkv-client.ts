@@ -123,6 +123,27 @@ type Method = 'GET' | 'PUT' | 'DELETE' | 'POST';
 const SKIP_DOWN_MS = 1_000;
 
 /**
+ * 503s that a moment or another node resolves: a group electing its leader (Unavailable:
+ * elections take a few hundred ms), a node shutting down, a connection refused. Retried after
+ * 50 ms, doubling up to the node's Retry-After (whole seconds, too coarse for an election: a
+ * client that waited it saw every failover last over a second). Load (Overloaded, Busy, too
+ * many watchers) is waited out for Retry-After itself.
+ */
+const TRANSIENT_UNAVAILABLE = new Set(['Unavailable', 'ShuttingDown', 'ConnectionFailed']);
+
+/**
+ * How long to wait before attempt `attempt + 1` after a 503 `error`; `jitter` in [0.5, 1]
+ * spreads clients that failed together.
+ */
+export function retryDelayMs(error: Unavailable, attempt: number, jitter: number): number {
+  const hinted = error.retryAfterSeconds * 1000;
+  if (TRANSIENT_UNAVAILABLE.has(error.code)) {
+    return Math.min(Math.max(hinted, 50), 50 * 2 ** (attempt - 1)) * jitter;
+  }
+  return Math.max(Math.min(2_000, 50 * 2 ** attempt) * jitter, hinted * (attempt === 1 ? 0.1 : 1));
+}
+
+/**
  * The zabkv client over HTTP (undici). It retries only what provably did not happen: a 503
  * (after Retry-After, with jittered exponential backoff, on the next node) or a connection
  * that was refused before the request was sent. A write whose answer is lost or timed out is
@@ -162,7 +183,8 @@ export class ZabkvClient {
     this.authorization =
       options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.attempts = options.attempts ?? 5;
+    // 50, 100, 200, 400, 800 ms, then Retry-After (1 s): about 3.5 s of an election or restart.
+    this.attempts = options.attempts ?? 8;
   }
 
   async get(
@@ -355,8 +377,7 @@ export class ZabkvClient {
         return await read(await send());
       } catch (error) {
         if (!(error instanceof Unavailable) || attempt >= this.attempts) throw error;
-        const backoff = Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2);
-        await sleep(Math.max(backoff, error.retryAfterSeconds * 1000 * (attempt === 1 ? 0.1 : 1)));
+        await sleep(retryDelayMs(error, attempt, 0.5 + Math.random() / 2));
       }
     }
   }

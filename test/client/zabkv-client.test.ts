@@ -7,6 +7,7 @@ import {
   PreconditionFailed,
   Unavailable,
   ZabkvClient,
+  retryDelayMs,
 } from '../../client/zabkv-client.js';
 
 type Script = (request: IncomingMessage, response: ServerResponse, n: number) => void;
@@ -158,5 +159,24 @@ describe('ZabkvClient', () => {
     );
     await expect(client([down.url], 3).put('k', 'v')).rejects.toBeInstanceOf(Unavailable);
     expect(down.seen).toHaveLength(3);
+  });
+});
+
+describe('retryDelayMs', () => {
+  const noLeader = new Unavailable('no leader', 'Unavailable', 1);
+  const overloaded = new Unavailable('too many requests', 'Overloaded', 1);
+  const delays = (error: Unavailable) =>
+    Array.from({ length: 7 }, (_, i) => retryDelayMs(error, i + 1, 1));
+
+  it('retries an election soon, doubling from 50 ms up to Retry-After', () => {
+    expect(delays(noLeader)).toEqual([50, 100, 200, 400, 800, 1_000, 1_000]);
+    expect(retryDelayMs(noLeader, 3, 0.5)).toBe(100);
+    // A refused connection (Retry-After 0) goes to the next node at once, after 50 ms at most.
+    expect(retryDelayMs(new Unavailable('refused', 'ConnectionFailed', 0), 4, 1)).toBe(50);
+  });
+
+  it('waits out load for Retry-After, whatever the jitter', () => {
+    expect(delays(overloaded)).toEqual([100, 1_000, 1_000, 1_000, 1_600, 2_000, 2_000]);
+    expect(retryDelayMs(overloaded, 2, 0.5)).toBe(1_000);
   });
 });
