@@ -542,15 +542,15 @@ program
   .option('--max-client-connections <n>', 'open client connections (default 4096)')
   .option(
     '--snapshot-count <n>',
-    'commits between checkpoints of the applied state, after which the log is compacted (default 100000)',
+    'commits between checkpoints of the applied state, after which the log is compacted (default 50000)',
   )
   .option(
     '--watch-history-entries <n>',
-    'applied changes each replica keeps for watchers to resume from (default 100000)',
+    'applied changes each replica keeps for watchers to resume from (default 50000)',
   )
   .option(
     '--watch-history-bytes <size>',
-    'the most memory that history takes per replica (default 64MiB)',
+    'the most memory that history takes per replica (default 32MiB)',
   )
   .option('--fault-injection', 'test harnesses: /admin/faults may drop peer traffic')
   .option('--config <file>', 'a JSON file with any of these settings')

@@ -67,10 +67,12 @@ export const WATCH_TIMING = {
 
 /**
  * The change history each replica keeps so a watcher can resume from its cursor: at 2,500
- * writes a second, 100,000 entries is 40 s of a watcher being away; 64 MiB bounds it when values
- * are large (values over 64 KiB are not kept at all).
+ * writes a second, 50,000 entries is 20 s of a watcher being away (minutes at ordinary rates);
+ * 32 MiB bounds it when values are large (values over 64 KiB are not kept at all). It lives in
+ * the JS heap, which V8 lets grow to a few times what is live: at 100,000 entries and 64 MiB a
+ * node's heap peaked above 300 MiB under bench:scale (2026-11-30).
  */
-export const WATCH_HISTORY = { maxEntries: 100_000, maxBytes: 64 * 1024 * 1024 } as const;
+export const WATCH_HISTORY = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024 } as const;
 
 /** Client requests in flight at one HTTP frontend before new ones get 503. */
 export const MAX_IN_FLIGHT = MAX_REQUESTS_IN_FLIGHT_COUNT;
