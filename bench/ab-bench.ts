@@ -16,6 +16,7 @@ import { Command } from 'commander';
 import { fraction, positive, positiveInteger, positiveIntegers } from './bench-flags.js';
 import { runLoad, type LoadResult } from '../loadgen/load-generator.js';
 import { ZabkvTarget } from '../loadgen/load-target.js';
+import { cpuUsedBetween, processCpu } from './process-cpu.js';
 import { machineDescription, median } from './report.js';
 
 /** What this tool needs of any commit's client/local-cluster.js. */
@@ -23,6 +24,14 @@ interface ClusterLike {
   start(): void;
   ready(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
+  /** Each node's child process (not in every commit's LocalCluster). */
+  process?(node: number): { readonly pid?: number | undefined } | undefined;
+}
+
+/** One measurement: the load's result and the nodes' CPU per operation (µs), when known. */
+interface Measured {
+  readonly load: LoadResult;
+  readonly cpuPerOp: { readonly main: number; readonly other: number } | null;
 }
 interface ClusterModule {
   LocalCluster: new (options: Record<string, unknown>) => ClusterLike;
@@ -57,6 +66,7 @@ const options = new Command()
 const git = (...args: string[]): string =>
   execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 
+const WARMUP_SEC = 1;
 const scratch = mkdtempSync(join(tmpdir(), 'zabkv-ab-'));
 const worktrees: string[] = [];
 
@@ -86,7 +96,7 @@ function sideOf(label: string, dist: string): Side {
 }
 
 /** One cluster of `side`, measured at every client count. */
-async function measure(side: Side): Promise<Map<number, LoadResult>> {
+async function measure(side: Side): Promise<Map<number, Measured>> {
   const module = (await import(
     pathToFileURL(join(side.dist, 'client/local-cluster.js')).href
   )) as ClusterModule;
@@ -102,28 +112,35 @@ async function measure(side: Side): Promise<Map<number, LoadResult>> {
   };
   const cluster = new module.LocalCluster(clusterOptions);
   cluster.start();
-  const results = new Map<number, LoadResult>();
+  const results = new Map<number, Measured>();
+  const nodesCpu = () => [1, 2, 3].map((node) => processCpu(cluster.process?.(node)?.pid ?? -1));
   try {
     await cluster.ready(60_000);
     const urls = [1, 2, 3].map((node) => module.httpUrl(clusterOptions, node));
     for (const clients of options.clients) {
       const target = new ZabkvTarget(urls, clients);
       try {
-        results.set(
+        const before = nodesCpu();
+        const load = await runLoad({
+          target,
           clients,
-          await runLoad({
-            target,
-            clients,
-            durationSec: options.duration,
-            readRatio: options.readRatio,
-            consistency: 'linearizable',
-            keySpace: 10_000,
-            keyDistribution: 'uniform',
-            valueSize: 100,
-            warmupSec: 1,
-            seed: clients,
-          }),
-        );
+          durationSec: options.duration,
+          readRatio: options.readRatio,
+          consistency: 'linearizable',
+          keySpace: 10_000,
+          keyDistribution: 'uniform',
+          valueSize: 100,
+          warmupSec: WARMUP_SEC,
+          seed: clients,
+        });
+        // The CPU covers the warmup too: the operations are counted over both alike.
+        const used = cpuUsedBetween(before, nodesCpu());
+        const ops = load.throughput * (options.duration + WARMUP_SEC);
+        const cpuPerOp =
+          used === null || ops === 0
+            ? null
+            : { main: (1000 * used.mainMs) / ops, other: (1000 * used.otherMs) / ops };
+        results.set(clients, { load, cpuPerOp });
       } finally {
         await target.close();
       }
@@ -142,7 +159,7 @@ try {
       ? sideOf(`working tree (${git('rev-parse', '--short', 'HEAD')})`, resolve('dist'))
       : buildCommit(options.head);
   const sides = [base, head];
-  const runs = new Map<string, Map<number, LoadResult>[]>(sides.map((s) => [s.label, []]));
+  const runs = new Map<string, Map<number, Measured>[]>(sides.map((s) => [s.label, []]));
   console.log(
     `load average ${loadavg()
       .map((x) => x.toFixed(2))
@@ -154,26 +171,35 @@ try {
       const measured = await measure(side);
       runs.get(side.label)!.push(measured);
       const line = [...measured].map(
-        ([c, r]) => `c=${c} ${Math.round(r.throughput)}/s p50 ${r.latency.p50.toFixed(2)} ms`,
+        ([c, { load, cpuPerOp }]) =>
+          `c=${c} ${Math.round(load.throughput)}/s p50 ${load.latency.p50.toFixed(2)} ms` +
+          (cpuPerOp === null ? '' : ` cpu/op ${Math.round(cpuPerOp.main + cpuPerOp.other)} µs`),
       );
       console.log(`round ${round + 1} ${side.label}: ${line.join(', ')}`);
     }
   }
-  const of = (side: Side, clients: number, pick: (r: LoadResult) => number): number =>
-    median(runs.get(side.label)!.map((m) => pick(m.get(clients)!)));
+  const of = (side: Side, clients: number, pick: (r: Measured) => number | null) => {
+    const picked = runs.get(side.label)!.map((m) => pick(m.get(clients)!));
+    return picked.includes(null) ? null : median(picked as number[]);
+  };
+  const cpu = (r: Measured) => (r.cpuPerOp === null ? null : r.cpuPerOp.main + r.cpuPerOp.other);
+  const shown = (us: number | null) => (us === null ? '–' : Math.round(us).toLocaleString('en'));
   console.log(`\n${machineDescription()}; ${options.rounds} rounds, medians`);
-  console.log('| clients | base ops/s | head ops/s | head / base | base p50 ms | head p50 ms |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(
+    '| clients | base ops/s | head ops/s | head / base | base p50 ms | head p50 ms | base CPU µs/op | head CPU µs/op |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const clients of options.clients) {
-    const [b, h] = [base, head].map((s) => of(s, clients, (r) => r.throughput)) as [number, number];
-    const [bp, hp] = [base, head].map((s) => of(s, clients, (r) => r.latency.p50)) as [
-      number,
-      number,
-    ];
+    const [b, h] = [base, head].map((s) => of(s, clients, (r) => r.load.throughput)!);
+    const [bp, hp] = [base, head].map((s) => of(s, clients, (r) => r.load.latency.p50)!);
+    const [bc, hc] = [base, head].map((s) => of(s, clients, cpu));
     console.log(
-      `| ${clients} | ${Math.round(b)} | ${Math.round(h)} | ${(h / b).toFixed(2)} | ${bp.toFixed(2)} | ${hp.toFixed(2)} |`,
+      `| ${clients} | ${Math.round(b!)} | ${Math.round(h!)} | ${(h! / b!).toFixed(2)} | ${bp!.toFixed(2)} | ${hp!.toFixed(2)} | ${shown(bc ?? null)} | ${shown(hc ?? null)} |`,
     );
   }
+  console.log(
+    'CPU µs/op: the three nodes’ CPU time (all threads) per operation; it drifts far less than ops/s.',
+  );
 } finally {
   for (const dir of worktrees) git('worktree', 'remove', '--force', dir);
   rmSync(scratch, { recursive: true, force: true });
