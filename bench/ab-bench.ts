@@ -31,7 +31,7 @@ interface ClusterLike {
 /** One measurement: the load's result and the nodes' CPU per operation (µs), when known. */
 interface Measured {
   readonly load: LoadResult;
-  readonly cpuPerOp: { readonly main: number; readonly other: number } | null;
+  readonly cpuUsPerOp: number | null;
 }
 interface ClusterModule {
   LocalCluster: new (options: Record<string, unknown>) => ClusterLike;
@@ -136,11 +136,9 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
         // The CPU covers the warmup too: the operations are counted over both alike.
         const used = cpuUsedBetween(before, nodesCpu());
         const ops = load.throughput * (options.duration + WARMUP_SEC);
-        const cpuPerOp =
-          used === null || ops === 0
-            ? null
-            : { main: (1000 * used.mainMs) / ops, other: (1000 * used.otherMs) / ops };
-        results.set(clients, { load, cpuPerOp });
+        const cpuUsPerOp =
+          used === null || ops === 0 ? null : (1000 * (used.mainMs + used.otherMs)) / ops;
+        results.set(clients, { load, cpuUsPerOp });
       } finally {
         await target.close();
       }
@@ -171,30 +169,39 @@ try {
       const measured = await measure(side);
       runs.get(side.label)!.push(measured);
       const line = [...measured].map(
-        ([c, { load, cpuPerOp }]) =>
+        ([c, { load, cpuUsPerOp }]) =>
           `c=${c} ${Math.round(load.throughput)}/s p50 ${load.latency.p50.toFixed(2)} ms` +
-          (cpuPerOp === null ? '' : ` cpu/op ${Math.round(cpuPerOp.main + cpuPerOp.other)} µs`),
+          (cpuUsPerOp === null ? '' : ` cpu/op ${Math.round(cpuUsPerOp)} µs`),
       );
       console.log(`round ${round + 1} ${side.label}: ${line.join(', ')}`);
     }
   }
-  const of = (side: Side, clients: number, pick: (r: Measured) => number | null) => {
-    const picked = runs.get(side.label)!.map((m) => pick(m.get(clients)!));
-    return picked.includes(null) ? null : median(picked as number[]);
+  const measured = (side: Side, clients: number) =>
+    runs.get(side.label)!.map((m) => m.get(clients)!);
+  const medianOf = (side: Side, clients: number, pick: (r: Measured) => number) =>
+    median(measured(side, clients).map(pick));
+  /** The median CPU per operation, or '–' when some run could not read it (/proc). */
+  const cpuOf = (side: Side, clients: number): string => {
+    const cpus = measured(side, clients).map((r) => r.cpuUsPerOp);
+    if (cpus.includes(null)) return '–';
+    return Math.round(median(cpus as number[])).toLocaleString('en');
   };
-  const cpu = (r: Measured) => (r.cpuPerOp === null ? null : r.cpuPerOp.main + r.cpuPerOp.other);
-  const shown = (us: number | null) => (us === null ? '–' : Math.round(us).toLocaleString('en'));
   console.log(`\n${machineDescription()}; ${options.rounds} rounds, medians`);
   console.log(
     '| clients | base ops/s | head ops/s | head / base | base p50 ms | head p50 ms | base CPU µs/op | head CPU µs/op |',
   );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const clients of options.clients) {
-    const [b, h] = [base, head].map((s) => of(s, clients, (r) => r.load.throughput)!);
-    const [bp, hp] = [base, head].map((s) => of(s, clients, (r) => r.load.latency.p50)!);
-    const [bc, hc] = [base, head].map((s) => of(s, clients, cpu));
+    const [b, h] = [base, head].map((s) => medianOf(s, clients, (r) => r.load.throughput)) as [
+      number,
+      number,
+    ];
+    const [bp, hp] = [base, head].map((s) => medianOf(s, clients, (r) => r.load.latency.p50)) as [
+      number,
+      number,
+    ];
     console.log(
-      `| ${clients} | ${Math.round(b!)} | ${Math.round(h!)} | ${(h! / b!).toFixed(2)} | ${bp!.toFixed(2)} | ${hp!.toFixed(2)} | ${shown(bc ?? null)} | ${shown(hc ?? null)} |`,
+      `| ${clients} | ${Math.round(b)} | ${Math.round(h)} | ${(h / b).toFixed(2)} | ${bp.toFixed(2)} | ${hp.toFixed(2)} | ${cpuOf(base, clients)} | ${cpuOf(head, clients)} |`,
     );
   }
   console.log(

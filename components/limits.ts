@@ -124,8 +124,6 @@ export const SNAP_WINDOW_PIECES = 4;
  * says: the log held in memory between checkpoints is bounded in bytes, not only in entries.
  */
 export const CHECKPOINT_LOG_BYTES = 64 * MIB;
-/** How long the applied state's store gathers applies into one lmdb transaction. */
-export const STATE_COMMIT_DELAY_MS = 50;
 /**
  * The applied state's lmdb transactions start at most this often (etcd's backend batch
  * interval, 100 ms): each is a B-tree copy-on-write and an fsync beside the WAL's, and one per

@@ -270,17 +270,11 @@ export class DurableState {
   }
 
   /**
-   * Starts taking a snapshot the leader streams (SNAP), unless it cannot be one: returns why
-   * then, having changed nothing (peer input is validated, never asserted).
+   * Starts taking a snapshot the leader streams (SNAP). It may be older than what was applied
+   * here: the leader sends one only to a follower whose history diverged from the group's
+   * (sync-plan.ts), and it replaces that history (follower.ts counts it).
    */
-  /**
-   * `replacingCommitted`: the leader found this history diverged from the group's, and its
-   * snapshot may be older than what was applied here (sync-plan.ts).
-   */
-  beginInstall(zxid: Zxid, replacingCommitted = false): StateInstall | string {
-    if (zxid < this.committedValue && !replacingCommitted) {
-      return 'a snapshot older than what this replica applied';
-    }
+  beginInstall(zxid: Zxid): StateInstall {
     return this.config.state.beginInstall(zxid);
   }
 

@@ -245,16 +245,14 @@ export class FollowerSession {
     if (this.phase === 'discovered') {
       const { committed } = this.context.durable;
       // Only a diverged history gets a snapshot older than what it applied (sync-plan.ts).
-      const replacing = message.zxid < committed;
-      if (replacing) {
+      if (message.zxid < committed) {
         this.context.replica.historyDiverged({
           leader: this.leader,
           committed: formatZxid(committed),
           snapshot: formatZxid(message.zxid),
         });
       }
-      const install = this.context.durable.beginInstall(message.zxid, replacing);
-      if (typeof install === 'string') return this.refuse('impossible-zxid', install);
+      const install = this.context.durable.beginInstall(message.zxid);
       this.phase = 'syncing';
       this.sync = { ...NO_SNAPSHOT, mode: 'snap', point: message.zxid, install, entries: [] };
     }

@@ -1,5 +1,5 @@
 import type { MessageOf } from '../components/network/network-port.js';
-import type { Zxid } from '../kv/zxid.js';
+import { formatZxid, type Zxid } from '../kv/zxid.js';
 import type { LearnerHandler, LeaderOutgoing } from './learner-handler.js';
 import type { RoleContext } from './role-context.js';
 import { SnapshotSender } from './snapshot-sender.js';
@@ -11,8 +11,6 @@ export interface LeaderSyncHost {
   readonly send: (handler: LearnerHandler, message: LeaderOutgoing) => void;
   /** The follower sent something impossible: its session ends. */
   readonly refuse: (handler: LearnerHandler, why: string) => void;
-  /** The follower committed beyond the common prefix at `common`: it gets the state instead. */
-  readonly diverged: (handler: LearnerHandler, common: Zxid) => void;
 }
 
 /**
@@ -32,7 +30,16 @@ export class LeaderSync {
     const { durable } = this.context;
     const plan = planSync(durable.history, handler);
     if (plan.kind === 'snap') {
-      if (plan.divergedAt !== undefined) this.host.diverged(handler, plan.divergedAt);
+      if (plan.divergedAt !== undefined) {
+        this.context.replica.logWarn(
+          {
+            follower: handler.follower,
+            committed: formatZxid(handler.committed),
+            common: formatZxid(plan.divergedAt),
+          },
+          'follower committed beyond the common prefix: its history diverged; sending the state',
+        );
+      }
       handler.phase = 'snapshot-sent';
       handler.snapshot = new SnapshotSender(durable, (message) => this.host.send(handler, message));
       return;

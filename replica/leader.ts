@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import { unavailable } from '../kv/outcome.js';
-import { counterOf, epochOf, formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
+import { counterOf, epochOf, makeZxid, type Zxid } from '../kv/zxid.js';
 import type { KvReadOperation, Reply } from './client-requests.js';
 import { DurableWaiters } from './durable-waiters.js';
 import {
@@ -90,15 +90,6 @@ export class LeaderRole {
       epoch: () => this.epoch,
       send: (handler, message) => this.send(handler, message),
       refuse: (handler, why) => this.refuse(handler, 'out-of-place', why),
-      diverged: (handler, common) =>
-        this.context.replica.logWarn(
-          {
-            follower: handler.follower,
-            committed: formatZxid(handler.committed),
-            common: formatZxid(common),
-          },
-          'follower committed beyond the common prefix: its history diverged; sending the state',
-        ),
     });
     this.maybeDecideEpoch();
   }

@@ -1,6 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { statfsSync } from 'node:fs';
-import { STATE_COMMIT_DELAY_MS } from '../components/limits.js';
 import { LmdbStateStore, type GroupMeta } from './lmdb-state-store.js';
 
 /**
@@ -18,9 +17,9 @@ export class LmdbStateEnvironment {
     // overlappingSync (lmdb-js' default off Windows): a commit returns before its fsync, which
     // runs beside the next commits; nothing waits for it but a checkpoint (the WAL is the
     // durability point), and lmdb's meta pages keep the file consistent across a crash.
-    // One transaction gathers what arrives within STATE_COMMIT_DELAY_MS, as etcd's backend batches
-    // its bbolt commits: far fewer fsyncs competing with the WAL's for the disk.
-    this.root = open({ path, maxDbs: 256, commitDelay: STATE_COMMIT_DELAY_MS });
+    // How often a transaction starts is the store's to pace (STATE_COMMIT_INTERVAL_MS): lmdb-js'
+    // own commitDelay does nothing for batch() writes, which it starts at once.
+    this.root = open({ path, maxDbs: 256 });
     this.meta = this.root.openDB<GroupMeta, string>('meta', { encoding: 'msgpack' });
   }
 

@@ -221,8 +221,8 @@ export const MUTANTS: readonly Mutant[] = [
     edits: [
       {
         file: 'replica/follower.ts',
-        find: `const install = this.context.durable.beginInstall(message.zxid, replacing);`,
-        replace: `const install = this.context.durable.beginInstall(message.zxid - 1, replacing);`,
+        find: `const install = this.context.durable.beginInstall(message.zxid);`,
+        replace: `const install = this.context.durable.beginInstall(message.zxid - 1);`,
       },
     ],
     tests: ['test/sim/zab-regressions.test.ts'],

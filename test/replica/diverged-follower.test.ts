@@ -146,25 +146,28 @@ describe('a follower that committed beyond the group’s history', () => {
     expect(host.kinds()).toEqual(['zab.FollowerInfo']);
   });
 
-  it('takes a snapshot older than what it applied, counting the divergence', () => {
+  /** A leader of epoch 2 starts a SNAP sync at `zxid` with one piece (k1 only). */
+  function snapshotFromLeader(zxid: number): RecordingHost {
     const { context, host } = replicaAtCommitted();
-    const follower = new FollowerSession(context, n2, true);
-    const leader = fromLeader(follower);
+    const leader = fromLeader(new FollowerSession(context, n2, true));
     leader.leaderInfo(2);
-    const piece = encodePiece([{ key: 'k1', version: z(1, 1), value: new Uint8Array([1]) }]);
-    leader.snap(z(1, 3), 0, piece);
+    leader.snap(
+      zxid,
+      0,
+      encodePiece([{ key: 'k1', version: z(1, 1), value: new Uint8Array([1]) }]),
+    );
+    return host;
+  }
+
+  it('takes a snapshot older than what it applied, counting the divergence', () => {
+    const host = snapshotFromLeader(z(1, 3));
     expect(host.refusals).toEqual([]);
     expect(host.lookedAgain).toEqual([]);
     expect(host.diverged).toEqual([{ leader: n2, committed: '1.5', snapshot: '1.3' }]);
   });
 
   it('takes a snapshot at or above what it applied as any SNAP sync, without a count', () => {
-    const { context, host } = replicaAtCommitted();
-    const follower = new FollowerSession(context, n2, true);
-    const leader = fromLeader(follower);
-    leader.leaderInfo(2);
-    const piece = encodePiece([{ key: 'k1', version: z(1, 1), value: new Uint8Array([1]) }]);
-    leader.snap(z(1, 9), 0, piece);
+    const host = snapshotFromLeader(z(1, 9));
     expect(host.refusals).toEqual([]);
     expect(host.diverged).toEqual([]);
   });
