@@ -9,6 +9,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { EXCLUDED_EXIT_MS } from './node-defaults.js';
 import { loadHttpSecurity } from './http-security.js';
 import { NodeHost } from './node-host.js';
+import { slowTurnWatch } from './slow-turns.js';
 import type { NodeConfig } from './node-config.js';
 import { loadPeerTls } from './peer-tls-files.js';
 import { loadTable, saveTable } from './table-file.js';
@@ -34,7 +35,7 @@ export async function runNode(config: NodeConfig): Promise<void> {
   collectDefaultMetrics({ register: registry });
   let saved = loadTable(config.dataDir);
   const system = new ComponentSystem({
-    scheduler: new LiveScheduler(),
+    scheduler: new LiveScheduler(undefined, undefined, slowTurnWatch(registry, logger)),
     logger,
     onRootFault: (fault) => {
       logger.fatal({ err: fault.error }, 'node failed: exiting');

@@ -8,6 +8,12 @@ export {
   type ComponentClass,
   type ComponentContext,
 } from './component.js';
-export { type Scheduler, ReadyQueue, LiveScheduler, SimScheduler } from './scheduler.js';
+export {
+  type Scheduler,
+  type SlowTurnWatch,
+  ReadyQueue,
+  LiveScheduler,
+  SimScheduler,
+} from './scheduler.js';
 export { ComponentSystem, type SystemOptions } from './system.js';
 export { type Leaf, leaf } from './leaf.js';

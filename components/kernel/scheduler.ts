@@ -42,6 +42,11 @@ export class ReadyQueue implements Scheduler {
     return this.queue.length === 0;
   }
 
+  /** One turn of `component`: at most `budget` of its events; returns how many ran. */
+  protected executeTurn(component: ComponentDefinition, budget: number): number {
+    return component.execute(budget);
+  }
+
   /** Runs events until none are left or `budget` have run; returns how many ran. */
   run(budget: number): number {
     let ran = 0;
@@ -51,7 +56,7 @@ export class ReadyQueue implements Scheduler {
       if (component === undefined) break;
       if (this.holds(component)) continue;
       component.queued = false;
-      ran += component.execute(this.eventsPerTurn);
+      ran += this.executeTurn(component, this.eventsPerTurn);
       if (!component.queued && component.hasRunnableWork()) {
         component.queued = true;
         queue.push(component);
@@ -61,10 +66,18 @@ export class ReadyQueue implements Scheduler {
   }
 }
 
+/** Told of each component turn on the live event loop that took `thresholdMs` or longer. */
+export interface SlowTurnWatch {
+  readonly thresholdMs: number;
+  slow(component: ComponentDefinition, ms: number, events: number): void;
+}
+
 /**
  * Runs components on Node's event loop. A drain starts in a microtask after the first ready
  * component and yields to I/O (setImmediate) after `eventsPerSlice` events, so sockets and
- * timers are served even while components are busy.
+ * timers are served even while components are busy. With a `SlowTurnWatch`, each turn is
+ * timed (two clock reads per turn of up to `eventsPerTurn` events), so a handler that holds the
+ * event loop is named: every request waiting behind it pays for it.
  */
 export class LiveScheduler extends ReadyQueue {
   private draining = false;
@@ -72,8 +85,18 @@ export class LiveScheduler extends ReadyQueue {
   constructor(
     eventsPerTurn = 32,
     private readonly eventsPerSlice = 20_000,
+    private readonly slowTurns: SlowTurnWatch | null = null,
   ) {
     super(eventsPerTurn);
+  }
+
+  protected override executeTurn(component: ComponentDefinition, budget: number): number {
+    if (this.slowTurns === null) return component.execute(budget);
+    const started = performance.now();
+    const ran = component.execute(budget);
+    const ms = performance.now() - started;
+    if (ms >= this.slowTurns.thresholdMs) this.slowTurns.slow(component, ms, ran);
+    return ran;
   }
 
   protected override onReady(): void {
