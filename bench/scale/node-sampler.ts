@@ -19,11 +19,14 @@ export interface NodeMaxima {
   rssBytes: number;
   /** prom-client resets its event-loop histogram at each scrape, so this is a max of maxima. */
   eventLoopLagMaxSec: number;
+  /** The longest component turn of 20 ms or more (node/slow-turns.ts), 0 if none was. */
+  slowTurnMaxSec: number;
 }
 
 const HEAP = 'nodejs_heap_size_used_bytes';
 const RSS = 'process_resident_memory_bytes';
 const LAG = 'nodejs_eventloop_lag_max_seconds';
+const SLOW_TURN = 'zabkv_slow_handler_turn_max_seconds';
 const LEADER_CHANGES = 'zabkv_leader_changes_seen_total';
 
 export async function scrape(url: string): Promise<Map<string, number> | null> {
@@ -60,7 +63,12 @@ export class NodeSampler {
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly urls: readonly string[]) {
-    this.maxima = urls.map(() => ({ heapBytes: 0, rssBytes: 0, eventLoopLagMaxSec: 0 }));
+    this.maxima = urls.map(() => ({
+      heapBytes: 0,
+      rssBytes: 0,
+      eventLoopLagMaxSec: 0,
+      slowTurnMaxSec: 0,
+    }));
     this.timer = setInterval(() => void this.sample(), 1_000);
   }
 
@@ -82,6 +90,7 @@ export class NodeSampler {
         max.heapBytes = Math.max(max.heapBytes, samples.get(HEAP) ?? 0);
         max.rssBytes = Math.max(max.rssBytes, samples.get(RSS) ?? 0);
         max.eventLoopLagMaxSec = Math.max(max.eventLoopLagMaxSec, samples.get(LAG) ?? 0);
+        max.slowTurnMaxSec = Math.max(max.slowTurnMaxSec, samples.get(SLOW_TURN) ?? 0);
       }),
     );
   }

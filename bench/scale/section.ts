@@ -25,7 +25,7 @@ export function table(runs: readonly ScaleRun[]): string[] {
     const lag =
       r.nodes === undefined
         ? '–'
-        : ms(Math.max(...r.nodes.map((x) => x.eventLoopLagMaxSec)) * 1000);
+        : `${ms(Math.max(...r.nodes.map((x) => x.eventLoopLagMaxSec)) * 1000)} / ${longestTurnMs(r) === 0 ? '< 20' : ms(longestTurnMs(r))}`;
     const snap =
       r.snap === undefined
         ? '– | –'
@@ -36,10 +36,15 @@ export function table(runs: readonly ScaleRun[]): string[] {
     );
   });
   return [
-    '| system | keys × value | preload s | writes/s | write ms p50 / p99 / p99.9 / max | errors | leader changes | reads/s (90 % lin.) | read ms p50 / p99 / p99.9 / max | errors | leader changes | heap MiB (max, per node) | RSS MiB (max, per node) | event-loop delay max ms | restart to ready s (leader changes) | SNAP sync s | writes/s during SNAP |',
+    '| system | keys × value | preload s | writes/s | write ms p50 / p99 / p99.9 / max | errors | leader changes | reads/s (90 % lin.) | read ms p50 / p99 / p99.9 / max | errors | leader changes | heap MiB (max, per node) | RSS MiB (max, per node) | event-loop delay / longest handler turn, max ms | restart to ready s (leader changes) | SNAP sync s | writes/s during SNAP |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ];
+}
+
+/** The longest component turn any node reported (0: none took 20 ms, node/slow-turns.ts). */
+function longestTurnMs(r: ScaleRun): number {
+  return Math.max(0, ...(r.nodes ?? []).map((x) => x.slowTurnMaxSec)) * 1000;
 }
 
 /** The issue's targets, each checked on every zabkv run above the smallest data set. */
@@ -74,6 +79,10 @@ export function verdict(runs: readonly ScaleRun[]): string[] {
                 ),
               ]),
           check(heap < 300, `heap ${heap.toFixed(0)} MiB`),
+          check(
+            longestTurnMs(r) < 20,
+            `longest handler turn ${longestTurnMs(r) === 0 ? 'under 20' : ms(longestTurnMs(r))} ms`,
+          ),
         ].join('; '),
     );
   }
@@ -135,8 +144,10 @@ export async function writeScaleSection(
       `Then ${settings.clients} closed-loop clients: writes only for ${settings.durationSec} s, then 90 %`,
       `linearizable reads for ${settings.readDurationSec} s`,
       '(uniform keys over the whole data set). Leader changes: the most any node counted',
-      '(`zabkv_leader_changes_seen_total`) during the phase. Heap, RSS and event-loop delay:',
-      "each node's /metrics every second over the whole run, the max. Restart to ready: a",
+      '(`zabkv_leader_changes_seen_total`) during the phase. Heap, RSS, event-loop delay and the',
+      "longest handler turn (`zabkv_slow_handler_turn_max_seconds`: a component's turn of 20 ms or",
+      "more, GC pauses inside it included): each node's /metrics every second over the whole run,",
+      'preload included, the max. Restart to ready: a',
       'follower killed (-9) and started, until /readyz is 200 and it answers a linearizable GET.',
       'SNAP sync: a follower killed, its group log and lmdb state deleted, started; until its',
       "leader sees it synced at the leader's committed zxid from the restart, while 64 writers",
@@ -148,7 +159,7 @@ export async function writeScaleSection(
       ...table(runs),
       '',
       "The issue's targets (0 leader changes, 0 errors, p99.9 < 100 ms, writes/s >= 90 % of the",
-      'smallest data set, heap < 300 MiB):',
+      'smallest data set, heap < 300 MiB, no handler turn of 20 ms or more):',
       '',
       ...verdict(runs),
       '',
