@@ -6,7 +6,15 @@ import type { Zxid } from '../kv/zxid.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
 import type { SnapshotReader, StateEntry, StateInstall, StateStore } from './state-store.js';
 import { StateStoreCore } from './state-store-core.js';
-import { compareKeys, digestOf, entryBytes, type Versioned } from './write-rules.js';
+import {
+  compareKeys,
+  digestOf,
+  entryBytes,
+  headBytes,
+  headOf,
+  type KeyHead,
+  type Versioned,
+} from './write-rules.js';
 
 /** A group's row in the `meta` database, written in the transaction of the applies it counts. */
 export interface GroupMeta {
@@ -113,18 +121,34 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     return stored === undefined ? undefined : decodeValue(stored);
   }
 
+  /**
+   * Every write reads its key's head; taking it from lmdb's reused read buffer (or the map's own
+   * memory for a large value) copies nothing and leaves no buffer behind for the GC, where
+   * `read` copies the value out. The buffer is good only until the next read: used at once.
+   */
+  protected override head(key: string): KeyHead | undefined {
+    const pending = this.unreleasedKeys.get(key) ?? this.committing.get(key);
+    if (pending !== undefined) return headOf(pending.next);
+    const stored = this.live.getBinaryFast(Buffer.from(key, 'utf8'));
+    if (stored === undefined) return undefined;
+    // lmdb-js sets `length` of its reused buffer to the value's size; byteLength is the buffer's.
+    const size = stored.length;
+    const version = new DataView(stored.buffer, stored.byteOffset, VERSION_BYTES).getFloat64(0);
+    return { version, valueBytes: size - VERSION_BYTES };
+  }
+
   protected write(
     zxid: Zxid,
     key: string,
     next: Versioned | undefined,
-    current: Versioned | undefined,
+    current: KeyHead | undefined,
   ): void {
     const pending = { zxid, next };
     this.unreleasedKeys.set(key, pending);
     this.unreleased.push({
       key,
       ...pending,
-      bytesDelta: size(key, next) - size(key, current),
+      bytesDelta: size(key, next) - headBytes(key, current),
       sizeDelta: (next === undefined ? 0 : 1) - (current === undefined ? 0 : 1),
     });
   }

@@ -3,7 +3,15 @@ import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { TxnOpResult } from '../kv/txn.js';
 import type { Zxid } from '../kv/zxid.js';
 import type { StateChange } from './state-store.js';
-import { entryBytes, evaluateWrite, readOutcome, type Versioned } from './write-rules.js';
+import {
+  entryBytes,
+  evaluateWrite,
+  headBytes,
+  headOf,
+  readOutcome,
+  type KeyHead,
+  type Versioned,
+} from './write-rules.js';
 
 /**
  * What both state stores share: the apply rule (write-rules.ts), the applied zxid and the counts
@@ -36,8 +44,7 @@ export abstract class StateStoreCore {
   }
 
   bytesOf(key: string): number {
-    const entry = this.read(key);
-    return entry === undefined ? 0 : entryBytes(key, entry.value);
+    return headBytes(key, this.head(key));
   }
 
   get(key: string): KvOutcome {
@@ -83,12 +90,11 @@ export abstract class StateStoreCore {
   }
 
   private change(zxid: Zxid, write: KvWrite): KvOutcome {
-    const current = this.read(write.key);
+    const current = this.head(write.key);
     const { outcome, next } = evaluateWrite(zxid, write, current);
     if (next === 'unchanged') return outcome;
     this.bytesValue +=
-      (next === undefined ? 0 : entryBytes(write.key, next.value)) -
-      (current === undefined ? 0 : entryBytes(write.key, current.value));
+      (next === undefined ? 0 : entryBytes(write.key, next.value)) - headBytes(write.key, current);
     this.sizeValue += (next === undefined ? 0 : 1) - (current === undefined ? 0 : 1);
     this.write(zxid, write.key, next, current);
     this.changes.push({ key: write.key, value: next?.value });
@@ -97,12 +103,18 @@ export abstract class StateStoreCore {
 
   /** The key's content as applied so far (in memory). */
   protected abstract read(key: string): Versioned | undefined;
+
+  /** The key's version and value size as applied so far: what a write needs of it. */
+  protected head(key: string): KeyHead | undefined {
+    return headOf(this.read(key));
+  }
+
   /** Records the key's new content, applied at `zxid`, replacing `current`. */
   protected abstract write(
     zxid: Zxid,
     key: string,
     next: Versioned | undefined,
-    current: Versioned | undefined,
+    current: KeyHead | undefined,
   ): void;
   /** Every applied zxid, including writes that changed nothing (a failed condition). */
   protected noteApplied(_zxid: Zxid): void {}

@@ -9,6 +9,15 @@ export interface Versioned {
   readonly version: Zxid;
 }
 
+/**
+ * What a write needs of a key's current content: its version (conditions) and its value's size
+ * (the quota's byte count), not the value itself, which a store on disk need not copy out.
+ */
+export interface KeyHead {
+  readonly version: Zxid;
+  readonly valueBytes: number;
+}
+
 /** An entry's size as the quota counts it: its key in UTF-8 plus its value. */
 export function entryBytes(key: string, value: Uint8Array): number {
   return Buffer.byteLength(key, 'utf8') + value.byteLength;
@@ -19,9 +28,20 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+export function headOf(entry: Versioned | undefined): KeyHead | undefined {
+  return entry === undefined
+    ? undefined
+    : { version: entry.version, valueBytes: entry.value.byteLength };
+}
+
+/** The same size, of an entry of which only the head was read (0: absent). */
+export function headBytes(key: string, head: KeyHead | undefined): number {
+  return head === undefined ? 0 : Buffer.byteLength(key, 'utf8') + head.valueBytes;
+}
+
 export function conditionHolds(
   condition: Condition | undefined,
-  current: Versioned | undefined,
+  current: { readonly version: Zxid } | undefined,
 ): boolean {
   if (condition === undefined) return true;
   if ('ifNoneMatch' in condition) return current === undefined;
@@ -36,7 +56,7 @@ export function conditionHolds(
 export function evaluateWrite(
   zxid: Zxid,
   write: KvWrite,
-  current: Versioned | undefined,
+  current: { readonly version: Zxid } | undefined,
 ): { readonly outcome: KvOutcome; readonly next: Versioned | undefined | 'unchanged' } {
   if (!conditionHolds(write.condition, current)) {
     // What the key holds goes with the refusal: a compare-and-set loop needs no extra read.

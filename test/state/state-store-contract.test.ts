@@ -1,5 +1,6 @@
 import { AssertionError } from 'node:assert/strict';
 import { describe, expect, it } from 'vitest';
+import { MAX_VALUE_BYTES } from '../../components/limits.js';
 import type { KvWrite } from '../../kv/kv-operation.js';
 import type { Zxid } from '../../kv/zxid.js';
 import type { StateStore } from '../../state/state-store.js';
@@ -308,6 +309,46 @@ describe.each(STATE_STORE_KINDS)('StateStore contract (%s)', (kind) => {
       expect(store.bytesOf('é')).toBe(0);
       expect(store.bytesOf('missing')).toBe(0);
       expect(store.size).toBe(1);
+    });
+
+    it('counts and checks conditions against flushed entries, small and large, alike', async () => {
+      // Once flushed, a write finds its key's version and size in the store itself (in lmdb:
+      // its reused read buffer, or a view of the map for a large value), not among the changes
+      // it holds in memory.
+      const store = fresh();
+      const large = new Uint8Array(MAX_VALUE_BYTES).fill(7);
+      store.apply(z(1), put('small', 'xyz'));
+      store.apply(z(2), put('large', large));
+      store.apply(z(3), put('gone', 'q'));
+      store.release(z(3));
+      await checkpointed(store);
+      expect(store.bytes).toBe(5 + 3 + (5 + MAX_VALUE_BYTES) + 5);
+      expect(store.bytesOf('large')).toBe(5 + MAX_VALUE_BYTES);
+      expect(store.bytesOf('small')).toBe(8);
+      expect(store.apply(z(4), put('large', 'now small', { ifMatch: z(1) }))).toEqual({
+        status: 412,
+        current: z(2),
+      });
+      expect(store.apply(z(5), put('large', 'now small', { ifMatch: z(2) }))).toEqual({
+        status: 200,
+        version: z(5),
+      });
+      expect(store.apply(z(6), put('small', 'abcdef', { ifMatch: z(1) }))).toEqual({
+        status: 200,
+        version: z(6),
+      });
+      expect(store.apply(z(7), del('gone', { ifMatch: z(3) }))).toEqual({ status: 204 });
+      expect(store.apply(z(8), put('small', 'no', { ifNoneMatch: '*' }))).toEqual({
+        status: 412,
+        current: z(6),
+      });
+      expect(store.bytes).toBe(5 + 9 + (5 + 6));
+      expect(store.size).toBe(2);
+      expect(contents(store, ['small', 'large', 'gone'])).toEqual({
+        small: [z(6), 'abcdef'],
+        large: [z(5), 'now small'],
+        gone: 404,
+      });
     });
 
     it('counts 4 bytes for a character above U+FFFF', () => {
