@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { makePrivateDirectory, PRIVATE_FILE_MODE } from '../components/private-file.js';
-import { NODE_PROCESS_FLAGS } from '../node/node-defaults.js';
 import { makeClusterCerts } from './cluster-certs.js';
 import { killOnExit, terminate } from './process-exit.js';
 
@@ -19,7 +18,7 @@ export interface LocalClusterOptions {
   readonly cli?: string;
   /** Extra environment for the nodes (e.g. LOG_LEVEL). */
   readonly env?: NodeJS.ProcessEnv;
-  /** Node.js flags for the node processes (e.g. --cpu-prof), after NODE_PROCESS_FLAGS. */
+  /** Node.js flags for the node processes (e.g. --cpu-prof). */
   readonly nodeFlags?: readonly string[];
   /**
    * Mutual TLS on the peer port, with the certificates in this directory; those missing are
@@ -88,7 +87,6 @@ export class LocalCluster {
     const child = spawn(
       process.execPath,
       [
-        ...NODE_PROCESS_FLAGS,
         ...(this.options.nodeFlags ?? []),
         this.options.cli ?? CLI,
         'node',

@@ -99,15 +99,3 @@ export function replicaTiming(overrides: Partial<ReplicaConfig> = {}) {
     ...overrides,
   };
 }
-
-/**
- * Node.js flags for a node's process (`zabkv start` and every local cluster pass them; README
- * says how to give them to a node run by hand). V8's young generation is up to 16 MiB per
- * semi-space by default; under write load about a fifth of it survives each scavenge (the log's
- * and the watch history's new entries, requests in flight), and copying that stops the event
- * loop for 10-50 ms per scavenge on this machine, straight into the latency tail. 2 MiB makes
- * scavenges eight times as frequent and as many times shorter for the same copying: 3 nodes, 64
- * writers, 20 s, two rounds each (2026-11-30): p99.9 71-77 ms against 86-132 ms at the default,
- * throughput and CPU per write unchanged.
- */
-export const NODE_PROCESS_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
