@@ -2,7 +2,7 @@
 // the same machine in the same run, taking turns (this 2-core machine is shared and drifts by
 // tens of per cent within minutes: only ratios measured side by side mean anything).
 //   npm run bench:ab -- --base 62cc226 [--head <rev>] [--clients 1,16,64] [--duration 5]
-//                       [--rounds 3] [--read-ratio 0]
+//                       [--rounds 3] [--read-ratio 0] [--warmup 1]
 // Each side is built in a temporary git worktree (the head too, when --head is given; else the
 // working tree's dist/), and starts its 3-node cluster with its own LocalCluster and node
 // command, so commits from before the layout change work too. The load is always this tree's
@@ -53,6 +53,8 @@ const options = new Command()
   .option('--duration <s>', 'seconds of each measurement', positive, 5)
   .option('--rounds <n>', 'measurements per side and client count', positiveInteger, 3)
   .option('--read-ratio <f>', 'fraction of linearizable reads', fraction, 0)
+  // V8 still compiles for the first 10-15 s of load: a longer warmup measures steady state.
+  .option('--warmup <s>', 'seconds of load before each measurement', positive, 1)
   .parse()
   .opts<{
     base: string;
@@ -61,12 +63,12 @@ const options = new Command()
     duration: number;
     rounds: number;
     readRatio: number;
+    warmup: number;
   }>();
 
 const git = (...args: string[]): string =>
   execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 
-const WARMUP_SEC = 1;
 const scratch = mkdtempSync(join(tmpdir(), 'zabkv-ab-'));
 const worktrees: string[] = [];
 
@@ -120,22 +122,25 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
     for (const clients of options.clients) {
       const target = new ZabkvTarget(urls, clients);
       try {
+        const phase = (durationSec: number, seed: number) =>
+          runLoad({
+            target,
+            clients,
+            durationSec,
+            readRatio: options.readRatio,
+            consistency: 'linearizable',
+            keySpace: 10_000,
+            keyDistribution: 'uniform',
+            valueSize: 100,
+            warmupSec: 0,
+            seed,
+          });
+        // The warmup is a load of its own, so the CPU read after it is the measurement's alone.
+        await phase(options.warmup, clients + 1_000);
         const before = nodesCpu();
-        const load = await runLoad({
-          target,
-          clients,
-          durationSec: options.duration,
-          readRatio: options.readRatio,
-          consistency: 'linearizable',
-          keySpace: 10_000,
-          keyDistribution: 'uniform',
-          valueSize: 100,
-          warmupSec: WARMUP_SEC,
-          seed: clients,
-        });
-        // The CPU covers the warmup too: the operations are counted over both alike.
+        const load = await phase(options.duration, clients);
         const used = cpuUsedBetween(before, nodesCpu());
-        const ops = load.throughput * (options.duration + WARMUP_SEC);
+        const ops = load.throughput * options.duration;
         const cpuUsPerOp =
           used === null || ops === 0 ? null : (1000 * (used.mainMs + used.otherMs)) / ops;
         results.set(clients, { load, cpuUsPerOp });

@@ -35,7 +35,7 @@ export async function runNode(config: NodeConfig): Promise<void> {
   collectDefaultMetrics({ register: registry });
   let saved = loadTable(config.dataDir);
   const system = new ComponentSystem({
-    scheduler: new LiveScheduler(undefined, undefined, slowTurnWatch(registry, logger)),
+    scheduler: new LiveScheduler({ slowTurns: slowTurnWatch(registry, logger) }),
     logger,
     onRootFault: (fault) => {
       logger.fatal({ err: fault.error }, 'node failed: exiting');

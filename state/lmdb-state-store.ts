@@ -5,12 +5,11 @@ import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
 import type { SnapshotReader, StateEntry, StateInstall, StateStore } from './state-store.js';
-import { StateStoreCore } from './state-store-core.js';
+import { StateStoreCore, type CountsDelta } from './state-store-core.js';
 import {
   compareKeys,
   digestOf,
   entryBytes,
-  headBytes,
   headOf,
   type KeyHead,
   type Versioned,
@@ -114,8 +113,13 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     return this.failureValue === null ? null : this.failureValue.message;
   }
 
+  /** The key's change applied here and not yet committed to lmdb, if any. */
+  private pending(key: string): { readonly next: Versioned | undefined } | undefined {
+    return this.unreleasedKeys.get(key) ?? this.committing.get(key);
+  }
+
   protected read(key: string): Versioned | undefined {
-    const pending = this.unreleasedKeys.get(key) ?? this.committing.get(key);
+    const pending = this.pending(key);
     if (pending !== undefined) return pending.next;
     const stored = this.live.get(Buffer.from(key, 'utf8'));
     return stored === undefined ? undefined : decodeValue(stored);
@@ -127,7 +131,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
    * `read` copies the value out. The buffer is good only until the next read: used at once.
    */
   protected override head(key: string): KeyHead | undefined {
-    const pending = this.unreleasedKeys.get(key) ?? this.committing.get(key);
+    const pending = this.pending(key);
     if (pending !== undefined) return headOf(pending.next);
     const stored = this.live.getBinaryFast(Buffer.from(key, 'utf8'));
     if (stored === undefined) return undefined;
@@ -137,20 +141,10 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     return { version, valueBytes: size - VERSION_BYTES };
   }
 
-  protected write(
-    zxid: Zxid,
-    key: string,
-    next: Versioned | undefined,
-    current: KeyHead | undefined,
-  ): void {
+  protected write(zxid: Zxid, key: string, next: Versioned | undefined, delta: CountsDelta): void {
     const pending = { zxid, next };
     this.unreleasedKeys.set(key, pending);
-    this.unreleased.push({
-      key,
-      ...pending,
-      bytesDelta: size(key, next) - headBytes(key, current),
-      sizeDelta: (next === undefined ? 0 : 1) - (current === undefined ? 0 : 1),
-    });
+    this.unreleased.push({ key, ...pending, bytesDelta: delta.bytes, sizeDelta: delta.size });
   }
 
   protected override noteApplied(zxid: Zxid): void {
@@ -512,10 +506,6 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
  */
 function settled(write: PromiseLike<unknown>): void {
   write.then(undefined, () => {});
-}
-
-function size(key: string, entry: Versioned | undefined): number {
-  return entry === undefined ? 0 : entryBytes(key, entry.value);
 }
 
 /** [version: f64 big-endian][value bytes]: zxids are integers below 2^53, exact in a double. */

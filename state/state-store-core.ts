@@ -13,6 +13,12 @@ import {
   type Versioned,
 } from './write-rules.js';
 
+/** What one write changes of the quota's byte count and the key count. */
+export interface CountsDelta {
+  readonly bytes: number;
+  readonly size: number;
+}
+
 /**
  * What both state stores share: the apply rule (write-rules.ts), the applied zxid and the counts
  * the quota and metrics read. A store says how to read and write one key.
@@ -93,10 +99,15 @@ export abstract class StateStoreCore {
     const current = this.head(write.key);
     const { outcome, next } = evaluateWrite(zxid, write, current);
     if (next === 'unchanged') return outcome;
-    this.bytesValue +=
-      (next === undefined ? 0 : entryBytes(write.key, next.value)) - headBytes(write.key, current);
-    this.sizeValue += (next === undefined ? 0 : 1) - (current === undefined ? 0 : 1);
-    this.write(zxid, write.key, next, current);
+    const delta: CountsDelta = {
+      bytes:
+        (next === undefined ? 0 : entryBytes(write.key, next.value)) -
+        headBytes(write.key, current),
+      size: (next === undefined ? 0 : 1) - (current === undefined ? 0 : 1),
+    };
+    this.bytesValue += delta.bytes;
+    this.sizeValue += delta.size;
+    this.write(zxid, write.key, next, delta);
     this.changes.push({ key: write.key, value: next?.value });
     return outcome;
   }
@@ -109,12 +120,12 @@ export abstract class StateStoreCore {
     return headOf(this.read(key));
   }
 
-  /** Records the key's new content, applied at `zxid`, replacing `current`. */
+  /** Records the key's new content, applied at `zxid`, which changes the counts by `delta`. */
   protected abstract write(
     zxid: Zxid,
     key: string,
     next: Versioned | undefined,
-    current: KeyHead | undefined,
+    delta: CountsDelta,
   ): void;
   /** Every applied zxid, including writes that changed nothing (a failed condition). */
   protected noteApplied(_zxid: Zxid): void {}

@@ -81,13 +81,19 @@ export interface SlowTurnWatch {
  */
 export class LiveScheduler extends ReadyQueue {
   private draining = false;
+  private readonly eventsPerSlice: number;
+  private readonly slowTurns: SlowTurnWatch | null;
 
   constructor(
-    eventsPerTurn = 32,
-    private readonly eventsPerSlice = 20_000,
-    private readonly slowTurns: SlowTurnWatch | null = null,
+    options: {
+      readonly eventsPerTurn?: number;
+      readonly eventsPerSlice?: number;
+      readonly slowTurns?: SlowTurnWatch;
+    } = {},
   ) {
-    super(eventsPerTurn);
+    super(options.eventsPerTurn ?? 32);
+    this.eventsPerSlice = options.eventsPerSlice ?? 20_000;
+    this.slowTurns = options.slowTurns ?? null;
   }
 
   protected override executeTurn(component: ComponentDefinition, budget: number): number {

@@ -170,9 +170,11 @@ describe('component kernel', () => {
       }
     }
     const slow: { component: ComponentDefinition; ms: number; events: number }[] = [];
-    const scheduler = new LiveScheduler(32, 20_000, {
-      thresholdMs: 20,
-      slow: (component, ms, events) => slow.push({ component, ms, events }),
+    const scheduler = new LiveScheduler({
+      slowTurns: {
+        thresholdMs: 20,
+        slow: (component, ms, events) => slow.push({ component, ms, events }),
+      },
     });
     const system = new ComponentSystem({ scheduler });
     const pair = system.createRoot(SlowPair, undefined);
