@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers/promises';
 import { join } from 'node:path';
 import { replaceFileSync } from './atomic-file.js';
 import { HEADER_BYTES, openRecord, sealRecord } from './stored-record.js';
@@ -104,7 +107,10 @@ export function sealWalCompact(throughZxid: number): Uint8Array {
 
 /** A view that is a plain Uint8Array, so the payloads read out of it are too (not Buffers). */
 function readBytes(path: string): Uint8Array {
-  const bytes = readFileSync(path);
+  return plainBytes(readFileSync(path));
+}
+
+function plainBytes(bytes: Buffer): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
@@ -189,6 +195,49 @@ export interface WalScan {
  * quorum's other copies are for.
  */
 export function scanWal(directory: string): WalScan {
+  const steps = walScanSteps(directory);
+  let input: Uint8Array | undefined;
+  for (;;) {
+    const step = steps.next(input);
+    if (step.done) return step.value;
+    input = step.value.kind === 'read' ? readBytes(step.value.path) : undefined;
+  }
+}
+
+/**
+ * `scanWal` for a live node: segments are read off the event loop and replayed in slices of
+ * about `sliceMs`, the event loop free in between, so a node that recovers a long log still
+ * answers its peers, timers and HTTP meanwhile. The small files are read before it returns:
+ * a damaged epochs file, or a log of an earlier version, throws here and now.
+ */
+export function scanWalInSlices(directory: string, sliceMs: number): Promise<WalScan> {
+  const steps = walScanSteps(directory);
+  const first = steps.next();
+  return (async () => {
+    let step = first;
+    let sliceStart = performance.now();
+    while (!step.done) {
+      let input: Uint8Array | undefined;
+      if (step.value.kind === 'read') {
+        input = plainBytes(await readFile(step.value.path));
+        sliceStart = performance.now();
+      } else if (performance.now() - sliceStart >= sliceMs) {
+        await setImmediate();
+        sliceStart = performance.now();
+      }
+      step = steps.next(input);
+    }
+    return step.value;
+  })();
+}
+
+/** What a scan asks its driver for: a segment file's bytes, or a moment to yield. */
+type ScanStep = { readonly kind: 'read'; readonly path: string } | { readonly kind: 'pause' };
+
+/** Records replayed between two pauses (a few milliseconds of work). */
+const RECORDS_PER_STEP = 256;
+
+function* walScanSteps(directory: string): Generator<ScanStep, WalScan, Uint8Array | undefined> {
   const epochs = readEpochs(directory);
   const logId = readLogId(directory);
   const read = readSnapshot(directory);
@@ -231,8 +280,9 @@ export function scanWal(directory: string): WalScan {
     const n = live[i]!;
     const last = i === live.length - 1;
     if (i > 0 && n !== live[i - 1]! + 1) return damaged();
-    const bytes = readBytes(join(directory, segmentFile(n)));
-    const replayed = replaySegment(bytes, log, { logId, n });
+    const bytes = yield { kind: 'read', path: join(directory, segmentFile(n)) };
+    if (bytes === undefined) throw new Error('scan driver gave no bytes for a segment');
+    const replayed = yield* replaySegment(bytes, log, { logId, n });
     if (replayed.end === 'corrupt') return damaged();
     if (replayed.end === 'torn') {
       if (!last) return damaged();
@@ -291,17 +341,18 @@ interface Replayed {
  * zeroed sector, or is an all-zero header with bytes after it; a complete record with a
  * wrong checksum is damage.
  */
-function replaySegment(
+function* replaySegment(
   bytes: Uint8Array,
   log: StoredEntry[],
   expected: { readonly logId: string; readonly n: number },
-): Replayed {
+): Generator<ScanStep, Replayed, Uint8Array | undefined> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dirtyBytes = lastNonZero(bytes) + 1;
   let offset = 0;
   let maxZxid = -1;
   let header: SegmentHeader | null = null;
   let compactedThrough = -1;
+  let records = 0;
   const stop = (end: Replayed['end']): Replayed => ({
     end,
     validBytes: offset,
@@ -311,6 +362,7 @@ function replaySegment(
     compactedThrough,
   });
   while (offset < dirtyBytes) {
+    if (++records % RECORDS_PER_STEP === 0) yield { kind: 'pause' };
     if (bytes.length - offset < HEADER_BYTES) return stop('torn');
     const length = view.getUint32(offset);
     const crc = view.getUint32(offset + 4);

@@ -1,7 +1,7 @@
 import { copyFileSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { segmentFile } from '../../components/storage/wal-files.js';
+import { scanWal, scanWalInSlices, segmentFile } from '../../components/storage/wal-files.js';
 import { diskStoreContract } from './disk-store-contract.js';
 import {
   append,
@@ -232,5 +232,39 @@ describe('WalStorage', () => {
     expect(image.snapshot).toEqual({ zxid: 10, state: Uint8Array.of(4) });
     expect(zxids(image)).toEqual([10, 11]);
     expect(readdirSync(path).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('reads a long log back in slices, the event loop free in between, and waits with Loads and writes until it is read', async () => {
+    const path = tempDir();
+    const host = start(path);
+    const entries = Array.from({ length: 3_000 }, (_, i) => ({
+      zxid: i + 1,
+      payload: Uint8Array.of(i % 256),
+    }));
+    host.user.write({ kind: 'Append', seq: 1, entries });
+    await durableThrough(host, 1);
+    await stop(host);
+
+    // With no time to spare per slice, every pause gives the event loop back: a callback
+    // queued now runs before the scan is through.
+    let scanned = false;
+    let ranDuringScan = false;
+    setImmediate(() => (ranDuringScan = !scanned));
+    const sliced = await scanWalInSlices(path, 0);
+    scanned = true;
+    expect(ranDuringScan).toBe(true);
+    expect(sliced).toEqual(scanWal(path));
+    expect(zxids(sliced.image)).toEqual(entries.map(({ zxid }) => zxid));
+
+    // A store started on it takes a Load and a write at once; both wait for its scan.
+    const again = start(path);
+    again.user.load();
+    again.user.write(append(2, 3_001));
+    expect(again.user.images).toHaveLength(0);
+    await durableThrough(again, 2);
+    expect(again.user.images).toHaveLength(1);
+    expect(zxids(again.user.images[0]!).at(-1)).toBe(3_000);
+    await stop(again);
+    expect(zxids((await reopen(path)).image).at(-1)).toBe(3_001);
   });
 });
