@@ -113,12 +113,24 @@ export const MAX_PEER_CONNECTIONS_COUNT = 1024;
  */
 export const PROPOSAL_PIECE_BYTES = 1 * MIB;
 export const PROPOSAL_PIECE_ENTRIES_COUNT = 512;
+/**
+ * A follower applies what it learns is committed in slices of at most this many entries and
+ * (but for a single larger entry) payload bytes, one slice per turn: a follower that syncs
+ * thousands of entries behind (after a SNAP under load, or a restart) applied them all in one
+ * handler (0.7 s at 5M keys, 1 s at 10 KB values), and a steady commit covers fewer than this.
+ */
+export const APPLY_SLICE_ENTRIES_COUNT = 256;
+export const APPLY_SLICE_BYTES = 512 * KIB;
 /** A log entry's framing inside a proposal: [zxid, payload] as msgpack. */
 export const ENTRY_ENVELOPE_BYTES = 16;
-/** A SNAP sync sends the state in pieces of this size (one entry may take a piece past it). */
-export const SNAP_PIECE_BYTES = 1 * MIB;
+/**
+ * A SNAP sync sends the state in pieces of this size (one entry may take a piece past it). Each
+ * piece is read, encoded, decoded and staged in one handler on each side: at 5M keys of 100 B a
+ * 1 MiB piece took 35 ms to read and 22 ms to stage, a 256 KiB one 5 and 2.4 ms.
+ */
+export const SNAP_PIECE_BYTES = 256 * KIB;
 /** Snapshot pieces a leader sends ahead of the follower's acknowledgements (flow control). */
-export const SNAP_WINDOW_PIECES = 4;
+export const SNAP_WINDOW_PIECES = 8;
 /**
  * Log bytes applied between two checkpoints of the applied state, whatever `snapshotEvery`
  * says: the log held in memory between checkpoints is bounded in bytes, not only in entries.

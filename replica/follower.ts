@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { APPLY_SLICE_BYTES, APPLY_SLICE_ENTRIES_COUNT } from '../components/limits.js';
 import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
@@ -73,6 +74,8 @@ export class FollowerSession {
   private sync: SyncBuffer | null = null;
   /** COMMITs that arrive between NEWLEADER and UPTODATE, applied at UPTODATE (ZOOKEEPER-4394). */
   private pendingCommit = 0;
+  /** Known committed (UPTODATE, COMMIT); applied up to here a slice per turn (applyCommitted). */
+  private commitTarget: Zxid = 0;
   private readonly reads: FollowerReads;
   private readonly waiters = new DurableWaiters();
 
@@ -136,8 +139,12 @@ export class FollowerSession {
     this.waiters.release(seq);
   }
 
-  /** The events at hand are handled: the reads that came with them share one ReadIndex round. */
+  /**
+   * The events at hand are handled: the reads that came with them share one ReadIndex round,
+   * and the next slice of what is known committed is applied.
+   */
   onBurstEnd(): void {
+    this.applyCommitted();
     this.reads.onBurstEnd();
   }
 
@@ -369,8 +376,28 @@ export class FollowerSession {
   }
 
   private commitThrough(zxid: Zxid): void {
-    this.context.replica.commitThrough(zxid);
+    this.commitTarget = Math.max(this.commitTarget, zxid);
+    this.applyCommitted();
+  }
+
+  /**
+   * Applies one slice of what is known committed; the rest waits for the end of the events at
+   * hand (a zero-delay timer, after them), so a long catch-up never holds the event loop and
+   * heartbeats, proposals and reads are handled between its slices. Committed entries are in
+   * the log, durable or on their way: applying them later changes only when, not what.
+   */
+  private applyCommitted(): void {
+    const { durable } = this.context;
+    if (durable.committed >= this.commitTarget) return;
+    const sliceEnd = durable.history.sliceEnd(
+      durable.committed,
+      APPLY_SLICE_ENTRIES_COUNT,
+      APPLY_SLICE_BYTES,
+    );
+    const through = Math.min(this.commitTarget, sliceEnd);
+    this.context.replica.commitThrough(through);
     this.reads.serveApplied();
+    if (through < this.commitTarget) this.context.replica.requestBurstEnd();
   }
 
   private expect(phase: Phase, what: string): boolean {

@@ -59,6 +59,23 @@ export class ReplicaLog {
     return this.entries.slice(this.upperBound(from), this.upperBound(to));
   }
 
+  /**
+   * The end of the next slice after `zxid`: the zxid of the last of at most `maxEntries`
+   * entries holding at most `maxBytes` of payload (at least one entry); `zxid` itself if no
+   * entry follows it.
+   */
+  sliceEnd(zxid: Zxid, maxEntries: number, maxBytes: number): Zxid {
+    const start = this.upperBound(zxid);
+    let end = start;
+    let bytes = 0;
+    while (end < this.entries.length && end - start < maxEntries) {
+      bytes += this.entries[end]!.payload.byteLength;
+      if (end > start && bytes > maxBytes) break;
+      end++;
+    }
+    return end === start ? zxid : this.entries[end - 1]!.zxid;
+  }
+
   append(entries: readonly StoredEntry[]): void {
     for (const entry of entries) {
       const previous = this.entries.at(-1)?.zxid ?? this.baseZxid;

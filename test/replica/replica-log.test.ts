@@ -277,4 +277,23 @@ describe('ReplicaLog epochs', () => {
     expect(sameEpoch.lastInEpoch(3)).toBe(z(3, 9));
     expect(new ReplicaLog(z(3, 7), []).lastInEpoch(3)).toBe(z(3, 7));
   });
+
+  it('sliceEnd ends a slice at the entry or byte bound, takes one large entry alone, and stays put at the end', () => {
+    const sized = (counter: number, bytes: number) => ({
+      zxid: z(1, counter),
+      payload: new Uint8Array(bytes),
+    });
+    const log = new ReplicaLog(z(1, 0), [
+      sized(1, 10),
+      sized(2, 10),
+      sized(3, 10),
+      sized(4, 100),
+      sized(5, 10),
+    ]);
+    expect(log.sliceEnd(z(1, 0), 2, 1_000)).toBe(z(1, 2));
+    expect(log.sliceEnd(z(1, 0), 10, 30)).toBe(z(1, 3));
+    expect(log.sliceEnd(z(1, 3), 10, 30)).toBe(z(1, 4)); // larger than the bound: alone
+    expect(log.sliceEnd(z(1, 4), 10, 1_000)).toBe(z(1, 5));
+    expect(log.sliceEnd(z(1, 5), 10, 1_000)).toBe(z(1, 5));
+  });
 });

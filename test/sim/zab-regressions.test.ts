@@ -6,6 +6,7 @@
  * and a linearizability check of everything the clients saw.
  */
 import { describe, expect, it } from 'vitest';
+import { APPLY_SLICE_ENTRIES_COUNT } from '../../components/limits.js';
 import type { NodeId } from '../../components/network/node-id.js';
 import type { StorageWrite } from '../../components/storage/index.js';
 import { counterOf, epochOf } from '../../kv/zxid.js';
@@ -260,6 +261,39 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       cluster.crash(other);
       run.stopClients();
       expect(run.writes(leader, 5, 'after').length).toBe(5);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('a follower synced far behind applies what is committed a slice per event, not all in one', () => {
+    eachSeed(3, 9_300, (seed) => {
+      // A log long enough for DIFF: the entries are applied at UPTODATE, not installed.
+      const replica = { snapshotEvery: 10_000, retainEntries: 10_000 };
+      const run = new ScriptedRun({ seed, size: 3, replica });
+      const { cluster } = run;
+      const leader = run.awaitLeader();
+      const [joiner] = othersThan(run, leader) as [NodeId];
+      run.writes(leader, 2, 'before');
+      // Each call applies what one handler applies: count the entries of each.
+      const durable = cluster.replica(joiner)!.durableState;
+      const commitThrough = durable.commitThrough.bind(durable);
+      const slices: number[] = [];
+      durable.commitThrough = (zxid, onApplied) => {
+        let count = 0;
+        commitThrough(zxid, (applied) => {
+          count++;
+          onApplied(applied);
+        });
+        if (count > 0) slices.push(count);
+      };
+      lagBehind(run, leader, joiner, 3 * APPLY_SLICE_ENTRIES_COUNT);
+      run.awaitServing(joiner);
+      run.writes(leader, 1, 'after');
+      expect(cluster.replica(joiner)!.durableState).toBe(durable); // not restarted meanwhile
+      expect(slices.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(
+        3 * APPLY_SLICE_ENTRIES_COUNT,
+      );
+      expect(Math.max(...slices)).toBeLessThanOrEqual(APPLY_SLICE_ENTRIES_COUNT);
       expect(run.finish()).toBe('ok');
     });
   });
