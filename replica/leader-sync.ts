@@ -1,6 +1,8 @@
+import { PROPOSAL_PIECE_BYTES, PROPOSAL_PIECE_ENTRIES_COUNT } from '../components/limits.js';
 import type { MessageOf } from '../components/network/network-port.js';
 import { formatZxid, type Zxid } from '../kv/zxid.js';
 import type { LearnerHandler, LeaderOutgoing } from './learner-handler.js';
+import type { ReplicaLog } from './replica-log.js';
 import type { RoleContext } from './role-context.js';
 import { SnapshotSender } from './snapshot-sender.js';
 import { planSync, syncOpening, syncTail } from './sync-plan.js';
@@ -11,13 +13,18 @@ export interface LeaderSyncHost {
   readonly send: (handler: LearnerHandler, message: LeaderOutgoing) => void;
   /** The follower sent something impossible: its session ends. */
   readonly refuse: (handler: LearnerHandler, why: string) => void;
+  /** Calls `continueTails` once the events at hand are handled (a zero-delay timer). */
+  readonly continueLater: () => void;
 }
 
 /**
  * Brings followers to the leader's history (LearnerHandler.syncFollower): DIFF or TRUNC and the
  * entries after that point, or first the state streamed piece by piece (SNAP), then NEWLEADER.
- * Sending the tail and joining the broadcast set happen in one handler, so no new proposal can
- * fall between them (docs/zab-rules.md R5).
+ * The entries go a proposal piece per turn (a follower thousands of entries behind, after a SNAP
+ * under load, used to get them all from one handler: 120 MB at 10 KB values); the last piece,
+ * NEWLEADER and joining the broadcast set happen in one handler, so no new proposal can fall
+ * between them (docs/zab-rules.md R5): what was proposed meanwhile is in the log, and the tail
+ * reads the log.
  */
 export class LeaderSync {
   constructor(
@@ -63,14 +70,49 @@ export class LeaderSync {
     }
   }
 
-  /** The entries after `point` and NEWLEADER: from here on the follower is in the broadcast set. */
+  /** The events at hand are handled: every tail under way gets its next piece. */
+  continueTails(handlers: Iterable<LearnerHandler>): void {
+    for (const handler of handlers) this.sendTailPiece(handler);
+  }
+
+  /** Streams the entries after `point`, then NEWLEADER (sendTailPiece); the log stays meanwhile. */
   private sendTail(handler: LearnerHandler, point: Zxid): void {
-    const { history } = this.context.durable;
-    for (const message of syncTail(history, point, this.host.epoch())) {
+    handler.phase = 'tail-sending';
+    handler.tail = { sent: point, unpin: this.context.durable.pinLog(point) };
+    this.sendTailPiece(handler);
+  }
+
+  /**
+   * One proposal piece of the tail, or, once the rest fits in one, the rest and NEWLEADER: from
+   * there on the follower is in the broadcast set.
+   */
+  private sendTailPiece(handler: LearnerHandler): void {
+    const tail = handler.tail;
+    if (handler.phase !== 'tail-sending' || tail === null) return;
+    const { durable } = this.context;
+    const { history } = durable;
+    const end = history.sliceEnd(tail.sent, PROPOSAL_PIECE_ENTRIES_COUNT, PROPOSAL_PIECE_BYTES);
+    tail.unpin();
+    if (end < history.last) {
+      this.host.send(handler, {
+        kind: 'zab.Proposal',
+        entries: inWireForm(history, tail.sent, end),
+      });
+      handler.tail = { sent: end, unpin: durable.pinLog(end) };
+      this.host.continueLater();
+      return;
+    }
+    handler.tail = null;
+    for (const message of syncTail(history, tail.sent, this.host.epoch())) {
       this.host.send(handler, message);
     }
     handler.phase = 'newleader-sent';
     // Its NEWLEADER ACK will vouch for exactly this much; later proposals are acked one by one.
     handler.acked = history.last;
   }
+}
+
+/** The entries in (from, to] as a proposal carries them. */
+function inWireForm(history: ReplicaLog, from: Zxid, to: Zxid): [number, Uint8Array][] {
+  return history.between(from, to).map(({ zxid, payload }) => [zxid, payload]);
 }

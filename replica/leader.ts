@@ -90,6 +90,7 @@ export class LeaderRole {
       epoch: () => this.epoch,
       send: (handler, message) => this.send(handler, message),
       refuse: (handler, why) => this.refuse(handler, 'out-of-place', why),
+      continueLater: () => context.replica.requestBurstEnd(),
     });
     this.maybeDecideEpoch();
   }
@@ -244,9 +245,13 @@ export class LeaderRole {
     this.proposals.submit(payload, reply);
   }
 
-  /** The events at hand are handled: the writes that came with them are proposed together. */
+  /**
+   * The events at hand are handled: the writes that came with them are proposed together, and
+   * each sync under way sends its next piece.
+   */
   onBurstEnd(): void {
     this.proposals.onBurstEnd();
+    this.sync.continueTails(this.handlers.values());
   }
 
   submitRead(read: KvReadOperation, reply: Reply): void {
@@ -349,6 +354,7 @@ export class LeaderRole {
     this.reads.end(this.proposals.lastCommitted);
     for (const handler of this.handlers.values()) {
       handler.snapshot?.close();
+      handler.tail?.unpin();
       this.context.replica.closeSession(handler.follower, handler.session);
     }
     this.handlers.clear();
@@ -369,6 +375,7 @@ export class LeaderRole {
   private remove(handler: LearnerHandler, reason: string): void {
     this.context.replica.logDebug({ follower: handler.follower, reason }, 'session dropped');
     handler.snapshot?.close();
+    handler.tail?.unpin();
     this.context.replica.closeSession(handler.follower, handler.session);
     this.handlers.delete(handler.follower);
   }

@@ -28,9 +28,17 @@ export interface LearnerHandler {
   readonly voter: boolean;
   readonly acceptedEpoch: number;
   phase:
-    'registered' | 'epoch-sent' | 'epoch-acked' | 'snapshot-sent' | 'newleader-sent' | 'synced';
+    | 'registered'
+    | 'epoch-sent'
+    | 'epoch-acked'
+    | 'snapshot-sent'
+    | 'tail-sending'
+    | 'newleader-sent'
+    | 'synced';
   /** The snapshot being streamed to it (SNAP), until its last piece is acknowledged. */
   snapshot: SnapshotSender | null;
+  /** The log entries of its sync sent so far ('tail-sending'); the log after them is pinned. */
+  tail: { readonly sent: Zxid; readonly unpin: () => void } | null;
   lastZxid: Zxid;
   /** What it holds as committed (its ACKEPOCH): no sync may take it below that. */
   committed: Zxid;
@@ -67,6 +75,7 @@ export function newLearnerHandler(
     spaceLow: false,
     silentTicks: 0,
     snapshot: null,
+    tail: null,
   };
 }
 

@@ -6,10 +6,14 @@
  * and a linearizability check of everything the clients saw.
  */
 import { describe, expect, it } from 'vitest';
-import { APPLY_SLICE_ENTRIES_COUNT } from '../../components/limits.js';
+import {
+  APPLY_SLICE_ENTRIES_COUNT,
+  PROPOSAL_PIECE_ENTRIES_COUNT,
+} from '../../components/limits.js';
 import type { NodeId } from '../../components/network/node-id.js';
 import type { StorageWrite } from '../../components/storage/index.js';
 import { counterOf, epochOf } from '../../kv/zxid.js';
+import type { DurableState } from '../../replica/durable-state.js';
 import { ScriptedRun } from '../../sim/scripted-run.js';
 import { runSeed, seedsToRun } from './fixtures/seeds.js';
 import { submitAndWait } from '../../sim/verify-run.js';
@@ -275,7 +279,7 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const [joiner] = othersThan(run, leader) as [NodeId];
       run.writes(leader, 2, 'before');
       // Each call applies what one handler applies: count the entries of each.
-      const durable = cluster.replica(joiner)!.durableState;
+      const durable = cluster.replica(joiner)!.durableState as DurableState;
       const commitThrough = durable.commitThrough.bind(durable);
       const slices: number[] = [];
       durable.commitThrough = (zxid, onApplied) => {
@@ -294,6 +298,54 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
         3 * APPLY_SLICE_ENTRIES_COUNT,
       );
       expect(Math.max(...slices)).toBeLessThanOrEqual(APPLY_SLICE_ENTRIES_COUNT);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('a leader streams a long sync tail a proposal piece per event, the last with NEWLEADER, under load', () => {
+    eachSeed(3, 9_400, (seed) => {
+      const replica = { snapshotEvery: 10_000, retainEntries: 10_000 };
+      const run = new ScriptedRun({ seed, size: 3, replica }, 4);
+      const { cluster, sim } = run;
+      const leader = run.awaitLeader();
+      const [joiner, other] = othersThan(run, leader) as [NodeId, NodeId];
+      // Each simulator step runs the events due at one instant; a zero-delay timer set in a
+      // step fires in a later one. Which step each message to the joiner left in:
+      let steps = 0;
+      const step = sim.step.bind(sim);
+      sim.step = () => {
+        steps++;
+        return step();
+      };
+      const sent: { readonly step: number; readonly kind: string; readonly entries: number }[] = [];
+      const host = cluster.replica(leader)!;
+      const send = host.send.bind(host);
+      host.send = (message) => {
+        if (message.dst === joiner) {
+          const entries = message.kind === 'zab.Proposal' ? message.entries.length : 0;
+          sent.push({ step: steps, kind: message.kind, entries });
+        }
+        send(message);
+      };
+      sim.fabric.partition([[joiner], [leader, other]]);
+      run.writes(leader, 3 * PROPOSAL_PIECE_ENTRIES_COUNT, 'lag');
+      run.startClients();
+      sim.fabric.heal();
+      run.awaitServing(joiner);
+      run.stopClients();
+      expect(cluster.replica(leader)).toBe(host); // the same leader throughout
+      const start = sent.findIndex((m) => m.kind === 'zab.Diff');
+      const end = sent.findIndex((m, i) => i > start && m.kind === 'zab.NewLeader');
+      expect(start).toBeGreaterThanOrEqual(0);
+      expect(end).toBeGreaterThan(start);
+      const pieces = sent.slice(start + 1, end);
+      expect(pieces.every((m) => m.kind === 'zab.Proposal')).toBe(true);
+      expect(pieces.reduce((n, m) => n + m.entries, 0)).toBeGreaterThanOrEqual(
+        3 * PROPOSAL_PIECE_ENTRIES_COUNT,
+      );
+      // One piece per step, and the last in NEWLEADER's.
+      expect(new Set(pieces.map((m) => m.step)).size).toBe(pieces.length);
+      expect(pieces.at(-1)!.step).toBe(sent[end]!.step);
       expect(run.finish()).toBe('ok');
     });
   });
