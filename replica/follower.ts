@@ -76,6 +76,8 @@ export class FollowerSession {
   private pendingCommit = 0;
   /** Known committed (UPTODATE, COMMIT); applied up to here a slice per turn (applyCommitted). */
   private commitTarget: Zxid = 0;
+  /** More than a slice behind `commitTarget`: only the burst-end timer applies, a slice a time. */
+  private catchingUp = false;
   private readonly reads: FollowerReads;
   private readonly waiters = new DurableWaiters();
 
@@ -377,7 +379,9 @@ export class FollowerSession {
 
   private commitThrough(zxid: Zxid): void {
     this.commitTarget = Math.max(this.commitTarget, zxid);
-    this.applyCommitted();
+    // While catching up, a COMMIT only moves the target: the scheduler runs up to 32 events in
+    // a turn, and a slice per COMMIT would apply 32 slices in it.
+    if (!this.catchingUp) this.applyCommitted();
   }
 
   /**
@@ -397,7 +401,8 @@ export class FollowerSession {
     const through = Math.min(this.commitTarget, sliceEnd);
     this.context.replica.commitThrough(through);
     this.reads.serveApplied();
-    if (through < this.commitTarget) this.context.replica.requestBurstEnd();
+    this.catchingUp = through < this.commitTarget;
+    if (this.catchingUp) this.context.replica.requestBurstEnd();
   }
 
   private expect(phase: Phase, what: string): boolean {

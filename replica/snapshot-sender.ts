@@ -4,6 +4,8 @@ import type { SnapshotReader } from '../state/state-store.js';
 import type { DurableState } from './durable-state.js';
 import type { SessionBody } from './zab-messages.js';
 
+const PIECES_PER_TURN = 2;
+
 /** What a SNAPACK meant: the snapshot is through, more pieces went out, or it was impossible. */
 export type SnapAckResult =
   | { readonly kind: 'done' }
@@ -12,8 +14,8 @@ export type SnapAckResult =
 
 /**
  * Streams the applied state to one follower (SNAP) from a consistent view (an lmdb read
- * transaction), a few pieces ahead of its acknowledgements: no handler reads or encodes more
- * than a window of pieces, and heartbeats on the connection never queue behind more than that.
+ * transaction), a window of pieces ahead of its acknowledgements: no handler reads or encodes
+ * more than two pieces, and heartbeats on the connection never queue behind more than a window.
  * The log after the view's zxid is pinned until the stream ends, so the entries that follow
  * the snapshot are still there to send.
  */
@@ -61,8 +63,18 @@ export class SnapshotSender {
     this.unpin();
   }
 
+  /**
+   * Sends up to two pieces while the window has room: each acknowledgement frees one, so the
+   * window fills over the first few round trips and no handler reads more than two pieces.
+   */
   private fill(): void {
-    while (this.ahead !== null && this.nextPiece - this.acked - 1 < SNAP_WINDOW_PIECES) {
+    for (
+      let sent = 0;
+      sent < PIECES_PER_TURN &&
+      this.ahead !== null &&
+      this.nextPiece - this.acked - 1 < SNAP_WINDOW_PIECES;
+      sent++
+    ) {
       const data = this.ahead;
       this.ahead = this.reader.next(SNAP_PIECE_BYTES);
       const last = this.ahead === null;
