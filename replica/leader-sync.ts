@@ -13,7 +13,7 @@ export interface LeaderSyncHost {
   readonly send: (handler: LearnerHandler, message: LeaderOutgoing) => void;
   /** The follower sent something impossible: its session ends. */
   readonly refuse: (handler: LearnerHandler, why: string) => void;
-  /** Calls `continueTails` once the events at hand are handled (a zero-delay timer). */
+  /** Calls `continueSyncs` once the events at hand are handled (a zero-delay timer). */
   readonly continueLater: () => void;
 }
 
@@ -49,6 +49,7 @@ export class LeaderSync {
       }
       handler.phase = 'snapshot-sent';
       handler.snapshot = new SnapshotSender(durable, (message) => this.host.send(handler, message));
+      if (handler.snapshot.fill()) this.host.continueLater();
       return;
     }
     const { point, message } = syncOpening(plan);
@@ -67,12 +68,19 @@ export class LeaderSync {
       sender.close();
       handler.snapshot = null;
       this.sendTail(handler, sender.zxid);
+    } else {
+      this.host.continueLater();
     }
   }
 
-  /** The events at hand are handled: every tail under way gets its next piece. */
-  continueTails(handlers: Iterable<LearnerHandler>): void {
-    for (const handler of handlers) this.sendTailPiece(handler);
+  /** The events at hand are handled: every sync under way sends its next pieces. */
+  continueSyncs(handlers: Iterable<LearnerHandler>): void {
+    for (const handler of handlers) {
+      if (handler.phase === 'snapshot-sent' && handler.snapshot?.fill() === true) {
+        this.host.continueLater();
+      }
+      this.sendTailPiece(handler);
+    }
   }
 
   /** Streams the entries after `point`, then NEWLEADER (sendTailPiece); the log stays meanwhile. */

@@ -251,7 +251,7 @@ export class LeaderRole {
    */
   onBurstEnd(): void {
     this.proposals.onBurstEnd();
-    this.sync.continueTails(this.handlers.values());
+    this.sync.continueSyncs(this.handlers.values());
   }
 
   submitRead(read: KvReadOperation, reply: Reply): void {

@@ -6,7 +6,7 @@ import type { SessionBody } from './zab-messages.js';
 
 const PIECES_PER_TURN = 2;
 
-/** What a SNAPACK meant: the snapshot is through, more pieces went out, or it was impossible. */
+/** What a SNAPACK meant: the snapshot is through, more pieces may go, or it was impossible. */
 export type SnapAckResult =
   | { readonly kind: 'done' }
   | { readonly kind: 'more' }
@@ -14,7 +14,7 @@ export type SnapAckResult =
 
 /**
  * Streams the applied state to one follower (SNAP) from a consistent view (an lmdb read
- * transaction), a window of pieces ahead of its acknowledgements: no handler reads or encodes
+ * transaction), a window of pieces ahead of its acknowledgements: no turn reads or encodes
  * more than two pieces, and heartbeats on the connection never queue behind more than a window.
  * The log after the view's zxid is pinned until the stream ends, so the entries that follow
  * the snapshot are still there to send.
@@ -36,7 +36,6 @@ export class SnapshotSender {
     this.reader = durable.machine.openSnapshot();
     this.unpin = durable.pinLog(this.reader.zxid);
     this.ahead = this.reader.next(SNAP_PIECE_BYTES);
-    this.fill();
   }
 
   /** The snapshot's zxid: the log entries after it follow the last piece. */
@@ -52,7 +51,6 @@ export class SnapshotSender {
     }
     this.acked = piece;
     if (piece === this.lastPiece) return { kind: 'done' };
-    this.fill();
     return { kind: 'more' };
   }
 
@@ -64,10 +62,12 @@ export class SnapshotSender {
   }
 
   /**
-   * Sends up to two pieces while the window has room: each acknowledgement frees one, so the
-   * window fills over the first few round trips and no handler reads more than two pieces.
+   * Sends up to two pieces while the window has room; true if the window has room for more.
+   * Acknowledgements only open the window: the pieces are read here, which the leader calls
+   * once per turn (its burst end), so a turn that takes many SNAPACKs still reads two pieces,
+   * and the window fills over the first few turns.
    */
-  private fill(): void {
+  fill(): boolean {
     for (
       let sent = 0;
       sent < PIECES_PER_TURN &&
@@ -81,5 +81,6 @@ export class SnapshotSender {
       if (last) this.lastPiece = this.nextPiece;
       this.send({ kind: 'zab.Snap', zxid: this.zxid, piece: this.nextPiece++, last, data });
     }
+    return this.ahead !== null && this.nextPiece - this.acked - 1 < SNAP_WINDOW_PIECES;
   }
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   APPLY_SLICE_ENTRIES_COUNT,
   PROPOSAL_PIECE_ENTRIES_COUNT,
+  SNAP_WINDOW_PIECES,
 } from '../../components/limits.js';
 import type { NodeId } from '../../components/network/node-id.js';
 import type { StorageWrite } from '../../components/storage/index.js';
@@ -174,6 +175,52 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       });
       expect(cluster.leader()).toBe(leader);
       expect(cluster.replica(leader)!.durableState.currentEpoch).toBe(epoch);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('a SNAP leader reads at most two pieces a turn and keeps at most a window ahead', () => {
+    eachSeed(2, 5_100_00, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster, sim } = run;
+      const leader = run.awaitLeader();
+      const [behind, other] = othersThan(run, leader) as [NodeId, NodeId];
+      sim.fabric.partition([[behind], [leader, other]]);
+      // About ten pieces of state, and enough writes after it that the log no longer reaches back.
+      for (let i = 0; i < 24; i++) {
+        expect(run.put(leader, `big-${i}`, 'v'.repeat(100_000))?.status).toBe(200);
+      }
+      run.writes(leader, 40, 'more');
+      let steps = 0;
+      const step = sim.step.bind(sim);
+      sim.step = () => {
+        steps++;
+        return step();
+      };
+      const perStep = new Map<number, number>();
+      let sent = 0;
+      let acked = 0;
+      let ahead = 0;
+      sim.fabric.onArrival = (message) => {
+        if (message.kind === 'zab.SnapAck' && message.src === behind) acked++;
+        return true;
+      };
+      const host = cluster.replica(leader)!;
+      const send = host.send.bind(host);
+      host.send = (message) => {
+        if (message.kind === 'zab.Snap' && message.dst === behind) {
+          perStep.set(steps, (perStep.get(steps) ?? 0) + 1);
+          sent++;
+          ahead = Math.max(ahead, sent - acked);
+        }
+        send(message);
+      };
+      sim.fabric.heal();
+      run.awaitServing(behind);
+      sim.fabric.onArrival = undefined;
+      expect(sent).toBeGreaterThanOrEqual(SNAP_WINDOW_PIECES);
+      expect(Math.max(...perStep.values())).toBeLessThanOrEqual(2);
+      expect(ahead).toBeLessThanOrEqual(SNAP_WINDOW_PIECES);
       expect(run.finish()).toBe('ok');
     });
   });
