@@ -62,6 +62,8 @@ export class DurableState {
   private readonly pins = new Set<{ readonly zxid: Zxid }>();
   /** A snapshot received whole, until the store has switched to it. */
   private installing: StateInstall | null = null;
+  /** `load` restarts an empty log after the state once the state is on disk through it. */
+  private basePending = false;
   /** The zxid of the last log-base marker written (SaveSnapshot), to write none twice. */
   private markerZxid = 0;
   private spaceLowValue = false;
@@ -123,6 +125,7 @@ export class DurableState {
   writeFailed(): number {
     this.waiters = new DurableWaiters();
     this.stateWaiters = new StateWaiters();
+    this.basePending = false;
     this.snapshotPending = false;
     this.appliedSinceSnapshot = 0;
     this.appliedBytesSinceSnapshot = 0;
@@ -177,13 +180,25 @@ export class DurableState {
       this.voterValue = false;
     }
     this.historyValue = history ?? new ReplicaLog(applied, []);
+    this.basePending = false;
     if (this.historyValue.length === 0 && applied !== base) {
-      // The log must continue right after the state: it restarts there (no gap on disk).
-      this.persist({
-        kind: 'InstallSnapshot',
-        snapshot: { zxid: applied, state: LOG_BASE_MARKER },
-      });
-      this.markerZxid = applied;
+      // The log must continue right after the state: it restarts there (no gap on disk). The
+      // marker waits for the state to be on disk through `applied` (a damaged log was discarded
+      // beside applies not flushed yet): a crash must never leave a state below the marker,
+      // a hole that would cost this node its vote. Nothing votes or syncs meanwhile.
+      const restart = (): void => {
+        this.basePending = false;
+        this.persist({
+          kind: 'InstallSnapshot',
+          snapshot: { zxid: applied, state: LOG_BASE_MARKER },
+        });
+        this.markerZxid = applied;
+      };
+      if (state.durableZxid >= applied) restart();
+      else {
+        this.basePending = true;
+        this.stateWaiters.after(state.checkpoint(), restart);
+      }
     }
     this.committedValue = applied;
     this.feed.restored(applied);
@@ -202,9 +217,12 @@ export class DurableState {
     this.waiters.release(seq);
   }
 
-  /** A snapshot received whole is on its way to disk: no role may apply anything meanwhile. */
+  /**
+   * A snapshot received whole is on its way to disk, or the log's restart point waits for the
+   * state to be (load): no role may vote, sync or apply anything meanwhile.
+   */
   get installPending(): boolean {
-    return this.installing !== null;
+    return this.installing !== null || this.basePending;
   }
 
   /**

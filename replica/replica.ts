@@ -196,9 +196,11 @@ export class Replica extends ComponentDefinition implements RoleHost {
   private pollState(): void {
     const failure = this.durable.machine.failure;
     if (failure !== null) return this.onWriteFailed(`applied state: ${failure}`);
-    if (this.durable.pollState() === null) return;
-    if (this.role.name === 'following') this.role.session.onStateDurable();
-    else if (this.waitingForInstall) this.startLooking();
+    const installed = this.durable.pollState();
+    if (this.waitingForInstall && !this.durable.installPending) this.startLooking();
+    else if (installed !== null && this.role.name === 'following') {
+      this.role.session.onStateDurable();
+    }
   }
 
   // ---- election and roles ---------------------------------------------------------------
