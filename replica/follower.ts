@@ -74,10 +74,11 @@ export class FollowerSession {
   private sync: SyncBuffer | null = null;
   /** COMMITs that arrive between NEWLEADER and UPTODATE, applied at UPTODATE (ZOOKEEPER-4394). */
   private pendingCommit = 0;
-  /** Known committed (UPTODATE, COMMIT); applied up to here a slice per turn (applyCommitted). */
+  /**
+   * Known committed (UPTODATE, COMMIT); applied up to here a slice per turn (applyCommitted).
+   * While the applied state is behind it, a burst-end timer is pending for the next slice.
+   */
   private commitTarget: Zxid = 0;
-  /** More than a slice behind `commitTarget`: only the burst-end timer applies, a slice a time. */
-  private catchingUp = false;
   private readonly reads: FollowerReads;
   private readonly waiters = new DurableWaiters();
 
@@ -378,10 +379,11 @@ export class FollowerSession {
   }
 
   private commitThrough(zxid: Zxid): void {
-    this.commitTarget = Math.max(this.commitTarget, zxid);
     // While catching up, a COMMIT only moves the target: the scheduler runs up to 32 events in
     // a turn, and a slice per COMMIT would apply 32 slices in it.
-    if (!this.catchingUp) this.applyCommitted();
+    const catchingUp = this.context.durable.committed < this.commitTarget;
+    this.commitTarget = Math.max(this.commitTarget, zxid);
+    if (!catchingUp) this.applyCommitted();
   }
 
   /**
@@ -401,8 +403,7 @@ export class FollowerSession {
     const through = Math.min(this.commitTarget, sliceEnd);
     this.context.replica.commitThrough(through);
     this.reads.serveApplied();
-    this.catchingUp = through < this.commitTarget;
-    if (this.catchingUp) this.context.replica.requestBurstEnd();
+    if (through < this.commitTarget) this.context.replica.requestBurstEnd();
   }
 
   private expect(phase: Phase, what: string): boolean {

@@ -76,9 +76,7 @@ export class LeaderSync {
   /** The events at hand are handled: every sync under way sends its next pieces. */
   continueSyncs(handlers: Iterable<LearnerHandler>): void {
     for (const handler of handlers) {
-      if (handler.phase === 'snapshot-sent' && handler.snapshot?.fill() === true) {
-        this.host.continueLater();
-      }
+      if (handler.snapshot?.fill() === true) this.host.continueLater();
       this.sendTailPiece(handler);
     }
   }
@@ -96,7 +94,7 @@ export class LeaderSync {
    */
   private sendTailPiece(handler: LearnerHandler): void {
     const tail = handler.tail;
-    if (handler.phase !== 'tail-sending' || tail === null) return;
+    if (tail === null) return;
     const { durable } = this.context;
     const { history } = durable;
     const end = history.sliceEnd(tail.sent, PROPOSAL_PIECE_ENTRIES_COUNT, PROPOSAL_PIECE_BYTES);

@@ -68,19 +68,18 @@ export class SnapshotSender {
    * and the window fills over the first few turns.
    */
   fill(): boolean {
-    for (
-      let sent = 0;
-      sent < PIECES_PER_TURN &&
-      this.ahead !== null &&
-      this.nextPiece - this.acked - 1 < SNAP_WINDOW_PIECES;
-      sent++
-    ) {
-      const data = this.ahead;
+    for (let sent = 0; sent < PIECES_PER_TURN && this.windowOpen(); sent++) {
+      const data = this.ahead!; // windowOpen: a piece is left
       this.ahead = this.reader.next(SNAP_PIECE_BYTES);
       const last = this.ahead === null;
       if (last) this.lastPiece = this.nextPiece;
       this.send({ kind: 'zab.Snap', zxid: this.zxid, piece: this.nextPiece++, last, data });
     }
+    return this.windowOpen();
+  }
+
+  /** A piece is left to send, and fewer than a window are unacknowledged. */
+  private windowOpen(): boolean {
     return this.ahead !== null && this.nextPiece - this.acked - 1 < SNAP_WINDOW_PIECES;
   }
 }

@@ -78,6 +78,7 @@ export interface WalStorageInit extends DiskStoreInit {
 export const DEFAULT_SEGMENT_BYTES = 16 * 2 ** 20;
 /** Start-up replays the log in slices of about this long, the event loop free in between. */
 const RECOVERY_SLICE_MS = 5;
+const PREALLOCATE_BYTES = 2 ** 20;
 
 /** What recovery found and made the directory match. */
 interface Recovered {
@@ -87,7 +88,6 @@ interface Recovered {
   readonly segments: readonly SegmentState[];
   readonly image: StoredImage;
 }
-const PREALLOCATE_BYTES = 2 ** 20;
 
 /** The reserve a WAL store keeps by default: 64 MiB, or two segments if that is more. */
 export function defaultMinFreeBytes(segmentBytes = DEFAULT_SEGMENT_BYTES): number {

@@ -46,6 +46,20 @@ function orphanOnLeader(run: ScriptedRun, leader: NodeId): number {
   return orphan;
 }
 
+/**
+ * Counts the simulator's steps (each runs the events due at one instant; a zero-delay timer set
+ * in a step fires in a later one): the returned function says which step is running.
+ */
+function countSteps(sim: ScriptedRun['sim']): () => number {
+  let steps = 0;
+  const step = sim.step.bind(sim);
+  sim.step = () => {
+    steps++;
+    return step();
+  };
+  return () => steps;
+}
+
 /** `follower` misses `count` committed writes while cut off, then the cut heals. */
 function lagBehind(run: ScriptedRun, leader: NodeId, follower: NodeId, count: number): void {
   run.sim.fabric.partition([[follower], othersThan(run, follower)]);
@@ -191,12 +205,7 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
         expect(run.put(leader, `big-${i}`, 'v'.repeat(100_000))?.status).toBe(200);
       }
       run.writes(leader, 40, 'more');
-      let steps = 0;
-      const step = sim.step.bind(sim);
-      sim.step = () => {
-        steps++;
-        return step();
-      };
+      const steps = countSteps(sim);
       const perStep = new Map<number, number>();
       let sent = 0;
       let acked = 0;
@@ -209,7 +218,7 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const send = host.send.bind(host);
       host.send = (message) => {
         if (message.kind === 'zab.Snap' && message.dst === behind) {
-          perStep.set(steps, (perStep.get(steps) ?? 0) + 1);
+          perStep.set(steps(), (perStep.get(steps()) ?? 0) + 1);
           sent++;
           ahead = Math.max(ahead, sent - acked);
         }
@@ -325,21 +334,15 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const leader = run.awaitLeader();
       const [joiner] = othersThan(run, leader) as [NodeId];
       run.writes(leader, 2, 'before');
-      // The entries applied in each simulator step (the events due at one instant, a turn of
-      // each component that has any): COMMITs arriving during the catch-up must not each
-      // apply a slice of their own.
-      let steps = 0;
-      const step = sim.step.bind(sim);
-      sim.step = () => {
-        steps++;
-        return step();
-      };
+      // The entries applied in each simulator step: COMMITs arriving during the catch-up must
+      // not each apply a slice of their own.
+      const steps = countSteps(sim);
       const durable = cluster.replica(joiner)!.durableState as DurableState;
       const commitThrough = durable.commitThrough.bind(durable);
       const perStep = new Map<number, number>();
       durable.commitThrough = (zxid, onApplied) =>
         commitThrough(zxid, (applied) => {
-          perStep.set(steps, (perStep.get(steps) ?? 0) + 1);
+          perStep.set(steps(), (perStep.get(steps()) ?? 0) + 1);
           onApplied(applied);
         });
       lagBehind(run, leader, joiner, 3 * APPLY_SLICE_ENTRIES_COUNT);
@@ -365,21 +368,15 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const { cluster, sim } = run;
       const leader = run.awaitLeader();
       const [joiner, other] = othersThan(run, leader) as [NodeId, NodeId];
-      // Each simulator step runs the events due at one instant; a zero-delay timer set in a
-      // step fires in a later one. Which step each message to the joiner left in:
-      let steps = 0;
-      const step = sim.step.bind(sim);
-      sim.step = () => {
-        steps++;
-        return step();
-      };
+      // Which step each message to the joiner left in.
+      const steps = countSteps(sim);
       const sent: { readonly step: number; readonly kind: string; readonly entries: number }[] = [];
       const host = cluster.replica(leader)!;
       const send = host.send.bind(host);
       host.send = (message) => {
         if (message.dst === joiner) {
           const entries = message.kind === 'zab.Proposal' ? message.entries.length : 0;
-          sent.push({ step: steps, kind: message.kind, entries });
+          sent.push({ step: steps(), kind: message.kind, entries });
         }
         send(message);
       };
