@@ -139,11 +139,20 @@ export const CHECKPOINT_LOG_BYTES = 64 * MIB;
 /**
  * The applied state's lmdb transactions start at most this often (etcd's backend batch
  * interval, 100 ms): each is a B-tree copy-on-write and an fsync beside the WAL's, and one per
- * burst cost a node as much CPU as the rest of a write (bench:ab, 2026-11-30).
+ * burst cost a node as much CPU as the rest of a write (bench:ab, 2026-11-30). A second's batch
+ * cost ~15 % less CPU per write at 5M keys (it shares branch pages), but its commit is a bigger
+ * write in flight, and a disk that fills meanwhile makes lmdb-js abort the process (ENOSPC in
+ * its write path): test/process/disk-full.test.ts failed 2 runs in 4 with it.
  */
 export const STATE_COMMIT_INTERVAL_MS = 100;
-/** ... unless this many changes wait (etcd's backend batch limit): memory stays bounded. */
+/** ... unless this many changes wait (etcd's backend batch limit) ... */
 export const STATE_COMMIT_BATCH_CHANGES = 10_000;
+/**
+ * ... or this many bytes of keys and values: what waits in memory stays bounded in bytes, and a
+ * transaction's room check (about twice its bytes, state/lmdb-state-store.ts) stays well inside
+ * the disk reserve, so a filling disk refuses writes (507) before lmdb lacks room for one.
+ */
+export const STATE_COMMIT_BATCH_BYTES = 4 * MIB;
 /** Log bytes kept behind a checkpoint for DIFF, at most (as well as `retainEntries`). */
 export const RETAINED_LOG_BYTES = 64 * MIB;
 /** Epochs a follower reports in ACKEPOCH (the last zxid of each, to find the common prefix). */

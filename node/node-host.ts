@@ -215,7 +215,9 @@ export class NodeHost extends ComponentDefinition {
       log: this.log,
     });
     this.storage = storage;
-    this.stateEnvironment = new LmdbStateEnvironment(appliedStatePath(this.init.dataDir));
+    this.stateEnvironment = new LmdbStateEnvironment(appliedStatePath(this.init.dataDir), {
+      log: this.log,
+    });
     const replica = this.create(Replica, {
       ...defaults.replicaTiming(this.init.timing),
       ...(this.init.quotaBytes === undefined ? {} : { quotaBytes: this.init.quotaBytes }),

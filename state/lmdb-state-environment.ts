@@ -1,6 +1,14 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { statfsSync } from 'node:fs';
-import { LmdbStateStore, type GroupMeta } from './lmdb-state-store.js';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { FallocatedReserve, type GrowthReserve } from './growth-reserve.js';
+import {
+  DEFAULT_COMMIT_PACING,
+  LmdbStateStore,
+  type CommitPacing,
+  type GroupMeta,
+} from './lmdb-state-store.js';
 
 /**
  * The node's one lmdb environment for applied state: a named database per group replica it
@@ -13,14 +21,34 @@ export class LmdbStateEnvironment {
   private readonly meta: Database<GroupMeta, string>;
   private readonly stores = new Map<number, LmdbStateStore>();
 
-  constructor(private readonly path: string) {
+  private readonly reserve: GrowthReserve;
+  private readonly pacing: CommitPacing;
+
+  constructor(
+    private readonly path: string,
+    options: {
+      readonly pacing?: CommitPacing;
+      /** Blocks held past the data file; by default fallocate's (see GrowthReserve). */
+      readonly reserve?: GrowthReserve;
+      readonly log?: Logger;
+    } = {},
+  ) {
+    this.pacing = options.pacing ?? DEFAULT_COMMIT_PACING;
     // overlappingSync (lmdb-js' default off Windows): a commit returns before its fsync, which
     // runs beside the next commits; nothing waits for it but a checkpoint (the WAL is the
     // durability point), and lmdb's meta pages keep the file consistent across a crash.
-    // How often a transaction starts is the store's to pace (STATE_COMMIT_INTERVAL_MS): lmdb-js'
+    // How often a transaction starts is the store's to pace (`pacing`): lmdb-js'
     // own commitDelay does nothing for batch() writes, which it starts at once.
     this.root = open({ path, maxDbs: 256 });
     this.meta = this.root.openDB<GroupMeta, string>('meta', { encoding: 'msgpack' });
+    this.reserve =
+      options.reserve ??
+      new FallocatedReserve(join(path, 'data.mdb'), (reason) =>
+        options.log?.warn(
+          { path, reason },
+          'cannot hold disk blocks ahead of the applied state: a disk that fills during a commit may abort the node',
+        ),
+      );
   }
 
   /** The state of this node's replica of `group` (one store per group per process). */
@@ -32,8 +60,14 @@ export class LmdbStateEnvironment {
           keyEncoding: 'binary',
           encoding: 'binary',
         });
-      store = new LmdbStateStore(this.root, this.meta, `group-${group}`, [slot(0), slot(1)], () =>
-        freeBytes(this.path),
+      store = new LmdbStateStore(
+        this.root,
+        this.meta,
+        `group-${group}`,
+        [slot(0), slot(1)],
+        () => freeBytes(this.path),
+        this.reserve,
+        this.pacing,
       );
       this.stores.set(group, store);
     }

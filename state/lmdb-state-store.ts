@@ -1,8 +1,13 @@
 import type { Database, RootDatabase } from 'lmdb';
 import { performance } from 'node:perf_hooks';
-import { STATE_COMMIT_BATCH_CHANGES, STATE_COMMIT_INTERVAL_MS } from '../components/limits.js';
+import {
+  STATE_COMMIT_BATCH_BYTES,
+  STATE_COMMIT_BATCH_CHANGES,
+  STATE_COMMIT_INTERVAL_MS,
+} from '../components/limits.js';
 import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
+import type { GrowthReserve } from './growth-reserve.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
 import type { SnapshotReader, StateEntry, StateInstall, StateStore } from './state-store.js';
 import { StateStoreCore, type CountsDelta } from './state-store-core.js';
@@ -40,6 +45,24 @@ const VERSION_BYTES = 8;
 const STATE_WRITE_MARGIN_BYTES = 4 * 2 ** 20;
 /** B-tree pages a changed key may copy (leaf, branches, overflow head). */
 const PAGES_PER_CHANGE = 4;
+const PAGE_BYTES = 4096;
+/** Held past lmdb's file beyond what one transaction needs, so most never wait for the disk. */
+const RESERVE_STEP_BYTES = 4 * 2 ** 20;
+/** lmdb's own pages a transaction may add beside the changes' (freelist, meta, new branches). */
+const GROWTH_MARGIN_BYTES = 2 ** 20;
+
+/** How often the store starts an lmdb transaction, and how much waits for one at most. */
+export interface CommitPacing {
+  readonly intervalMs: number;
+  readonly batchChanges: number;
+  readonly batchBytes: number;
+}
+
+export const DEFAULT_COMMIT_PACING: CommitPacing = {
+  intervalMs: STATE_COMMIT_INTERVAL_MS,
+  batchChanges: STATE_COMMIT_BATCH_CHANGES,
+  batchBytes: STATE_COMMIT_BATCH_BYTES,
+};
 
 interface InstallStatus {
   installed: boolean;
@@ -49,8 +72,8 @@ interface InstallStatus {
 /**
  * The applied state of one group replica in lmdb, sorted by key bytes. Applies change two small
  * maps in memory at once (`unreleased`, then `committing` once released); lmdb gets them in one
- * transaction per STATE_COMMIT_INTERVAL_MS at most (sooner once STATE_COMMIT_BATCH_CHANGES
- * wait), one transaction at a time, each with the group's applied zxid and
+ * transaction per `pacing.intervalMs` at most (sooner once a batch is full), one transaction
+ * at a time, each with the group's applied zxid and
  * counts, so lmdb always holds the state of one zxid: a failed commit can leave no hole. Reads
  * look at the maps first, then lmdb. Memory holds only what lmdb has not committed yet.
  */
@@ -63,6 +86,8 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   /** Released, waiting for or in the commit under way. */
   private readonly committing = new Map<string, Pending>();
   private queued: Change[] = [];
+  /** Key and value bytes of `queued`: a full batch starts its transaction without waiting. */
+  private queuedBytes = 0;
   /** What lmdb holds once every released change is committed. */
   private queuedMeta: GroupMeta;
   private commitUnderWay = false;
@@ -93,6 +118,9 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     private readonly slots: readonly [Database<Buffer, Buffer>, Database<Buffer, Buffer>],
     /** Free bytes where lmdb writes (statfs): a write it cannot make must never reach lmdb. */
     private readonly freeBytes: () => number,
+    /** Blocks held past lmdb's file: a transaction starts only once they cover its growth. */
+    private readonly reserve: GrowthReserve,
+    private readonly pacing: CommitPacing = DEFAULT_COMMIT_PACING,
   ) {
     const stored = meta.get(name) ?? { slot: 0, applied: 0, bytes: 0, size: 0 };
     super(stored.applied);
@@ -208,6 +236,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       if (this.unreleasedKeys.get(change.key)?.zxid === change.zxid)
         this.unreleasedKeys.delete(change.key);
       this.queued.push(change);
+      this.queuedBytes += change.key.length + (change.next?.value.byteLength ?? 0);
       bytes += change.bytesDelta;
       count += change.sizeDelta;
     }
@@ -225,6 +254,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       this.installFinished = false;
       this.committing.clear();
       this.queued = [];
+      this.queuedBytes = 0;
       this.queuedMeta = this.released;
     }
     this.unreleased = [];
@@ -339,6 +369,8 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
           this.fail(new Error(room));
           return room;
         }
+        // A piece cannot wait (this is synchronous): the reserve is topped up ahead instead.
+        this.topUpReserve(growthBound(entries));
         for (const { key, version, value } of entries) {
           settled(staging.put(Buffer.from(key, 'utf8'), encodeValue({ version, value })));
           bytes += entryBytes(key, value);
@@ -373,6 +405,12 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     return digestOf(this.range('', null, Number.MAX_SAFE_INTEGER));
   }
 
+  private batchFull(): boolean {
+    return (
+      this.queued.length >= this.pacing.batchChanges || this.queuedBytes >= this.pacing.batchBytes
+    );
+  }
+
   /** Hands the queued changes to lmdb, one transaction at a time (see the class comment). */
   private commitNext(): void {
     if (
@@ -382,7 +420,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     )
       return;
     const wait = this.nextCommitAt - performance.now();
-    if (wait > 0 && !this.closing && this.queued.length < STATE_COMMIT_BATCH_CHANGES) {
+    if (wait > 0 && !this.closing && !this.batchFull()) {
       // Unref'd: a process that ends meanwhile loses only what the WAL replays anyway.
       this.commitTimer ??= setTimeout(() => {
         this.commitTimer = null;
@@ -390,11 +428,15 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       }, wait).unref();
       return;
     }
-    this.nextCommitAt = performance.now() + STATE_COMMIT_INTERVAL_MS;
     const batch = this.queued;
     const room = this.lacksRoomFor(batch);
     if (room !== null) return this.fail(new Error(room));
+    const growth = growthBound(batch);
+    if (this.reserve.available() < growth) return this.holdGrowth(growth);
+    this.topUpReserve(growth);
+    this.nextCommitAt = performance.now() + this.pacing.intervalMs;
     this.queued = [];
+    this.queuedBytes = 0;
     const meta = this.queuedMeta;
     const live = this.live;
     const generation = this.generation;
@@ -429,8 +471,8 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
 
   /**
    * Why lmdb must not take a transaction of `entries` now: it would come near filling the disk.
-   * lmdb-js does not survive a write that fails with ENOSPC (its error path overruns a buffer and
-   * the process aborts), so a full disk has to be seen before lmdb writes, not after: each
+   * lmdb-js does not survive a write that fails with ENOSPC (see GrowthReserve), so a full disk
+   * has to be seen before lmdb writes, not after: each
    * changed key may copy a few B-tree pages, and a margin covers lmdb's own bookkeeping.
    */
   private lacksRoomFor(
@@ -443,12 +485,34 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     let need = STATE_WRITE_MARGIN_BYTES;
     for (const entry of entries) {
       const value = entry.value ?? entry.next?.value;
-      need += 2 * (entry.key.length * 3 + (value?.byteLength ?? 0)) + PAGES_PER_CHANGE * 4096;
+      need += 2 * (entry.key.length * 3 + (value?.byteLength ?? 0)) + PAGES_PER_CHANGE * PAGE_BYTES;
     }
     const free = this.freeBytes();
     return free >= need
       ? null
       : `no room for the applied state: ${free} bytes free, ${need} needed`;
+  }
+
+  private holdingGrowth = false;
+
+  /** Starts the next transaction once the disk holds `growth` bytes past lmdb's file. */
+  private holdGrowth(growth: number): void {
+    if (this.holdingGrowth) return;
+    this.holdingGrowth = true;
+    const generation = this.generation;
+    void this.reserve.ensure(growth + RESERVE_STEP_BYTES).then((held) => {
+      this.holdingGrowth = false;
+      if (generation !== this.generation || this.failureValue !== null) return;
+      if (held) return this.commitNext();
+      this.fail(new Error(`no room for the applied state: the disk refused ${growth} bytes`));
+    });
+  }
+
+  /** Asks for more blocks, without waiting, once fewer than a step beyond `growth` are held. */
+  private topUpReserve(growth: number): void {
+    if (this.reserve.available() < growth + RESERVE_STEP_BYTES / 2) {
+      void this.reserve.ensure(growth + RESERVE_STEP_BYTES);
+    }
   }
 
   private readonly committedWaiters: (() => void)[] = [];
@@ -478,6 +542,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     this.unreleasedKeys.clear();
     this.committing.clear();
     this.queued = [];
+    this.queuedBytes = 0;
     this.released = installed;
     this.queuedMeta = installed;
     this.lastApplied = installed.applied;
@@ -497,6 +562,21 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     if (this.finishing !== null) this.finishing.failed = true;
     this.finishing = null;
   }
+}
+
+/**
+ * How far a transaction of `entries` may grow lmdb's file: every page a change may copy, and
+ * the value's own pages, plus a margin for lmdb's freelist and meta.
+ */
+function growthBound(
+  entries: readonly { readonly next?: Versioned | undefined; readonly value?: Uint8Array }[],
+): number {
+  let pages = 0;
+  for (const entry of entries) {
+    const value = entry.value ?? entry.next?.value;
+    pages += PAGES_PER_CHANGE + Math.ceil((value?.byteLength ?? 0) / PAGE_BYTES);
+  }
+  return GROWTH_MARGIN_BYTES + pages * PAGE_BYTES;
 }
 
 /**

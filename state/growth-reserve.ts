@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
+
+/**
+ * Disk blocks held past the end of lmdb's data file, so that a transaction which grows the file
+ * writes into blocks the file has already, and a disk that fills meanwhile (another process, a
+ * burst of log writes) cannot fail it. lmdb-js does not survive a write that fails with ENOSPC:
+ * the message its write path formats overruns a 100-byte buffer when the write is large
+ * (mdb.c, mdb_page_flush: "Attempting to write page at position ..."), and the process aborts
+ * ("corrupted size vs. prev_size", seen in test/process/disk-full.test.ts with 200 KB values).
+ * A check of free space before each transaction cannot close that window; held blocks do.
+ */
+export interface GrowthReserve {
+  /** Bytes the file can grow by into blocks it holds already (Infinity: not kept here). */
+  available(): number;
+  /** Holds at least `bytes` past the file's end; resolves false if the disk has no room. */
+  ensure(bytes: number): Promise<boolean>;
+}
+
+/**
+ * `fallocate --keep-size` past the end of `file` (Node has no fallocate of its own): the file's
+ * size and contents do not change, so this may run while lmdb writes. Where the file system or
+ * the system cannot do it (no util-linux, EOPNOTSUPP), `onUnsupported` is told once and the
+ * reserve says Infinity from then on: the free-space check before each transaction still runs.
+ */
+export class FallocatedReserve implements GrowthReserve {
+  /** The end of the blocks held, as an offset in the file. */
+  private heldEnd = 0;
+  private unsupported = false;
+  private under: Promise<boolean> | null = null;
+
+  constructor(
+    private readonly file: string,
+    private readonly onUnsupported: (reason: string) => void,
+  ) {}
+
+  available(): number {
+    return this.unsupported ? Infinity : this.heldEnd - fileSize(this.file);
+  }
+
+  ensure(bytes: number): Promise<boolean> {
+    // One fallocate at a time; a caller that needed more than it got asks again.
+    this.under ??= this.allocate(bytes).finally(() => (this.under = null));
+    return this.under;
+  }
+
+  private allocate(bytes: number): Promise<boolean> {
+    const start = fileSize(this.file);
+    const args = ['--keep-size', '--offset', String(start), '--length', String(bytes), this.file];
+    return new Promise((resolve) => {
+      execFile('fallocate', args, (error, _stdout, stderr) => {
+        if (error === null) {
+          this.heldEnd = Math.max(this.heldEnd, start + bytes);
+          resolve(true);
+        } else if (/no space left/i.test(stderr)) {
+          resolve(false);
+        } else {
+          this.unsupported = true;
+          this.onUnsupported(stderr.trim() || error.message);
+          resolve(true);
+        }
+      });
+    });
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,55 @@
+import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FallocatedReserve } from '../../state/growth-reserve.js';
+
+const MIB = 2 ** 20;
+
+describe('FallocatedReserve (fallocate --keep-size past the file)', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function file(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'zabkv-reserve-'));
+    dirs.push(dir);
+    const path = join(dir, 'data.mdb');
+    writeFileSync(path, Buffer.alloc(8192));
+    return path;
+  }
+
+  it('holds blocks past the end without changing the size, and counts growth against them', async () => {
+    const path = file();
+    const reserve = new FallocatedReserve(path, (reason) => {
+      throw new Error(`unexpected: ${reason}`);
+    });
+    expect(reserve.available()).toBeLessThanOrEqual(0);
+    expect(await reserve.ensure(MIB)).toBe(true);
+    const stats = statSync(path);
+    expect(stats.size).toBe(8192);
+    expect(stats.blocks * 512).toBeGreaterThanOrEqual(8192 + MIB);
+    expect(reserve.available()).toBe(MIB);
+    appendFileSync(path, Buffer.alloc(4096, 1));
+    expect(reserve.available()).toBe(MIB - 4096);
+  });
+
+  it('one fallocate at a time: a second ask while one runs shares it', async () => {
+    const reserve = new FallocatedReserve(file(), () => {});
+    const [first, second] = [reserve.ensure(MIB), reserve.ensure(2 * MIB)];
+    expect(second).toBe(first);
+    expect(await second).toBe(true);
+    expect(reserve.available()).toBe(MIB);
+    expect(await reserve.ensure(2 * MIB)).toBe(true);
+    expect(reserve.available()).toBe(2 * MIB);
+  });
+
+  it('where fallocate cannot work, says so once and stops counting', async () => {
+    const reasons: string[] = [];
+    const reserve = new FallocatedReserve('/dev/null', (reason) => reasons.push(reason));
+    expect(await reserve.ensure(MIB)).toBe(true);
+    expect(reasons).toHaveLength(1);
+    expect(reserve.available()).toBe(Infinity);
+  });
+});

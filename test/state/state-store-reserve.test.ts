@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { GrowthReserve } from '../../state/growth-reserve.js';
+import { LmdbStateEnvironment } from '../../state/lmdb-state-environment.js';
+import { checkpointed, pollUntil } from './fixtures/state-stores.js';
+import { put, z } from './fixtures/writes.js';
+
+/** A reserve the test answers by hand: `held` bytes, each ensure waits for `answer`. */
+class ScriptedReserve implements GrowthReserve {
+  held = 0;
+  readonly asked: number[] = [];
+  private answers: ((held: boolean) => void)[] = [];
+
+  available(): number {
+    return this.held;
+  }
+
+  ensure(bytes: number): Promise<boolean> {
+    this.asked.push(bytes);
+    return new Promise((resolve) =>
+      this.answers.push((held) => {
+        if (held) this.held = Math.max(this.held, bytes);
+        resolve(held);
+      }),
+    );
+  }
+
+  answer(held: boolean): void {
+    for (const answer of this.answers.splice(0)) answer(held);
+  }
+}
+
+/**
+ * LmdbStateStore starts a transaction only once disk blocks past lmdb's file cover what it may
+ * grow the file by (state/growth-reserve.ts: lmdb-js aborts on a write that fails ENOSPC).
+ */
+describe('StateStore growth reserve (lmdb)', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+
+  function openStore(reserve: GrowthReserve) {
+    const path = mkdtempSync(join(tmpdir(), 'zabkv-reserve-store-'));
+    const environment = new LmdbStateEnvironment(path, { reserve });
+    cleanups.push(async () => {
+      await environment.close();
+      rmSync(path, { recursive: true, force: true });
+    });
+    return environment.store(1);
+  }
+
+  it('waits for the blocks before the transaction, then commits', async () => {
+    const reserve = new ScriptedReserve();
+    const store = openStore(reserve);
+    store.apply(z(1), put('a', 'one'));
+    store.release(z(1));
+    expect(reserve.asked).toHaveLength(1);
+    const zxid = store.checkpoint();
+    reserve.answer(true);
+    await pollUntil(store, () => store.durableZxid >= zxid, 'the commit after the reserve');
+    expect(store.failure).toBeNull();
+    // Held now: the next transaction does not wait (it may top the reserve up meanwhile).
+    store.apply(z(2), put('b', 'two'));
+    store.release(z(2));
+    expect(await checkpointed(store)).toBe(z(2));
+  });
+
+  it('fails the store, writing nothing, when the disk refuses the blocks', async () => {
+    const reserve = new ScriptedReserve();
+    const store = openStore(reserve);
+    store.apply(z(1), put('a', 'one'));
+    store.release(z(1));
+    reserve.answer(false);
+    await pollUntil(store, () => store.failure !== null, 'the failure');
+    expect(store.failure).toMatch(/no room for the applied state: the disk refused/);
+    expect(store.durableZxid).toBe(0);
+    store.revertUnreleased();
+  });
+});
