@@ -140,9 +140,8 @@ export const CHECKPOINT_LOG_BYTES = 64 * MIB;
  * The applied state's lmdb transactions start at most this often (etcd's backend batch
  * interval, 100 ms): each is a B-tree copy-on-write and an fsync beside the WAL's, and one per
  * burst cost a node as much CPU as the rest of a write (bench:ab, 2026-11-30). A second's batch
- * cost ~15 % less CPU per write at 5M keys (it shares branch pages), but its commit is a bigger
- * write in flight, and a disk that fills meanwhile makes lmdb-js abort the process (ENOSPC in
- * its write path): test/process/disk-full.test.ts failed 2 runs in 4 with it.
+ * used ~15 % less CPU per write at 5M keys (it shares branch pages; one noisy sitting, not yet
+ * confirmed by bench:scale), at the price of bigger transactions in flight.
  */
 export const STATE_COMMIT_INTERVAL_MS = 100;
 /** ... unless this many changes wait (etcd's backend batch limit) ... */
