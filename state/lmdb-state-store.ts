@@ -369,13 +369,15 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
           this.fail(new Error(room));
           return room;
         }
-        // A piece cannot wait (this is synchronous): the reserve is topped up ahead instead.
-        this.topUpReserve(growthBound(entries));
+        // A piece cannot wait (this is synchronous): the reserve is topped up ahead instead. Its
+        // keys come sorted, after the staging's last: they fill new pages end to end.
+        const added = entries.reduce((sum, { key, value }) => sum + entryBytes(key, value), 0);
+        this.topUpReserve(GROWTH_MARGIN_BYTES + 2 * added);
         for (const { key, version, value } of entries) {
           settled(staging.put(Buffer.from(key, 'utf8'), encodeValue({ version, value })));
-          bytes += entryBytes(key, value);
-          count++;
         }
+        bytes += added;
+        count += entries.length;
         lastKey = entries.at(-1)?.key ?? lastKey;
         return null;
       },
