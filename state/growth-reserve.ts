@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 
+/** A fallocate that has not answered by then counts as refused (see `allocate`). */
+const FALLOCATE_TIMEOUT_MS = 30_000;
+
 /**
  * Disk blocks held past the end of lmdb's data file, so that a transaction which grows the file
  * writes into blocks the file has already, and a disk that fills meanwhile (another process, a
@@ -48,11 +51,13 @@ export class FallocatedReserve implements GrowthReserve {
     const start = fileSize(this.file);
     const args = ['--keep-size', '--offset', String(start), '--length', String(bytes), this.file];
     return new Promise((resolve) => {
-      execFile('fallocate', args, (error, _stdout, stderr) => {
+      execFile('fallocate', args, { timeout: FALLOCATE_TIMEOUT_MS }, (error, _stdout, stderr) => {
         if (error === null) {
           this.heldEnd = Math.max(this.heldEnd, start + bytes);
           resolve(true);
-        } else if (/no space left/i.test(stderr)) {
+        } else if (error.killed || /no space left/i.test(stderr)) {
+          // A disk that hangs refuses too: the store fails and the replica retries later,
+          // where waiting on would hold every later transaction (and its memory) behind it.
           resolve(false);
         } else {
           this.unsupported = true;
