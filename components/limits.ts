@@ -140,8 +140,9 @@ export const CHECKPOINT_LOG_BYTES = 64 * MIB;
  * The applied state's lmdb transactions start at most this often (etcd's backend batch
  * interval, 100 ms): each is a B-tree copy-on-write and an fsync beside the WAL's, and one per
  * burst cost a node as much CPU as the rest of a write (bench:ab, 2026-11-30). A second's batch
- * used ~15 % less CPU per write at 5M keys (it shares branch pages; one noisy sitting, not yet
- * confirmed by bench:scale), at the price of bigger transactions in flight.
+ * shares branch pages: at 5M keys ~8 % less CPU and ~11 % more writes/s (medians of 3
+ * interleaved 20 s runs on kept data), none at 10k, but p99.9 rose from 129-166 to 174-302 ms
+ * at 5M and from 91-129 to 147-215 at 10k: each big commit is a burst on a 2-core machine.
  */
 export const STATE_COMMIT_INTERVAL_MS = 100;
 /** ... unless this many changes wait (etcd's backend batch limit) ... */
