@@ -47,8 +47,11 @@ export class FallocatedReserve implements GrowthReserve {
     return this.under;
   }
 
-  private allocate(bytes: number): Promise<boolean> {
+  private allocate(asked: number): Promise<boolean> {
     const start = fileSize(this.file);
+    // A file that grows fast (a SNAP install, commits while a snapshot pins old pages) would
+    // otherwise start a process every few MiB: hold a sixteenth of the file ahead at least.
+    const bytes = Math.max(asked, Math.ceil(start / 16));
     const args = ['--keep-size', '--offset', String(start), '--length', String(bytes), this.file];
     return new Promise((resolve) => {
       execFile('fallocate', args, { timeout: FALLOCATE_TIMEOUT_MS }, (error, _stdout, stderr) => {

@@ -1,4 +1,11 @@
-import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -43,6 +50,14 @@ describe('FallocatedReserve (fallocate --keep-size past the file)', () => {
     expect(reserve.available()).toBe(MIB);
     expect(await reserve.ensure(2 * MIB)).toBe(true);
     expect(reserve.available()).toBe(2 * MIB);
+  });
+
+  it('holds a sixteenth of a large file ahead however little is asked', async () => {
+    const path = file();
+    truncateSync(path, 64 * MIB); // sparse: only the size matters here
+    const reserve = new FallocatedReserve(path, () => {});
+    expect(await reserve.ensure(4096)).toBe(true);
+    expect(reserve.available()).toBe(4 * MIB);
   });
 
   it('where fallocate cannot work, says so once and stops counting', async () => {
