@@ -1,8 +1,9 @@
-import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { FallocateHelper } from './fallocate-helper.js';
 
 /** A fallocate that has not answered by then counts as refused (see `allocate`). */
 const FALLOCATE_TIMEOUT_MS = 30_000;
+const TIMED_OUT = 'no answer in time';
 
 /**
  * Disk blocks held past the end of lmdb's data file, so that a transaction which grows the file
@@ -18,19 +19,23 @@ export interface GrowthReserve {
   available(): number;
   /** Holds at least `bytes` past the file's end; resolves false if the disk has no room. */
   ensure(bytes: number): Promise<boolean>;
+  /** Lets go of whatever keeps the reserve (a helper process). */
+  close(): void;
 }
 
 /**
- * `fallocate --keep-size` past the end of `file` (Node has no fallocate of its own): the file's
- * size and contents do not change, so this may run while lmdb writes. Where the file system or
- * the system cannot do it (no util-linux, EOPNOTSUPP), `onUnsupported` is told once and the
- * reserve says Infinity from then on: the free-space check before each transaction still runs.
+ * `fallocate --keep-size` past the end of `file` (Node has no fallocate of its own), run by a
+ * helper process started with the reserve (see FallocateHelper): the file's size and contents
+ * do not change, so this may run while lmdb writes. Where the file system or the system cannot
+ * do it (no util-linux, EOPNOTSUPP), `onUnsupported` is told once and the reserve says Infinity
+ * from then on: the free-space check before each transaction still runs.
  */
 export class FallocatedReserve implements GrowthReserve {
   /** The end of the blocks held, as an offset in the file. */
   private heldEnd = 0;
   private unsupported = false;
   private under: Promise<boolean> | null = null;
+  private readonly helper = new FallocateHelper(FALLOCATE_TIMEOUT_MS, TIMED_OUT);
 
   constructor(
     private readonly file: string,
@@ -47,28 +52,28 @@ export class FallocatedReserve implements GrowthReserve {
     return this.under;
   }
 
-  private allocate(asked: number): Promise<boolean> {
+  close(): void {
+    this.helper.close();
+  }
+
+  private async allocate(asked: number): Promise<boolean> {
     const start = fileSize(this.file);
     // A file that grows fast (a SNAP install, commits while a snapshot pins old pages) would
-    // otherwise start a process every few MiB: hold a sixteenth of the file ahead at least.
+    // otherwise ask every few MiB: hold a sixteenth of the file ahead at least.
     const bytes = Math.max(asked, Math.ceil(start / 16));
-    const args = ['--keep-size', '--offset', String(start), '--length', String(bytes), this.file];
-    return new Promise((resolve) => {
-      execFile('fallocate', args, { timeout: FALLOCATE_TIMEOUT_MS }, (error, _stdout, stderr) => {
-        if (error === null) {
-          this.heldEnd = Math.max(this.heldEnd, start + bytes);
-          resolve(true);
-        } else if (error.killed || /no space left/i.test(stderr)) {
-          // A disk that hangs refuses too: the store fails and the replica retries later,
-          // where waiting on would hold every later transaction (and its memory) behind it.
-          resolve(false);
-        } else {
-          this.unsupported = true;
-          this.onUnsupported(stderr.trim() || error.message);
-          resolve(true);
-        }
-      });
-    });
+    const { status, message } = await this.helper.run(this.file, start, bytes);
+    if (status === 0) {
+      this.heldEnd = Math.max(this.heldEnd, start + bytes);
+      return true;
+    }
+    // A disk that hangs refuses too: the store fails and the replica retries later, where
+    // waiting on would hold every later transaction (and its memory) behind it.
+    if (message === TIMED_OUT || /no space left/i.test(message)) return false;
+    if (!this.unsupported) {
+      this.unsupported = true;
+      this.onUnsupported(message);
+    }
+    return true;
   }
 }
 

@@ -79,6 +79,7 @@ export class LmdbStateEnvironment {
     await Promise.all([...this.stores.values()].map((store) => store.close()));
     await this.root.flushed;
     await this.root.close();
+    this.reserve.close();
   }
 }
 

@@ -9,15 +9,24 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FallocateHelper } from '../../state/fallocate-helper.js';
 import { FallocatedReserve } from '../../state/growth-reserve.js';
 
 const MIB = 2 ** 20;
 
 describe('FallocatedReserve (fallocate --keep-size past the file)', () => {
   const dirs: string[] = [];
+  const reserves: FallocatedReserve[] = [];
   afterEach(() => {
+    for (const reserve of reserves.splice(0)) reserve.close();
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
+
+  function reserveOf(path: string, onUnsupported: (reason: string) => void): FallocatedReserve {
+    const reserve = new FallocatedReserve(path, onUnsupported);
+    reserves.push(reserve);
+    return reserve;
+  }
 
   function file(): string {
     const dir = mkdtempSync(join(tmpdir(), 'zabkv-reserve-'));
@@ -29,7 +38,7 @@ describe('FallocatedReserve (fallocate --keep-size past the file)', () => {
 
   it('holds blocks past the end without changing the size, and counts growth against them', async () => {
     const path = file();
-    const reserve = new FallocatedReserve(path, (reason) => {
+    const reserve = reserveOf(path, (reason) => {
       throw new Error(`unexpected: ${reason}`);
     });
     expect(reserve.available()).toBeLessThanOrEqual(0);
@@ -43,7 +52,7 @@ describe('FallocatedReserve (fallocate --keep-size past the file)', () => {
   });
 
   it('one fallocate at a time: a second ask while one runs shares it', async () => {
-    const reserve = new FallocatedReserve(file(), () => {});
+    const reserve = reserveOf(file(), () => {});
     const [first, second] = [reserve.ensure(MIB), reserve.ensure(2 * MIB)];
     expect(second).toBe(first);
     expect(await second).toBe(true);
@@ -55,16 +64,41 @@ describe('FallocatedReserve (fallocate --keep-size past the file)', () => {
   it('holds a sixteenth of a large file ahead however little is asked', async () => {
     const path = file();
     truncateSync(path, 64 * MIB); // sparse: only the size matters here
-    const reserve = new FallocatedReserve(path, () => {});
+    const reserve = reserveOf(path, () => {});
     expect(await reserve.ensure(4096)).toBe(true);
     expect(reserve.available()).toBe(4 * MIB);
   });
 
   it('where fallocate cannot work, says so once and stops counting', async () => {
     const reasons: string[] = [];
-    const reserve = new FallocatedReserve('/dev/null', (reason) => reasons.push(reason));
+    const reserve = reserveOf('/dev/null', (reason) => reasons.push(reason));
     expect(await reserve.ensure(MIB)).toBe(true);
     expect(reasons).toHaveLength(1);
     expect(reserve.available()).toBe(Infinity);
+  });
+});
+
+describe('FallocateHelper (one sh for every fallocate)', () => {
+  it('answers requests in order, each with its own status, and a closed helper owes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zabkv-helper-'));
+    const helper = new FallocateHelper(30_000);
+    try {
+      const path = join(dir, 'data.mdb');
+      writeFileSync(path, Buffer.alloc(4096));
+      const answers = await Promise.all([
+        helper.run(path, 4096, MIB),
+        helper.run('/dev/null', 0, MIB),
+        helper.run(path, 4096, 2 * MIB),
+        helper.run(`${path}\nx`, 0, MIB),
+      ]);
+      expect(answers.map((answer) => answer.status === 0)).toEqual([true, false, true, false]);
+      expect(answers[1]!.message).toMatch(/fallocate/);
+      expect(statSync(path).blocks * 512).toBeGreaterThanOrEqual(4096 + 2 * MIB);
+      helper.close();
+      expect(await helper.run(path, 4096, MIB)).toMatchObject({ status: 0 });
+    } finally {
+      helper.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -27,6 +27,8 @@ class ScriptedReserve implements GrowthReserve {
     );
   }
 
+  close(): void {}
+
   answer(held: boolean): void {
     for (const answer of this.answers.splice(0)) answer(held);
   }

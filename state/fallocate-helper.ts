@@ -1,0 +1,99 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+
+/** What one `fallocate` run said: its exit status (null: it did not answer) and its message. */
+export interface FallocateResult {
+  readonly status: number | null;
+  readonly message: string;
+}
+
+// Reads "offset length path" lines; answers "status<TAB>message" for each, in order.
+const LOOP = [
+  'while IFS=" " read -r offset length file; do',
+  '  out=$(fallocate --keep-size --offset "$offset" --length "$length" -- "$file" 2>&1)',
+  '  status=$?',
+  `  printf '%s\\t%s\\n' "$status" "$(printf '%s' "$out" | tr '\\n\\t' '  ')"`,
+  'done',
+].join('\n');
+
+/**
+ * One long-lived `sh` that runs fallocate for the node. Started while the node is small:
+ * starting a process from a node of gigabytes copies its page tables on the event loop, and
+ * bench:scale at 5M keys showed 100-300 ms turns on a SNAP leader, one per fallocate started
+ * from it. Requests are answered in order; a request not answered within `timeoutMs` (a hung
+ * disk) gets a null status and the helper is replaced.
+ */
+export class FallocateHelper {
+  private child: ChildProcessByStdio<Writable, Readable, null> | null = null;
+  private readonly waiting: {
+    resolve: (result: FallocateResult) => void;
+    timer: NodeJS.Timeout;
+  }[] = [];
+
+  constructor(
+    private readonly timeoutMs: number,
+    /** The message a request that timed out gets. */
+    private readonly timedOut = 'no answer in time',
+  ) {
+    this.start();
+  }
+
+  run(path: string, offset: number, length: number): Promise<FallocateResult> {
+    if (/[\n\r]/.test(path)) {
+      return Promise.resolve({ status: 1, message: 'a path with a line break' });
+    }
+    const child = this.child ?? this.start();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.replace(this.timedOut), this.timeoutMs);
+      timer.unref();
+      this.waiting.push({ resolve, timer });
+      child.stdin.write(`${offset} ${length} ${path}\n`);
+    });
+  }
+
+  close(): void {
+    const child = this.child;
+    this.child = null;
+    child?.stdin.end();
+    child?.kill();
+    this.answerAll('closed');
+  }
+
+  private start(): ChildProcessByStdio<Writable, Readable, null> {
+    const child = spawn('sh', ['-c', LOOP], { stdio: ['pipe', 'pipe', 'ignore'] });
+    this.child = child;
+    // The helper must not keep the process alive, nor outlive it.
+    child.unref();
+    (child.stdin as Writable & { unref?: () => void }).unref?.();
+    (child.stdout as Readable & { unref?: () => void }).unref?.();
+    child.stdin.on('error', () => this.replace('stdin closed'));
+    child.on('error', (error) => this.replace(error.message));
+    child.on('exit', () => {
+      if (this.child === child) this.replace('exited');
+    });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const waiter = this.waiting.shift();
+      if (waiter === undefined) return;
+      clearTimeout(waiter.timer);
+      const tab = line.indexOf('\t');
+      waiter.resolve({ status: Number(line.slice(0, tab)), message: line.slice(tab + 1) });
+    });
+    return child;
+  }
+
+  /** The helper failed or hung: what it owed gets a null status; the next run starts a new one. */
+  private replace(why: string): void {
+    const child = this.child;
+    this.child = null;
+    child?.kill('SIGKILL');
+    this.answerAll(why);
+  }
+
+  private answerAll(message: string): void {
+    for (const waiter of this.waiting.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.resolve({ status: null, message });
+    }
+  }
+}
