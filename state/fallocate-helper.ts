@@ -2,11 +2,14 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 
-/** What one `fallocate` run said: its exit status (null: it did not answer) and its message. */
-export interface FallocateResult {
-  readonly status: number | null;
-  readonly message: string;
-}
+/**
+ * What became of one request: fallocate ran (its exit status and message), it did not answer
+ * in time (a hung disk), or the helper was gone before it answered (closed, killed, no `sh`).
+ */
+export type FallocateResult =
+  | { readonly kind: 'ran'; readonly status: number; readonly message: string }
+  | { readonly kind: 'timed-out' }
+  | { readonly kind: 'gone'; readonly why: string };
 
 // Reads "offset length path" lines; answers "status<TAB>message" for each, in order.
 const LOOP = [
@@ -22,7 +25,7 @@ const LOOP = [
  * starting a process from a node of gigabytes copies its page tables on the event loop, and
  * bench:scale at 5M keys showed 100-300 ms turns on a SNAP leader, one per fallocate started
  * from it. Requests are answered in order; a request not answered within `timeoutMs` (a hung
- * disk) gets a null status and the helper is replaced.
+ * disk) times out and the helper is replaced.
  */
 export class FallocateHelper {
   private child: ChildProcessByStdio<Writable, Readable, null> | null = null;
@@ -31,21 +34,17 @@ export class FallocateHelper {
     timer: NodeJS.Timeout;
   }[] = [];
 
-  constructor(
-    private readonly timeoutMs: number,
-    /** The message a request that timed out gets. */
-    private readonly timedOut = 'no answer in time',
-  ) {
+  constructor(private readonly timeoutMs: number) {
     this.start();
   }
 
   run(path: string, offset: number, length: number): Promise<FallocateResult> {
     if (/[\n\r]/.test(path)) {
-      return Promise.resolve({ status: 1, message: 'a path with a line break' });
+      return Promise.resolve({ kind: 'ran', status: 1, message: 'a path with a line break' });
     }
     const child = this.child ?? this.start();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.replace(this.timedOut), this.timeoutMs);
+      const timer = setTimeout(() => this.replace({ kind: 'timed-out' }), this.timeoutMs);
       timer.unref();
       this.waiting.push({ resolve, timer });
       child.stdin.write(`${offset} ${length} ${path}\n`);
@@ -57,7 +56,7 @@ export class FallocateHelper {
     this.child = null;
     child?.stdin.end();
     child?.kill();
-    this.answerAll('closed');
+    this.answerAll({ kind: 'gone', why: 'closed' });
   }
 
   private start(): ChildProcessByStdio<Writable, Readable, null> {
@@ -67,33 +66,34 @@ export class FallocateHelper {
     child.unref();
     (child.stdin as Writable & { unref?: () => void }).unref?.();
     (child.stdout as Readable & { unref?: () => void }).unref?.();
-    child.stdin.on('error', () => this.replace('stdin closed'));
-    child.on('error', (error) => this.replace(error.message));
+    child.stdin.on('error', () => this.replace({ kind: 'gone', why: 'stdin closed' }));
+    child.on('error', (error) => this.replace({ kind: 'gone', why: error.message }));
     child.on('exit', () => {
-      if (this.child === child) this.replace('exited');
+      if (this.child === child) this.replace({ kind: 'gone', why: 'exited' });
     });
     createInterface({ input: child.stdout }).on('line', (line) => {
       const waiter = this.waiting.shift();
       if (waiter === undefined) return;
       clearTimeout(waiter.timer);
       const tab = line.indexOf('\t');
-      waiter.resolve({ status: Number(line.slice(0, tab)), message: line.slice(tab + 1) });
+      const status = Number(line.slice(0, tab));
+      waiter.resolve({ kind: 'ran', status, message: line.slice(tab + 1) });
     });
     return child;
   }
 
-  /** The helper failed or hung: what it owed gets a null status; the next run starts a new one. */
-  private replace(why: string): void {
+  /** The helper failed or hung: what it owed gets `result`; the next run starts a new one. */
+  private replace(result: FallocateResult): void {
     const child = this.child;
     this.child = null;
     child?.kill('SIGKILL');
-    this.answerAll(why);
+    this.answerAll(result);
   }
 
-  private answerAll(message: string): void {
+  private answerAll(result: FallocateResult): void {
     for (const waiter of this.waiting.splice(0)) {
       clearTimeout(waiter.timer);
-      waiter.resolve({ status: null, message });
+      waiter.resolve(result);
     }
   }
 }

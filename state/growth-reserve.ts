@@ -3,7 +3,6 @@ import { FallocateHelper } from './fallocate-helper.js';
 
 /** A fallocate that has not answered by then counts as refused (see `allocate`). */
 const FALLOCATE_TIMEOUT_MS = 30_000;
-const TIMED_OUT = 'no answer in time';
 
 /**
  * Disk blocks held past the end of lmdb's data file, so that a transaction which grows the file
@@ -35,7 +34,7 @@ export class FallocatedReserve implements GrowthReserve {
   private heldEnd = 0;
   private unsupported = false;
   private under: Promise<boolean> | null = null;
-  private readonly helper = new FallocateHelper(FALLOCATE_TIMEOUT_MS, TIMED_OUT);
+  private readonly helper = new FallocateHelper(FALLOCATE_TIMEOUT_MS);
 
   constructor(
     private readonly file: string,
@@ -61,17 +60,21 @@ export class FallocatedReserve implements GrowthReserve {
     // A file that grows fast (a SNAP install, commits while a snapshot pins old pages) would
     // otherwise ask every few MiB: hold a sixteenth of the file ahead at least.
     const bytes = Math.max(asked, Math.ceil(start / 16));
-    const { status, message } = await this.helper.run(this.file, start, bytes);
-    if (status === 0) {
+    let result = await this.helper.run(this.file, start, bytes);
+    // A helper killed under it is started again once; one that cannot start (no `sh`) is not.
+    if (result.kind === 'gone') result = await this.helper.run(this.file, start, bytes);
+    if (result.kind === 'ran' && result.status === 0) {
       this.heldEnd = Math.max(this.heldEnd, start + bytes);
       return true;
     }
     // A disk that hangs refuses too: the store fails and the replica retries later, where
     // waiting on would hold every later transaction (and its memory) behind it.
-    if (message === TIMED_OUT || /no space left/i.test(message)) return false;
+    if (result.kind === 'timed-out') return false;
+    const reason = result.kind === 'ran' ? result.message : result.why;
+    if (/no space left/i.test(reason)) return false;
     if (!this.unsupported) {
       this.unsupported = true;
-      this.onUnsupported(message);
+      this.onUnsupported(reason);
     }
     return true;
   }

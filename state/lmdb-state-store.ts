@@ -91,6 +91,8 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   /** What lmdb holds once every released change is committed. */
   private queuedMeta: GroupMeta;
   private commitUnderWay = false;
+  /** The next transaction waits for the disk reserve (holdGrowth). */
+  private holdingGrowth = false;
   /** No transaction starts before this (performance.now()), unless the batch is full. */
   private nextCommitAt = 0;
   private commitTimer: NodeJS.Timeout | null = null;
@@ -494,8 +496,6 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       ? null
       : `no room for the applied state: ${free} bytes free, ${need} needed`;
   }
-
-  private holdingGrowth = false;
 
   /** Starts the next transaction once the disk holds `growth` bytes past lmdb's file. */
   private holdGrowth(growth: number): void {
