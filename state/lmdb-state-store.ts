@@ -7,7 +7,12 @@ import {
 } from '../components/limits.js';
 import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
-import type { GrowthReserve } from './growth-reserve.js';
+import {
+  changeGrowth,
+  GROWTH_MARGIN_BYTES,
+  GrowthGate,
+  type GrowthReserve,
+} from '../components/storage/growth-reserve.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
 import type { SnapshotReader, StateEntry, StateInstall, StateStore } from './state-store.js';
 import { StateStoreCore, type CountsDelta } from './state-store-core.js';
@@ -43,13 +48,6 @@ interface Change extends Pending {
 const VERSION_BYTES = 8;
 /** Free space kept beside what a transaction may write (lmdb's meta, freelist and growth). */
 const STATE_WRITE_MARGIN_BYTES = 4 * 2 ** 20;
-/** B-tree pages a changed key may copy (leaf, branches, overflow head). */
-const PAGES_PER_CHANGE = 4;
-const PAGE_BYTES = 4096;
-/** Held past lmdb's file beyond what one transaction needs, so most never wait for the disk. */
-const RESERVE_STEP_BYTES = 4 * 2 ** 20;
-/** lmdb's own pages a transaction may add beside the changes' (freelist, meta, new branches). */
-const GROWTH_MARGIN_BYTES = 2 ** 20;
 
 /** How often the store starts an lmdb transaction, and how much waits for one at most. */
 export interface CommitPacing {
@@ -91,8 +89,6 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   /** What lmdb holds once every released change is committed. */
   private queuedMeta: GroupMeta;
   private commitUnderWay = false;
-  /** The next transaction waits for the disk reserve (holdGrowth). */
-  private holdingGrowth = false;
   /** No transaction starts before this (performance.now()), unless the batch is full. */
   private nextCommitAt = 0;
   private commitTimer: NodeJS.Timeout | null = null;
@@ -112,6 +108,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   /** The install whose switch is queued: it fails with the store. */
   private finishing: InstallStatus | null = null;
   private failureValue: Error | null = null;
+  private readonly growth: GrowthGate;
 
   constructor(
     private readonly root: RootDatabase,
@@ -121,7 +118,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     /** Free bytes where lmdb writes (statfs): a write it cannot make must never reach lmdb. */
     private readonly freeBytes: () => number,
     /** Blocks held past lmdb's file: a transaction starts only once they cover its growth. */
-    private readonly reserve: GrowthReserve,
+    reserve: GrowthReserve,
     private readonly pacing: CommitPacing = DEFAULT_COMMIT_PACING,
   ) {
     const stored = meta.get(name) ?? { slot: 0, applied: 0, bytes: 0, size: 0 };
@@ -133,6 +130,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     this.queuedMeta = stored;
     this.durable = stored.applied; // committed before this process started: on disk now
     this.setCounts(stored.bytes, stored.size);
+    this.growth = new GrowthGate(reserve);
   }
 
   get durableZxid(): Zxid {
@@ -374,7 +372,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
         // A piece cannot wait (this is synchronous): the reserve is topped up ahead instead. Its
         // keys come sorted, after the staging's last: they fill new pages end to end.
         const added = entries.reduce((sum, { key, value }) => sum + entryBytes(key, value), 0);
-        this.topUpReserve(GROWTH_MARGIN_BYTES + 2 * added);
+        this.growth.topUp(GROWTH_MARGIN_BYTES + 2 * added);
         for (const { key, version, value } of entries) {
           settled(staging.put(Buffer.from(key, 'utf8'), encodeValue({ version, value })));
         }
@@ -436,14 +434,18 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     const room = this.lacksRoomFor(batch);
     if (room !== null) return this.fail(new Error(room));
     const growth = growthBound(batch);
-    if (this.reserve.available() < growth) return this.holdGrowth(growth);
-    this.topUpReserve(growth);
+    const generation = this.generation;
+    const admitted = this.growth.admit(growth, (held) => {
+      if (generation !== this.generation || this.failureValue !== null) return;
+      if (held) return this.commitNext();
+      this.fail(new Error(`no room for the applied state: the disk refused ${growth} bytes`));
+    });
+    if (!admitted) return;
     this.nextCommitAt = performance.now() + this.pacing.intervalMs;
     this.queued = [];
     this.queuedBytes = 0;
     const meta = this.queuedMeta;
     const live = this.live;
-    const generation = this.generation;
     this.commitUnderWay = true;
     this.root
       .batch(() => {
@@ -489,32 +491,12 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     let need = STATE_WRITE_MARGIN_BYTES;
     for (const entry of entries) {
       const value = entry.value ?? entry.next?.value;
-      need += 2 * (entry.key.length * 3 + (value?.byteLength ?? 0)) + PAGES_PER_CHANGE * PAGE_BYTES;
+      need += 2 * (entry.key.length * 3 + (value?.byteLength ?? 0)) + changeGrowth(0);
     }
     const free = this.freeBytes();
     return free >= need
       ? null
       : `no room for the applied state: ${free} bytes free, ${need} needed`;
-  }
-
-  /** Starts the next transaction once the disk holds `growth` bytes past lmdb's file. */
-  private holdGrowth(growth: number): void {
-    if (this.holdingGrowth) return;
-    this.holdingGrowth = true;
-    const generation = this.generation;
-    void this.reserve.ensure(growth + RESERVE_STEP_BYTES).then((held) => {
-      this.holdingGrowth = false;
-      if (generation !== this.generation || this.failureValue !== null) return;
-      if (held) return this.commitNext();
-      this.fail(new Error(`no room for the applied state: the disk refused ${growth} bytes`));
-    });
-  }
-
-  /** Asks for more blocks, without waiting, once fewer than a step beyond `growth` are held. */
-  private topUpReserve(growth: number): void {
-    if (this.reserve.available() < growth + RESERVE_STEP_BYTES / 2) {
-      void this.reserve.ensure(growth + RESERVE_STEP_BYTES);
-    }
   }
 
   private readonly committedWaiters: (() => void)[] = [];
@@ -570,15 +552,10 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
  * How far a transaction of `entries` may grow lmdb's file: every page a change may copy, and
  * the value's own pages, plus a margin for lmdb's freelist and meta.
  */
-function growthBound(
-  entries: readonly { readonly next?: Versioned | undefined; readonly value?: Uint8Array }[],
-): number {
-  let pages = 0;
-  for (const entry of entries) {
-    const value = entry.value ?? entry.next?.value;
-    pages += PAGES_PER_CHANGE + Math.ceil((value?.byteLength ?? 0) / PAGE_BYTES);
-  }
-  return GROWTH_MARGIN_BYTES + pages * PAGE_BYTES;
+function growthBound(entries: readonly { readonly next: Versioned | undefined }[]): number {
+  let bytes = GROWTH_MARGIN_BYTES;
+  for (const { next } of entries) bytes += changeGrowth(next?.value.byteLength ?? 0);
+  return bytes;
 }
 
 /**

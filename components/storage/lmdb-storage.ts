@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
@@ -8,6 +9,14 @@ import {
   type DiskStoreInit,
   type DiskStoreStats,
 } from './disk-store.js';
+import {
+  changeGrowth,
+  FallocatedReserve,
+  GROWTH_MARGIN_BYTES,
+  GrowthGate,
+  RESERVE_STEP_BYTES,
+  type GrowthReserve,
+} from './growth-reserve.js';
 import {
   DEFAULT_MIN_FREE_BYTES,
   DEFAULT_SPACE_CHECK_MS,
@@ -22,6 +31,11 @@ import {
   type StorageWrite,
   type StoredImage,
 } from './storage-port.js';
+
+export interface LmdbStorageInit extends DiskStoreInit {
+  /** Blocks held past lmdb's data file; by default fallocate's (see GrowthReserve). */
+  readonly reserve?: GrowthReserve;
+}
 
 /** One lmdb transaction of ours: the writes one callback applied, durable together. */
 interface Batch {
@@ -39,7 +53,10 @@ const SNAPSHOT_KEY = 0;
  * commit. lmdb commits are atomic and ordered, so after any crash the disk holds a prefix of
  * the transactions, each whole; Durable is emitted strictly in transaction order, so the
  * indications are prefix-closed too. A batch that fails is aborted whole by lmdb; the store
- * reports WriteFailed and takes writes again after the next Load (storage-port.ts).
+ * reports WriteFailed and takes writes again after the next Load (storage-port.ts). A batch
+ * starts only once disk blocks held past lmdb's file cover what it may grow the file by
+ * (GrowthReserve: lmdb-js aborts the process on a large write that fails with ENOSPC); a disk
+ * that refuses them fails the batch before lmdb sees it.
  */
 export class LmdbStorage extends ComponentDefinition {
   readonly storage = this.provides(Storage);
@@ -66,10 +83,14 @@ export class LmdbStorage extends ComponentDefinition {
   /** Our transactions committed so far, also kept on disk to prove none went missing. */
   private batches: number;
   private closed: Promise<void> = Promise.resolve();
+  private readonly reserve: GrowthReserve;
+  private readonly growth: GrowthGate;
+  /** The reserve is this store's own (not a test's): warmed at start, so no first write waits. */
+  private readonly ownReserve: boolean;
 
   private readonly onFlushed: ((durationMs: number, writes: number) => void) | undefined;
 
-  constructor(context: ComponentContext, init: DiskStoreInit) {
+  constructor(context: ComponentContext, init: LmdbStorageInit) {
     super(context);
     this.onFlushed = init.onFlushed;
     this.onFailure = init.onFailure ?? stopNodeOnFailure(this.log);
@@ -86,6 +107,16 @@ export class LmdbStorage extends ComponentDefinition {
       this.metaDb.putSync('voter', init.initialize);
     });
     this.batches = this.number('batches');
+    this.ownReserve = init.reserve === undefined;
+    this.reserve =
+      init.reserve ??
+      new FallocatedReserve(join(init.path, 'data.mdb'), (reason) =>
+        this.log.warn(
+          { path: init.path, reason },
+          'cannot hold disk blocks ahead of the log: a disk that fills during a commit may abort the node',
+        ),
+      );
+    this.growth = new GrowthGate(this.reserve);
     const minFreeBytes = init.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
     this.space = new SpaceMonitor({
       path: init.path,
@@ -121,10 +152,12 @@ export class LmdbStorage extends ComponentDefinition {
 
   protected override onStart(): void {
     this.space.start();
+    if (this.ownReserve) void this.reserve.ensure(RESERVE_STEP_BYTES);
   }
 
   protected override onKill(): void {
     this.space.stop();
+    this.reserve.close();
     this.pending = [];
     this.closed = this.root.close().catch((error: unknown) => {
       this.log.warn({ err: error }, 'closing lmdb failed');
@@ -180,6 +213,21 @@ export class LmdbStorage extends ComponentDefinition {
   private maybeStartBatch(): void {
     if (this.batchOpen || this.flushing || this.pending.length === 0) return;
     if (this.broken || this.failed) return;
+    const growth = this.pending.reduce(
+      (sum, write) => sum + writeGrowth(write),
+      GROWTH_MARGIN_BYTES,
+    );
+    const admitted = this.growth.admit(growth, (held) => {
+      if (this.lifecycle === 'destroyed' || this.broken || this.failed) return;
+      if (held) return this.maybeStartBatch();
+      const reason = `no room for the log: the disk refused ${growth} bytes`;
+      this.log.error(
+        { growth, noSpace: true },
+        'storage write failed: the disk has no room for the batch',
+      );
+      this.refuse(reason, true);
+    });
+    if (!admitted) return;
     this.batchOpen = true;
     this.flushing = true;
     const batch: Batch = { lastSeq: null, durable: false };
@@ -220,8 +268,7 @@ export class LmdbStorage extends ComponentDefinition {
   /** Runs inside the write transaction, where reads see the writes made before them. */
   private applyPending(batch: Batch): void {
     this.batchOpen = false;
-    const writes = this.pending;
-    this.pending = [];
+    const writes = this.takeCovered();
     if (this.broken || this.failed || this.lifecycle === 'destroyed') return;
     // If an earlier transaction failed to commit, lmdb may still run this one: it must not
     // land on disk without the writes before it.
@@ -235,6 +282,23 @@ export class LmdbStorage extends ComponentDefinition {
     batch.writes = writes.length;
     this.metaDb.putSync('batches', ++this.batches);
     this.stats.writes += writes.length;
+  }
+
+  /**
+   * The pending writes, oldest first, that the disk reserve covers now: those it was checked for
+   * when the batch started, and those requested since if they fit too (the rest wait for the
+   * next batch, which checks them).
+   */
+  private takeCovered(): StorageWrite[] {
+    const room = this.reserve.available();
+    let growth = GROWTH_MARGIN_BYTES;
+    let taken = 0;
+    while (taken < this.pending.length) {
+      growth += writeGrowth(this.pending[taken]!);
+      if (taken > 0 && growth > room) break;
+      taken++;
+    }
+    return this.pending.splice(0, taken);
   }
 
   private apply(write: StorageWrite): void {
@@ -312,15 +376,20 @@ export class LmdbStorage extends ComponentDefinition {
    */
   private failBatch(batch: Batch, error: Error): void {
     if (this.broken || this.lifecycle === 'destroyed') return;
-    this.failed = true;
     this.flushing = false;
-    this.pending = [];
-    this.stats.failures++;
     this.inFlight.splice(this.inFlight.indexOf(batch), 1);
     const noSpace = isNoSpace(error);
     this.log.error({ err: error, noSpace }, 'storage write failed: batch aborted');
+    this.refuse(error.message, noSpace);
+  }
+
+  /** Drops every write not yet durable and reports them failed (WriteFailed), until a Load. */
+  private refuse(reason: string, noSpace: boolean): void {
+    this.failed = true;
+    this.pending = [];
+    this.stats.failures++;
     const seq = this.lastRequestedSeq; // the writes behind it are dropped with it
-    this.trigger({ kind: 'WriteFailed', seq, reason: error.message, noSpace }, this.storage);
+    this.trigger({ kind: 'WriteFailed', seq, reason, noSpace }, this.storage);
     this.space.check();
   }
 
@@ -329,5 +398,18 @@ export class LmdbStorage extends ComponentDefinition {
     this.broken = true;
     this.pending = [];
     this.onFailure(asError(error));
+  }
+}
+
+/** How far one write may grow lmdb's file (see GrowthReserve). */
+function writeGrowth(write: StorageWrite): number {
+  switch (write.kind) {
+    case 'Append':
+      return write.entries.reduce((sum, { payload }) => sum + changeGrowth(payload.length), 0);
+    case 'SaveSnapshot':
+    case 'InstallSnapshot':
+      return changeGrowth(write.snapshot.state.length);
+    default:
+      return changeGrowth(0);
   }
 }

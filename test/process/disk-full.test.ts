@@ -52,210 +52,221 @@ function whyNoMount(): string | null {
 const skipReason = whyNoMount();
 if (skipReason !== null) console.warn(`skipping the disk-full process test: ${skipReason}`);
 
-describe.skipIf(skipReason !== null)('full disks on real file systems (tmpfs per node)', () => {
-  const dataDir = testDirectory('zabkv-disk-full-');
-  const mounts = NODES.map((node) => join(dataDir, `node-${node}`));
-  let cluster: LocalCluster;
-  /** Every write a node acknowledged: key → value size. */
-  const acknowledged = new Map<string, number>();
+// Both log stores: lmdb's (--storage lmdb) holds disk blocks ahead as the applied state does.
+describe.skipIf(skipReason !== null).each(['wal', 'lmdb'] as const)(
+  'full disks on real file systems (tmpfs per node, %s log)',
+  (storage) => {
+    const dataDir = testDirectory(`zabkv-disk-full-${storage}-`);
+    const mounts = NODES.map((node) => join(dataDir, `node-${node}`));
+    let cluster: LocalCluster;
+    /** Every write a node acknowledged: key → value size. */
+    const acknowledged = new Map<string, number>();
 
-  const url = (node: number) => httpUrl(cluster.options, node);
-  async function call(
-    node: number,
-    method: 'GET' | 'PUT' | 'DELETE',
-    key: string,
-    body?: Buffer,
-  ): Promise<{ status: number; text: string; bytes: number }> {
-    const response = await request(`${url(node)}/kv/${key}`, {
-      method,
-      headersTimeout: 15_000,
-      bodyTimeout: 15_000,
-      ...(body === undefined ? {} : { body }),
-    });
-    const bytes = Buffer.from(await response.body.arrayBuffer());
-    return {
-      status: response.statusCode,
-      text: bytes.subarray(0, 300).toString(),
-      bytes: bytes.length,
+    const url = (node: number) => httpUrl(cluster.options, node);
+    async function call(
+      node: number,
+      method: 'GET' | 'PUT' | 'DELETE',
+      key: string,
+      body?: Buffer,
+    ): Promise<{ status: number; text: string; bytes: number }> {
+      const response = await request(`${url(node)}/kv/${key}`, {
+        method,
+        headersTimeout: 15_000,
+        bodyTimeout: 15_000,
+        ...(body === undefined ? {} : { body }),
+      });
+      const bytes = Buffer.from(await response.body.arrayBuffer());
+      return {
+        status: response.statusCode,
+        text: bytes.subarray(0, 300).toString(),
+        bytes: bytes.length,
+      };
+    }
+
+    function alive(): void {
+      for (const node of NODES) {
+        const child = cluster.process(node);
+        expect(child, `node ${node} runs`).toBeDefined();
+        expect(child!.exitCode, `node ${node} exited`).toBeNull();
+      }
+    }
+
+    function logs(node: number): string {
+      return readFileSync(join(dataDir, `node-${node}.log`), 'utf8');
+    }
+
+    const freeBytes = (dir: string) => {
+      const stats = statfsSync(dir);
+      return Number(stats.bavail) * Number(stats.bsize);
     };
-  }
 
-  function alive(): void {
-    for (const node of NODES) {
-      const child = cluster.process(node);
-      expect(child, `node ${node} runs`).toBeDefined();
-      expect(child!.exitCode, `node ${node} exited`).toBeNull();
+    /** Fills `dir` with a file of all but `leave` of its free bytes (fallocate, as a log would). */
+    function fill(dir: string, leave: number): void {
+      let last = '';
+      for (let less = 0; less <= 16 * 4096; less += 4096) {
+        const size = Math.max(4096, freeBytes(dir) - leave - less);
+        const filled = run('fallocate', ['-l', String(size), join(dir, 'filler')]);
+        if (filled.ok) return;
+        last = filled.output;
+      }
+      throw new Error(`fallocate failed: ${last}`);
     }
-  }
 
-  function logs(node: number): string {
-    return readFileSync(join(dataDir, `node-${node}.log`), 'utf8');
-  }
-
-  const freeBytes = (dir: string) => {
-    const stats = statfsSync(dir);
-    return Number(stats.bavail) * Number(stats.bsize);
-  };
-
-  /** Fills `dir` with a file of all but `leave` of its free bytes (fallocate, as a log would). */
-  function fill(dir: string, leave: number): void {
-    let last = '';
-    for (let less = 0; less <= 16 * 4096; less += 4096) {
-      const size = Math.max(4096, freeBytes(dir) - leave - less);
-      const filled = run('fallocate', ['-l', String(size), join(dir, 'filler')]);
-      if (filled.ok) return;
-      last = filled.output;
-    }
-    throw new Error(`fallocate failed: ${last}`);
-  }
-
-  beforeAll(async () => {
-    for (const dir of mounts) {
-      mkdirSync(dir, { recursive: true });
-      const mounted = run('mount', ['-t', 'tmpfs', '-o', `size=${FS_SIZE},mode=700`, 'tmpfs', dir]);
-      if (!mounted.ok) throw new Error(`mount ${dir}: ${mounted.output}`);
-    }
-    cluster = new LocalCluster({
-      nodes: 3,
-      replication: 3,
-      dataDir,
-      ...(await clusterPorts(3)),
-      cli: CLI,
-      env: { LOG_LEVEL: 'info', ZABKV_MIN_FREE_BYTES: RESERVE },
-    });
-    cluster.start();
-    await cluster.ready(60_000);
-  }, 90_000);
-
-  afterAll(async () => {
-    try {
-      await cluster?.stop();
-    } finally {
+    beforeAll(async () => {
       for (const dir of mounts) {
-        if (!run('umount', [dir]).ok) run('umount', ['-l', dir]);
+        mkdirSync(dir, { recursive: true });
+        const mounted = run('mount', [
+          '-t',
+          'tmpfs',
+          '-o',
+          `size=${FS_SIZE},mode=700`,
+          'tmpfs',
+          dir,
+        ]);
+        if (!mounted.ok) throw new Error(`mount ${dir}: ${mounted.output}`);
       }
-    }
-  }, 60_000);
+      cluster = new LocalCluster({
+        nodes: 3,
+        replication: 3,
+        dataDir,
+        ...(await clusterPorts(3)),
+        cli: CLI,
+        env: { LOG_LEVEL: 'info', ZABKV_MIN_FREE_BYTES: RESERVE, ZABKV_STORAGE: storage },
+      });
+      cluster.start();
+      await cluster.ready(60_000);
+    }, 90_000);
 
-  it('answers PUT 507 below the reserve, before any ENOSPC; GET and DELETE go on; nothing is lost', async () => {
-    // Something else on each disk (a filler file) leaves 32 MiB free: 16 above the reserve.
-    for (const dir of mounts) fill(dir, 32 * 2 ** 20);
-    const statuses = new Map<number, number>();
-    let refused = 0;
-    let next = 0;
-    // Two writers, 200 KB values, round-robin over the nodes, until the group refuses.
-    const writer = async (): Promise<void> => {
-      while (refused < 10 && next < 600) {
-        const i = next++;
-        const key = `fill-${i}`;
-        const { status } = await call((i % 3) + 1, 'PUT', key, VALUE);
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        if (status === 200) acknowledged.set(key, VALUE.length);
-        if (status === 507) refused++;
-      }
-    };
-    await Promise.all([writer(), writer()]);
-    expect(refused, `statuses ${JSON.stringify([...statuses])}`).toBeGreaterThanOrEqual(10);
-    // Refused in time: only 200s and 507s, and no store ever failed a write.
-    expect([...statuses.keys()].sort()).toEqual([200, 507]);
-    expect(acknowledged.size).toBeGreaterThan(20);
-    for (const node of NODES) expect(logs(node)).not.toMatch(/storage write failed/);
-    const put = await call(2, 'PUT', 'one-more', VALUE);
-    expect(put.status).toBe(507);
-    expect(JSON.parse(put.text)).toMatchObject({ error: 'InsufficientStorage' });
-
-    // Reads (linearizable, through every node) and deletes go on.
-    const some = [...acknowledged.keys()].slice(-5);
-    for (const node of NODES) {
-      for (const key of some) expect((await call(node, 'GET', key)).bytes).toBe(VALUE.length);
-    }
-    const gone = some[0]!;
-    expect((await call(1, 'DELETE', gone)).status).toBe(204);
-    acknowledged.delete(gone);
-    expect((await call(3, 'GET', gone)).status).toBe(404);
-    alive();
-  }, 120_000);
-
-  it('takes writes again once space is freed, and has every acknowledged write', async () => {
-    // Room made by an admin: the filler files are deleted.
-    for (const dir of mounts) rmSync(join(dir, 'filler'));
-    const status = await until('a PUT to succeed again', async () => {
-      const { status } = await call(1, 'PUT', 'after-free', VALUE);
-      return status === 200 ? status : undefined;
-    });
-    expect(status).toBe(200);
-    acknowledged.set('after-free', VALUE.length);
-    for (const key of acknowledged.keys()) {
-      const { status: got, bytes } = await call((key.length % 3) + 1, 'GET', key);
-      expect({ key, got, bytes }).toEqual({ key, got: 200, bytes: VALUE.length });
-    }
-    alive();
-  }, 120_000);
-
-  it('survives a real ENOSPC on a follower: no exit, no lost write, it catches up once space is back', async () => {
-    const leader = await until('a leader', async () => {
-      const response = await request(`${url(1)}/cluster`);
-      const view = (await response.body.json()) as { groups: { leader: number | null }[] };
-      return view.groups[0]?.leader ?? undefined;
-    });
-    const follower = NODES.find((node) => node !== leader)!;
-    const dir = mounts[follower - 1]!;
-    // Behind the node's back: its disk is full to the last byte, faster than any check.
-    fill(dir, 0);
-    let written = 0;
-    let lastKey = '';
-    const refusals = new Map<number, { count: number; first: string }>();
-    const deadline = Date.now() + 60_000;
-    for (let i = 0; written < 30 && Date.now() < deadline; i++) {
-      const key = `enospc-${i}`;
-      // The leader and the other follower are a quorum with room: writes go on. While the
-      // failing follower drops out and rejoins, a few may get 503 or 504 (the group
-      // re-elects) or 507 (the healthy follower is resyncing, so for that moment too few
-      // synced replicas have room): refusals, not losses, so they are waited out.
-      const { status, text } = await call(leader, 'PUT', key, VALUE);
-      if (status === 200) {
-        acknowledged.set(key, VALUE.length);
-        written++;
-        lastKey = key;
-      } else {
-        const seen = refusals.get(status) ?? { count: 0, first: text };
-        refusals.set(status, { ...seen, count: seen.count + 1 });
-        await sleep(100);
-      }
-    }
-    const free = mounts.map((mount) => `${Math.round(freeBytes(mount) / 2 ** 20)} MiB`);
-    const summary = `${JSON.stringify([...refusals])}; free: ${free.join(', ')}`;
-    expect(written, `refused: ${summary}`).toBe(30);
-    expect(
-      [...refusals.keys()].filter((s) => ![503, 504, 507].includes(s)),
-      summary,
-    ).toEqual([]);
-    await until('the follower to fail a write', async () =>
-      /storage write failed/.test(logs(follower)) ? true : undefined,
-    );
-    expect(logs(follower)).not.toMatch(/could not roll back/);
-    alive();
-    // Stale reads are still served by the node with the full disk.
-    const stale = await request(`${url(follower)}/kv/fill-0?consistency=stale`);
-    await stale.body.dump();
-    expect([200, 404]).toContain(stale.statusCode);
-
-    rmSync(join(dir, 'filler'));
-    // Caught up: it serves (linearizable reads through it) every acknowledged write. A write
-    // still queued from before the space came back may fail once more and make it reload
-    // (503 meanwhile), so this waits until every key reads back, not only the last one.
-    await until(
-      'the follower to serve every acknowledged write',
-      async () => {
-        for (const key of [lastKey, ...acknowledged.keys()]) {
-          const { status, bytes } = await call(follower, 'GET', key);
-          if (status !== 200) return undefined;
-          expect({ key, bytes }).toEqual({ key, bytes: VALUE.length });
+    afterAll(async () => {
+      try {
+        await cluster?.stop();
+      } finally {
+        for (const dir of mounts) {
+          if (!run('umount', [dir]).ok) run('umount', ['-l', dir]);
         }
-        return true;
-      },
-      60_000,
-    );
-    alive();
-  }, 180_000);
-});
+      }
+    }, 60_000);
+
+    it('answers PUT 507 below the reserve, before any ENOSPC; GET and DELETE go on; nothing is lost', async () => {
+      // Something else on each disk (a filler file) leaves 32 MiB free: 16 above the reserve.
+      for (const dir of mounts) fill(dir, 32 * 2 ** 20);
+      const statuses = new Map<number, number>();
+      let refused = 0;
+      let next = 0;
+      // Two writers, 200 KB values, round-robin over the nodes, until the group refuses.
+      const writer = async (): Promise<void> => {
+        while (refused < 10 && next < 600) {
+          const i = next++;
+          const key = `fill-${i}`;
+          const { status } = await call((i % 3) + 1, 'PUT', key, VALUE);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          if (status === 200) acknowledged.set(key, VALUE.length);
+          if (status === 507) refused++;
+        }
+      };
+      await Promise.all([writer(), writer()]);
+      expect(refused, `statuses ${JSON.stringify([...statuses])}`).toBeGreaterThanOrEqual(10);
+      // Refused in time: only 200s and 507s, and no store ever failed a write.
+      expect([...statuses.keys()].sort()).toEqual([200, 507]);
+      expect(acknowledged.size).toBeGreaterThan(20);
+      for (const node of NODES) expect(logs(node)).not.toMatch(/storage write failed/);
+      const put = await call(2, 'PUT', 'one-more', VALUE);
+      expect(put.status).toBe(507);
+      expect(JSON.parse(put.text)).toMatchObject({ error: 'InsufficientStorage' });
+
+      // Reads (linearizable, through every node) and deletes go on.
+      const some = [...acknowledged.keys()].slice(-5);
+      for (const node of NODES) {
+        for (const key of some) expect((await call(node, 'GET', key)).bytes).toBe(VALUE.length);
+      }
+      const gone = some[0]!;
+      expect((await call(1, 'DELETE', gone)).status).toBe(204);
+      acknowledged.delete(gone);
+      expect((await call(3, 'GET', gone)).status).toBe(404);
+      alive();
+    }, 120_000);
+
+    it('takes writes again once space is freed, and has every acknowledged write', async () => {
+      // Room made by an admin: the filler files are deleted.
+      for (const dir of mounts) rmSync(join(dir, 'filler'));
+      const status = await until('a PUT to succeed again', async () => {
+        const { status } = await call(1, 'PUT', 'after-free', VALUE);
+        return status === 200 ? status : undefined;
+      });
+      expect(status).toBe(200);
+      acknowledged.set('after-free', VALUE.length);
+      for (const key of acknowledged.keys()) {
+        const { status: got, bytes } = await call((key.length % 3) + 1, 'GET', key);
+        expect({ key, got, bytes }).toEqual({ key, got: 200, bytes: VALUE.length });
+      }
+      alive();
+    }, 120_000);
+
+    it('survives a real ENOSPC on a follower: no exit, no lost write, it catches up once space is back', async () => {
+      const leader = await until('a leader', async () => {
+        const response = await request(`${url(1)}/cluster`);
+        const view = (await response.body.json()) as { groups: { leader: number | null }[] };
+        return view.groups[0]?.leader ?? undefined;
+      });
+      const follower = NODES.find((node) => node !== leader)!;
+      const dir = mounts[follower - 1]!;
+      // Behind the node's back: its disk is full to the last byte, faster than any check.
+      fill(dir, 0);
+      let written = 0;
+      let lastKey = '';
+      const refusals = new Map<number, { count: number; first: string }>();
+      const deadline = Date.now() + 60_000;
+      for (let i = 0; written < 30 && Date.now() < deadline; i++) {
+        const key = `enospc-${i}`;
+        // The leader and the other follower are a quorum with room: writes go on. While the
+        // failing follower drops out and rejoins, a few may get 503 or 504 (the group
+        // re-elects) or 507 (the healthy follower is resyncing, so for that moment too few
+        // synced replicas have room): refusals, not losses, so they are waited out.
+        const { status, text } = await call(leader, 'PUT', key, VALUE);
+        if (status === 200) {
+          acknowledged.set(key, VALUE.length);
+          written++;
+          lastKey = key;
+        } else {
+          const seen = refusals.get(status) ?? { count: 0, first: text };
+          refusals.set(status, { ...seen, count: seen.count + 1 });
+          await sleep(100);
+        }
+      }
+      const free = mounts.map((mount) => `${Math.round(freeBytes(mount) / 2 ** 20)} MiB`);
+      const summary = `${JSON.stringify([...refusals])}; free: ${free.join(', ')}`;
+      expect(written, `refused: ${summary}`).toBe(30);
+      expect(
+        [...refusals.keys()].filter((s) => ![503, 504, 507].includes(s)),
+        summary,
+      ).toEqual([]);
+      await until('the follower to fail a write', async () =>
+        /storage write failed/.test(logs(follower)) ? true : undefined,
+      );
+      expect(logs(follower)).not.toMatch(/could not roll back/);
+      alive();
+      // Stale reads are still served by the node with the full disk.
+      const stale = await request(`${url(follower)}/kv/fill-0?consistency=stale`);
+      await stale.body.dump();
+      expect([200, 404]).toContain(stale.statusCode);
+
+      rmSync(join(dir, 'filler'));
+      // Caught up: it serves (linearizable reads through it) every acknowledged write. A write
+      // still queued from before the space came back may fail once more and make it reload
+      // (503 meanwhile), so this waits until every key reads back, not only the last one.
+      await until(
+        'the follower to serve every acknowledged write',
+        async () => {
+          for (const key of [lastKey, ...acknowledged.keys()]) {
+            const { status, bytes } = await call(follower, 'GET', key);
+            if (status !== 200) return undefined;
+            expect({ key, bytes }).toEqual({ key, bytes: VALUE.length });
+          }
+          return true;
+        },
+        60_000,
+      );
+      alive();
+    }, 180_000);
+  },
+);

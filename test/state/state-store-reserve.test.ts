@@ -2,41 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { GrowthReserve } from '../../state/growth-reserve.js';
+import type { GrowthReserve } from '../../components/storage/growth-reserve.js';
 import { LmdbStateEnvironment } from '../../state/lmdb-state-environment.js';
+import { ScriptedReserve } from '../storage/fixtures/scripted-reserve.js';
 import { checkpointed, pollUntil } from './fixtures/state-stores.js';
 import { put, z } from './fixtures/writes.js';
 
-/** A reserve the test answers by hand: `held` bytes, each ensure waits for `answer`. */
-class ScriptedReserve implements GrowthReserve {
-  held = 0;
-  readonly asked: number[] = [];
-  private answers: ((held: boolean) => void)[] = [];
-
-  available(): number {
-    return this.held;
-  }
-
-  ensure(bytes: number): Promise<boolean> {
-    this.asked.push(bytes);
-    return new Promise((resolve) =>
-      this.answers.push((held) => {
-        if (held) this.held = Math.max(this.held, bytes);
-        resolve(held);
-      }),
-    );
-  }
-
-  close(): void {}
-
-  answer(held: boolean): void {
-    for (const answer of this.answers.splice(0)) answer(held);
-  }
-}
-
 /**
  * LmdbStateStore starts a transaction only once disk blocks past lmdb's file cover what it may
- * grow the file by (state/growth-reserve.ts: lmdb-js aborts on a write that fails ENOSPC).
+ * grow the file by (components/storage/growth-reserve.ts: lmdb-js aborts on a write that fails ENOSPC).
  */
 describe('StateStore growth reserve (lmdb)', () => {
   const cleanups: (() => Promise<void>)[] = [];

@@ -3,6 +3,18 @@ import { FallocateHelper } from './fallocate-helper.js';
 
 /** A fallocate that has not answered by then counts as refused (see `allocate`). */
 const FALLOCATE_TIMEOUT_MS = 30_000;
+const PAGE_BYTES = 4096;
+/** B-tree pages a changed key may copy (leaf, branches, overflow head). */
+const PAGES_PER_CHANGE = 4;
+/** lmdb's own pages a transaction may add beside its changes' (freelist, meta, new branches). */
+export const GROWTH_MARGIN_BYTES = 2 ** 20;
+/** Held beyond what one transaction needs, so that most never wait for the disk. */
+export const RESERVE_STEP_BYTES = 4 * 2 ** 20;
+
+/** How far writing one key with a value of `valueBytes` may grow lmdb's file. */
+export function changeGrowth(valueBytes: number): number {
+  return (PAGES_PER_CHANGE + Math.ceil(valueBytes / PAGE_BYTES)) * PAGE_BYTES;
+}
 
 /**
  * Disk blocks held past the end of lmdb's data file, so that a transaction which grows the file
@@ -85,5 +97,42 @@ function fileSize(file: string): number {
     return statSync(file).size;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Lets an lmdb transaction start only once the reserve covers how far it may grow the file;
+ * one that must wait asks for the blocks and is told when the disk answered.
+ */
+export class GrowthGate {
+  private holding = false;
+
+  constructor(private readonly reserve: GrowthReserve) {}
+
+  /**
+   * Whether a transaction that may grow the file by `growth` bytes can start now (and then asks
+   * for the next blocks ahead, without waiting). If not, asks for them once, however often it is
+   * asked meanwhile, and calls `retry` with whether the disk gave them.
+   */
+  admit(growth: number, retry: (held: boolean) => void): boolean {
+    if (this.reserve.available() >= growth) {
+      this.topUp(growth);
+      return true;
+    }
+    if (!this.holding) {
+      this.holding = true;
+      void this.reserve.ensure(growth + RESERVE_STEP_BYTES).then((held) => {
+        this.holding = false;
+        retry(held);
+      });
+    }
+    return false;
+  }
+
+  /** Asks for more blocks, without waiting, once fewer than a step beyond `growth` are held. */
+  topUp(growth: number): void {
+    if (this.reserve.available() < growth + RESERVE_STEP_BYTES / 2) {
+      void this.reserve.ensure(growth + RESERVE_STEP_BYTES);
+    }
   }
 }

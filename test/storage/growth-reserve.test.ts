@@ -9,8 +9,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FallocateHelper } from '../../state/fallocate-helper.js';
-import { FallocatedReserve } from '../../state/growth-reserve.js';
+import { FallocateHelper } from '../../components/storage/fallocate-helper.js';
+import { FallocatedReserve } from '../../components/storage/growth-reserve.js';
 
 const MIB = 2 ** 20;
 
