@@ -31,16 +31,28 @@ export function slowTurnWatch(registry: Registry, log: Logger): SlowTurnWatch {
   let longestMs = 0;
   return {
     thresholdMs: SLOW_HANDLER_TURN_MS,
-    slow(component: ComponentDefinition, ms: number, events: number): void {
+    slow(component: ComponentDefinition, ms: number, kinds: readonly string[]): void {
       const name = component.constructor.name;
       turns.inc({ component: name });
       if (ms > longestMs) {
         longestMs = ms;
         longest.set(ms / 1000);
       }
-      const fields = { component: component.describe(), ms: Math.round(ms), events };
+      const fields = {
+        component: component.describe(),
+        ms: Math.round(ms),
+        events: kinds.length,
+        kinds: countKinds(kinds),
+      };
       if (ms < SLOW_HANDLER_WARN_MS) log.debug(fields, 'a component turn held the event loop');
       else limiter.warn(`slow-turn:${name}`, fields, 'a component turn held the event loop');
     },
   };
+}
+
+/** How many events of each kind a turn ran, e.g. { 'zab.Ack': 30, Timeout: 2 }. */
+function countKinds(kinds: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of kinds) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
 }

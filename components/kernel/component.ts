@@ -259,13 +259,19 @@ export abstract class ComponentDefinition {
   }
 
   /** @internal Runs at most `budget` events; returns how many ran. */
-  execute(budget: number): number {
+  /**
+   * Runs up to `budget` events; returns how many ran. `kinds`, if given, gets the kind of each
+   * (a slow turn is reported with them).
+   */
+  execute(budget: number, kinds?: string[]): number {
     let ran = 0;
     const mailbox = this.mailbox;
     const check = this.system.checkInvariants && this.checkInvariants !== undefined;
     while (ran < budget) {
       if (this.control.length > 0) {
-        this.runControl(this.control.shift()!);
+        const control = this.control.shift()!;
+        kinds?.push(control.kind);
+        this.runControl(control);
         ran++;
         continue;
       }
@@ -274,6 +280,7 @@ export abstract class ComponentDefinition {
       const event = mailbox.shift() as KEvent;
       const origin = mailbox.shift() as PortEnd<KEvent, KEvent>;
       ran++;
+      kinds?.push(event.kind);
       const handlers = to.handlers.get(event.kind);
       const catchAll = to.catchAll;
       if (handlers === undefined && catchAll.length === 0) continue;

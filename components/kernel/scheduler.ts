@@ -69,20 +69,23 @@ export class ReadyQueue implements Scheduler {
 /** Told of each component turn on the live event loop that took `thresholdMs` or longer. */
 export interface SlowTurnWatch {
   readonly thresholdMs: number;
-  slow(component: ComponentDefinition, ms: number, events: number): void;
+  /** `kinds`: the kind of each event the turn ran, in order (valid during the call only). */
+  slow(component: ComponentDefinition, ms: number, kinds: readonly string[]): void;
 }
 
 /**
  * Runs components on Node's event loop. A drain starts in a microtask after the first ready
  * component and yields to I/O (setImmediate) after `eventsPerSlice` events, so sockets and
  * timers are served even while components are busy. With a `SlowTurnWatch`, each turn is
- * timed (two clock reads per turn of up to `eventsPerTurn` events), so a handler that holds the
- * event loop is named: every request waiting behind it pays for it.
+ * timed (two clock reads per turn of up to `eventsPerTurn` events) and its event kinds noted,
+ * so a handler that holds the event loop is named: every request waiting behind it pays for it.
  */
 export class LiveScheduler extends ReadyQueue {
   private draining = false;
   private readonly eventsPerSlice: number;
   private readonly slowTurns: SlowTurnWatch | null;
+  /** The kinds of the events of the turn under way (reused: no allocation per turn). */
+  private readonly turnKinds: string[] = [];
 
   constructor(
     options: {
@@ -98,10 +101,11 @@ export class LiveScheduler extends ReadyQueue {
 
   protected override executeTurn(component: ComponentDefinition, budget: number): number {
     if (this.slowTurns === null) return component.execute(budget);
+    this.turnKinds.length = 0;
     const started = performance.now();
-    const ran = component.execute(budget);
+    const ran = component.execute(budget, this.turnKinds);
     const ms = performance.now() - started;
-    if (ms >= this.slowTurns.thresholdMs) this.slowTurns.slow(component, ms, ran);
+    if (ms >= this.slowTurns.thresholdMs) this.slowTurns.slow(component, ms, this.turnKinds);
     return ran;
   }
 
