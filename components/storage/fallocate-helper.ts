@@ -44,8 +44,10 @@ export class FallocateHelper {
     }
     const child = this.child ?? this.start();
     return new Promise((resolve) => {
+      // Not unref'd: a request under way keeps the process alive, as a pending fs call would
+      // (the idle helper does not); a process with nothing else to do would otherwise exit
+      // while its writes wait for the blocks.
       const timer = setTimeout(() => this.replace({ kind: 'timed-out' }), this.timeoutMs);
-      timer.unref();
       this.waiting.push({ resolve, timer });
       child.stdin.write(`${offset} ${length} ${path}\n`);
     });

@@ -6,6 +6,7 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -108,5 +109,25 @@ describe('FallocateHelper (one sh for every fallocate)', () => {
       helper.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+  it('keeps an otherwise idle process alive while a request is under way, and only then', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zabkv-helper-'));
+    const path = join(dir, 'data.mdb');
+    writeFileSync(path, Buffer.alloc(4096));
+    // A process with nothing else to do (the append-forever fixture waiting for its first
+    // batch did exactly this): it must hear the answer, then exit, the idle helper not holding it.
+    const script = [
+      `import { FallocateHelper } from '${join(process.cwd(), 'dist/components/storage/fallocate-helper.js')}';`,
+      'const helper = new FallocateHelper(30_000);',
+      `helper.run(${JSON.stringify(path)}, 4096, 4 * 2 ** 20).then((r) => console.log(r.kind, r.status));`,
+    ].join('\n');
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('ran 0\n');
+    expect(child.status).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
