@@ -79,6 +79,12 @@ export const DEFAULT_SEGMENT_BYTES = 16 * 2 ** 20;
 /** Start-up replays the log in slices of about this long, the event loop free in between. */
 const RECOVERY_SLICE_MS = 5;
 const PREALLOCATE_BYTES = 2 ** 20;
+/**
+ * A batch's log records go out in writes of about this many bytes, each sealed in its own turn:
+ * a batch of hundreds of MiB (a follower's backlog after a SNAP sync, 10 KB values) sealed and
+ * joined at once held the event loop for seconds, long enough for its leader to close the link.
+ */
+const LOG_WRITE_BYTES = 4 * 2 ** 20;
 
 /** What recovery found and made the directory match. */
 interface Recovered {
@@ -96,10 +102,11 @@ export function defaultMinFreeBytes(segmentBytes = DEFAULT_SEGMENT_BYTES): numbe
 
 /**
  * The Storage port on an append-only log, as ZooKeeper's txn log and etcd's WAL keep theirs:
- * each batch of writes is one `write` at the end of the current segment, which is opened
- * O_DSYNC so the write returns once durable: a few hundred microseconds where a B-tree commit
- * costs milliseconds. One batch is on its
- * way to disk at a time; writes requested meanwhile all go into the next (group commit).
+ * each batch of writes is one `write` at the end of the current segment (one per
+ * LOG_WRITE_BYTES of records, for a big batch), which is opened O_DSYNC so the write returns
+ * once durable: a few hundred microseconds where a B-tree commit costs milliseconds. One batch
+ * is on its way to disk at a time; writes requested meanwhile all go into the next (group
+ * commit).
  * Epochs and snapshots are small files replaced atomically; a batch writes its log records
  * before any such file, so what a crash leaves is always a prefix of the requested writes.
  * A batch that fails (a full disk, an I/O error) is rolled back by the recovery a restart
@@ -380,11 +387,18 @@ export class WalStorage extends ComponentDefinition {
   /** Writes in request order; log records are gathered and go out before any other file. */
   private async writeBatch(writes: readonly StorageWrite[]): Promise<void> {
     let records: Uint8Array[] = [];
+    let recordBytes = 0;
     const writeRecords = async (): Promise<void> => {
       if (records.length === 0) return;
-      const bytes = Buffer.concat(records);
+      const bytes = Buffer.concat(records, recordBytes);
       records = [];
+      recordBytes = 0;
       await this.appendToLog(bytes);
+    };
+    const addRecord = async (record: Uint8Array): Promise<void> => {
+      records.push(record);
+      recordBytes += record.length;
+      if (recordBytes >= LOG_WRITE_BYTES) await writeRecords();
     };
     for (const write of writes) {
       switch (write.kind) {
@@ -393,14 +407,14 @@ export class WalStorage extends ComponentDefinition {
             if (entry.zxid <= this.lastZxid) {
               throw new Error(`append out of order: ${entry.zxid} after ${this.lastZxid}`);
             }
-            records.push(sealWalEntry(entry));
+            await addRecord(sealWalEntry(entry));
             this.lastZxid = entry.zxid;
             const segment = this.segments.at(-1)!;
             segment.maxZxid = Math.max(segment.maxZxid, entry.zxid);
           }
           break;
         case 'Truncate':
-          records.push(sealWalTruncate(write.afterZxid));
+          await addRecord(sealWalTruncate(write.afterZxid));
           this.lastZxid = Math.min(this.lastZxid, write.afterZxid);
           break;
         case 'SetAcceptedEpoch':
@@ -444,7 +458,7 @@ export class WalStorage extends ComponentDefinition {
           break;
         }
         case 'Compact': {
-          records.push(sealWalCompact(write.throughZxid));
+          await addRecord(sealWalCompact(write.throughZxid));
           await writeRecords();
           // Whole segments only, oldest first, never the one being appended to.
           let covered = 0;
