@@ -295,7 +295,8 @@ describe('WalStorage', () => {
     const { log } = (await reopen(path)).image;
     // Compared as bytes: a deep equality of 1,200 typed arrays takes vitest 20 s.
     expect(log.map(({ zxid }) => zxid)).toEqual(entries.map(({ zxid }) => zxid));
-    const bytes = (list: { payload: Uint8Array }[]) => Buffer.concat(list.map((e) => e.payload));
+    const bytes = (list: readonly { payload: Uint8Array }[]) =>
+      Buffer.concat(list.map((e) => e.payload));
     expect(bytes(log).equals(bytes(entries))).toBe(true);
   });
 });
