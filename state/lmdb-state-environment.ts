@@ -1,12 +1,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { statfsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import {
-  FallocatedReserve,
-  RESERVE_STEP_BYTES,
-  type GrowthReserve,
-} from '../components/storage/growth-reserve.js';
+import { reserveAhead, type GrowthReserve } from '../components/storage/growth-reserve.js';
 import {
   DEFAULT_COMMIT_PACING,
   LmdbStateStore,
@@ -45,18 +40,14 @@ export class LmdbStateEnvironment {
     // own commitDelay does nothing for batch() writes, which it starts at once.
     this.root = open({ path, maxDbs: 256 });
     this.meta = this.root.openDB<GroupMeta, string>('meta', { encoding: 'msgpack' });
-    if (options.reserve !== undefined) {
-      this.reserve = options.reserve;
-    } else {
-      this.reserve = new FallocatedReserve(join(path, 'data.mdb'), (reason) =>
+    this.reserve =
+      options.reserve ??
+      reserveAhead(path, (reason) =>
         options.log?.warn(
           { path, reason },
           'cannot hold disk blocks ahead of the applied state: a disk that fills during a commit may abort the node',
         ),
       );
-      // Held from the start, so the first commit after a restart does not wait for the disk.
-      void this.reserve.ensure(RESERVE_STEP_BYTES);
-    }
   }
 
   /** The state of this node's replica of `group` (one store per group per process). */

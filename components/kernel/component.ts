@@ -258,10 +258,9 @@ export abstract class ComponentDefinition {
     return this.control.length > 0 || (this.state === 'active' && this.mailbox.length > 0);
   }
 
-  /** @internal Runs at most `budget` events; returns how many ran. */
   /**
-   * Runs up to `budget` events; returns how many ran. `kinds`, if given, gets the kind of each
-   * (a slow turn is reported with them).
+   * @internal Runs at most `budget` events; returns how many ran. `kinds`, if given, gets the
+   * kind of each (a slow turn is reported with them).
    */
   execute(budget: number, kinds?: string[]): number {
     let ran = 0;

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { FallocateHelper } from './fallocate-helper.js';
 
 /** A fallocate that has not answered by then counts as refused (see `allocate`). */
@@ -9,7 +10,7 @@ const PAGES_PER_CHANGE = 4;
 /** lmdb's own pages a transaction may add beside its changes' (freelist, meta, new branches). */
 export const GROWTH_MARGIN_BYTES = 2 ** 20;
 /** Held beyond what one transaction needs, so that most never wait for the disk. */
-export const RESERVE_STEP_BYTES = 4 * 2 ** 20;
+const RESERVE_STEP_BYTES = 4 * 2 ** 20;
 
 /** How far writing one key with a value of `valueBytes` may grow lmdb's file. */
 export function changeGrowth(valueBytes: number): number {
@@ -90,6 +91,19 @@ export class FallocatedReserve implements GrowthReserve {
     }
     return true;
   }
+}
+
+/**
+ * The reserve of the lmdb environment in `directory` (its data.mdb), asked for a step at once,
+ * so the first transaction after a start does not wait for the disk.
+ */
+export function reserveAhead(
+  directory: string,
+  onUnsupported: (reason: string) => void,
+): GrowthReserve {
+  const reserve = new FallocatedReserve(join(directory, 'data.mdb'), onUnsupported);
+  void reserve.ensure(RESERVE_STEP_BYTES);
+  return reserve;
 }
 
 function fileSize(file: string): number {

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
@@ -11,10 +10,9 @@ import {
 } from './disk-store.js';
 import {
   changeGrowth,
-  FallocatedReserve,
   GROWTH_MARGIN_BYTES,
   GrowthGate,
-  RESERVE_STEP_BYTES,
+  reserveAhead,
   type GrowthReserve,
 } from './growth-reserve.js';
 import {
@@ -85,8 +83,6 @@ export class LmdbStorage extends ComponentDefinition {
   private closed: Promise<void> = Promise.resolve();
   private readonly reserve: GrowthReserve;
   private readonly growth: GrowthGate;
-  /** The reserve is this store's own (not a test's): warmed at start, so no first write waits. */
-  private readonly ownReserve: boolean;
 
   private readonly onFlushed: ((durationMs: number, writes: number) => void) | undefined;
 
@@ -107,10 +103,9 @@ export class LmdbStorage extends ComponentDefinition {
       this.metaDb.putSync('voter', init.initialize);
     });
     this.batches = this.number('batches');
-    this.ownReserve = init.reserve === undefined;
     this.reserve =
       init.reserve ??
-      new FallocatedReserve(join(init.path, 'data.mdb'), (reason) =>
+      reserveAhead(init.path, (reason) =>
         this.log.warn(
           { path: init.path, reason },
           'cannot hold disk blocks ahead of the log: a disk that fills during a commit may abort the node',
@@ -152,7 +147,6 @@ export class LmdbStorage extends ComponentDefinition {
 
   protected override onStart(): void {
     this.space.start();
-    if (this.ownReserve) void this.reserve.ensure(RESERVE_STEP_BYTES);
   }
 
   protected override onKill(): void {

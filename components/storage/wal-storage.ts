@@ -395,10 +395,11 @@ export class WalStorage extends ComponentDefinition {
       recordBytes = 0;
       await this.appendToLog(bytes);
     };
-    const addRecord = async (record: Uint8Array): Promise<void> => {
+    /** Gathers a record; true once enough are gathered to write them out. */
+    const gather = (record: Uint8Array): boolean => {
       records.push(record);
       recordBytes += record.length;
-      if (recordBytes >= LOG_WRITE_BYTES) await writeRecords();
+      return recordBytes >= LOG_WRITE_BYTES;
     };
     for (const write of writes) {
       switch (write.kind) {
@@ -407,14 +408,16 @@ export class WalStorage extends ComponentDefinition {
             if (entry.zxid <= this.lastZxid) {
               throw new Error(`append out of order: ${entry.zxid} after ${this.lastZxid}`);
             }
-            await addRecord(sealWalEntry(entry));
+            const full = gather(sealWalEntry(entry));
             this.lastZxid = entry.zxid;
             const segment = this.segments.at(-1)!;
             segment.maxZxid = Math.max(segment.maxZxid, entry.zxid);
+            // Awaited only when a piece is full: no promise per record on the write path.
+            if (full) await writeRecords();
           }
           break;
         case 'Truncate':
-          await addRecord(sealWalTruncate(write.afterZxid));
+          if (gather(sealWalTruncate(write.afterZxid))) await writeRecords();
           this.lastZxid = Math.min(this.lastZxid, write.afterZxid);
           break;
         case 'SetAcceptedEpoch':
@@ -458,7 +461,7 @@ export class WalStorage extends ComponentDefinition {
           break;
         }
         case 'Compact': {
-          await addRecord(sealWalCompact(write.throughZxid));
+          gather(sealWalCompact(write.throughZxid));
           await writeRecords();
           // Whole segments only, oldest first, never the one being appended to.
           let covered = 0;
