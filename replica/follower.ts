@@ -33,7 +33,7 @@ type RefuseReason = 'impossible-epoch' | 'impossible-zxid' | 'out-of-place' | 'b
 
 /**
  * What arrived between DIFF/TRUNC/SNAP and NEWLEADER: applied only once it is all here
- * (docs/zab-rules.md R3, R7).
+ * (docs/zab-rules.md R3, R7); a SNAP's entries are logged as they come.
  */
 interface SyncBuffer {
   mode: 'diff' | 'trunc' | 'snap';
@@ -46,6 +46,7 @@ interface SyncBuffer {
   lastPieceIn: boolean;
   /** SNAP: installed, on disk, and the log restarted after it; entries may follow. */
   snapshotDone: boolean;
+  /** DIFF, TRUNC: the entries, logged at NEWLEADER. A SNAP's go to the log as they come. */
   entries: StoredEntry[];
 }
 
@@ -295,13 +296,25 @@ export class FollowerSession {
       if (sync.mode === 'snap' && !sync.snapshotDone) {
         return this.refuse('out-of-place', 'PROPOSAL before the snapshot was installed');
       }
-      let previous = sync.entries.at(-1)?.zxid ?? sync.point;
+      // SNAP: the log restarted after the installed snapshot, and the entries go straight to it.
+      let previous =
+        sync.mode === 'snap'
+          ? this.context.durable.history.last
+          : (sync.entries.at(-1)?.zxid ?? sync.point);
       for (const entry of stored) {
         if (!follows(previous, entry.zxid)) {
           const gap = `${formatZxid(entry.zxid)} after ${formatZxid(previous)}`;
           return this.refuse('impossible-zxid', `gap in sync: ${gap}`);
         }
         previous = entry.zxid;
+      }
+      if (sync.mode === 'snap') {
+        // Logged now, not held for NEWLEADER: a SNAP under load can last a minute, and its tail
+        // (every write meanwhile) would wait in memory. These extend the snapshot as the
+        // leader's history does, so an interrupted sync leaves a prefix of that history under
+        // the old currentEpoch, which ranks a vote lower, never higher (docs/zab-rules.md R7).
+        this.context.durable.append(stored);
+        return;
       }
       sync.entries.push(...stored);
       return;
