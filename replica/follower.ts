@@ -39,9 +39,10 @@ interface SyncBuffer {
   mode: 'diff' | 'trunc' | 'snap';
   /** The history point the entries continue from. */
   point: Zxid;
-  /** SNAP: the state being received, and the number of the next piece. */
+  /** SNAP: the state being received, the number of the next piece, and of pieces acknowledged. */
   install: StateInstall | null;
   nextPiece: number;
+  piecesAcked: number;
   /** SNAP: the last piece came; the state is installed once `install.installed`. */
   lastPieceIn: boolean;
   /** SNAP: installed, on disk, and the log restarted after it; entries may follow. */
@@ -50,7 +51,13 @@ interface SyncBuffer {
   entries: StoredEntry[];
 }
 
-const NO_SNAPSHOT = { install: null, nextPiece: 0, lastPieceIn: false, snapshotDone: false };
+const NO_SNAPSHOT = {
+  install: null,
+  nextPiece: 0,
+  piecesAcked: 0,
+  lastPieceIn: false,
+  snapshotDone: false,
+};
 
 type Phase =
   | 'registering' // FOLLOWERINFO sent
@@ -126,16 +133,36 @@ export class FollowerSession {
   }
 
   /**
-   * The state store finished something on disk: a snapshot received whole is installed once it
-   * is durable, and only then acknowledged, so the leader sends what follows only to a follower
-   * whose state is the snapshot's (and a crash from here on restarts from it).
+   * The state store finished something: the snapshot pieces it has written are acknowledged
+   * (the leader's window then bounds what waits in memory for the disk), and a snapshot
+   * received whole is installed once it is durable, and only then is its last piece
+   * acknowledged, so the leader sends what follows only to a follower whose state is the
+   * snapshot's (and a crash from here on restarts from it).
    */
-  onStateDurable(): void {
+  onStateProgress(): void {
     const sync = this.sync;
-    if (sync?.install == null || !sync.lastPieceIn || sync.snapshotDone) return;
-    if (!sync.install.installed) return;
+    if (sync?.install == null || sync.snapshotDone) return;
+    const installed = sync.lastPieceIn && sync.install.installed;
+    this.acknowledgeWritten(installed);
+    if (!installed) return;
     sync.snapshotDone = true;
     this.send({ kind: 'zab.SnapAck', zxid: sync.point, piece: sync.nextPiece - 1 });
+  }
+
+  /**
+   * Acknowledges, in order, the pieces received and written, all but the last (see
+   * onStateProgress); while some wait for the store, the state is polled again once the
+   * events at hand are handled.
+   */
+  private acknowledgeWritten(installed: boolean): void {
+    const sync = this.sync!;
+    const install = sync.install!;
+    const received = sync.lastPieceIn ? sync.nextPiece - 1 : sync.nextPiece;
+    const through = installed ? received : Math.min(received, install.piecesWritten);
+    while (sync.piecesAcked < through) {
+      this.send({ kind: 'zab.SnapAck', zxid: sync.point, piece: sync.piecesAcked++ });
+    }
+    if (sync.piecesAcked < received) this.context.replica.requestStatePoll();
   }
 
   /** Storage made writes durable through `seq`: continue what waited for them. */
@@ -279,12 +306,11 @@ export class FollowerSession {
     const bad = sync.install.add(message.data);
     if (bad !== null) return this.refuse('bad-payload', bad);
     sync.nextPiece++;
-    if (!message.last) {
-      this.send({ kind: 'zab.SnapAck', zxid: message.zxid, piece: message.piece });
-      return;
+    if (message.last) {
+      sync.lastPieceIn = true;
+      this.context.durable.finishInstall(sync.install);
     }
-    sync.lastPieceIn = true;
-    this.context.durable.finishInstall(sync.install);
+    this.acknowledgeWritten(false);
   }
 
   private onProposal(entries: readonly (readonly [number, Uint8Array])[]): void {

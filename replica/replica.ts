@@ -60,6 +60,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
   /** Left a role while a snapshot install was on its way to disk: looks again once it lands. */
   private waitingForInstall = false;
   private burstEndPending = false;
+  /** The role waits for the state store (a SNAP piece being written): poll at the burst end. */
+  private statePollPending = false;
   private readonly statusReport: StatusReport;
   /** Times its committed history was found diverged and replaced (historyDiverged). */
   private divergences = 0;
@@ -196,11 +198,9 @@ export class Replica extends ComponentDefinition implements RoleHost {
   private pollState(): void {
     const failure = this.durable.machine.failure;
     if (failure !== null) return this.onWriteFailed(`applied state: ${failure}`);
-    const installed = this.durable.pollState();
+    this.durable.pollState();
     if (this.waitingForInstall && !this.durable.installPending) this.startLooking();
-    else if (installed !== null && this.role.name === 'following') {
-      this.role.session.onStateDurable();
-    }
+    else if (this.role.name === 'following') this.role.session.onStateProgress();
   }
 
   // ---- election and roles ---------------------------------------------------------------
@@ -304,8 +304,17 @@ export class Replica extends ComponentDefinition implements RoleHost {
     // A zero-delay timer fires after the events already queued: the burst they form is over.
     this.timers.after(0, () => {
       this.burstEndPending = false;
+      if (this.statePollPending) {
+        this.statePollPending = false;
+        this.pollState();
+      }
       this.active?.onBurstEnd();
     });
+  }
+
+  requestStatePoll(): void {
+    this.statePollPending = true;
+    this.requestBurstEnd();
   }
 
   /** Tells the host what changed since the last report (on role changes and each tick). */

@@ -23,6 +23,11 @@ export interface RoleHost {
   acknowledging(zxid: Zxid): void;
   /** Asks for the role's `onBurstEnd` once the events at hand are handled (closes a batch). */
   requestBurstEnd(): void;
+  /**
+   * Asks for the state store to be polled once the events at hand are handled (the role then
+   * hears of its progress: onStateProgress). The store's writes finish between turns.
+   */
+  requestStatePoll(): void;
   /** Commits and applies through `zxid`, answering the clients of what it applies. */
   commitThrough(zxid: Zxid, onApplied?: (applied: AppliedEntry) => void): void;
   nextSessionId(): number;

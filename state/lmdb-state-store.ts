@@ -13,6 +13,7 @@ import {
   GrowthGate,
   type GrowthReserve,
 } from '../components/storage/growth-reserve.js';
+import { PiecesWritten } from './pieces-written.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
 import type { SnapshotReader, StateEntry, StateInstall, StateStore } from './state-store.js';
 import { StateStoreCore, type CountsDelta } from './state-store-core.js';
@@ -109,6 +110,8 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   private finishing: InstallStatus | null = null;
   private failureValue: Error | null = null;
   private readonly growth: GrowthGate;
+  /** The install being received, if any: its written pieces are seen at `poll`. */
+  private receiving: PiecesWritten | null = null;
 
   constructor(
     private readonly root: RootDatabase,
@@ -295,6 +298,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   }
 
   poll(): void {
+    this.receiving?.publish();
     if (this.installedMeta !== null) {
       this.installedMeta.status.installed = true;
       this.finishing = null;
@@ -350,8 +354,12 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     let lastKey: string | null = null;
     let bytes = 0;
     let count = 0;
+    let piecesAdded = 0;
     let done = false;
     const status: InstallStatus = { installed: false, failed: false };
+    const written = new PiecesWritten();
+    this.receiving = written;
+    const failed = (error: unknown): void => this.fail(error);
     return {
       zxid,
       get installed() {
@@ -359,6 +367,9 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       },
       get failed() {
         return status.failed;
+      },
+      get piecesWritten() {
+        return written.seen;
       },
       add: (piece) => {
         if (done) return 'snapshot piece after the last';
@@ -373,9 +384,16 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
         // keys come sorted, after the staging's last: they fill new pages end to end.
         const added = entries.reduce((sum, { key, value }) => sum + entryBytes(key, value), 0);
         this.growth.topUp(GROWTH_MARGIN_BYTES + 2 * added);
+        // A write that fails leaves a hole in the staged state: the store fails, the install
+        // with it. lmdb-js commits writes in the order asked, so the piece is written once its
+        // last write is.
+        const pieces = ++piecesAdded;
+        let last: Promise<unknown> = Promise.resolve();
         for (const { key, version, value } of entries) {
-          settled(staging.put(Buffer.from(key, 'utf8'), encodeValue({ version, value })));
+          last = staging.put(Buffer.from(key, 'utf8'), encodeValue({ version, value }));
+          last.then(undefined, failed);
         }
+        last.then(() => written.report(pieces), failed);
         bytes += added;
         count += entries.length;
         lastKey = entries.at(-1)?.key ?? lastKey;

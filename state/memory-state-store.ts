@@ -1,6 +1,7 @@
 import type { SeededRandom } from '../components/random/seeded-random.js';
 import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
+import { PiecesWritten } from './pieces-written.js';
 import { decodePiece, encodePiece, pieceBytes } from './snapshot-pieces.js';
 import type { SnapshotReader, StateEntry, StateInstall, StateStore } from './state-store.js';
 import { StateStoreCore } from './state-store-core.js';
@@ -83,6 +84,8 @@ export class MemoryStateStore extends StateStoreCore implements StateStore {
   private unreleased: { zxid: Zxid; key: string; next: Versioned | undefined }[] = [];
   private lastUnreleased: Zxid;
   private flushAsked = false;
+  /** The install being received, if any: its pieces count as written at the next poll. */
+  private receiving: PiecesWritten | null = null;
   private installed: {
     entries: Map<string, Versioned>;
     zxid: Zxid;
@@ -163,6 +166,7 @@ export class MemoryStateStore extends StateStoreCore implements StateStore {
   }
 
   poll(): void {
+    this.receiving?.publish();
     if (this.installed !== null) {
       const { entries, zxid, done } = this.installed;
       this.installed = null;
@@ -210,18 +214,25 @@ export class MemoryStateStore extends StateStoreCore implements StateStore {
     let lastKey: string | null = null;
     let done = false;
     const status = { installed: false };
+    const written = new PiecesWritten();
+    this.receiving = written;
     return {
       zxid,
       get installed() {
         return status.installed;
       },
       failed: false,
+      get piecesWritten() {
+        return written.seen;
+      },
       add: (piece) => {
         if (done) return 'snapshot piece after the last';
         const decoded = decodePiece(piece, zxid, lastKey);
         if (typeof decoded === 'string') return decoded;
         for (const { key, version, value } of decoded) entries.set(key, { version, value });
         lastKey = decoded.at(-1)?.key ?? lastKey;
+        // Written at once, seen at the next poll, as a disk store's writes are.
+        written.report(written.reported + 1);
         return null;
       },
       finish: () => {

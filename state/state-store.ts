@@ -38,6 +38,12 @@ export interface StateInstall {
   readonly installed: boolean;
   /** The store could not write it (a full disk): it never will; the live state stays. */
   readonly failed: boolean;
+  /**
+   * How many pieces the store has written (not yet durable; seen by `poll`). A follower
+   * acknowledges a piece only once it is written, so a leader's window bounds what waits in
+   * memory for the store, however much faster the network is than the disk.
+   */
+  readonly piecesWritten: number;
   /** Takes the next piece; returns why it is not one (hostile input), having taken nothing. */
   add(piece: Uint8Array): string | null;
   /** Every piece is in: the store switches to this state once it is durable. */

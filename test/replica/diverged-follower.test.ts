@@ -82,6 +82,7 @@ class RecordingHost implements RoleHost {
   established(): void {}
   acknowledging(): void {}
   requestBurstEnd(): void {}
+  requestStatePoll(): void {}
   commitThrough(): void {}
   nextSessionId(): number {
     return ++this.session;

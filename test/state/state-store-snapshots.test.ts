@@ -256,6 +256,35 @@ describe.each(STATE_STORE_KINDS)('StateStore snapshots (%s)', (kind) => {
       expect(readAll(target.openSnapshot(), 32).map(hex)).toEqual(snapshot.pieces.map(hex));
     });
 
+    it('counts the pieces it has written, seen only at a poll, up to every piece added', async () => {
+      const snapshot = await snapshotOf(
+        Array.from({ length: 40 }, (_, i) => put(`piece-key-${i}`, 'v'.repeat(20))),
+      );
+      expect(snapshot.pieces.length).toBeGreaterThan(10);
+      const target = fresh();
+      const install = target.beginInstall(snapshot.zxid);
+      expect(install.piecesWritten).toBe(0);
+      let seen = 0;
+      for (const [i, piece] of snapshot.pieces.entries()) {
+        expect(install.add(piece)).toBeNull();
+        // Between polls the count stands still, whatever the store finished meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        expect(install.piecesWritten).toBe(seen);
+        target.poll();
+        expect(install.piecesWritten).toBeGreaterThanOrEqual(seen);
+        expect(install.piecesWritten).toBeLessThanOrEqual(i + 1);
+        seen = install.piecesWritten;
+      }
+      await pollUntil(
+        target,
+        () => install.piecesWritten === snapshot.pieces.length,
+        'every piece written',
+      );
+      install.finish();
+      await installed(target, install);
+      expect(everything(target)).toEqual(everything(snapshot.store));
+    });
+
     it('an aborted install leaves the live state, and the next install has nothing of it', async () => {
       const aborted = await snapshotOf([put('abort1', 'x'), put('abort2', 'y')]);
       const next = await snapshotOf([put('next', 'n')]);
