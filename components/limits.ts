@@ -155,6 +155,14 @@ export const STATE_COMMIT_BATCH_CHANGES = 10_000;
 export const STATE_COMMIT_BATCH_BYTES = 4 * MIB;
 /** Log bytes kept behind a checkpoint for DIFF, at most (as well as `retainEntries`). */
 export const RETAINED_LOG_BYTES = 64 * MIB;
+/**
+ * Log bytes a leader keeps for one follower's sync past its snapshot (the writes made while the
+ * state streams): past this the sync ends and starts over from a newer snapshot, so a SNAP
+ * slower than the writes cannot grow the leader's memory without bound. A 1 GB SNAP under
+ * 10 KB writes held 230-440 MB (bench:scale, 2026-12-01); etcd's in-memory raft log is of
+ * this order (snapshot-count entries).
+ */
+export const SYNC_BACKLOG_BYTES = 1024 * MIB;
 /** Epochs a follower reports in ACKEPOCH (the last zxid of each, to find the common prefix). */
 export const MAX_EPOCH_ENDS_COUNT = 4096;
 /** Proposals a leader may have outstanding before it answers 503 (back-pressure). */

@@ -35,7 +35,16 @@ export class LeaderSync {
   /** Starts the sync: a snapshot first if the log cannot bring the follower up to date. */
   start(handler: LearnerHandler): void {
     const { durable } = this.context;
-    const plan = planSync(durable.history, handler);
+    let plan = planSync(durable.history, handler);
+    // A log tail longer than a sync may hold would be ended at once (Leader.checkBacklog), and
+    // tried again the same way: the state is the shorter way there, as ZooKeeper's
+    // snapshotSizeFactor has it.
+    if (plan.kind !== 'snap') {
+      const point = plan.kind === 'diff' ? plan.from : plan.to;
+      if (durable.history.bytesAfter(point) > this.context.config.syncBacklogBytes) {
+        plan = { kind: 'snap' };
+      }
+    }
     if (plan.kind === 'snap') {
       if (plan.divergedAt !== undefined) {
         this.context.replica.logWarn(
@@ -79,6 +88,15 @@ export class LeaderSync {
       if (handler.snapshot?.fill() === true) this.host.continueLater();
       this.sendTailPiece(handler);
     }
+  }
+
+  /**
+   * Log bytes the sync under way still has to send (held in memory for it: the log after its
+   * snapshot, or after what its tail has sent); null if it holds none.
+   */
+  backlogBytes(handler: LearnerHandler): number | null {
+    const from = handler.snapshot?.zxid ?? handler.tail?.sent;
+    return from === undefined ? null : this.context.durable.history.bytesAfter(from);
   }
 
   /** Streams the entries after `point`, then NEWLEADER (sendTailPiece); the log stays meanwhile. */

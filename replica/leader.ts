@@ -338,6 +338,7 @@ export class LeaderRole {
       handler.silentTicks++;
       const limit = handler.phase === 'synced' ? syncLimitTicks : initLimitTicks;
       if (handler.silentTicks > limit) this.remove(handler, `silent for ${limit} ticks`);
+      else this.checkBacklog(handler);
     }
     if (this.phase !== 'broadcast') {
       if (this.phaseTicks > initLimitTicks) {
@@ -346,6 +347,22 @@ export class LeaderRole {
       return;
     }
     if (this.afterHandlerLoss()) this.reads.startRound();
+  }
+
+  /**
+   * A sync slower than the writes holds ever more log for its follower: past the bound it ends
+   * (the follower is not synced, so no quorum depends on it) and the follower registers again,
+   * to start from a newer state.
+   */
+  private checkBacklog(handler: LearnerHandler): void {
+    const backlog = this.sync.backlogBytes(handler);
+    const bound = this.context.config.syncBacklogBytes;
+    if (backlog === null || backlog <= bound) return;
+    this.context.replica.logWarn(
+      { follower: handler.follower, phase: handler.phase, backlogBytes: backlog, bound },
+      'sync fell behind the writes by more than its bound: ending it; the follower starts over',
+    );
+    this.remove(handler, 'sync backlog over its bound');
   }
 
   /** Leaves the role: unknown outcomes for proposed writes, "did not happen" for reads. */

@@ -2,6 +2,7 @@ import {
   DEFAULT_QUOTA_BYTES,
   FORWARDED_REQUEST_TIMEOUT_MS,
   MAX_OUTSTANDING_PROPOSALS_COUNT,
+  SYNC_BACKLOG_BYTES,
 } from '../components/limits.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { SeededRandom } from '../components/random/seeded-random.js';
@@ -33,6 +34,12 @@ export interface ReplicaConfig {
   readonly retainEntries: number;
   /** Proposals the leader may have outstanding before it answers 503 (back-pressure). */
   readonly maxOutstanding: number;
+  /**
+   * Log bytes a follower's sync may still have to receive (the log after its snapshot, or
+   * after what its tail has sent): the leader holds them in memory, so past this the sync ends
+   * and the follower starts over from a newer state.
+   */
+  readonly syncBacklogBytes: number;
   /** The counter value that forces a new epoch (ZooKeeper: 0xffffffff). Lower only in tests. */
   readonly counterLimit: number;
   /**
@@ -69,6 +76,7 @@ export const DEFAULT_REPLICA_TIMING = {
   snapshotEvery: 50_000,
   retainEntries: 5_000,
   maxOutstanding: MAX_OUTSTANDING_PROPOSALS_COUNT,
+  syncBacklogBytes: SYNC_BACKLOG_BYTES,
   counterLimit: 0xffff_ffff,
   quotaBytes: DEFAULT_QUOTA_BYTES,
 } as const;

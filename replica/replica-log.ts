@@ -13,12 +13,23 @@ import { epochOf, follows, type Zxid } from '../kv/zxid.js';
 export class ReplicaLog {
   private entries: StoredEntry[];
   private baseZxid: Zxid | null;
+  /**
+   * Payload bytes appended up to and including each entry, counted from an arbitrary origin
+   * (compaction keeps the counts, so nothing is recounted): bytesAfter is a subtraction.
+   */
+  private appendedThrough: number[];
+  /** The count at the base, before the first entry. */
+  private baseAppended = 0;
 
   constructor(base: Zxid | null, entries: readonly StoredEntry[]) {
     this.baseZxid = base;
     this.entries = [...entries];
-    for (let i = 1; i < this.entries.length; i++) {
-      assert(this.entries[i]!.zxid > this.entries[i - 1]!.zxid, 'log out of order');
+    this.appendedThrough = [];
+    let appended = 0;
+    for (let i = 0; i < this.entries.length; i++) {
+      if (i > 0) assert(this.entries[i]!.zxid > this.entries[i - 1]!.zxid, 'log out of order');
+      appended += this.entries[i]!.payload.byteLength;
+      this.appendedThrough.push(appended);
     }
   }
 
@@ -47,6 +58,13 @@ export class ReplicaLog {
   entry(zxid: Zxid): StoredEntry | undefined {
     const index = this.indexOf(zxid);
     return index < 0 ? undefined : this.entries[index];
+  }
+
+  /** Payload bytes of the entries after `zxid` (a point this history contains). */
+  bytesAfter(zxid: Zxid): number {
+    const index = this.upperBound(zxid) - 1;
+    const through = index < 0 ? this.baseAppended : this.appendedThrough[index]!;
+    return (this.appendedThrough.at(-1) ?? this.baseAppended) - through;
   }
 
   /** Entries with zxid > `zxid`, in order. */
@@ -82,12 +100,15 @@ export class ReplicaLog {
       if (!(previous === null ? entry.zxid > 0 : follows(previous, entry.zxid)))
         assert.fail(`log gap: ${entry.zxid} after ${previous}`);
       this.entries.push(entry);
+      const before = this.appendedThrough.at(-1) ?? this.baseAppended;
+      this.appendedThrough.push(before + entry.payload.byteLength);
     }
   }
 
   /** Drops entries above `zxid` (TRUNC). */
   truncateAfter(zxid: Zxid): void {
     this.entries.length = this.upperBound(zxid);
+    this.appendedThrough.length = this.entries.length;
   }
 
   /** Drops entries at or below `zxid`, which a snapshot covers. */
@@ -95,12 +116,16 @@ export class ReplicaLog {
     const drop = this.upperBound(zxid);
     if (drop === 0) return;
     this.baseZxid = this.entries[drop - 1]!.zxid;
+    this.baseAppended = this.appendedThrough[drop - 1]!;
     this.entries = this.entries.slice(drop);
+    this.appendedThrough = this.appendedThrough.slice(drop);
   }
 
   /** Replaces the history by a snapshot at `zxid` (SNAP). */
   resetTo(zxid: Zxid): void {
     this.entries = [];
+    this.appendedThrough = [];
+    this.baseAppended = 0;
     this.baseZxid = zxid;
   }
 

@@ -297,3 +297,36 @@ describe('ReplicaLog epochs', () => {
     expect(log.sliceEnd(z(1, 5), 10, 1_000)).toBe(z(1, 5));
   });
 });
+
+describe('ReplicaLog.bytesAfter', () => {
+  /** What bytesAfter must say, counted the slow way. */
+  const counted = (log: ReplicaLog, zxid: number): number =>
+    log.after(zxid).reduce((sum, e) => sum + e.payload.byteLength, 0);
+
+  it('is the payload bytes after a point, through appends, truncation, compaction and reset', () => {
+    const log = sample();
+    const points = (): number[] => [log.base ?? 0, ...zxids(log.after(0))];
+    const check = (): void => {
+      for (const zxid of points()) expect(log.bytesAfter(zxid)).toBe(counted(log, zxid));
+    };
+    check();
+    log.append([{ zxid: z(4, 4), payload: new Uint8Array(1_000) }]);
+    check();
+    log.truncateAfter(z(2, 2));
+    check();
+    log.append(run(5, 1, 3));
+    check();
+    log.compactThrough(z(2, 1));
+    check();
+    expect(log.bytesAfter(log.base!)).toBe(counted(log, log.base!));
+    log.compactThrough(log.last);
+    expect(log.bytesAfter(log.last)).toBe(0);
+    log.append(run(5, 4, 6));
+    check();
+    log.resetTo(z(7, 9));
+    expect(log.bytesAfter(z(7, 9))).toBe(0);
+    log.append(run(8, 1, 2));
+    check();
+    expect(log.bytesAfter(z(7, 9))).toBe(counted(log, z(7, 9)));
+  });
+});
