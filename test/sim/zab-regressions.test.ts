@@ -69,6 +69,18 @@ function lagBehind(run: ScriptedRun, leader: NodeId, follower: NodeId, count: nu
   run.sim.fabric.heal();
 }
 
+/**
+ * `follower` is cut off while the group writes about ten snapshot pieces of state, and enough
+ * after it that the log no longer reaches back: once the caller heals the cut, it needs a SNAP.
+ */
+function missBigState(run: ScriptedRun, leader: NodeId, follower: NodeId): void {
+  run.sim.fabric.partition([[follower], othersThan(run, follower)]);
+  for (let i = 0; i < 24; i++) {
+    expect(run.put(leader, `big-${i}`, 'v'.repeat(100_000))?.status).toBe(200);
+  }
+  run.writes(leader, 40, 'more');
+}
+
 describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
   it('ZOOKEEPER-1154: a returning node with an uncommitted txn is truncated to the common prefix, no further', () => {
     eachSeed(6, 1154_00, (seed) => {
@@ -200,13 +212,8 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const run = new ScriptedRun({ seed, size: 3 });
       const { cluster, sim } = run;
       const leader = run.awaitLeader();
-      const [behind, other] = othersThan(run, leader) as [NodeId, NodeId];
-      sim.fabric.partition([[behind], [leader, other]]);
-      // About ten pieces of state, and enough writes after it that the log no longer reaches back.
-      for (let i = 0; i < 24; i++) {
-        expect(run.put(leader, `big-${i}`, 'v'.repeat(100_000))?.status).toBe(200);
-      }
-      run.writes(leader, 40, 'more');
+      const [behind] = othersThan(run, leader) as [NodeId];
+      missBigState(run, leader, behind);
       const steps = countSteps(sim);
       const perStep = new Map<number, number>();
       let sent = 0;
@@ -245,11 +252,7 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const { cluster, sim } = run;
       const leader = run.awaitLeader();
       const [behind] = othersThan(run, leader) as [NodeId];
-      sim.fabric.partition([[behind], othersThan(run, behind)]);
-      for (let i = 0; i < 24; i++) {
-        expect(run.put(leader, `big-${i}`, 'v'.repeat(100_000))?.status).toBe(200);
-      }
-      run.writes(leader, 40, 'more');
+      missBigState(run, leader, behind);
       const durable = cluster.replica(behind)!.durableState as DurableState;
       const beginInstall = durable.beginInstall.bind(durable);
       let install: StateInstall | null = null;
@@ -281,11 +284,7 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const { cluster, sim } = run;
       const leader = run.awaitLeader();
       const [behind] = othersThan(run, leader) as [NodeId];
-      sim.fabric.partition([[behind], othersThan(run, behind)]);
-      for (let i = 0; i < 24; i++) {
-        expect(run.put(leader, `big-${i}`, 'v'.repeat(100_000))?.status).toBe(200);
-      }
-      run.writes(leader, 40, 'more');
+      missBigState(run, leader, behind);
       const snapshots = new Set<number>();
       let ended = 0;
       sim.fabric.onArrival = (message) => {
