@@ -52,7 +52,12 @@ export class FrameDecoder {
   /** Where small pieces are gathered: `gather.subarray(0, gathered)` is the last piece. */
   private gather: Buffer | null = null;
   private gathered = 0;
-  private readonly unpackr = new Packr({ useRecords: false });
+  /**
+   * Binary fields are copied out of the socket's chunk: a value kept (a log entry's payload,
+   * for as long as the log holds it) must not keep the whole chunk, and every other message
+   * in it, alive with it.
+   */
+  private readonly unpackr = new Packr({ useRecords: false, copyBuffers: true });
 
   constructor(
     /** Bodies longer than this are rejected. May be changed between frames. */

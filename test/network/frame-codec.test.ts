@@ -116,6 +116,20 @@ describe('frame codec', () => {
     expect(values.map((v) => (v as { kind: string }).kind)).toEqual(['hello', 'big']);
   });
 
+  it('decodes binary fields into buffers of their own, not views into the chunk', () => {
+    const payload = new Uint8Array(10_000).fill(7);
+    const chunk = Buffer.concat([
+      encodeFrame({ kind: 'a', payload }),
+      encodeFrame({ kind: 'b', payload: payload.subarray(0, 100) }),
+    ]);
+    const values = new FrameDecoder(1 << 20).push(chunk) as { payload: Uint8Array }[];
+    expect(values.map((v) => v.payload.byteLength)).toEqual([10_000, 100]);
+    for (const { payload: decoded } of values) {
+      expect(decoded.buffer.byteLength).toBe(decoded.byteLength);
+      expect(decoded.every((byte) => byte === 7)).toBe(true);
+    }
+  });
+
   it('stops at once when the callback returns false', () => {
     const chunk = Buffer.concat([encodeFrame(1), encodeFrame(2), encodeFrame(3)]);
     const values: unknown[] = [];

@@ -64,10 +64,14 @@ describe('log entry header', () => {
     expect(plain(decodeOperation(decoded.operation))).toEqual(plain(writes[1]));
   });
 
-  it('without an origin, the entry is the operation itself', () => {
+  it('without an origin, the entry is the operation itself, in a buffer of its own', () => {
     for (const write of writes) {
       const operation = encodeOperation(write);
-      expect(encodeLogEntry(null, operation)).toBe(operation);
+      const entry = encodeLogEntry(null, operation);
+      expect(bytes(entry)).toEqual(bytes(operation));
+      // The encoder's output is a view into its shared buffer, which the log must not keep.
+      expect(operation.buffer.byteLength).toBeGreaterThan(operation.byteLength);
+      expect(entry.buffer.byteLength).toBe(entry.byteLength);
       const decoded = decodeLogEntry(encodeLogEntry(null, operation));
       expect(decoded.origin).toBeNull();
       expect(bytes(decoded.operation)).toEqual(bytes(operation));
