@@ -132,6 +132,12 @@ export const SNAP_PIECE_BYTES = 256 * KIB;
 /** Snapshot pieces a leader sends ahead of the follower's acknowledgements (flow control). */
 export const SNAP_WINDOW_PIECES = 8;
 /**
+ * Snapshot pieces a follower acknowledges before its store has written them: the store always
+ * has the next pieces queued while acknowledgements travel, and what waits in memory for the
+ * disk stays under this plus the leader's window.
+ */
+export const SNAP_UNWRITTEN_PIECES = 4;
+/**
  * Log bytes applied between two checkpoints of the applied state, whatever `snapshotEvery`
  * says: the log held in memory between checkpoints is bounded in bytes, not only in entries.
  */

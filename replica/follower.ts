@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { APPLY_SLICE_BYTES, APPLY_SLICE_ENTRIES_COUNT } from '../components/limits.js';
+import {
+  APPLY_SLICE_BYTES,
+  APPLY_SLICE_ENTRIES_COUNT,
+  SNAP_UNWRITTEN_PIECES,
+} from '../components/limits.js';
 import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import type { StoredEntry } from '../components/storage/index.js';
@@ -150,15 +154,16 @@ export class FollowerSession {
   }
 
   /**
-   * Acknowledges, in order, the pieces received and written, all but the last (see
-   * onStateProgress); while some wait for the store, the state is polled again once the
-   * events at hand are handled.
+   * Acknowledges, in order, the pieces received and written (or nearly: SNAP_UNWRITTEN_PIECES),
+   * all but the last (see onStateProgress); while some wait for the store, the state is polled
+   * again once the events at hand are handled.
    */
   private acknowledgeWritten(installed: boolean): void {
     const sync = this.sync!;
     const install = sync.install!;
     const received = sync.lastPieceIn ? sync.nextPiece - 1 : sync.nextPiece;
-    const through = installed ? received : Math.min(received, install.piecesWritten);
+    const writing = install.piecesWritten + SNAP_UNWRITTEN_PIECES;
+    const through = installed ? received : Math.min(received, writing);
     while (sync.piecesAcked < through) {
       this.send({ kind: 'zab.SnapAck', zxid: sync.point, piece: sync.piecesAcked++ });
     }

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   APPLY_SLICE_ENTRIES_COUNT,
   PROPOSAL_PIECE_ENTRIES_COUNT,
+  SNAP_UNWRITTEN_PIECES,
   SNAP_WINDOW_PIECES,
 } from '../../components/limits.js';
 import type { MessageOf } from '../../components/network/network-port.js';
@@ -243,10 +244,10 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
     });
   });
 
-  it('a SNAP follower acknowledges a piece only once its store has written it', () => {
+  it('a SNAP follower acknowledges pieces no further ahead of what its store has written than a few', () => {
     // Acknowledged on arrival, pieces waited in memory for the store as fast as the network
-    // brought them (a 1 GB SNAP: gigabytes of RSS): the leader's window bounds them only if
-    // an acknowledgement means written.
+    // brought them (a 1 GB SNAP on loopback: 300-520 MiB of a follower's memory, 150 without):
+    // the leader's window bounds them only if an acknowledgement means nearly written.
     eachSeed(2, 5_200_00, (seed) => {
       const run = new ScriptedRun({ seed, size: 3 });
       const { cluster, sim } = run;
@@ -264,7 +265,9 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
         const { piece } = message as MessageOf<'zab.SnapAck'>;
         acks++;
         const written = install!.piecesWritten;
-        if (piece >= written && !install!.installed) early.push(`${piece} of ${written} written`);
+        if (piece >= written + SNAP_UNWRITTEN_PIECES && !install!.installed) {
+          early.push(`${piece} of ${written} written`);
+        }
         return true;
       };
       sim.fabric.heal();
