@@ -64,6 +64,13 @@ export class PollRelay {
   private readonly byId = new Map<number, Relayed>();
   private readonly byRequest = new Map<number, Relayed>();
   private readonly answeredLast = new Map<number, NodeId>();
+  /**
+   * Members whose connection went down and that have not answered since. A poll sent to one is
+   * queued or lost with its link: asked for its whole wait, it held the poll that long and the
+   * watcher's stream saw nothing (a leader killed: 30 s and more), so it is asked without a
+   * wait, and given up on after the grace period.
+   */
+  private readonly down = new Set<NodeId>();
   private nextRequestId: number;
   private tick = 0;
 
@@ -113,6 +120,7 @@ export class PollRelay {
   }
 
   answered(attempt: RelayAttempt, result: AttemptResult): void {
+    this.down.delete(attempt.node);
     const relayed = this.byRequest.get(attempt.requestId);
     if (relayed === undefined || relayed.attempt !== attempt) return;
     this.dropAttempt(relayed, false);
@@ -130,6 +138,7 @@ export class PollRelay {
 
   /** `node`'s connection closed: what it was asked will not be answered. */
   nodeDown(node: NodeId): void {
+    if (node !== this.hooks.self) this.down.add(node);
     for (const relayed of [...this.byId.values()]) {
       if (relayed.attempt?.node !== node) continue;
       this.dropAttempt(relayed, false);
@@ -172,7 +181,7 @@ export class PollRelay {
     }
     const node = members[relayed.tried % members.length]!;
     relayed.tried++;
-    const waitTicks = Math.max(0, relayed.deadlineTick - this.tick);
+    const waitTicks = this.down.has(node) ? 0 : Math.max(0, relayed.deadlineTick - this.tick);
     const attempt: RelayAttempt = { poll, node, requestId: this.nextRequestId++, waitTicks };
     relayed.attempt = attempt;
     relayed.attemptDeadline = this.tick + waitTicks + this.hooks.graceTicks;

@@ -131,6 +131,26 @@ describe('PollRelay', () => {
     expect(s.asked()).toEqual([N1, N2, N2]);
   });
 
+  it('asks a member whose connection closed without a wait, until it answers again', () => {
+    // A poll sent to a dead member is lost with its link: asked for the whole wait, it held a
+    // watcher's poll (and its SSE stream) 30 s and more after a leader was killed.
+    const s = setup(N4);
+    s.relay.nodeDown(N3);
+    s.begin(poll(1), [N3, N1], 100);
+    expect(s.last()).toMatchObject({ node: N3, waitTicks: 0 });
+    s.ticks(GRACE); // silent past the grace alone: the next member is asked, with the wait left
+    expect(s.asked()).toEqual([N3, N1]);
+    expect(s.last().waitTicks).toBe(100 - GRACE);
+    s.answer(batch(110));
+    s.begin(poll(2), [N3, N1], 100);
+    expect(s.last()).toMatchObject({ node: N1 }); // answered last: asked first
+    s.answer('behind');
+    expect(s.last()).toMatchObject({ node: N3, waitTicks: 0 });
+    s.answer('behind'); // back: asked with its wait from now on
+    s.begin(poll(3), [N3], 100);
+    expect(s.last()).toMatchObject({ node: N3, waitTicks: 100 });
+  });
+
   it('gives up on an attempt at its wait plus grace: cancels it and asks the next member', () => {
     const s = setup(N4);
     s.begin(poll(1), [N1, N2], 10);
