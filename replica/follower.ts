@@ -322,52 +322,40 @@ export class FollowerSession {
     const bad = entriesFault(entries);
     if (bad !== null) return this.refuse('bad-payload', bad);
     const stored = entries.map(([zxid, payload]) => ({ zxid, payload }));
-    if (this.phase === 'syncing') {
-      const sync = this.sync!;
-      if (sync.mode === 'snap' && !sync.snapshotDone) {
-        return this.refuse('out-of-place', 'PROPOSAL before the snapshot was installed');
-      }
-      // SNAP: the log restarted after the installed snapshot, and the entries go straight to it.
-      let previous =
-        sync.mode === 'snap'
-          ? this.context.durable.history.last
-          : (sync.entries.at(-1)?.zxid ?? sync.point);
-      for (const entry of stored) {
-        if (!follows(previous, entry.zxid)) {
-          const gap = `${formatZxid(entry.zxid)} after ${formatZxid(previous)}`;
-          return this.refuse('impossible-zxid', `gap in sync: ${gap}`);
-        }
-        previous = entry.zxid;
-      }
-      if (sync.mode === 'snap') {
-        // Logged now, not held for NEWLEADER: a SNAP under load can last a minute, and its tail
-        // (every write meanwhile) would wait in memory. These extend the snapshot as the
-        // leader's history does, so an interrupted sync leaves a prefix of that history under
-        // the old currentEpoch, which ranks a vote lower, never higher (docs/zab-rules.md R7).
-        this.context.durable.append(stored);
-        return;
-      }
-      sync.entries.push(...stored);
-      return;
-    }
+    if (this.phase === 'syncing') return this.onSyncEntries(this.sync!, stored);
     if (this.phase !== 'synced' && this.phase !== 'broadcast') {
       return this.refuse('out-of-place', `PROPOSAL in phase ${this.phase}`);
     }
-    let previous = this.context.durable.history.last;
-    for (const entry of stored) {
-      // Only this leader's epoch, contiguous (docs/zab-rules.md R9): anything else means a lost
-      // or stray message.
-      if (epochOf(entry.zxid) !== this.epoch || !follows(previous, entry.zxid)) {
-        const gap = `${formatZxid(entry.zxid)} does not follow ${formatZxid(previous)}`;
-        return this.refuse('impossible-zxid', `proposal ${gap}`);
-      }
-      previous = entry.zxid;
-    }
-    const last = previous;
+    // Only this leader's epoch, contiguous (docs/zab-rules.md R9): anything else means a lost or
+    // stray message.
+    const gap = firstGap(this.context.durable.history.last, stored, this.epoch);
+    if (gap !== null) return this.refuse('impossible-zxid', `proposal ${gap}`);
+    const last = stored.at(-1)!.zxid;
     this.waiters.after(this.context.durable.append(stored), () => {
       this.context.replica.acknowledging(last);
       this.send({ kind: 'zab.Ack', zxid: last });
     });
+  }
+
+  /**
+   * The entries after the sync's point. A SNAP's go to the log as they come (it restarted after
+   * the installed snapshot), not held for NEWLEADER: a SNAP under load can last a minute, and
+   * its tail (every write meanwhile) would wait in memory. They extend the snapshot as the
+   * leader's history does, so an interrupted sync leaves a prefix of that history under the old
+   * currentEpoch, which ranks a vote lower, never higher (docs/zab-rules.md R7).
+   */
+  private onSyncEntries(sync: SyncBuffer, stored: StoredEntry[]): void {
+    const snap = sync.mode === 'snap';
+    if (snap && !sync.snapshotDone) {
+      return this.refuse('out-of-place', 'PROPOSAL before the snapshot was installed');
+    }
+    const held = snap
+      ? this.context.durable.history.last
+      : (sync.entries.at(-1)?.zxid ?? sync.point);
+    const gap = firstGap(held, stored, null);
+    if (gap !== null) return this.refuse('impossible-zxid', `gap in sync: ${gap}`);
+    if (snap) this.context.durable.append(stored);
+    else sync.entries.push(...stored);
   }
 
   /**
@@ -479,4 +467,22 @@ export class FollowerSession {
     this.context.replica.closeSession(this.leader, this.session);
     this.context.replica.lookForLeader(reason, refused);
   }
+}
+
+/**
+ * Where `entries` (at least one) stop following `previous` one by one, and, given `epoch`,
+ * leave it; null if they never do.
+ */
+function firstGap(
+  previous: Zxid,
+  entries: readonly StoredEntry[],
+  epoch: number | null,
+): string | null {
+  for (const { zxid } of entries) {
+    if ((epoch !== null && epochOf(zxid) !== epoch) || !follows(previous, zxid)) {
+      return `${formatZxid(zxid)} does not follow ${formatZxid(previous)}`;
+    }
+    previous = zxid;
+  }
+  return null;
 }

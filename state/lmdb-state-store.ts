@@ -449,9 +449,8 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
       return;
     }
     const batch = this.queued;
-    // No statfs check here: the blocks the reserve holds count as used there, so a batch of
-    // released writes (up to STATE_COMMIT_BATCH_BYTES of 200 KB values) failed the store with
-    // room to spare in the reserve; the gate asks the disk itself for what the batch may grow.
+    const room = this.lacksRoomFor(batch);
+    if (room !== null) return this.fail(new Error(room));
     const growth = growthBound(batch);
     const generation = this.generation;
     const admitted = this.growth.admit(growth, (held) => {
@@ -495,20 +494,29 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   }
 
   /**
-   * Why lmdb must not take a snapshot piece now: it would come near filling the disk. lmdb-js
-   * does not survive a write that fails with ENOSPC (see GrowthReserve), and a piece cannot wait
-   * for the reserve (`add` is synchronous), so a full disk has to be seen before lmdb writes:
-   * each key may copy a few B-tree pages, and a margin covers lmdb's own bookkeeping.
+   * Why lmdb must not take a transaction of `entries` now: it would come near filling the disk.
+   * lmdb-js does not survive a write that fails with ENOSPC (see GrowthReserve): where no blocks
+   * can be held, this is the only check, and a snapshot piece cannot wait for the reserve (`add`
+   * is synchronous). Each changed key may copy a few B-tree pages, and a margin covers lmdb's
+   * own bookkeeping. The blocks the reserve holds are room (statfs counts them as used: without
+   * them, released 200 KB writes failed the store with room to spare on a fast machine).
    */
-  private lacksRoomFor(entries: readonly StateEntry[]): string | null {
+  private lacksRoomFor(
+    entries: readonly {
+      readonly key: string;
+      readonly next?: Versioned | undefined;
+      readonly value?: Uint8Array;
+    }[],
+  ): string | null {
     let need = STATE_WRITE_MARGIN_BYTES;
-    for (const { key, value } of entries) {
-      need += 2 * (key.length * 3 + value.byteLength) + changeGrowth(0);
+    for (const entry of entries) {
+      const value = entry.value ?? entry.next?.value;
+      need += 2 * (entry.key.length * 3 + (value?.byteLength ?? 0)) + changeGrowth(0);
     }
-    const free = this.freeBytes();
+    const free = this.growth.room(this.freeBytes());
     return free >= need
       ? null
-      : `no room for the applied state: ${free} bytes free, ${need} needed`;
+      : `no room for the applied state: ${free} bytes of room, ${need} needed`;
   }
 
   private readonly committedWaiters: (() => void)[] = [];

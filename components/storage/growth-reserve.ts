@@ -143,6 +143,15 @@ export class GrowthGate {
     return false;
   }
 
+  /**
+   * Bytes the file can still grow by, given the disk's `free` bytes (statfs, which counts the
+   * blocks held as used): those and the held ones, or `free` alone where nothing is held.
+   */
+  room(free: number): number {
+    const held = this.reserve.available();
+    return Number.isFinite(held) ? free + held : free;
+  }
+
   /** Asks for more blocks, without waiting, once fewer than a step beyond `growth` are held. */
   topUp(growth: number): void {
     if (this.reserve.available() < growth + RESERVE_STEP_BYTES / 2) {

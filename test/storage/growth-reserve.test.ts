@@ -11,7 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FallocateHelper } from '../../components/storage/fallocate-helper.js';
-import { FallocatedReserve } from '../../components/storage/growth-reserve.js';
+import {
+  FallocatedReserve,
+  GrowthGate,
+  type GrowthReserve,
+} from '../../components/storage/growth-reserve.js';
 
 const MIB = 2 ** 20;
 
@@ -129,5 +133,22 @@ describe('FallocateHelper (one sh for every fallocate)', () => {
     expect(child.stdout).toBe('ran 0\n');
     expect(child.status).toBe(0);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('GrowthGate.room', () => {
+  const reserveOf = (available: number): GrowthReserve => ({
+    available: () => available,
+    ensure: () => Promise.resolve(true),
+    close: () => {},
+  });
+
+  it('counts the blocks held as room beside the free space statfs reports (which counts them used)', () => {
+    expect(new GrowthGate(reserveOf(5_000)).room(12_000)).toBe(17_000);
+    expect(new GrowthGate(reserveOf(0)).room(12_000)).toBe(12_000);
+  });
+
+  it('is the free space alone where no blocks can be held', () => {
+    expect(new GrowthGate(reserveOf(Infinity)).room(12_000)).toBe(12_000);
   });
 });
