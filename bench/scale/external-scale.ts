@@ -13,6 +13,7 @@ import {
   type Workload,
 } from './phase.js';
 import { preload, type Preload } from './preload.js';
+import { diskCountersOf, diskWritesBetween } from './disk-activity.js';
 import type { Measured, ScaleRun, ScaleSettings } from './zabkv-scale.js';
 
 /** As in the side-by-side suite: each session of the zookeeper client pipelines requests. */
@@ -28,13 +29,18 @@ const ZOOKEEPER_HEAP_MIB = 1024;
 
 async function measure(
   target: LoadTarget,
+  dir: string,
   data: DataSet,
   workload: Workload,
   settings: ScaleSettings,
 ): Promise<Measured> {
   const durationSec = phaseSeconds(workload, settings);
+  const diskBefore = diskCountersOf(dir);
+  const started = performance.now();
   const result = await runPhase({ target, data, workload, ...settings, durationSec });
-  return { result, errors: errorCount(result), leaderChanges: null };
+  const seconds = (performance.now() - started) / 1000;
+  const disk = diskWritesBetween(diskBefore, diskCountersOf(dir), seconds);
+  return { result, errors: errorCount(result), leaderChanges: null, disk };
 }
 
 async function loadEtcd(
@@ -83,8 +89,8 @@ export async function runExternalScale(
         : await loadZooKeeper(cluster.endpoints, data);
     console.log(`  ${system} preload: ${loaded.seconds.toFixed(1)} s`);
     try {
-      const writes = await measure(target, data, WRITES, settings);
-      const reads = await measure(target, data, READS, settings);
+      const writes = await measure(target, dir, data, WRITES, settings);
+      const reads = await measure(target, dir, data, READS, settings);
       return { system, data, preload: loaded, writes, reads };
     } finally {
       await target.close();

@@ -19,6 +19,16 @@ function load(m: Measured): string {
   return `${n(m.result.throughput)} | ${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.p999)} / ${ms(l.max)} | ${m.errors} | ${m.leaderChanges ?? '–'}`;
 }
 
+/** The disk's writes during a phase, and the nodes' mean WAL flush (zabkv only). */
+function io(m: Measured): string {
+  const disk =
+    m.disk === undefined || m.disk === null
+      ? '–'
+      : `${m.disk.megabytesPerSec.toFixed(0)} (${n(m.disk.iosPerSec)})`;
+  const fsync = m.walFsyncMs === undefined || m.walFsyncMs === null ? '–' : m.walFsyncMs.toFixed(2);
+  return `${disk} / ${fsync}`;
+}
+
 export function table(runs: readonly ScaleRun[]): string[] {
   const rows = runs.map((r) => {
     const heap = r.nodes?.map((x) => (x.heapBytes / MIB).toFixed(0)).join(' / ') ?? '–';
@@ -32,13 +42,13 @@ export function table(runs: readonly ScaleRun[]): string[] {
         ? '– | –'
         : `${r.snap.seconds.toFixed(1)} | ${n(r.snap.during.result.throughput)} (${r.snap.during.errors} err, ${r.snap.during.leaderChanges ?? '–'} lc)`;
     return (
-      `| ${r.system} | ${dataLabel(r.data)} | ${r.preload.seconds.toFixed(1)} | ${load(r.writes)} | ${load(r.reads)} ` +
+      `| ${r.system} | ${dataLabel(r.data)} | ${r.preload.seconds.toFixed(1)} | ${load(r.writes)} | ${io(r.writes)} | ${load(r.reads)} ` +
       `| ${heap} | ${rss} | ${lag} | ${r.restartToReadySec?.toFixed(1) ?? '–'} (${r.restartLeaderChanges ?? '–'} lc) | ${snap} |`
     );
   });
   return [
-    '| system | keys × value | preload s | writes/s | write ms p50 / p99 / p99.9 / max | errors | leader changes | reads/s (90 % lin.) | read ms p50 / p99 / p99.9 / max | errors | leader changes | heap MiB (max, per node) | RSS MiB (max, per node) | event-loop delay / longest handler turn, max ms | restart to ready s (leader changes) | SNAP sync s | writes/s during SNAP |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| system | keys × value | preload s | writes/s | write ms p50 / p99 / p99.9 / max | errors | leader changes | disk writes MB/s (IO/s) / WAL fsync ms, during the writes | reads/s (90 % lin.) | read ms p50 / p99 / p99.9 / max | errors | leader changes | heap MiB (max, per node) | RSS MiB (max, per node) | event-loop delay / longest handler turn, max ms | restart to ready s (leader changes) | SNAP sync s | writes/s during SNAP |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ];
 }
@@ -155,7 +165,10 @@ export async function writeScaleSection(
       'follower killed (-9) and started, until /readyz is 200 and it answers a linearizable GET.',
       'SNAP sync: a follower killed, its group log and lmdb state deleted, started; until its',
       "leader sees it synced at the leader's committed zxid from the restart, while 64 writers",
-      'load the two other nodes (writes/s, errors, leader changes of that phase). etcd and',
+      'load the two other nodes (writes/s, errors, leader changes of that phase).',
+      'Disk writes: what the disk under the data directories wrote during the write phase',
+      '(/proc/diskstats, the whole device: the three members share it), and the mean of every',
+      "zabkv node's WAL flushes (`zabkv_wal_fsync_duration_seconds`) meanwhile. etcd and",
       "ZooKeeper: 3 members with default settings (ZooKeeper with -Xmx1g); etcd's preload writes",
       "100 keys per transaction, ZooKeeper's creates each znode empty, 1,024 creates in flight",
       '(the load then writes 100 B values, one per request as for zabkv); their heap is not sampled.',

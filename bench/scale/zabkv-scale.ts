@@ -26,12 +26,23 @@ import {
   type Workload,
 } from './phase.js';
 import { preload, type Preload } from './preload.js';
+import {
+  diskCountersOf,
+  diskWritesBetween,
+  meanFsyncMs,
+  walFsyncTotals,
+  type DiskWrites,
+} from './disk-activity.js';
 
 export interface Measured {
   readonly result: LoadResult;
   readonly errors: number;
   /** Null when not known (a system without the counter). */
   readonly leaderChanges: number | null;
+  /** What the disk under the data wrote during the phase (null: not known). */
+  readonly disk?: DiskWrites | null;
+  /** zabkv only: the nodes' mean WAL flush during the phase, ms. */
+  readonly walFsyncMs?: number | null;
 }
 
 export interface SnapSync {
@@ -116,7 +127,10 @@ export async function runZabkvScale(
     ): Promise<Measured> => {
       // A phase that ends on an event runs until then (within the patience).
       const before = await leaderChangesSeen(urls);
+      const fsyncBefore = await walFsyncTotals(urls);
       const target = new ZabkvTarget(nodes, settings.clients);
+      const diskBefore = diskCountersOf(dir);
+      const started = performance.now();
       try {
         const result = await runPhase({
           target,
@@ -126,6 +140,11 @@ export async function runZabkvScale(
           durationSec: stop === undefined ? phaseSeconds(workload, settings) : PATIENCE_MS / 1000,
           ...(stop === undefined ? {} : { stop }),
         });
+        const disk = diskWritesBetween(
+          diskBefore,
+          diskCountersOf(dir),
+          (performance.now() - started) / 1000,
+        );
         const after = await leaderChangesSeen(urls);
         // A node restarted during the phase counts its own rejoining; the others see elections.
         if (restarted !== undefined) before[restarted - 1] = null;
@@ -133,6 +152,8 @@ export async function runZabkvScale(
           result,
           errors: errorCount(result),
           leaderChanges: leaderChangesBetween(before, after),
+          disk,
+          walFsyncMs: meanFsyncMs(fsyncBefore, await walFsyncTotals(urls)),
         };
       } finally {
         await target.close();

@@ -49,4 +49,20 @@ describe('the scale section', () => {
     expect(zero).toContain('| 50 / < 20 |');
     expect(slow).toContain('| 50 / 35 |');
   });
+
+  it("shows the disk's writes and the WAL's mean flush of the write phase, or a dash", () => {
+    const busy = run(1_000_000, 2_900, 0);
+    const withIo: ScaleRun = {
+      ...busy,
+      writes: {
+        ...busy.writes,
+        disk: { megabytesPerSec: 45.4, iosPerSec: 10_250 },
+        walFsyncMs: 2.125,
+      },
+    };
+    const [header, , unknown, known] = table([run(10_000, 3_000, 0), withIo]);
+    expect(header).toContain('| leader changes | disk writes MB/s (IO/s) / WAL fsync ms');
+    expect(unknown).toContain('| 0 | – / – |');
+    expect(known).toContain('| 0 | 45 (10,250) / 2.13 |');
+  });
 });
