@@ -146,8 +146,12 @@ export async function runZabkvScale(
           (performance.now() - started) / 1000,
         );
         const after = await leaderChangesSeen(urls);
-        // A node restarted during the phase counts its own rejoining; the others see elections.
-        if (restarted !== undefined) before[restarted - 1] = null;
+        // A node restarted during the phase counts its own rejoining, and its flushes from zero
+        // again; the others see the elections.
+        if (restarted !== undefined) {
+          before[restarted - 1] = null;
+          fsyncBefore[restarted - 1] = null;
+        }
         return {
           result,
           errors: errorCount(result),
