@@ -3,12 +3,18 @@
 // tens of per cent within minutes: only ratios measured side by side mean anything).
 //   npm run bench:ab -- --base 62cc226 [--head <rev>] [--clients 1,16,64] [--duration 5]
 //                       [--rounds 3] [--read-ratio 0] [--warmup 1]
+//                       [--keys 10000] [--data <a kept bench:scale data set>]
 // Each side is built in a temporary git worktree (the head too, when --head is given; else the
 // working tree's dist/), and starts its 3-node cluster with its own LocalCluster and node
 // command, so commits from before the layout change work too. The load is always this tree's
 // generator. Prints a table of medians and the head/base ratio; writes nothing.
+// With --data (e.g. /tmp/zabkv-scale-x/zabkv-1000000-100, kept by `bench:scale --keep`), each
+// run starts on a fresh copy of that data set, so a change is measured at a million keys
+// without a preload per run; --keys must then say how many keys it holds.
+// Besides ops/s and CPU, what the disk under the data wrote per operation and the nodes' mean
+// WAL flush: a storage change shows there first (and the three nodes share this one disk).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,6 +24,13 @@ import { runLoad, type LoadResult } from '../loadgen/load-generator.js';
 import { ZabkvTarget } from '../loadgen/load-target.js';
 import { cpuUsedBetween, processCpu } from './process-cpu.js';
 import { machineDescription, median } from './report.js';
+import {
+  diskCountersOf,
+  diskWritesBetween,
+  meanFsyncMs,
+  walFsyncTotals,
+} from './scale/disk-activity.js';
+import { SCALE_PORTS } from './scale/zabkv-scale.js';
 
 /** What this tool needs of any commit's client/local-cluster.js. */
 interface ClusterLike {
@@ -28,10 +41,14 @@ interface ClusterLike {
   process?(node: number): { readonly pid?: number | undefined } | undefined;
 }
 
-/** One measurement: the load's result and the nodes' CPU per operation (µs), when known. */
+/** One measurement: the load's result, and per operation the nodes' CPU and the disk's writes. */
 interface Measured {
   readonly load: LoadResult;
+  /** µs, null when not known (no /proc). */
   readonly cpuUsPerOp: number | null;
+  /** KB written to the disk under the data, null when not known. */
+  readonly diskKbPerOp: number | null;
+  readonly walFsyncMs: number | null;
 }
 interface ClusterModule {
   LocalCluster: new (options: Record<string, unknown>) => ClusterLike;
@@ -55,6 +72,8 @@ const options = new Command()
   .option('--read-ratio <f>', 'fraction of linearizable reads', fraction, 0)
   // V8 still compiles for the first 10-15 s of load: a longer warmup measures steady state.
   .option('--warmup <s>', 'seconds of load before each measurement', positive, 1)
+  .option('--keys <n>', 'keys the load spreads over', positiveInteger, 10_000)
+  .option('--data <dir>', 'a data set kept by bench:scale --keep, copied for each run')
   .parse()
   .opts<{
     base: string;
@@ -64,6 +83,8 @@ const options = new Command()
     rounds: number;
     readRatio: number;
     warmup: number;
+    keys: number;
+    data?: string;
   }>();
 
 const git = (...args: string[]): string =>
@@ -103,12 +124,14 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
     pathToFileURL(join(side.dist, 'client/local-cluster.js')).href
   )) as ClusterModule;
   const dataDir = mkdtempSync(join(scratch, 'data-'));
+  if (options.data !== undefined) cpSync(options.data, dataDir, { recursive: true });
   const clusterOptions = {
     nodes: 3,
     replication: 3,
     dataDir,
-    firstHttpPort: 29_101,
-    firstPeerPort: 29_201,
+    ...(options.data === undefined
+      ? { firstHttpPort: 29_101, firstPeerPort: 29_201 }
+      : SCALE_PORTS),
     cli: join(side.dist, side.cli),
     env: { LOG_LEVEL: 'warn' },
   };
@@ -129,7 +152,7 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
             durationSec,
             readRatio: options.readRatio,
             consistency: 'linearizable',
-            keySpace: 10_000,
+            keySpace: options.keys,
             keyDistribution: 'uniform',
             valueSize: 100,
             warmupSec: 0,
@@ -137,13 +160,21 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
           });
         // The warmup is a load of its own, so the CPU read after it is the measurement's alone.
         await phase(options.warmup, clients + 1_000);
+        const fsyncBefore = await walFsyncTotals(urls);
+        const diskBefore = diskCountersOf(dataDir);
         const before = nodesCpu();
         const load = await phase(options.duration, clients);
         const used = cpuUsedBetween(before, nodesCpu());
+        const disk = diskWritesBetween(diskBefore, diskCountersOf(dataDir), options.duration);
         const ops = load.throughput * options.duration;
         const cpuUsPerOp =
           used === null || ops === 0 ? null : (1000 * (used.mainMs + used.otherMs)) / ops;
-        results.set(clients, { load, cpuUsPerOp });
+        const diskKbPerOp =
+          disk === null || load.throughput === 0
+            ? null
+            : (1000 * disk.megabytesPerSec) / load.throughput;
+        const walFsyncMs = meanFsyncMs(fsyncBefore, await walFsyncTotals(urls));
+        results.set(clients, { load, cpuUsPerOp, diskKbPerOp, walFsyncMs });
       } finally {
         await target.close();
       }
@@ -174,9 +205,11 @@ try {
       const measured = await measure(side);
       runs.get(side.label)!.push(measured);
       const line = [...measured].map(
-        ([c, { load, cpuUsPerOp }]) =>
+        ([c, { load, cpuUsPerOp, diskKbPerOp, walFsyncMs }]) =>
           `c=${c} ${Math.round(load.throughput)}/s p50 ${load.latency.p50.toFixed(2)} ms` +
-          (cpuUsPerOp === null ? '' : ` cpu/op ${Math.round(cpuUsPerOp)} µs`),
+          (cpuUsPerOp === null ? '' : ` cpu/op ${Math.round(cpuUsPerOp)} µs`) +
+          (diskKbPerOp === null ? '' : ` disk/op ${diskKbPerOp.toFixed(1)} KB`) +
+          (walFsyncMs === null ? '' : ` WAL flush ${walFsyncMs.toFixed(2)} ms`),
       );
       console.log(`round ${round + 1} ${side.label}: ${line.join(', ')}`);
     }
@@ -185,17 +218,43 @@ try {
     runs.get(side.label)!.map((m) => m.get(clients)!);
   const medianOf = (side: Side, clients: number, pick: (r: Measured) => number) =>
     median(measured(side, clients).map(pick));
-  /** The median CPU per operation, or '–' when some run could not read it (/proc). */
-  const cpuOf = (side: Side, clients: number): string => {
-    const cpus = measured(side, clients).map((r) => r.cpuUsPerOp);
-    if (cpus.includes(null)) return '–';
-    return Math.round(median(cpus as number[])).toLocaleString('en');
+  /** The median of a figure some runs may not know (/proc), or '–' when one did not. */
+  const medianKnown = (
+    side: Side,
+    clients: number,
+    pick: (r: Measured) => number | null,
+    format: (x: number) => string,
+  ): string => {
+    const known = measured(side, clients).map(pick);
+    if (known.includes(null)) return '–';
+    return format(median(known as number[]));
   };
+  const cpuOf = (side: Side, clients: number): string =>
+    medianKnown(
+      side,
+      clients,
+      (r) => r.cpuUsPerOp,
+      (x) => Math.round(x).toLocaleString('en'),
+    );
+  const diskOf = (side: Side, clients: number): string =>
+    medianKnown(
+      side,
+      clients,
+      (r) => r.diskKbPerOp,
+      (x) => x.toFixed(1),
+    );
+  const flushOf = (side: Side, clients: number): string =>
+    medianKnown(
+      side,
+      clients,
+      (r) => r.walFsyncMs,
+      (x) => x.toFixed(2),
+    );
   console.log(`\n${machineDescription()}; ${options.rounds} rounds, medians`);
   console.log(
-    '| clients | base ops/s | head ops/s | head / base | base p50 ms | head p50 ms | base CPU µs/op | head CPU µs/op |',
+    '| clients | base ops/s | head ops/s | head / base | base p50 ms | head p50 ms | base CPU µs/op | head CPU µs/op | base disk KB/op | head disk KB/op | base WAL flush ms | head WAL flush ms |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const clients of options.clients) {
     const [b, h] = [base, head].map((s) => medianOf(s, clients, (r) => r.load.throughput)) as [
       number,
@@ -206,11 +265,14 @@ try {
       number,
     ];
     console.log(
-      `| ${clients} | ${Math.round(b)} | ${Math.round(h)} | ${(h / b).toFixed(2)} | ${bp.toFixed(2)} | ${hp.toFixed(2)} | ${cpuOf(base, clients)} | ${cpuOf(head, clients)} |`,
+      `| ${clients} | ${Math.round(b)} | ${Math.round(h)} | ${(h / b).toFixed(2)} | ${bp.toFixed(2)} | ${hp.toFixed(2)} | ${cpuOf(base, clients)} | ${cpuOf(head, clients)} ` +
+        `| ${diskOf(base, clients)} | ${diskOf(head, clients)} | ${flushOf(base, clients)} | ${flushOf(head, clients)} |`,
     );
   }
   console.log(
-    'CPU µs/op: the three nodes’ CPU time (all threads) per operation; it drifts far less than ops/s.',
+    'CPU µs/op: the three nodes’ CPU time (all threads) per operation; it drifts far less than ops/s. ' +
+      'Disk KB/op: what the disk under the data wrote (/proc/diskstats, the whole device) per operation. ' +
+      'WAL flush: the mean of the nodes’ zabkv_wal_fsync_duration_seconds (– before that metric).',
   );
 } finally {
   for (const dir of worktrees) git('worktree', 'remove', '--force', dir);

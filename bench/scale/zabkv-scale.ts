@@ -78,6 +78,11 @@ export interface ScaleSettings {
 }
 
 const NODES = [1, 2, 3] as const;
+/**
+ * The ports of a scale run's cluster: its nodes persist them in their lookup tables, so a data
+ * set kept with `--keep` starts again only on these (bench:ab --data).
+ */
+export const SCALE_PORTS = { firstHttpPort: 33_001, firstPeerPort: 34_001 } as const;
 /** A sync or restart slower than this is reported as not finished. */
 const PATIENCE_MS = 600_000;
 
@@ -110,8 +115,7 @@ export async function runZabkvScale(
     nodes: 3,
     replication: 3,
     dataDir: dir,
-    firstHttpPort: 33_001,
-    firstPeerPort: 34_001,
+    ...SCALE_PORTS,
     env: { LOG_LEVEL: settings.logLevel },
   });
   const urls = NODES.map((n) => httpUrl(cluster.options, n));
