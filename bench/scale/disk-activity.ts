@@ -26,7 +26,7 @@ export function deviceNumbers(dev: number): { major: number; minor: number } {
   const low = dev % 2 ** 32;
   return {
     major: ((low >>> 8) & 0xfff) | ((high & 0xfffff000) >>> 0),
-    minor: (low & 0xff) | ((low >>> 12) & 0xfff00),
+    minor: ((low & 0xff) | ((low >>> 12) & 0xfff00) | ((high & 0xfff) << 20)) >>> 0,
   };
 }
 
