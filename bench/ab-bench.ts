@@ -222,34 +222,18 @@ try {
   const medianKnown = (
     side: Side,
     clients: number,
-    pick: (r: Measured) => number | null,
+    figure: 'cpuUsPerOp' | 'diskKbPerOp' | 'walFsyncMs',
     format: (x: number) => string,
   ): string => {
-    const known = measured(side, clients).map(pick);
-    if (known.includes(null)) return '–';
-    return format(median(known as number[]));
+    const known = measured(side, clients).map((r) => r[figure]);
+    return known.includes(null) ? '–' : format(median(known as number[]));
   };
   const cpuOf = (side: Side, clients: number): string =>
-    medianKnown(
-      side,
-      clients,
-      (r) => r.cpuUsPerOp,
-      (x) => Math.round(x).toLocaleString('en'),
-    );
+    medianKnown(side, clients, 'cpuUsPerOp', (x) => Math.round(x).toLocaleString('en'));
   const diskOf = (side: Side, clients: number): string =>
-    medianKnown(
-      side,
-      clients,
-      (r) => r.diskKbPerOp,
-      (x) => x.toFixed(1),
-    );
+    medianKnown(side, clients, 'diskKbPerOp', (x) => x.toFixed(1));
   const flushOf = (side: Side, clients: number): string =>
-    medianKnown(
-      side,
-      clients,
-      (r) => r.walFsyncMs,
-      (x) => x.toFixed(2),
-    );
+    medianKnown(side, clients, 'walFsyncMs', (x) => x.toFixed(2));
   console.log(`\n${machineDescription()}; ${options.rounds} rounds, medians`);
   console.log(
     '| clients | base ops/s | head ops/s | head / base | base p50 ms | head p50 ms | base CPU µs/op | head CPU µs/op | base disk KB/op | head disk KB/op | base WAL flush ms | head WAL flush ms |',
