@@ -9,6 +9,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { EXCLUDED_EXIT_MS } from './node-defaults.js';
 import { loadHttpSecurity } from './http-security.js';
 import { NodeHost } from './node-host.js';
+import { watchGcPauses } from './gc-pauses.js';
 import { slowTurnWatch } from './slow-turns.js';
 import type { NodeConfig } from './node-config.js';
 import { loadPeerTls } from './peer-tls-files.js';
@@ -33,6 +34,7 @@ export async function runNode(config: NodeConfig): Promise<void> {
   if (loose !== null) logger.warn(loose);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  watchGcPauses(registry);
   let saved = loadTable(config.dataDir);
   const system = new ComponentSystem({
     scheduler: new LiveScheduler({ slowTurns: slowTurnWatch(registry, logger) }),

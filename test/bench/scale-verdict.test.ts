@@ -20,7 +20,12 @@ function measured(throughput: number, p999: number): Measured {
 }
 
 function run(keys: number, throughput: number, slowTurnMaxSec: number): ScaleRun {
-  const node = { heapBytes: 200 * 2 ** 20, rssBytes: 400 * 2 ** 20, eventLoopLagMaxSec: 0.05 };
+  const node = {
+    heapBytes: 200 * 2 ** 20,
+    rssBytes: 400 * 2 ** 20,
+    eventLoopLagMaxSec: 0.05,
+    gcPauseMaxSec: 0.012,
+  };
   return {
     system: 'zabkv',
     data: { keys, valueSize: 100 },
@@ -29,7 +34,7 @@ function run(keys: number, throughput: number, slowTurnMaxSec: number): ScaleRun
     reads: measured(throughput * 2, 60),
     nodes: [
       { ...node, slowTurnMaxSec: 0 },
-      { ...node, slowTurnMaxSec },
+      { ...node, slowTurnMaxSec, gcPauseMaxSec: slowTurnMaxSec * 0.9 },
       { ...node, slowTurnMaxSec: 0 },
     ],
   };
@@ -44,10 +49,10 @@ describe('the scale section', () => {
     expect(lines[1]).toContain('met: p99.9 80 ms');
   });
 
-  it('shows the event-loop delay and the longest handler turn in one column', () => {
+  it('shows the event-loop delay, the longest handler turn and GC pause in one column', () => {
     const [, , zero, slow] = table([run(10_000, 3_000, 0), run(1_000_000, 2_900, 0.0345)]);
-    expect(zero).toContain('| 50 / < 20 |');
-    expect(slow).toContain('| 50 / 35 |');
+    expect(zero).toContain('| 50 / < 20 / 12 |');
+    expect(slow).toContain('| 50 / 35 / 31 |');
   });
 
   it("shows the disk's writes and the WAL's mean flush of the write phase, or a dash", () => {
