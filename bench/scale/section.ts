@@ -158,7 +158,7 @@ export async function writeScaleSection(
       `Then ${settings.clients} closed-loop clients: writes only for ${settings.durationSec} s, then 90 %`,
       `linearizable reads for ${settings.readDurationSec} s`,
       '(uniform keys over the whole data set). Leader changes: the most any node counted',
-      '(`zabkv_leader_changes_seen_total`) during the phase. Heap, RSS, event-loop delay and the',
+      '(`zabkv_leader_changes_seen_total`) during the phase. Heap, RSS, event-loop delay, the',
       "longest handler turn (`zabkv_slow_handler_turn_max_seconds`: a component's turn of 20 ms or",
       'more, GC pauses inside it included) and the longest GC pause (`zabkv_gc_pause_max_seconds`):',
       "each node's /metrics every second over the whole run,",
