@@ -24,12 +24,8 @@ import { runLoad, type LoadResult } from '../loadgen/load-generator.js';
 import { ZabkvTarget } from '../loadgen/load-target.js';
 import { cpuUsedBetween, processCpu } from './process-cpu.js';
 import { machineDescription, median } from './report.js';
-import {
-  diskCountersOf,
-  diskWritesBetween,
-  meanFsyncMs,
-  walFsyncTotals,
-} from './scale/disk-activity.js';
+import { DiskWatch, meanFsyncMs, walFsyncIn } from './scale/disk-activity.js';
+import { readNodes } from './scale/node-sampler.js';
 import { SCALE_PORTS } from './scale/zabkv-scale.js';
 
 /** What this tool needs of any commit's client/local-cluster.js. */
@@ -160,12 +156,12 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
           });
         // The warmup is a load of its own, so the CPU read after it is the measurement's alone.
         await phase(options.warmup, clients + 1_000);
-        const fsyncBefore = await walFsyncTotals(urls);
-        const diskBefore = diskCountersOf(dataDir);
+        const fsyncBefore = walFsyncIn(await readNodes(urls));
+        const diskWatch = new DiskWatch(dataDir);
         const before = nodesCpu();
         const load = await phase(options.duration, clients);
         const used = cpuUsedBetween(before, nodesCpu());
-        const disk = diskWritesBetween(diskBefore, diskCountersOf(dataDir), options.duration);
+        const disk = diskWatch.writes();
         const ops = load.throughput * options.duration;
         const cpuUsPerOp =
           used === null || ops === 0 ? null : (1000 * (used.mainMs + used.otherMs)) / ops;
@@ -173,7 +169,7 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
           disk === null || load.throughput === 0
             ? null
             : (1000 * disk.megabytesPerSec) / load.throughput;
-        const walFsyncMs = meanFsyncMs(fsyncBefore, await walFsyncTotals(urls));
+        const walFsyncMs = meanFsyncMs(fsyncBefore, walFsyncIn(await readNodes(urls)));
         results.set(clients, { load, cpuUsPerOp, diskKbPerOp, walFsyncMs });
       } finally {
         await target.close();

@@ -2,7 +2,8 @@
 // nodes' WAL flushes took meanwhile: on one machine the three nodes share that disk, and
 // lmdb's page flushes slow every WAL fsync behind them (BENCHMARKS.md, Scale).
 import { readFileSync, statSync } from 'node:fs';
-import { scrape } from './node-sampler.js';
+import { performance } from 'node:perf_hooks';
+import type { Reading } from './node-sampler.js';
 
 /** A block device's write counters since boot. */
 export interface DiskCounters {
@@ -65,18 +66,30 @@ export function diskWritesBetween(
   };
 }
 
+/** The disk under `path` from its construction on: `writes()` is what it wrote since, per second. */
+export class DiskWatch {
+  private readonly started = performance.now();
+  private readonly before: DiskCounters | null;
+
+  constructor(private readonly path: string) {
+    this.before = diskCountersOf(path);
+  }
+
+  writes(): DiskWrites | null {
+    const seconds = (performance.now() - this.started) / 1000;
+    return diskWritesBetween(this.before, diskCountersOf(this.path), seconds);
+  }
+}
+
 /** Each node's WAL flush time and count so far (null: the node did not answer). */
 export type FsyncTotals = ({ readonly seconds: number; readonly count: number } | null)[];
 
-export async function walFsyncTotals(urls: readonly string[]): Promise<FsyncTotals> {
-  return Promise.all(
-    urls.map(async (url) => {
-      const samples = await scrape(url);
-      const seconds = samples?.get(FSYNC_SUM);
-      const count = samples?.get(FSYNC_COUNT);
-      return seconds === undefined || count === undefined ? null : { seconds, count };
-    }),
-  );
+export function walFsyncIn(reading: Reading): FsyncTotals {
+  return reading.map((samples) => {
+    const seconds = samples?.get(FSYNC_SUM);
+    const count = samples?.get(FSYNC_COUNT);
+    return seconds === undefined || count === undefined ? null : { seconds, count };
+  });
 }
 
 /**

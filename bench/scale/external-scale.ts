@@ -13,7 +13,7 @@ import {
   type Workload,
 } from './phase.js';
 import { preload, type Preload } from './preload.js';
-import { diskCountersOf, diskWritesBetween } from './disk-activity.js';
+import { DiskWatch } from './disk-activity.js';
 import type { Measured, ScaleRun, ScaleSettings } from './zabkv-scale.js';
 
 /** As in the side-by-side suite: each session of the zookeeper client pipelines requests. */
@@ -35,12 +35,9 @@ async function measure(
   settings: ScaleSettings,
 ): Promise<Measured> {
   const durationSec = phaseSeconds(workload, settings);
-  const diskBefore = diskCountersOf(dir);
-  const started = performance.now();
+  const disk = new DiskWatch(dir);
   const result = await runPhase({ target, data, workload, ...settings, durationSec });
-  const seconds = (performance.now() - started) / 1000;
-  const disk = diskWritesBetween(diskBefore, diskCountersOf(dir), seconds);
-  return { result, errors: errorCount(result), leaderChanges: null, disk };
+  return { result, errors: errorCount(result), leaderChanges: null, disk: disk.writes() };
 }
 
 async function loadEtcd(

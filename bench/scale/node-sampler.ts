@@ -42,9 +42,20 @@ export async function scrape(url: string): Promise<Map<string, number> | null> {
   }
 }
 
-/** The leader changes each node has seen since its process started (null: no answer). */
+/** Every node's samples at once (null: a node that did not answer). */
+export type Reading = readonly (Map<string, number> | null)[];
+
+export async function readNodes(urls: readonly string[]): Promise<Reading> {
+  return Promise.all(urls.map(scrape));
+}
+
+/** The leader changes each node had seen since its process started (null: no answer). */
+export function leaderChangesIn(reading: Reading): (number | null)[] {
+  return reading.map((samples) => samples?.get(LEADER_CHANGES) ?? null);
+}
+
 export async function leaderChangesSeen(urls: readonly string[]): Promise<(number | null)[]> {
-  return Promise.all(urls.map(async (url) => (await scrape(url))?.get(LEADER_CHANGES) ?? null));
+  return leaderChangesIn(await readNodes(urls));
 }
 
 /** How many more leader changes the nodes answering both times saw between two readings. */

@@ -13,7 +13,9 @@ import { wipeGroupData } from '../../node/group-data.js';
 import {
   NodeSampler,
   leaderChangesBetween,
+  leaderChangesIn,
   leaderChangesSeen,
+  readNodes,
   type NodeMaxima,
 } from './node-sampler.js';
 import {
@@ -26,13 +28,7 @@ import {
   type Workload,
 } from './phase.js';
 import { preload, type Preload } from './preload.js';
-import {
-  diskCountersOf,
-  diskWritesBetween,
-  meanFsyncMs,
-  walFsyncTotals,
-  type DiskWrites,
-} from './disk-activity.js';
+import { DiskWatch, meanFsyncMs, walFsyncIn, type DiskWrites } from './disk-activity.js';
 
 export interface Measured {
   readonly result: LoadResult;
@@ -130,11 +126,11 @@ export async function runZabkvScale(
       restarted?: number,
     ): Promise<Measured> => {
       // A phase that ends on an event runs until then (within the patience).
-      const before = await leaderChangesSeen(urls);
-      const fsyncBefore = await walFsyncTotals(urls);
+      const first = await readNodes(urls);
+      const before = leaderChangesIn(first);
+      const fsyncBefore = walFsyncIn(first);
       const target = new ZabkvTarget(nodes, settings.clients);
-      const diskBefore = diskCountersOf(dir);
-      const started = performance.now();
+      const disk = new DiskWatch(dir);
       try {
         const result = await runPhase({
           target,
@@ -144,12 +140,8 @@ export async function runZabkvScale(
           durationSec: stop === undefined ? phaseSeconds(workload, settings) : PATIENCE_MS / 1000,
           ...(stop === undefined ? {} : { stop }),
         });
-        const disk = diskWritesBetween(
-          diskBefore,
-          diskCountersOf(dir),
-          (performance.now() - started) / 1000,
-        );
-        const after = await leaderChangesSeen(urls);
+        const written = disk.writes();
+        const last = await readNodes(urls);
         // A node restarted during the phase counts its own rejoining, and its flushes from zero
         // again; the others see the elections.
         if (restarted !== undefined) {
@@ -159,9 +151,9 @@ export async function runZabkvScale(
         return {
           result,
           errors: errorCount(result),
-          leaderChanges: leaderChangesBetween(before, after),
-          disk,
-          walFsyncMs: meanFsyncMs(fsyncBefore, await walFsyncTotals(urls)),
+          leaderChanges: leaderChangesBetween(before, leaderChangesIn(last)),
+          disk: written,
+          walFsyncMs: meanFsyncMs(fsyncBefore, walFsyncIn(last)),
         };
       } finally {
         await target.close();

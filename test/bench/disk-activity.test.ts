@@ -1,11 +1,13 @@
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  DiskWatch,
   deviceNumbers,
   diskCountersOf,
   diskWritesBetween,
   meanFsyncMs,
   parseDiskStats,
+  walFsyncIn,
 } from '../../bench/scale/disk-activity.js';
 
 const STATS = [
@@ -55,5 +57,21 @@ describe('disk activity during a benchmark phase', () => {
     ];
     expect(meanFsyncMs(before, after)).toBeCloseTo(1);
     expect(meanFsyncMs([null], [null])).toBeNull();
+  });
+
+  it('reads the WAL flush totals out of one scrape of each node', () => {
+    const reading = [
+      new Map([
+        ['zabkv_wal_fsync_duration_seconds_sum', 1.5],
+        ['zabkv_wal_fsync_duration_seconds_count', 300],
+      ]),
+      new Map([['zabkv_leader_changes_seen_total', 2]]),
+      null,
+    ];
+    expect(walFsyncIn(reading)).toEqual([{ seconds: 1.5, count: 300 }, null, null]);
+  });
+
+  it('watches no disk where the kernel has no counters for the path', () => {
+    expect(new DiskWatch('/no/such/directory').writes()).toBeNull();
   });
 });
