@@ -540,9 +540,10 @@ program
     "the group's data (key + value bytes) before growing writes get 507 (default 2GiB)",
   )
   .option('--max-client-connections <n>', 'open client connections (default 4096)')
+  .option('--snapshot-count <n>', 'commits between trims of the log kept in memory (default 50000)')
   .option(
-    '--snapshot-count <n>',
-    'commits between checkpoints of the applied state, after which the log is compacted (default 50000)',
+    '--checkpoint-bytes <size>',
+    'log applied between checkpoints (copies) of the applied state, after which the log on disk is compacted (default: a quarter of the state, 64MiB-256MiB)',
   )
   .option(
     '--watch-history-entries <n>',

@@ -138,8 +138,9 @@ export const SNAP_WINDOW_PIECES = 8;
  */
 export const SNAP_UNWRITTEN_PIECES = 4;
 /**
- * Log bytes applied between two checkpoints of the applied state, whatever `snapshotEvery`
- * says: the log held in memory between checkpoints is bounded in bytes, not only in entries.
+ * Log bytes applied between two trims of the log in memory, whatever `snapshotEvery` says (so
+ * it is bounded in bytes, not only in entries), and the least between two checkpoints of lmdb's
+ * state (each copies the state's file: lmdb-state-environment.ts scales them with its size).
  */
 export const CHECKPOINT_LOG_BYTES = 64 * MIB;
 /**

@@ -26,8 +26,10 @@ export interface NodeConfig {
   readonly maxClientConnections: number;
   /** Free disk space below which writes get 507; absent: the store's default. */
   readonly minFreeBytes?: number;
-  /** Commits between checkpoints of the applied state (ZooKeeper's snapCount); absent: 100,000. */
+  /** Commits between trims of the log in memory (ZooKeeper's snapCount); absent: 50,000. */
   readonly snapshotCount?: number;
+  /** Log bytes between checkpoints (copies) of the applied state; absent: scaled to the state. */
+  readonly checkpointBytes?: number;
   /** `/admin/faults` drops peer traffic on request (test harnesses only). */
   readonly faultInjection?: true;
   /** Applied entries (with changes) each replica keeps for watchers; absent: node-defaults.ts. */
@@ -67,6 +69,7 @@ export interface RawNodeSettings {
   maxClientConnections?: string;
   minFreeBytes?: string;
   snapshotCount?: string;
+  checkpointBytes?: string;
   faultInjection?: boolean | string;
   watchHistoryEntries?: string;
   watchHistoryBytes?: string;
@@ -94,6 +97,7 @@ const ENVIRONMENT: Record<keyof Omit<RawNodeSettings, 'config'>, string> = {
   maxClientConnections: 'ZABKV_MAX_CLIENT_CONNECTIONS',
   minFreeBytes: 'ZABKV_MIN_FREE_BYTES',
   snapshotCount: 'ZABKV_SNAPSHOT_COUNT',
+  checkpointBytes: 'ZABKV_CHECKPOINT_BYTES',
   faultInjection: 'ZABKV_FAULT_INJECTION',
   watchHistoryEntries: 'ZABKV_WATCH_HISTORY_ENTRIES',
   watchHistoryBytes: 'ZABKV_WATCH_HISTORY_BYTES',
@@ -203,6 +207,7 @@ export function resolveNodeConfig(
   const tlsDir = text('tlsDir');
   const minFreeBytes = text('minFreeBytes');
   const snapshotCount = text('snapshotCount');
+  const checkpointBytes = text('checkpointBytes');
   const watchEntries = text('watchHistoryEntries');
   const watchBytes = text('watchHistoryBytes');
   return {
@@ -218,6 +223,9 @@ export function resolveNodeConfig(
     ...(snapshotCount === undefined
       ? {}
       : { snapshotCount: positiveInteger(snapshotCount, '--snapshot-count') }),
+    ...(checkpointBytes === undefined
+      ? {}
+      : { checkpointBytes: byteSize(checkpointBytes, '--checkpoint-bytes') }),
     ...(watchEntries === undefined
       ? {}
       : { watchHistoryEntries: positiveInteger(watchEntries, '--watch-history-entries') }),

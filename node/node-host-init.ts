@@ -40,6 +40,8 @@ export interface NodeHostInit {
   readonly slowFsyncMs?: number;
   /** Free disk space below which the store reports SpaceLow (writes get 507); default: the store's. */
   readonly minFreeBytes?: number;
+  /** Log bytes between checkpoints of the applied state; absent: scaled to the state. */
+  readonly checkpointBytes?: number;
   /** Mutual TLS on the peer port (the bootstrap role is added here); absent: plaintext. */
   readonly peerTls?: Omit<PeerTlsInit, 'roles'>;
   /** HTTPS on the client port; absent: plain HTTP. */

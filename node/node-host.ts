@@ -217,6 +217,9 @@ export class NodeHost extends ComponentDefinition {
     this.storage = storage;
     this.stateEnvironment = new LmdbStateEnvironment(appliedStatePath(this.init.dataDir), {
       log: this.log,
+      ...(this.init.checkpointBytes === undefined
+        ? {}
+        : { checkpointLogBytes: this.init.checkpointBytes }),
     });
     const replica = this.create(Replica, {
       ...defaults.replicaTiming(this.init.timing),

@@ -52,6 +52,7 @@ export async function runNode(config: NodeConfig): Promise<void> {
     dataDir: config.dataDir,
     storage: config.storage,
     ...(config.minFreeBytes === undefined ? {} : { minFreeBytes: config.minFreeBytes }),
+    ...(config.checkpointBytes === undefined ? {} : { checkpointBytes: config.checkpointBytes }),
     ...(config.snapshotCount === undefined
       ? {}
       : {

@@ -71,9 +71,13 @@ export class DurableState {
   private failures = 0;
   private appliedSinceSnapshot = 0;
   private appliedBytesSinceSnapshot = 0;
+  /** Log bytes applied since the last checkpoint began (see checkpointLogBytes). */
+  private appliedBytesSinceCheckpoint = 0;
   /** Commits until the next snapshot: drawn anew each time (see nextSnapshotAfter). */
   private snapshotAfter: number;
   private snapshotPending = false;
+  /** The last Compact written: the log on disk holds nothing at or behind it. */
+  private diskCompactedThrough: Zxid = 0;
 
   constructor(
     private readonly config: ReplicaInit,
@@ -202,6 +206,9 @@ export class DurableState {
     }
     this.committedValue = applied;
     this.feed.restored(applied);
+    // The log on disk reaches back to the last checkpoint, which may be far: memory keeps
+    // only the DIFF margin of it.
+    this.trimMemory(applied);
   }
 
   /** Requests a write; returns its number, which `onDurable` will reach once it is on disk. */
@@ -338,6 +345,7 @@ export class DurableState {
       onApplied({ entry, origin, outcome });
       this.appliedSinceSnapshot++;
       this.appliedBytesSinceSnapshot += entry.payload.byteLength;
+      this.appliedBytesSinceCheckpoint += entry.payload.byteLength;
     }
     assert.equal(state.appliedZxid, zxid, 'applied state skipped a committed entry');
     this.feed.flush(zxid);
@@ -360,21 +368,30 @@ export class DurableState {
   }
 
   /**
-   * A checkpoint, then compaction: once the applied state is on disk through some zxid, a
-   * marker says the log may start after it, and the log behind it goes but for a DIFF margin
-   * (and whatever a snapshot being streamed still needs).
+   * Every `snapshotEvery` commits (or CHECKPOINT_LOG_BYTES), the log in memory goes but for a
+   * DIFF margin (and whatever a snapshot being streamed still needs). The log on disk goes at a
+   * checkpoint, once the store's `checkpointLogBytes` were applied since the last: once the
+   * applied state is durable through some zxid, a marker says the log may start after it, and
+   * the log behind it is compacted.
    */
   private maybeSnapshot(): void {
-    if (this.snapshotPending) return;
     if (
       this.appliedSinceSnapshot < this.snapshotAfter &&
       this.appliedBytesSinceSnapshot < CHECKPOINT_LOG_BYTES
     )
       return;
-    this.snapshotPending = true;
     this.appliedSinceSnapshot = 0;
     this.appliedBytesSinceSnapshot = 0;
     this.snapshotAfter = this.nextSnapshotAfter();
+    if (
+      this.snapshotPending ||
+      this.appliedBytesSinceCheckpoint < this.config.state.checkpointLogBytes
+    ) {
+      this.trimMemory(this.committedValue);
+      return;
+    }
+    this.snapshotPending = true;
+    this.appliedBytesSinceCheckpoint = 0;
     const zxid = this.config.state.checkpoint();
     this.stateWaiters.after(zxid, () => {
       if (zxid <= this.markerZxid) {
@@ -394,10 +411,22 @@ export class DurableState {
     this.pollState();
   }
 
-  private compactBehind(zxid: Zxid): void {
+  /** Drops the log in memory behind `zxid` (applied), but for the DIFF margin and the pins. */
+  private trimMemory(zxid: Zxid): void {
     const through = compactionPoint(this.historyValue, zxid, this.config.retainEntries, this.pins);
-    if (through === null) return;
-    this.historyValue.compactThrough(through);
+    if (through !== null) this.historyValue.compactThrough(through);
+  }
+
+  /**
+   * The state is durable through `zxid`: the log on disk goes behind it, but for what memory
+   * still holds (a restart then offers the same DIFF margin).
+   */
+  private compactBehind(zxid: Zxid): void {
+    this.trimMemory(zxid);
+    const first = this.historyValue.first;
+    const through = first !== undefined && first <= zxid ? first - 1 : zxid;
+    if (through <= this.diskCompactedThrough) return;
+    this.diskCompactedThrough = through;
     this.persist({ kind: 'Compact', throughZxid: through });
   }
 

@@ -1,13 +1,26 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { statfsSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { reserveAhead, type GrowthReserve } from '../components/storage/growth-reserve.js';
+import { CHECKPOINT_LOG_BYTES } from '../components/limits.js';
+import { CheckpointCopies } from './checkpoint-copies.js';
 import {
   DEFAULT_COMMIT_PACING,
   LmdbStateStore,
   type CommitPacing,
   type GroupMeta,
 } from './lmdb-state-store.js';
+import {
+  currentBootId,
+  DATA_FILE,
+  markSynced,
+  prepareStateDirectory,
+  type StateRecovery,
+} from './power-loss-recovery.js';
+
+/** At most this many log bytes between two checkpoints, however big the state's file. */
+const MAX_CHECKPOINT_LOG_BYTES = 4 * CHECKPOINT_LOG_BYTES;
 
 /**
  * The node's one lmdb environment for applied state: a named database per group replica it
@@ -22,6 +35,10 @@ export class LmdbStateEnvironment {
 
   private readonly reserve: GrowthReserve;
   private readonly pacing: CommitPacing;
+  private readonly copies: CheckpointCopies;
+  private readonly log: Logger | undefined;
+  /** What this start found (power-loss-recovery.ts). */
+  readonly recovery: StateRecovery;
 
   constructor(
     private readonly path: string,
@@ -30,15 +47,32 @@ export class LmdbStateEnvironment {
       /** Blocks held past the data file; by default fallocate's (see GrowthReserve). */
       readonly reserve?: GrowthReserve;
       readonly log?: Logger;
+      /** This boot's id (tests stand in for a reboot); by default the kernel's. */
+      readonly bootId?: string | null;
+      /** Log bytes between two checkpoints; by default scaled to the state (checkpointLogBytes). */
+      readonly checkpointLogBytes?: number;
     } = {},
   ) {
     this.pacing = options.pacing ?? DEFAULT_COMMIT_PACING;
-    // overlappingSync (lmdb-js' default off Windows): a commit returns before its fsync, which
-    // runs beside the next commits; nothing waits for it but a checkpoint (the WAL is the
-    // durability point), and lmdb's meta pages keep the file consistent across a crash.
+    this.log = options.log;
+    this.fixedCheckpointLogBytes = options.checkpointLogBytes ?? null;
+    this.recovery = prepareStateDirectory(
+      path,
+      options.bootId === undefined ? currentBootId() : options.bootId,
+    );
+    if (this.recovery === 'restored' || this.recovery === 'emptied') {
+      options.log?.warn(
+        { path, recovery: this.recovery },
+        'the applied state may have lost commits to a power loss: it restarts from its last checkpoint copy and the log replays the rest',
+      );
+    }
+    // noSync: the WAL is the durability point, and lmdb's fsync of every commit (lmdb-js'
+    // overlappingSync) cost most of the disk's writes at a million keys, each commit's pages
+    // its own IO; the page cache now writes a page once however often it changed. What keeps
+    // the state across a power loss is the checkpoint copy (power-loss-recovery.ts).
     // How often a transaction starts is the store's to pace (`pacing`): lmdb-js'
     // own commitDelay does nothing for batch() writes, which it starts at once.
-    this.root = open({ path, maxDbs: 256 });
+    this.root = open({ path, maxDbs: 256, noSync: true });
     this.meta = this.root.openDB<GroupMeta, string>('meta', { encoding: 'msgpack' });
     this.reserve =
       options.reserve ??
@@ -48,6 +82,21 @@ export class LmdbStateEnvironment {
           'cannot hold disk blocks ahead of the applied state: a disk that fills during a commit may abort the node',
         ),
       );
+    this.copies = new CheckpointCopies(path, this.root, () => freeBytes(path), options.log);
+  }
+
+  private readonly fixedCheckpointLogBytes: number | null;
+
+  /** Log bytes to apply between two checkpoints (checkpointLogBytesFor the file's size). */
+  checkpointLogBytes(): number {
+    if (this.fixedCheckpointLogBytes !== null) return this.fixedCheckpointLogBytes;
+    let fileBytes = 0;
+    try {
+      fileBytes = statSync(join(this.path, DATA_FILE)).size;
+    } catch {
+      // Not written yet.
+    }
+    return checkpointLogBytesFor(fileBytes);
   }
 
   /** The state of this node's replica of `group` (one store per group per process). */
@@ -66,6 +115,10 @@ export class LmdbStateEnvironment {
         [slot(0), slot(1)],
         () => freeBytes(this.path),
         this.reserve,
+        {
+          copy: () => this.copies.durable(),
+          logBytes: () => this.checkpointLogBytes(),
+        },
         this.pacing,
       );
       this.stores.set(group, store);
@@ -73,13 +126,46 @@ export class LmdbStateEnvironment {
     return store;
   }
 
-  /** Waits for every write to commit and flush, then closes the environment. */
+  /**
+   * Waits for every write to commit, syncs them (so a power loss after a clean stop loses
+   * nothing: the marker goes), then closes the environment.
+   */
   async close(): Promise<void> {
     await Promise.all([...this.stores.values()].map((store) => store.close()));
+    await this.copies.close();
     await this.root.flushed;
+    try {
+      await new Promise<void>((resolve, reject) =>
+        (this.root as unknown as SyncingRoot).sync((error) =>
+          error ? reject(toError(error)) : resolve(),
+        ),
+      );
+      markSynced(this.path);
+    } catch (error) {
+      // The marker stays: the next start treats this stop as a crash, which loses nothing.
+      this.log?.warn({ path: this.path, err: error }, 'cannot sync the applied state at close');
+    }
     await this.root.close();
     this.reserve.close();
   }
+}
+
+/** lmdb-js' root has sync(callback) (a forced mdb_env_sync on its thread); its types omit it. */
+interface SyncingRoot {
+  sync(callback: (error: unknown) => void): void;
+}
+
+/**
+ * Log bytes to apply between two checkpoints of a state whose file has `fileBytes`: each copies
+ * the whole file, so the bigger the state, the rarer (every quarter of the file's size), within
+ * CHECKPOINT_LOG_BYTES and four times it (the log a start reads and a power loss replays).
+ */
+export function checkpointLogBytesFor(fileBytes: number): number {
+  return Math.min(MAX_CHECKPOINT_LOG_BYTES, Math.max(CHECKPOINT_LOG_BYTES, fileBytes / 4));
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function freeBytes(path: string): number {

@@ -63,6 +63,14 @@ export const DEFAULT_COMMIT_PACING: CommitPacing = {
   batchBytes: STATE_COMMIT_BATCH_BYTES,
 };
 
+/** How the environment makes a checkpoint durable: a copy of its file (checkpoint-copies.ts). */
+export interface CheckpointCopy {
+  /** Resolves true once a copy made after this call is durable; false if lmdb closes first. */
+  copy(): Promise<boolean>;
+  /** Log bytes to apply between two checkpoints (StateStore.checkpointLogBytes). */
+  logBytes(): number;
+}
+
 interface InstallStatus {
   installed: boolean;
   failed: boolean;
@@ -122,6 +130,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     private readonly freeBytes: () => number,
     /** Blocks held past lmdb's file: a transaction starts only once they cover its growth. */
     reserve: GrowthReserve,
+    private readonly checkpoints: CheckpointCopy,
     private readonly pacing: CommitPacing = DEFAULT_COMMIT_PACING,
   ) {
     const stored = meta.get(name) ?? { slot: 0, applied: 0, bytes: 0, size: 0 };
@@ -138,6 +147,10 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
 
   get durableZxid(): Zxid {
     return this.durable;
+  }
+
+  get checkpointLogBytes(): number {
+    return this.checkpoints.logBytes();
   }
 
   get failure(): string | null {
@@ -269,13 +282,13 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
 
   checkpoint(): Zxid {
     const through = this.queuedMeta.applied;
-    // `flushed` resolves once every write so far is committed and on disk: the queued ones too
-    // only if they were handed to lmdb already, so wait for the commit chain first.
+    // lmdb commits without fsync: the state through `through` is durable once a copy made
+    // after its commit is (power-loss-recovery.ts).
     void this.whenCommitted(through)
-      .then(() => this.root.flushed)
+      .then(() => this.checkpoints.copy())
       .then(
-        () => {
-          this.flushedThrough = Math.max(this.flushedThrough ?? 0, through);
+        (copied) => {
+          if (copied) this.flushedThrough = Math.max(this.flushedThrough ?? 0, through);
         },
         (error: unknown) => this.fail(error),
       );
@@ -404,12 +417,14 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
         this.installFinished = true;
         this.finishing = status;
         const installed: GroupMeta = { slot, applied: zxid, bytes, size: count };
+        // The log restarts after the installed state once it is the state: a power loss must
+        // find it in the copy, not the state the log was the continuation of.
         this.root
           .batch(() => settled(this.meta.put(this.name, installed)))
-          .then(() => this.root.flushed)
+          .then(() => this.checkpoints.copy())
           .then(
-            () => {
-              this.installedMeta = { meta: installed, status };
+            (copied) => {
+              if (copied) this.installedMeta = { meta: installed, status };
             },
             (error: unknown) => this.fail(error),
           );

@@ -92,7 +92,11 @@ export class MemoryStateStore extends StateStoreCore implements StateStore {
     done: { installed: boolean };
   } | null = null;
 
-  constructor(private readonly disk: MemoryStateDisk) {
+  constructor(
+    private readonly disk: MemoryStateDisk,
+    /** The simulator varies it, so that runs meet checkpoints rarer than log trims. */
+    readonly checkpointLogBytes = 0,
+  ) {
     const recovered = disk.recover();
     super(recovered.zxid);
     this.live = recovered.entries;

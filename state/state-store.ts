@@ -60,7 +60,7 @@ export interface StateInstall {
  * Durability (etcd's backend beside its WAL): `apply` changes the state at once in memory; the
  * applies reach the store's disk only once `release` says their log entries are durable (so the
  * state on disk never runs ahead of the log on disk); `checkpoint` asks for what is released to be
- * flushed, and `durableZxid` says how far that got, so the log behind it may be compacted. A
+ * made durable, and `durableZxid` says how far that got, so the log behind it may be compacted. A
  * crash leaves the state of some released zxid at or after `durableZxid`; a restart reads it back.
  */
 export interface StateStore {
@@ -102,7 +102,16 @@ export interface StateStore {
    * until `revertUnreleased`; the replica reloads, as after a failed log write.
    */
   readonly failure: string | null;
-  /** Asks for the released state to be flushed; returns the zxid `durableZxid` will reach. */
+  /**
+   * Log bytes to apply between two checkpoints at least: what a checkpoint costs (lmdb copies
+   * its whole file; a store where it costs nothing says 0). The replica trims its log in memory
+   * more often than that; the log on disk waits for the checkpoint.
+   */
+  readonly checkpointLogBytes: number;
+  /**
+   * Asks for the released state to be made durable (lmdb: a copy of its file); returns the zxid
+   * `durableZxid` will reach.
+   */
   checkpoint(): Zxid;
   /**
    * Takes in what the disk finished since the last call (flushes, an install): called from the

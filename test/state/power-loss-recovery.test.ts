@@ -1,0 +1,185 @@
+/**
+ * lmdb runs without fsync; a power loss is survived by the checkpoint copy
+ * (state/power-loss-recovery.ts). A stop without a close leaves the boot's marker behind: these
+ * tests close the environment (which commits everything) and then put a marker back, as a
+ * process that died would have left it, and start again in the same boot or in another.
+ */
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open } from 'lmdb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CheckpointCopies } from '../../state/checkpoint-copies.js';
+import { checkpointLogBytesFor, LmdbStateEnvironment } from '../../state/lmdb-state-environment.js';
+import { CHECKPOINT_FILE, prepareStateDirectory } from '../../state/power-loss-recovery.js';
+import type { StateStore } from '../../state/state-store.js';
+import { checkpointed } from './fixtures/state-stores.js';
+import { contents, put, z } from './fixtures/writes.js';
+
+const paths: string[] = [];
+const environments: LmdbStateEnvironment[] = [];
+
+afterEach(async () => {
+  for (const environment of environments.splice(0)) await environment.close();
+  for (const path of paths.splice(0)) rmSync(path, { recursive: true, force: true });
+});
+
+function directory(): string {
+  const path = mkdtempSync(join(tmpdir(), 'zabkv-power-loss-'));
+  paths.push(path);
+  return path;
+}
+
+function start(path: string, bootId: string | null): LmdbStateEnvironment {
+  const environment = new LmdbStateEnvironment(path, { bootId });
+  environments.push(environment);
+  return environment;
+}
+
+/** Closes `environment` (everything committed) and leaves `bootId`'s marker, as a crash would. */
+async function crash(
+  environment: LmdbStateEnvironment,
+  path: string,
+  bootId: string,
+): Promise<void> {
+  environments.splice(environments.indexOf(environment), 1);
+  await environment.close();
+  writeFileSync(join(path, 'unsynced'), bootId);
+}
+
+async function released(store: StateStore, counter: number, key: string): Promise<void> {
+  store.apply(z(counter), put(key, `value ${counter}`));
+  store.release(z(counter));
+  await Promise.resolve();
+}
+
+/** a and b checkpointed (copied), then c committed after the copy. */
+async function checkpointThenMore(path: string): Promise<void> {
+  const environment = start(path, 'boot-A');
+  const store = environment.store(1);
+  await released(store, 1, 'a');
+  await released(store, 2, 'b');
+  expect(await checkpointed(store)).toBe(z(2));
+  await released(store, 3, 'c');
+  await crash(environment, path, 'boot-A');
+}
+
+describe('lmdb state across crashes and power losses', () => {
+  it('a crash in the same boot keeps every commit (the page cache had them)', async () => {
+    const path = directory();
+    await checkpointThenMore(path);
+    const environment = start(path, 'boot-A');
+    expect(environment.recovery).toBe('kept');
+    const store = environment.store(1);
+    expect(store.appliedZxid).toBe(z(3));
+    expect(contents(store, ['a', 'b', 'c'])).toEqual({
+      a: [z(1), 'value 1'],
+      b: [z(2), 'value 2'],
+      c: [z(3), 'value 3'],
+    });
+  });
+
+  it('after another boot the state is the checkpoint copy, from which the log replays', async () => {
+    const path = directory();
+    await checkpointThenMore(path);
+    const environment = start(path, 'boot-B');
+    expect(environment.recovery).toBe('restored');
+    const store = environment.store(1);
+    expect(store.appliedZxid).toBe(z(2));
+    expect(store.durableZxid).toBe(z(2));
+    expect(contents(store, ['a', 'b', 'c'])).toEqual({
+      a: [z(1), 'value 1'],
+      b: [z(2), 'value 2'],
+      c: 404,
+    });
+    expect(store.size).toBe(2);
+  });
+
+  it('after another boot with no copy yet, the state starts empty (the log was never compacted)', async () => {
+    const path = directory();
+    const first = start(path, 'boot-A');
+    await released(first.store(1), 1, 'a');
+    await crash(first, path, 'boot-A');
+    expect(existsSync(join(path, CHECKPOINT_FILE))).toBe(false);
+    const environment = start(path, 'boot-B');
+    expect(environment.recovery).toBe('emptied');
+    expect(environment.store(1).appliedZxid).toBe(0);
+    expect(environment.store(1).size).toBe(0);
+  });
+
+  it('a clean close syncs and leaves no marker: another boot keeps everything', async () => {
+    const path = directory();
+    const first = start(path, 'boot-A');
+    await released(first.store(1), 1, 'a');
+    environments.splice(environments.indexOf(first), 1);
+    await first.close();
+    expect(existsSync(join(path, 'unsynced'))).toBe(false);
+    const environment = start(path, 'boot-B');
+    expect(environment.recovery).toBe('clean');
+    expect(environment.store(1).appliedZxid).toBe(z(1));
+  });
+
+  it('without a boot id any marker counts as another boot: the copy comes back', async () => {
+    const path = directory();
+    await checkpointThenMore(path);
+    const environment = start(path, null);
+    expect(environment.recovery).toBe('restored');
+    expect(environment.store(1).appliedZxid).toBe(z(2));
+  });
+
+  it('a state written before copies existed gets its first copy before it opens', async () => {
+    const path = directory();
+    const first = start(path, 'boot-A');
+    await released(first.store(1), 1, 'a');
+    environments.splice(environments.indexOf(first), 1);
+    await first.close();
+    rmSync(join(path, CHECKPOINT_FILE), { force: true });
+    expect(prepareStateDirectory(path, 'boot-B')).toBe('clean');
+    expect(statSync(join(path, CHECKPOINT_FILE)).size).toBeGreaterThan(0);
+    // A power loss now puts back that copy, which holds `a`.
+    const environment = start(path, 'boot-C');
+    expect(environment.recovery).toBe('restored');
+    expect(environment.store(1).appliedZxid).toBe(z(1));
+  });
+
+  it('checkpoints come rarer as the state grows, within 64 MiB and 256 MiB of log', () => {
+    const MiB = 2 ** 20;
+    expect(start(directory(), 'boot-A').store(1).checkpointLogBytes).toBe(64 * MiB);
+    expect(checkpointLogBytesFor(0)).toBe(64 * MiB);
+    expect(checkpointLogBytesFor(512 * MiB)).toBe(128 * MiB);
+    expect(checkpointLogBytesFor(4096 * MiB)).toBe(256 * MiB);
+    const path = directory();
+    const fixed = new LmdbStateEnvironment(path, { bootId: 'boot-A', checkpointLogBytes: 5 });
+    environments.push(fixed);
+    expect(fixed.store(1).checkpointLogBytes).toBe(5);
+  });
+});
+
+describe('CheckpointCopies', () => {
+  it('waits for room on the disk, then copies', async () => {
+    const path = directory();
+    const root = open({ path, noSync: true });
+    await root.put('k', 'v');
+    let free = 0;
+    const copies = new CheckpointCopies(path, root, () => free);
+    const copied = copies.durable();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(join(path, CHECKPOINT_FILE))).toBe(false);
+    free = Number.MAX_SAFE_INTEGER;
+    expect(await copied).toBe(true);
+    expect(existsSync(join(path, CHECKPOINT_FILE))).toBe(true);
+    await copies.close();
+    await root.close();
+  });
+
+  it('gives up when closed while the disk has no room', async () => {
+    const path = directory();
+    const root = open({ path, noSync: true });
+    await root.put('k', 'v');
+    const copies = new CheckpointCopies(path, root, () => 0);
+    const copied = copies.durable();
+    await copies.close();
+    expect(await copied).toBe(false);
+    await root.close();
+  });
+});
