@@ -3,6 +3,7 @@ import type { NodeId } from '../components/network/node-id.js';
 import { counterOf, epochOf, type Zxid } from '../kv/zxid.js';
 import type { ReplicaObserver } from '../replica/replica-observer.js';
 import type { ReplicaStatus } from '../replica/replica-status-port.js';
+import type { CopyObserver } from '../state/checkpoint-copies.js';
 
 /**
  * A node's Prometheus metrics (`GET /metrics`). Events that must each be counted come from
@@ -12,6 +13,8 @@ import type { ReplicaStatus } from '../replica/replica-status-port.js';
 export class NodeMetrics {
   /** For the replica's init. Called synchronously from its handlers: only counts. */
   readonly observer: ReplicaObserver;
+  /** For the applied state's environment: its checkpoint copies. */
+  readonly checkpointCopies: CopyObserver;
   private readonly fsync: Histogram;
   private readonly hasLeader: Gauge;
   private readonly isLeader: Gauge;
@@ -98,6 +101,27 @@ export class NodeMetrics {
       'zabkv_replica_divergences_total',
       "Times this node's committed history was not its group's and was replaced by the leader's state (acknowledged writes may be lost: see the error log)",
     );
+    const copyDuration = new Histogram({
+      name: 'zabkv_state_checkpoint_copy_duration_seconds',
+      help: 'Time to copy the applied state for a checkpoint (mdb_env_copy, fsync, rename)',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    const copyBytes = gauge(
+      'zabkv_state_checkpoint_copy_bytes',
+      "The last checkpoint copy's size: the disk a checkpoint needs free",
+    );
+    const copyFailures = counter(
+      'zabkv_state_checkpoint_copy_failures_total',
+      'Checkpoint copies that failed (no room, an I/O error) and are tried again; the log on disk is not compacted meanwhile',
+    );
+    this.checkpointCopies = {
+      copied: (bytes, durationMs) => {
+        copyDuration.observe(durationMs / 1000);
+        copyBytes.set(bytes);
+      },
+      failed: () => copyFailures.inc(),
+    };
     this.fsync = new Histogram({
       name: 'zabkv_wal_fsync_duration_seconds',
       help: 'Time from a log write batch to durable on disk (write + fdatasync)',

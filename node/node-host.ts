@@ -217,6 +217,7 @@ export class NodeHost extends ComponentDefinition {
     this.storage = storage;
     this.stateEnvironment = new LmdbStateEnvironment(appliedStatePath(this.init.dataDir), {
       log: this.log,
+      copies: this.metrics.checkpointCopies,
       ...(this.init.checkpointBytes === undefined
         ? {}
         : { checkpointLogBytes: this.init.checkpointBytes }),

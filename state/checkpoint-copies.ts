@@ -12,6 +12,13 @@ const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 const COPYING_DIRECTORY = 'checkpoint.tmp';
 
+/** Told of each copy (the node's metrics). */
+export interface CopyObserver {
+  copied(bytes: number, durationMs: number): void;
+  /** A copy failed (no room, an I/O error): it is tried again. */
+  failed(): void;
+}
+
 /**
  * The checkpoint copies of one lmdb environment (power-loss-recovery.ts says why they exist):
  * mdb_env_copy of the whole environment on lmdb's own thread (a read transaction: commits go on
@@ -31,6 +38,7 @@ export class CheckpointCopies {
     /** Free bytes where lmdb writes (statfs). */
     private readonly freeBytes: () => number,
     private readonly log?: Logger,
+    private readonly observer?: CopyObserver,
   ) {}
 
   /**
@@ -46,6 +54,7 @@ export class CheckpointCopies {
         return true;
       } catch (error) {
         if (this.closed) return false;
+        this.observer?.failed();
         this.log?.warn(
           { path: this.path, err: error, retryInMs: waitMs },
           'cannot copy the applied state for a checkpoint: the log is not compacted until one is made',
@@ -114,8 +123,10 @@ export class CheckpointCopies {
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
+    const durationMs = performance.now() - started;
+    this.observer?.copied(dataBytes, durationMs);
     this.log?.debug(
-      { bytes: dataBytes, ms: Math.round(performance.now() - started) },
+      { bytes: dataBytes, ms: Math.round(durationMs) },
       'applied state copied for a checkpoint',
     );
   }

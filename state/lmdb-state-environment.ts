@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { reserveAhead, type GrowthReserve } from '../components/storage/growth-reserve.js';
 import { CHECKPOINT_LOG_BYTES } from '../components/limits.js';
-import { CheckpointCopies } from './checkpoint-copies.js';
+import { CheckpointCopies, type CopyObserver } from './checkpoint-copies.js';
 import {
   DEFAULT_COMMIT_PACING,
   LmdbStateStore,
@@ -49,6 +49,8 @@ export class LmdbStateEnvironment {
       readonly log?: Logger;
       /** This boot's id (tests stand in for a reboot); by default the kernel's. */
       readonly bootId?: string | null;
+      /** Told of each checkpoint copy (metrics). */
+      readonly copies?: CopyObserver;
       /** Log bytes between two checkpoints; by default scaled to the state (checkpointLogBytes). */
       readonly checkpointLogBytes?: number;
     } = {},
@@ -82,7 +84,13 @@ export class LmdbStateEnvironment {
           'cannot hold disk blocks ahead of the applied state: a disk that fills during a commit may abort the node',
         ),
       );
-    this.copies = new CheckpointCopies(path, this.root, () => freeBytes(path), options.log);
+    this.copies = new CheckpointCopies(
+      path,
+      this.root,
+      () => freeBytes(path),
+      options.log,
+      options.copies,
+    );
   }
 
   private readonly fixedCheckpointLogBytes: number | null;

@@ -38,6 +38,9 @@ describe('NodeMetrics', () => {
         'zabkv_proposals_pending',
         'zabkv_quota_bytes',
         'zabkv_replica_divergences_total',
+        'zabkv_state_checkpoint_copy_bytes',
+        'zabkv_state_checkpoint_copy_duration_seconds',
+        'zabkv_state_checkpoint_copy_failures_total',
         'zabkv_wal_fsync_duration_seconds',
       ].sort(),
     );
@@ -123,6 +126,19 @@ describe('NodeMetrics', () => {
     expect(await diverged()).toBe(2);
     metrics.report(leaderStatus({ divergences: 1 })); // a new incarnation
     expect(await diverged()).toBe(3);
+  });
+
+  it('times checkpoint copies, keeps the last size and counts failures', async () => {
+    const registry = new Registry();
+    const { checkpointCopies } = new NodeMetrics(registry);
+    checkpointCopies.copied(5_000_000, 300);
+    checkpointCopies.copied(6_000_000, 200);
+    checkpointCopies.failed();
+    const samples = await scrape(registry);
+    expect(samples.get('zabkv_state_checkpoint_copy_duration_seconds_sum')).toBeCloseTo(0.5);
+    expect(samples.get('zabkv_state_checkpoint_copy_duration_seconds_count')).toBe(2);
+    expect(samples.get('zabkv_state_checkpoint_copy_bytes')).toBe(6_000_000);
+    expect(samples.get('zabkv_state_checkpoint_copy_failures_total')).toBe(1);
   });
 
   it('observes log flushes in seconds', async () => {

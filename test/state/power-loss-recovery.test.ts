@@ -161,13 +161,18 @@ describe('CheckpointCopies', () => {
     const root = open({ path, noSync: true });
     await root.put('k', 'v');
     let free = 0;
-    const copies = new CheckpointCopies(path, root, () => free);
+    const seen = { copied: 0, failed: 0 };
+    const copies = new CheckpointCopies(path, root, () => free, undefined, {
+      copied: () => seen.copied++,
+      failed: () => seen.failed++,
+    });
     const copied = copies.durable();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(existsSync(join(path, CHECKPOINT_FILE))).toBe(false);
     free = Number.MAX_SAFE_INTEGER;
     expect(await copied).toBe(true);
     expect(existsSync(join(path, CHECKPOINT_FILE))).toBe(true);
+    expect(seen).toEqual({ copied: 1, failed: 1 });
     await copies.close();
     await root.close();
   });
