@@ -543,7 +543,7 @@ program
   .option('--snapshot-count <n>', 'commits between trims of the log kept in memory (default 50000)')
   .option(
     '--checkpoint-bytes <size>',
-    'log applied between checkpoints (copies) of the applied state, after which the log on disk is compacted (default: a quarter of the state, 64MiB-256MiB)',
+    'log applied between checkpoints (copies) of the applied state, after which the log on disk is compacted (default: a quarter of the state, 64MiB-128MiB)',
   )
   .option(
     '--watch-history-entries <n>',

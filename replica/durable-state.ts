@@ -73,6 +73,8 @@ export class DurableState {
   private appliedBytesSinceSnapshot = 0;
   /** Log bytes applied since the last checkpoint began (see checkpointLogBytes). */
   private appliedBytesSinceCheckpoint = 0;
+  /** The share of the store's checkpointLogBytes before the next checkpoint (nextShare). */
+  private checkpointShare: number;
   /** Commits until the next snapshot: drawn anew each time (see nextSnapshotAfter). */
   private snapshotAfter: number;
   private snapshotPending = false;
@@ -85,6 +87,7 @@ export class DurableState {
     private readonly feed: ChangeFeed,
   ) {
     this.snapshotAfter = this.nextSnapshotAfter();
+    this.checkpointShare = this.nextCheckpointShare();
     // What the state store holds on disk is committed: the log tail waits for Load and sync.
     this.committedValue = config.state.appliedZxid;
   }
@@ -368,6 +371,15 @@ export class DurableState {
   }
 
   /**
+   * Between half and all of the store's checkpointLogBytes, at random, for the reason of
+   * nextSnapshotAfter: replicas that copied their state at the same moment (a gigabyte each at
+   * five million keys) held a shared disk's log flushes for over a second.
+   */
+  private nextCheckpointShare(): number {
+    return 0.5 + this.config.random.int(0, 1_000) / 2_000;
+  }
+
+  /**
    * Every `snapshotEvery` commits (or CHECKPOINT_LOG_BYTES), the log in memory goes but for a
    * DIFF margin (and whatever a snapshot being streamed still needs). The log on disk goes at a
    * checkpoint, once the store's `checkpointLogBytes` were applied since the last: once the
@@ -385,13 +397,14 @@ export class DurableState {
     this.snapshotAfter = this.nextSnapshotAfter();
     if (
       this.snapshotPending ||
-      this.appliedBytesSinceCheckpoint < this.config.state.checkpointLogBytes
+      this.appliedBytesSinceCheckpoint < this.checkpointShare * this.config.state.checkpointLogBytes
     ) {
       this.trimMemory(this.committedValue);
       return;
     }
     this.snapshotPending = true;
     this.appliedBytesSinceCheckpoint = 0;
+    this.checkpointShare = this.nextCheckpointShare();
     const zxid = this.config.state.checkpoint();
     this.stateWaiters.after(zxid, () => {
       if (zxid <= this.markerZxid) {

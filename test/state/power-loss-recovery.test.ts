@@ -142,12 +142,12 @@ describe('lmdb state across crashes and power losses', () => {
     expect(environment.store(1).appliedZxid).toBe(z(1));
   });
 
-  it('checkpoints come rarer as the state grows, within 64 MiB and 256 MiB of log', () => {
+  it('checkpoints come rarer as the state grows, within 64 MiB and 128 MiB of log', () => {
     const MiB = 2 ** 20;
     expect(start(directory(), 'boot-A').store(1).checkpointLogBytes).toBe(64 * MiB);
     expect(checkpointLogBytesFor(0)).toBe(64 * MiB);
-    expect(checkpointLogBytesFor(512 * MiB)).toBe(128 * MiB);
-    expect(checkpointLogBytesFor(4096 * MiB)).toBe(256 * MiB);
+    expect(checkpointLogBytesFor(384 * MiB)).toBe(96 * MiB);
+    expect(checkpointLogBytesFor(4096 * MiB)).toBe(128 * MiB);
     const path = directory();
     const fixed = new LmdbStateEnvironment(path, { bootId: 'boot-A', checkpointLogBytes: 5 });
     environments.push(fixed);
