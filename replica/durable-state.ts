@@ -73,7 +73,7 @@ export class DurableState {
   private appliedBytesSinceSnapshot = 0;
   /** Log bytes applied since the last checkpoint began (see checkpointLogBytes). */
   private appliedBytesSinceCheckpoint = 0;
-  /** The share of the store's checkpointLogBytes before the next checkpoint (nextShare). */
+  /** The share of the store's checkpointLogBytes before the next checkpoint (nextCheckpointShare). */
   private checkpointShare: number;
   /** Commits until the next snapshot: drawn anew each time (see nextSnapshotAfter). */
   private snapshotAfter: number;
