@@ -1,8 +1,8 @@
 import type { RootDatabase } from 'lmdb';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { syncDirectory } from '../components/storage/atomic-file.js';
+import { installFile, syncFile } from '../components/storage/atomic-file.js';
 import { CHECKPOINT_FILE, DATA_FILE } from './power-loss-recovery.js';
 
 /** Free space a copy leaves beside itself, for lmdb's commits and the log meanwhile. */
@@ -112,14 +112,8 @@ export class CheckpointCopies {
     try {
       await this.root.backup(directory, false);
       const copied = join(directory, DATA_FILE);
-      const file = await open(copied, 'r+');
-      try {
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(copied, join(this.path, CHECKPOINT_FILE));
-      await syncDirectory(this.path);
+      await syncFile(copied);
+      await installFile(copied, join(this.path, CHECKPOINT_FILE));
     } finally {
       await rm(directory, { recursive: true, force: true });
     }

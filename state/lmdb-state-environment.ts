@@ -40,6 +40,7 @@ export class LmdbStateEnvironment {
   private readonly pacing: CommitPacing;
   private readonly copies: CheckpointCopies;
   private readonly log: Logger | undefined;
+  private readonly fixedCheckpointLogBytes: number | null;
   /** What this start found (power-loss-recovery.ts). */
   readonly recovery: StateRecovery;
 
@@ -68,7 +69,7 @@ export class LmdbStateEnvironment {
     if (this.recovery === 'restored' || this.recovery === 'emptied') {
       options.log?.warn(
         { path, recovery: this.recovery },
-        'the applied state may have lost commits to a power loss: it restarts from its last checkpoint copy and the log replays the rest',
+        'the applied state may have lost commits to a power loss: it restarts from its last checkpoint copy (empty before the first) and the log replays the rest',
       );
     }
     // noSync: the WAL is the durability point, and lmdb's fsync of every commit (lmdb-js'
@@ -95,8 +96,6 @@ export class LmdbStateEnvironment {
       options.copies,
     );
   }
-
-  private readonly fixedCheckpointLogBytes: number | null;
 
   /** Log bytes to apply between two checkpoints (checkpointLogBytesFor the file's size). */
   checkpointLogBytes(): number {

@@ -1,15 +1,10 @@
-import {
-  closeSync,
-  copyFileSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
-import { mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { replaceFileSync, syncDirectorySync } from '../components/storage/atomic-file.js';
+import {
+  replaceFileSync,
+  replaceWithCopySync,
+  syncDirectorySync,
+} from '../components/storage/atomic-file.js';
 
 /**
  * lmdb runs without fsync (noSync): a commit is in the page cache once it returns, which a killed
@@ -70,7 +65,7 @@ export function prepareStateDirectory(path: string, bootId: string | null): Stat
     else {
       rmSync(join(path, LOCK_FILE), { force: true });
       if (existsSync(checkpoint)) {
-        copyDurably(checkpoint, data);
+        replaceWithCopySync(checkpoint, data);
         recovery = 'restored';
       } else {
         rmSync(data, { force: true });
@@ -80,7 +75,7 @@ export function prepareStateDirectory(path: string, bootId: string | null): Stat
     }
   }
   // Whole here: closed cleanly, or kept by the page cache of this boot.
-  if (!existsSync(checkpoint) && existsSync(data)) copyDurably(data, checkpoint);
+  if (!existsSync(checkpoint) && existsSync(data)) replaceWithCopySync(data, checkpoint);
   replaceFileSync(join(path, MARKER_FILE), bootId ?? UNKNOWN_BOOT);
   return recovery;
 }
@@ -98,18 +93,4 @@ function readMarker(path: string): string | null {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-}
-
-/** `to` becomes a durable copy of `from`, or stays as it was (temporary file, fsync, rename). */
-function copyDurably(from: string, to: string): void {
-  const temporary = `${to}.tmp`;
-  copyFileSync(from, temporary);
-  const file = openSync(temporary, 'r+');
-  try {
-    fsyncSync(file);
-  } finally {
-    closeSync(file);
-  }
-  renameSync(temporary, to);
-  syncDirectorySync(join(to, '..'));
 }

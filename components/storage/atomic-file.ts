@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PRIVATE_FILE_MODE } from '../private-file.js';
@@ -11,9 +11,24 @@ import { PRIVATE_FILE_MODE } from '../private-file.js';
 export function replaceFileSync(path: string, bytes: Uint8Array | string): void {
   const temporary = `${path}.tmp`;
   writeFileSync(temporary, bytes, { mode: PRIVATE_FILE_MODE });
+  installSync(temporary, path);
+}
+
+/** `replaceFileSync` with the contents of the file `from` (a big one: the copy is the kernel's). */
+export function replaceWithCopySync(from: string, path: string): void {
+  const temporary = `${path}.tmp`;
+  copyFileSync(from, temporary);
+  installSync(temporary, path);
+}
+
+/** Makes `temporary` durable and puts it in place of `path`, durably. */
+function installSync(temporary: string, path: string): void {
   const file = openSync(temporary, 'r+');
-  fsyncSync(file);
-  closeSync(file);
+  try {
+    fsyncSync(file);
+  } finally {
+    closeSync(file);
+  }
   renameSync(temporary, path);
   syncDirectorySync(dirname(path));
 }
@@ -38,6 +53,16 @@ export async function stageFile(path: string, bytes: Uint8Array, tag = 'tmp'): P
     await file.close();
   }
   return temporary;
+}
+
+/** Makes a file written some other way (by lmdb, say) durable: the first half's fsync. */
+export async function syncFile(path: string): Promise<void> {
+  const file = await open(path, 'r+');
+  try {
+    await file.sync();
+  } finally {
+    await file.close();
+  }
 }
 
 /** The second half: puts a staged file in place, durably. */

@@ -36,14 +36,18 @@ function start(path: string, bootId: string | null): LmdbStateEnvironment {
   return environment;
 }
 
+async function closeCleanly(environment: LmdbStateEnvironment): Promise<void> {
+  environments.splice(environments.indexOf(environment), 1);
+  await environment.close();
+}
+
 /** Closes `environment` (everything committed) and leaves `bootId`'s marker, as a crash would. */
 async function crash(
   environment: LmdbStateEnvironment,
   path: string,
   bootId: string,
 ): Promise<void> {
-  environments.splice(environments.indexOf(environment), 1);
-  await environment.close();
+  await closeCleanly(environment);
   writeFileSync(join(path, 'unsynced'), bootId);
 }
 
@@ -111,8 +115,7 @@ describe('lmdb state across crashes and power losses', () => {
     const path = directory();
     const first = start(path, 'boot-A');
     await released(first.store(1), 1, 'a');
-    environments.splice(environments.indexOf(first), 1);
-    await first.close();
+    await closeCleanly(first);
     expect(existsSync(join(path, 'unsynced'))).toBe(false);
     const environment = start(path, 'boot-B');
     expect(environment.recovery).toBe('clean');
@@ -131,8 +134,7 @@ describe('lmdb state across crashes and power losses', () => {
     const path = directory();
     const first = start(path, 'boot-A');
     await released(first.store(1), 1, 'a');
-    environments.splice(environments.indexOf(first), 1);
-    await first.close();
+    await closeCleanly(first);
     rmSync(join(path, CHECKPOINT_FILE), { force: true });
     expect(prepareStateDirectory(path, 'boot-B')).toBe('clean');
     expect(statSync(join(path, CHECKPOINT_FILE)).size).toBeGreaterThan(0);
