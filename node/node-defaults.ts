@@ -68,9 +68,11 @@ export const WATCH_TIMING = {
 /**
  * The change history each replica keeps so a watcher can resume from its cursor: at 2,500
  * writes a second, 50,000 entries is 20 s of a watcher being away (minutes at ordinary rates);
- * 32 MiB bounds it when values are large (values over 64 KiB are not kept at all). It lives in
- * the JS heap, which V8 lets grow to a few times what is live: at 100,000 entries and 64 MiB a
- * node's heap peaked above 300 MiB under bench:scale (2026-11-30).
+ * 32 MiB bounds it when values are large (values over 64 KiB are not kept at all). The events
+ * are kept encoded in 1 MiB chunks outside the JS heap (watch/event-chunks.ts): as objects, seven
+ * per change, they were most of what each scavenge had to walk. The limits stay where they were
+ * set when they lived in the heap (100,000 entries and 64 MiB took a node's heap above 300 MiB
+ * under bench:scale, 2026-11-30), since a watcher replaying them decodes them back into it.
  */
 export const WATCH_HISTORY = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024 } as const;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import Denque from 'denque';
 import type { Zxid } from '../kv/zxid.js';
 import type { EntryChanges } from '../replica/applied-changes-port.js';
+import { EventChunks } from './event-chunks.js';
 import { eventMatching } from './watch-filter.js';
 import {
   WATCH_VALUE_MAX_BYTES,
@@ -16,13 +16,12 @@ export interface HistoryLimits {
   readonly maxBytes: number;
 }
 
-/** What one change costs the history beyond its key and value (objects, array slots). */
+/**
+ * What one change counts toward the byte bound beyond its key (two bytes a UTF-16 unit) and
+ * value: the measure of a change as objects, kept so that `maxBytes` bounds the batches built
+ * from it too; encoded (event-chunks.ts) a change takes less.
+ */
 const CHANGE_OVERHEAD_BYTES = 64;
-
-interface HeldEvent {
-  readonly event: WatchEvent;
-  readonly bytes: number;
-}
 
 /** A read of the history: the matching events in (after, cursor], or why there are none. */
 export type HistoryRead =
@@ -39,7 +38,7 @@ export type HistoryRead =
  * served exactly; one before it is told `compacted`, never given a gap.
  */
 export class ChangeHistory {
-  private readonly held = new Denque<HeldEvent>();
+  private readonly held = new EventChunks();
   private floorValue: Zxid;
   private appliedValue: Zxid;
   private bytesValue = 0;
@@ -76,11 +75,12 @@ export class ChangeHistory {
     const events: WatchEvent[] = [];
     for (const entry of entries) {
       assert(entry.zxid > this.appliedValue, 'applied entries come in zxid order');
-      const held = heldEvent(entry);
-      this.held.push(held);
-      this.bytesValue += held.bytes;
+      const event = eventOf(entry);
+      const bytes = eventBytes(event);
+      this.held.append(event, bytes);
+      this.bytesValue += bytes;
       this.appliedValue = entry.zxid;
-      events.push(held.event);
+      events.push(event);
     }
     assert(applied >= this.appliedValue, 'the applied zxid covers the entries applied');
     this.appliedValue = applied;
@@ -101,8 +101,8 @@ export class ChangeHistory {
       this.bytesValue = 0;
       this.floorValue = applied;
     } else {
-      while (!this.held.isEmpty() && this.held.peekBack()!.event.zxid > applied) {
-        this.bytesValue -= this.held.pop()!.bytes;
+      while ((this.held.newestZxid() ?? -Infinity) > applied) {
+        this.bytesValue -= this.held.dropNewest();
       }
       this.floorValue = Math.min(this.floorValue, applied);
     }
@@ -120,52 +120,44 @@ export class ChangeHistory {
     const events: WatchEvent[] = [];
     let bytes = 0;
     let scanned = 0;
-    for (let i = this.firstAfter(after); i < this.held.length; i++) {
-      const { event, bytes: heldBytes } = this.held.peekAt(i)!;
+    let cursor = this.appliedValue;
+    this.held.forEachAfter(after, (event, counted) => {
       const matching = eventMatching(filter, event);
       if (matching !== null) {
         events.push(matching);
-        bytes += matching === event ? heldBytes : eventBytes(matching);
+        bytes += matching === event ? counted : eventBytes(matching);
       }
-      if (bytes >= maxBytes || ++scanned >= maxScanned) return { events, cursor: event.zxid };
-    }
-    return { events, cursor: this.appliedValue };
-  }
-
-  /** The index of the first held event after `zxid` (binary search: zxids increase). */
-  private firstAfter(zxid: Zxid): number {
-    let low = 0;
-    let high = this.held.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.held.peekAt(middle)!.event.zxid <= zxid) low = middle + 1;
-      else high = middle;
-    }
-    return low;
+      if (bytes < maxBytes && ++scanned < maxScanned) return true;
+      cursor = event.zxid;
+      return false;
+    });
+    return { events, cursor };
   }
 
   private evict(): void {
     const { maxEntries, maxBytes } = this.limits;
     while (this.held.length > maxEntries || (this.bytesValue > maxBytes && this.held.length > 0)) {
-      const oldest = this.held.shift()!;
-      this.bytesValue -= oldest.bytes;
-      this.floorValue = oldest.event.zxid;
+      const oldest = this.held.dropOldest();
+      this.bytesValue -= oldest.counted;
+      this.floorValue = oldest.zxid;
     }
   }
 }
 
-function heldEvent(entry: EntryChanges): HeldEvent {
+/**
+ * The event of an applied entry. Its values are views into the log entries' payloads, not
+ * copies: the event lives only while the held polls are answered, and the history keeps its
+ * own encoded copy (event-chunks.ts).
+ */
+function eventOf(entry: EntryChanges): WatchEvent {
   const changes = entry.changes.map(({ key, value }): WatchChange => {
     if (value === undefined) return { key, type: 'delete' };
     if (value.byteLength > WATCH_VALUE_MAX_BYTES) return { key, type: 'put', valueOmitted: true };
-    // A copy: the value may be a view into a whole batch of log entries, which it would keep alive.
-    // Not `value.slice()`: on a Buffer (what msgpackr decodes to) that is another view, no copy.
-    return { key, type: 'put', value: new Uint8Array(value) };
+    return { key, type: 'put', value };
   });
   const first = changes[0]!.type;
   const type = entry.txn || changes.some((c) => c.type !== first) ? 'txn' : first;
-  const event: WatchEvent = { zxid: entry.zxid, type, changes };
-  return { event, bytes: eventBytes(event) };
+  return { zxid: entry.zxid, type, changes };
 }
 
 /** What an event costs the history and a batch: its keys, values and a fixed overhead a change. */

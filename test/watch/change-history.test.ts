@@ -220,17 +220,16 @@ describe('ChangeHistory reads', () => {
   it('holds copies of the values, not views into the applied buffers', () => {
     const history = new ChangeHistory(1, 0, BIG);
     const batch = Buffer.from('hello world');
-    const [event] = history.append(
+    history.append(
       [{ zxid: 1, txn: false, changes: [{ key: 'k', value: batch.subarray(0, 5) }] }],
       1,
     );
     batch.fill(0x21);
-    expect(Buffer.from(event!.changes[0]!.value!).toString()).toBe('hello');
-    expect(events(history.read(0, ALL, 1 << 20, 10))).toEqual({
-      events: ['1 put k=hello'],
-      cursor: 1,
-    });
-    expect(event!.changes[0]!.value!.buffer.byteLength).toBe(5);
+    const read = history.read(0, ALL, 1 << 20, 10);
+    expect(events(read)).toEqual({ events: ['1 put k=hello'], cursor: 1 });
+    // What a read returns does not keep a whole chunk of the history alive either.
+    const value = typeof read === 'object' ? read.events[0]!.changes[0]!.value! : undefined;
+    expect(value!.buffer.byteLength).toBe(5);
   });
 
   it('refuses entries out of zxid order and an applied zxid below them (our own invariant)', () => {
