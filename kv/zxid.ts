@@ -25,6 +25,11 @@ export function epochOf(zxid: Zxid): number {
   return Math.floor(zxid / COUNTER_SPAN);
 }
 
+/** The greatest number any zxid of `epoch` can be: a bound for searches, valid epoch or not. */
+export function epochBound(epoch: number): number {
+  return (epoch + 1) * COUNTER_SPAN - 1;
+}
+
 export function counterOf(zxid: Zxid): number {
   return zxid % COUNTER_SPAN;
 }

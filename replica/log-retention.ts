@@ -34,15 +34,19 @@ export function compactionPoint(
   retainEntries: number,
   pins: Iterable<{ readonly zxid: Zxid }>,
 ): Zxid | null {
-  const behind = history.between(0, zxid);
+  // Walk back from `zxid` over the entries kept; the one before them is the compaction point.
   let keep = 0;
   let keptBytes = 0;
-  for (let i = behind.length - 1; i >= 0 && keep < retainEntries; i--) {
-    keptBytes += behind[i]!.payload.byteLength;
-    if (keptBytes > RETAINED_LOG_BYTES) break;
-    keep++;
-  }
-  let through = behind[behind.length - 1 - keep]?.zxid;
+  let through: Zxid | undefined;
+  history.forEachBackFrom(zxid, (at, payloadBytes) => {
+    keptBytes += payloadBytes;
+    if (keep < retainEntries && keptBytes <= RETAINED_LOG_BYTES) {
+      keep++;
+      return true;
+    }
+    through = at;
+    return false;
+  });
   for (const pin of pins) if (through !== undefined) through = Math.min(through, pin.zxid);
   return through === undefined || !history.contains(through) ? null : through;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { StoredEntry } from '../components/storage/index.js';
-import { epochOf, follows, type Zxid } from '../kv/zxid.js';
+import { ZxidRecords } from '../kv/zxid-records.js';
+import { epochBound, epochOf, follows, type Zxid } from '../kv/zxid.js';
 
 /**
  * A replica's accepted history in memory: the durable log plus what is on its way to disk
@@ -11,25 +12,25 @@ import { epochOf, follows, type Zxid } from '../kv/zxid.js';
  * state machine, not the log, holds the applied state.
  */
 export class ReplicaLog {
-  private entries: StoredEntry[];
-  private baseZxid: Zxid | null;
   /**
-   * Payload bytes appended up to and including each entry, counted from an arbitrary origin
-   * (compaction keeps the counts, so nothing is recounted): bytesAfter is a subtraction.
+   * The entries' payloads as records (kv/zxid-records.ts: a log of tens of thousands of small
+   * entries, held for minutes, is otherwise three objects an entry for every young-generation
+   * collection to copy). Each record's tally is the payload bytes appended up to and including
+   * it, counted from an arbitrary origin (compaction keeps the counts, so nothing is
+   * recounted): bytesAfter is a subtraction.
    */
-  private appendedThrough: number[];
+  private readonly records = new ZxidRecords();
+  private baseZxid: Zxid | null;
   /** The count at the base, before the first entry. */
   private baseAppended = 0;
 
   constructor(base: Zxid | null, entries: readonly StoredEntry[]) {
     this.baseZxid = base;
-    this.entries = [...entries];
-    this.appendedThrough = [];
     let appended = 0;
-    for (let i = 0; i < this.entries.length; i++) {
-      if (i > 0) assert(this.entries[i]!.zxid > this.entries[i - 1]!.zxid, 'log out of order');
-      appended += this.entries[i]!.payload.byteLength;
-      this.appendedThrough.push(appended);
+    for (const { zxid, payload } of entries) {
+      assert(this.records.length === 0 || zxid > this.last, 'log out of order');
+      appended += payload.byteLength;
+      this.records.appendCopy(zxid, payload, appended);
     }
   }
 
@@ -38,43 +39,49 @@ export class ReplicaLog {
   }
 
   get length(): number {
-    return this.entries.length;
+    return this.records.length;
   }
 
   /** The last zxid of the history (the vote's lastLoggedZxid). */
   get last(): Zxid {
-    return this.entries.at(-1)?.zxid ?? this.baseZxid ?? 0;
+    return this.records.newestZxid() ?? this.baseZxid ?? 0;
   }
 
   get first(): Zxid | undefined {
-    return this.entries[0]?.zxid;
+    return this.records.oldestZxid();
   }
 
   /** Whether `zxid` is a point of this history that sync can start from. */
   contains(zxid: Zxid): boolean {
-    return zxid === this.baseZxid || this.indexOf(zxid) >= 0;
+    return zxid === this.baseZxid || this.entry(zxid) !== undefined;
   }
 
+  /** The entry logged at `zxid`; its payload is a view into the log's storage. */
   entry(zxid: Zxid): StoredEntry | undefined {
-    const index = this.indexOf(zxid);
-    return index < 0 ? undefined : this.entries[index];
+    const record = this.records.atOrBefore(zxid);
+    return record?.zxid === zxid ? { zxid, payload: record.bytes } : undefined;
   }
 
   /** Payload bytes of the entries after `zxid` (a point this history contains). */
   bytesAfter(zxid: Zxid): number {
-    const index = this.upperBound(zxid) - 1;
-    const through = index < 0 ? this.baseAppended : this.appendedThrough[index]!;
-    return (this.appendedThrough.at(-1) ?? this.baseAppended) - through;
+    const through = this.records.atOrBefore(zxid)?.tally ?? this.baseAppended;
+    return (this.records.newestTally() ?? this.baseAppended) - through;
   }
 
-  /** Entries with zxid > `zxid`, in order. */
+  /** Entries with zxid > `zxid`, in order (payloads are views into the log's storage). */
   after(zxid: Zxid): StoredEntry[] {
-    return this.entries.slice(this.upperBound(zxid));
+    return this.between(zxid, Infinity);
   }
 
-  /** Entries in (from, to], in order. */
+  /** Entries in (from, to], in order (payloads are views into the log's storage). */
   between(from: Zxid, to: Zxid): StoredEntry[] {
-    return this.entries.slice(this.upperBound(from), this.upperBound(to));
+    const entries: StoredEntry[] = [];
+    this.records.forEachAfter(from, ({ zxid, bytes }) => {
+      if (zxid > to) return false;
+      entries.push({ zxid, payload: bytes });
+      return true;
+    });
+    return entries;
   }
 
   /**
@@ -83,48 +90,54 @@ export class ReplicaLog {
    * entry follows it.
    */
   sliceEnd(zxid: Zxid, maxEntries: number, maxBytes: number): Zxid {
-    const start = this.upperBound(zxid);
-    let end = start;
+    let end = zxid;
+    let count = 0;
     let bytes = 0;
-    while (end < this.entries.length && end - start < maxEntries) {
-      bytes += this.entries[end]!.payload.byteLength;
-      if (end > start && bytes > maxBytes) break;
-      end++;
-    }
-    return end === start ? zxid : this.entries[end - 1]!.zxid;
+    this.records.forEachAfter(zxid, (record) => {
+      bytes += record.bytes.byteLength;
+      if (count > 0 && bytes > maxBytes) return false;
+      end = record.zxid;
+      return ++count < maxEntries;
+    });
+    return end;
   }
 
+  /**
+   * Calls `visit` with the zxid and payload size of each entry at or before `zxid`, newest
+   * first, until it returns false.
+   */
+  forEachBackFrom(zxid: Zxid, visit: (zxid: Zxid, payloadBytes: number) => boolean): void {
+    this.records.forEachBackFrom(zxid, (at, size) => visit(at, size));
+  }
+
+  /** Appends copies of the entries (the callers' buffers are not kept). */
   append(entries: readonly StoredEntry[]): void {
-    for (const entry of entries) {
-      const previous = this.entries.at(-1)?.zxid ?? this.baseZxid;
-      if (!(previous === null ? entry.zxid > 0 : follows(previous, entry.zxid)))
-        assert.fail(`log gap: ${entry.zxid} after ${previous}`);
-      this.entries.push(entry);
-      const before = this.appendedThrough.at(-1) ?? this.baseAppended;
-      this.appendedThrough.push(before + entry.payload.byteLength);
+    for (const { zxid, payload } of entries) {
+      const previous = this.records.newestZxid() ?? this.baseZxid;
+      if (!(previous === null ? zxid > 0 : follows(previous, zxid)))
+        assert.fail(`log gap: ${zxid} after ${previous}`);
+      const before = this.records.newestTally() ?? this.baseAppended;
+      this.records.appendCopy(zxid, payload, before + payload.byteLength);
     }
   }
 
   /** Drops entries above `zxid` (TRUNC). */
   truncateAfter(zxid: Zxid): void {
-    this.entries.length = this.upperBound(zxid);
-    this.appendedThrough.length = this.entries.length;
+    while ((this.records.newestZxid() ?? -Infinity) > zxid) this.records.dropNewest();
   }
 
   /** Drops entries at or below `zxid`, which a snapshot covers. */
   compactThrough(zxid: Zxid): void {
-    const drop = this.upperBound(zxid);
-    if (drop === 0) return;
-    this.baseZxid = this.entries[drop - 1]!.zxid;
-    this.baseAppended = this.appendedThrough[drop - 1]!;
-    this.entries = this.entries.slice(drop);
-    this.appendedThrough = this.appendedThrough.slice(drop);
+    while ((this.records.oldestZxid() ?? Infinity) <= zxid) {
+      const dropped = this.records.dropOldest();
+      this.baseZxid = dropped.zxid;
+      this.baseAppended = dropped.tally;
+    }
   }
 
   /** Replaces the history by a snapshot at `zxid` (SNAP). */
   resetTo(zxid: Zxid): void {
-    this.entries = [];
-    this.appendedThrough = [];
+    this.records.clear();
     this.baseAppended = 0;
     this.baseZxid = zxid;
   }
@@ -133,40 +146,18 @@ export class ReplicaLog {
   epochEnds(): Zxid[] {
     const ends: Zxid[] = [];
     if (this.baseZxid !== null && this.baseZxid > 0) ends.push(this.baseZxid);
-    for (const { zxid } of this.entries) {
+    this.records.forEachAfter(-Infinity, ({ zxid }) => {
       if (ends.length > 0 && epochOf(ends.at(-1)!) === epochOf(zxid)) ends[ends.length - 1] = zxid;
       else ends.push(zxid);
-    }
+      return true;
+    });
     return ends;
   }
 
   /** The last zxid this history holds in `epoch`, if it holds any it knows of. */
   lastInEpoch(epoch: number): Zxid | undefined {
-    let found: Zxid | undefined;
-    if (this.baseZxid !== null && epochOf(this.baseZxid) === epoch) found = this.baseZxid;
-    // Entries are few epochs long; a backwards scan stops at the first older epoch.
-    for (let i = this.entries.length - 1; i >= 0; i--) {
-      const zxid = this.entries[i]!.zxid;
-      if (epochOf(zxid) === epoch) return zxid;
-      if (epochOf(zxid) < epoch) break;
-    }
-    return found;
-  }
-
-  private indexOf(zxid: Zxid): number {
-    const index = this.upperBound(zxid) - 1;
-    return index >= 0 && this.entries[index]!.zxid === zxid ? index : -1;
-  }
-
-  /** The index of the first entry with zxid > `zxid`. */
-  private upperBound(zxid: Zxid): number {
-    let low = 0;
-    let high = this.entries.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.entries[middle]!.zxid <= zxid) low = middle + 1;
-      else high = middle;
-    }
-    return low;
+    const last = this.records.atOrBefore(epochBound(epoch))?.zxid;
+    if (last !== undefined && epochOf(last) === epoch) return last;
+    return this.baseZxid !== null && epochOf(this.baseZxid) === epoch ? this.baseZxid : undefined;
   }
 }

@@ -116,7 +116,10 @@ export class MemoryStateStore extends StateStoreCore implements StateStore {
     return this.live.get(key);
   }
 
-  protected write(zxid: Zxid, key: string, next: Versioned | undefined): void {
+  protected write(zxid: Zxid, key: string, written: Versioned | undefined): void {
+    // A copy: the value is a view into the log's storage (ReplicaLog), a megabyte a chunk,
+    // which a value held for as long as its key lives would keep.
+    const next = written && { version: written.version, value: new Uint8Array(written.value) };
     if (next === undefined) this.live.delete(key);
     else this.live.set(key, next);
     this.unreleased.push({ zxid, key, next });

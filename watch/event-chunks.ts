@@ -1,138 +1,60 @@
 import assert from 'node:assert/strict';
-import Denque from 'denque';
 import type { Zxid } from '../kv/zxid.js';
+import { ZxidRecords, type ZxidRecord } from '../kv/zxid-records.js';
 import type { WatchChange, WatchEvent } from './watch-port.js';
-
-/**
- * A chunk's size when its first event fits: a million keys' history (50,000 events of a 100 B
- * value) spans a dozen of them.
- */
-const CHUNK_BYTES = 1 << 20;
 
 const EVENT_TYPES = ['put', 'delete', 'txn'] as const;
 const PUT = 0;
 const DELETE = 1;
 const OMITTED = 2;
 
-/** Events encoded back to back in one buffer, with each one's zxid and offset beside it. */
-class Chunk {
-  readonly zxids: number[] = [];
-  readonly offsets: number[] = [];
-  /** What each event counts toward the history's bound (ChangeHistory's measure). */
-  readonly counted: number[] = [];
-  /** The first event still held: older ones were dropped. */
-  start = 0;
-  used = 0;
-
-  constructor(readonly bytes: Buffer) {}
-
-  get held(): number {
-    return this.zxids.length - this.start;
-  }
-
-  end(i: number): number {
-    return i + 1 < this.offsets.length ? this.offsets[i + 1]! : this.used;
-  }
-}
-
 /**
- * The events a ChangeHistory holds, as bytes in chunks of a megabyte rather than as objects.
- * Each held event would otherwise be seven objects (the event, its changes array, a change, a
- * key, a value with its ArrayBuffer …) that live for minutes: at thousands of writes a second
- * every young-generation collection copied them twice, and those copies were most of its
+ * The events a ChangeHistory holds, encoded as records in chunks of a megabyte rather than as
+ * objects. Each held event would otherwise be seven objects (the event, its changes array, a
+ * change, a key, a value with its ArrayBuffer …) that live for minutes: at thousands of writes a
+ * second every young-generation collection copied them twice, and those copies were most of its
  * pause. Here an event costs no object until a read decodes it.
  */
 export class EventChunks {
-  private readonly chunks = new Denque<Chunk>();
-  private heldValue = 0;
+  private readonly records = new ZxidRecords();
 
   get length(): number {
-    return this.heldValue;
+    return this.records.length;
   }
 
   append(event: WatchEvent, counted: number): void {
-    const size = encodedSize(event);
-    let chunk = this.chunks.peekBack();
-    if (chunk === undefined || chunk.bytes.length - chunk.used < size) {
-      chunk = new Chunk(Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, size)));
-      this.chunks.push(chunk);
-    }
-    chunk.zxids.push(event.zxid);
-    chunk.offsets.push(chunk.used);
-    chunk.counted.push(counted);
-    chunk.used = encode(event, chunk.bytes, chunk.used);
-    this.heldValue++;
+    this.records.append(event.zxid, encodedSize(event), counted, (bytes, at) =>
+      encode(event, bytes, at),
+    );
   }
 
   /** Drops the oldest event; returns its zxid and what it counted. */
   dropOldest(): { zxid: Zxid; counted: number } {
-    const chunk = this.chunks.peekFront();
-    assert(chunk !== undefined, 'an event to drop');
-    const dropped = { zxid: chunk.zxids[chunk.start]!, counted: chunk.counted[chunk.start]! };
-    chunk.start++;
-    this.heldValue--;
-    if (chunk.held === 0) this.chunks.shift();
-    return dropped;
+    const { zxid, tally } = this.records.dropOldest();
+    return { zxid, counted: tally };
   }
 
   /** The newest event's zxid, or undefined when none is held. */
   newestZxid(): Zxid | undefined {
-    return this.chunks.peekBack()?.zxids.at(-1);
+    return this.records.newestZxid();
   }
 
   /** Drops the newest event; returns what it counted. */
   dropNewest(): number {
-    const chunk = this.chunks.peekBack();
-    assert(chunk !== undefined, 'an event to drop');
-    chunk.zxids.pop();
-    chunk.used = chunk.offsets.pop()!;
-    const counted = chunk.counted.pop()!;
-    this.heldValue--;
-    if (chunk.held === 0) this.chunks.pop();
-    return counted;
+    return this.records.dropNewest();
   }
 
   clear(): void {
-    this.chunks.clear();
-    this.heldValue = 0;
+    this.records.clear();
   }
 
   /**
-   * Calls `visit` with each event after `zxid`, oldest first, decoded (values copied: the bytes
-   * under them are written again after a dropNewest), until it returns false.
+   * Calls `visit` with each event after `zxid`, oldest first, decoded (values copied, so that
+   * what a reader keeps does not keep a chunk alive), until it returns false.
    */
   forEachAfter(zxid: Zxid, visit: (event: WatchEvent, counted: number) => boolean): void {
-    for (let c = this.firstChunkAfter(zxid); c < this.chunks.length; c++) {
-      const chunk = this.chunks.peekAt(c)!;
-      for (let i = firstIndexAfter(chunk, zxid); i < chunk.zxids.length; i++) {
-        const event = decode(chunk.zxids[i]!, chunk.bytes, chunk.offsets[i]!, chunk.end(i));
-        if (!visit(event, chunk.counted[i]!)) return;
-      }
-    }
+    this.records.forEachAfter(zxid, (record, tally) => visit(decode(record), tally));
   }
-
-  /** The first chunk whose newest event is after `zxid` (binary search: zxids increase). */
-  private firstChunkAfter(zxid: Zxid): number {
-    let low = 0;
-    let high = this.chunks.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.chunks.peekAt(middle)!.zxids.at(-1)! <= zxid) low = middle + 1;
-      else high = middle;
-    }
-    return low;
-  }
-}
-
-function firstIndexAfter(chunk: Chunk, zxid: Zxid): number {
-  let low = chunk.start;
-  let high = chunk.zxids.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (chunk.zxids[middle]! <= zxid) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 // An event: [type u8][changes u32], then each change: [tag u8][key length u32][key utf8], and
@@ -164,11 +86,11 @@ function encode(event: WatchEvent, bytes: Buffer, at: number): number {
   return offset;
 }
 
-function decode(zxid: Zxid, bytes: Buffer, start: number, end: number): WatchEvent {
-  const type = EVENT_TYPES[bytes.readUInt8(start)]!;
-  const count = bytes.readUInt32LE(start + 1);
+function decode({ zxid, bytes }: ZxidRecord): WatchEvent {
+  const type = EVENT_TYPES[bytes.readUInt8(0)]!;
+  const count = bytes.readUInt32LE(1);
   const changes: WatchChange[] = [];
-  let offset = start + 5;
+  let offset = 5;
   for (let i = 0; i < count; i++) {
     const tag = bytes.readUInt8(offset);
     const keyBytes = bytes.readUInt32LE(offset + 1);
@@ -184,6 +106,6 @@ function decode(zxid: Zxid, bytes: Buffer, start: number, end: number): WatchEve
       offset += valueBytes;
     }
   }
-  assert(offset === end, 'an event decodes to its own bytes');
+  assert(offset === bytes.length, 'an event decodes to its own bytes');
   return { zxid, type, changes };
 }

@@ -85,13 +85,13 @@ describe('EventChunks', () => {
     expect(held(chunks)).toEqual([]);
   });
 
-  it('hands out copies: a value read stays the same after its bytes are written again', () => {
+  it('hands out copies: a value read holds no chunk, and stays what it was after the event is dropped', () => {
     const chunks = new EventChunks();
     chunks.append(put(1, 'a', 4), 0);
     chunks.append(put(2, 'b', 4), 0);
     const [, before] = held(chunks);
     chunks.dropNewest();
-    chunks.append(put(3, 'c', 4), 0); // written where zxid 2 was
+    chunks.append(put(3, 'c', 4), 0);
     expect(Array.from(before!.changes[0]!.value!)).toEqual([2, 2, 2, 2]);
     expect(before!.changes[0]!.value!.buffer.byteLength).toBe(4);
     expect(held(chunks).map((e) => e.changes[0]!.key)).toEqual(['a', 'c']);

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { ZxidRecords } from '../../kv/zxid-records.js';
+
+function filled(bytes: number, fill: number): Uint8Array {
+  return new Uint8Array(bytes).fill(fill);
+}
+
+function zxidsAfter(records: ZxidRecords, after: number): number[] {
+  const zxids: number[] = [];
+  records.forEachAfter(after, ({ zxid }) => {
+    zxids.push(zxid);
+    return true;
+  });
+  return zxids;
+}
+
+describe('ZxidRecords', () => {
+  it('finds the record at or before any zxid across chunks, with its tally', () => {
+    const records = new ZxidRecords();
+    // 300 KB records: each of the first (small) chunks holds one, a megabyte chunk three.
+    for (let i = 1; i <= 10; i++) records.appendCopy(10 * i, filled(300_000, i), 100 + i);
+    expect(records.atOrBefore(5)).toBeUndefined();
+    for (const [zxid, found] of [
+      [10, 10],
+      [39, 30],
+      [40, 40],
+      [41, 40],
+      [1000, 100],
+    ] as const) {
+      const record = records.atOrBefore(zxid)!;
+      expect([record.zxid, record.tally, record.bytes.length]).toEqual([
+        found,
+        100 + found / 10,
+        300_000,
+      ]);
+      expect(record.bytes.every((b) => b === found / 10)).toBe(true);
+    }
+    expect(zxidsAfter(records, 35)).toEqual([40, 50, 60, 70, 80, 90, 100]);
+    const back: number[] = [];
+    records.forEachBackFrom(75, (zxid, size, tally) => {
+      back.push(zxid);
+      expect([size, tally]).toEqual([300_000, 100 + zxid / 10]);
+      return zxid > 30;
+    });
+    expect(back).toEqual([70, 60, 50, 40, 30]);
+    records.dropOldest();
+    records.dropOldest();
+    records.dropOldest();
+    expect(records.atOrBefore(35)).toBeUndefined();
+    expect(records.oldestZxid()).toBe(40);
+    expect(records.length).toBe(7);
+  });
+
+  it('never writes a byte twice: a view handed out stays what it was after dropNewest and more appends', () => {
+    const records = new ZxidRecords();
+    records.appendCopy(1, filled(10, 1), 0);
+    records.appendCopy(2, filled(10, 2), 0);
+    const view = records.atOrBefore(2)!.bytes;
+    records.dropNewest();
+    records.appendCopy(3, filled(10, 3), 0);
+    expect(view.every((b) => b === 2)).toBe(true);
+    expect(zxidsAfter(records, 0)).toEqual([1, 3]);
+    expect(records.atOrBefore(2)!.zxid).toBe(1);
+    expect(records.atOrBefore(3)!.bytes.every((b) => b === 3)).toBe(true);
+  });
+
+  it('refuses a record out of zxid order and one written at another size than it said', () => {
+    const records = new ZxidRecords();
+    records.appendCopy(5, filled(1, 0), 0);
+    expect(() => records.appendCopy(5, filled(1, 0), 0)).toThrow(/zxid order/);
+    expect(() => records.append(6, 4, 0, (_bytes, at) => at + 3)).toThrow(/size it said/);
+    expect(records.length).toBe(1);
+  });
+});
