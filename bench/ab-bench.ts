@@ -25,7 +25,7 @@ import { ZabkvTarget } from '../loadgen/load-target.js';
 import { cpuUsedBetween, processCpu } from './process-cpu.js';
 import { machineDescription, median } from './report.js';
 import { DiskWatch, meanFsyncMs, walFsyncIn } from './scale/disk-activity.js';
-import { readNodes } from './scale/node-sampler.js';
+import { NodeSampler, readNodes } from './scale/node-sampler.js';
 import { SCALE_PORTS } from './scale/zabkv-scale.js';
 
 /** What this tool needs of any commit's client/local-cluster.js. */
@@ -45,6 +45,9 @@ interface Measured {
   /** KB written to the disk under the data, null when not known. */
   readonly diskKbPerOp: number | null;
   readonly walFsyncMs: number | null;
+  /** The nodes' longest GC pause and event-loop delay during it, ms (0: not reported). */
+  readonly gcPauseMaxMs: number;
+  readonly loopLagMaxMs: number;
 }
 interface ClusterModule {
   LocalCluster: new (options: Record<string, unknown>) => ClusterLike;
@@ -159,7 +162,8 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
         const fsyncBefore = walFsyncIn(await readNodes(urls));
         const diskWatch = new DiskWatch(dataDir);
         const before = nodesCpu();
-        const load = await phase(options.duration, clients);
+        const sampler = new NodeSampler(urls);
+        const load = await phase(options.duration, clients).finally(() => sampler.stop());
         const used = cpuUsedBetween(before, nodesCpu());
         const disk = diskWatch.writes();
         const ops = load.throughput * options.duration;
@@ -170,7 +174,14 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
             ? null
             : (1000 * disk.megabytesPerSec) / load.throughput;
         const walFsyncMs = meanFsyncMs(fsyncBefore, walFsyncIn(await readNodes(urls)));
-        results.set(clients, { load, cpuUsPerOp, diskKbPerOp, walFsyncMs });
+        results.set(clients, {
+          load,
+          cpuUsPerOp,
+          diskKbPerOp,
+          walFsyncMs,
+          gcPauseMaxMs: 1000 * Math.max(...sampler.nodes.map((n) => n.gcPauseMaxSec)),
+          loopLagMaxMs: 1000 * Math.max(...sampler.nodes.map((n) => n.eventLoopLagMaxSec)),
+        });
       } finally {
         await target.close();
       }
@@ -201,8 +212,10 @@ try {
       const measured = await measure(side);
       runs.get(side.label)!.push(measured);
       const line = [...measured].map(
-        ([c, { load, cpuUsPerOp, diskKbPerOp, walFsyncMs }]) =>
+        ([c, { load, cpuUsPerOp, diskKbPerOp, walFsyncMs, gcPauseMaxMs, loopLagMaxMs }]) =>
           `c=${c} ${Math.round(load.throughput)}/s p50 ${load.latency.p50.toFixed(2)} ms` +
+          ` p99.9 ${load.latency.p999.toFixed(1)} ms GC max ${gcPauseMaxMs.toFixed(0)} ms` +
+          ` loop delay max ${loopLagMaxMs.toFixed(0)} ms` +
           (cpuUsPerOp === null ? '' : ` cpu/op ${Math.round(cpuUsPerOp)} µs`) +
           (diskKbPerOp === null ? '' : ` disk/op ${diskKbPerOp.toFixed(1)} KB`) +
           (walFsyncMs === null ? '' : ` WAL flush ${walFsyncMs.toFixed(2)} ms`),
@@ -232,9 +245,15 @@ try {
     medianKnown(side, clients, 'walFsyncMs', (x) => x.toFixed(2));
   console.log(`\n${machineDescription()}; ${options.rounds} rounds, medians`);
   console.log(
-    '| clients | base ops/s | head ops/s | head / base | base p50 ms | head p50 ms | base CPU µs/op | head CPU µs/op | base disk KB/op | head disk KB/op | base WAL flush ms | head WAL flush ms |',
+    '| clients | base ops/s | head ops/s | head / base | base p50 ms | head p50 ms | base p99.9 ms | head p99.9 ms | base GC max ms | head GC max ms | base CPU µs/op | head CPU µs/op | base disk KB/op | head disk KB/op | base WAL flush ms | head WAL flush ms |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  const msOf = (side: Side, clients: number, pick: (r: Measured) => number): string =>
+    medianOf(side, clients, pick).toFixed(1);
+  const p999 = (r: Measured) => r.load.latency.p999;
+  const gc = (r: Measured) => r.gcPauseMaxMs;
   for (const clients of options.clients) {
     const [b, h] = [base, head].map((s) => medianOf(s, clients, (r) => r.load.throughput)) as [
       number,
@@ -245,14 +264,16 @@ try {
       number,
     ];
     console.log(
-      `| ${clients} | ${Math.round(b)} | ${Math.round(h)} | ${(h / b).toFixed(2)} | ${bp.toFixed(2)} | ${hp.toFixed(2)} | ${cpuOf(base, clients)} | ${cpuOf(head, clients)} ` +
+      `| ${clients} | ${Math.round(b)} | ${Math.round(h)} | ${(h / b).toFixed(2)} | ${bp.toFixed(2)} | ${hp.toFixed(2)} ` +
+        `| ${msOf(base, clients, p999)} | ${msOf(head, clients, p999)} | ${msOf(base, clients, gc)} | ${msOf(head, clients, gc)} | ${cpuOf(base, clients)} | ${cpuOf(head, clients)} ` +
         `| ${diskOf(base, clients)} | ${diskOf(head, clients)} | ${flushOf(base, clients)} | ${flushOf(head, clients)} |`,
     );
   }
   console.log(
     'CPU µs/op: the three nodes’ CPU time (all threads) per operation; it drifts far less than ops/s. ' +
       'Disk KB/op: what the disk under the data wrote (/proc/diskstats, the whole device) per operation. ' +
-      'WAL flush: the mean of the nodes’ zabkv_wal_fsync_duration_seconds (– before that metric).',
+      'WAL flush: the mean of the nodes’ zabkv_wal_fsync_duration_seconds (– before that metric). ' +
+      'GC max: the longest GC pause any node reported during the run (zabkv_gc_pause_max_seconds; 0 before that metric).',
   );
 } finally {
   for (const dir of worktrees) git('worktree', 'remove', '--force', dir);
