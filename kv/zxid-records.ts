@@ -30,9 +30,16 @@ class Chunk {
     return this.zxids.length - this.start;
   }
 
+  startOf(i: number): number {
+    return i === 0 ? 0 : this.ends[i - 1]!;
+  }
+
+  sizeOf(i: number): number {
+    return this.ends[i]! - this.startOf(i);
+  }
+
   record(i: number): ZxidRecord {
-    const start = i === 0 ? 0 : this.ends[i - 1]!;
-    return { zxid: this.zxids[i]!, bytes: this.bytes.subarray(start, this.ends[i]!) };
+    return { zxid: this.zxids[i]!, bytes: this.bytes.subarray(this.startOf(i), this.ends[i]!) };
   }
 }
 
@@ -154,6 +161,19 @@ export class ZxidRecords {
   }
 
   /**
+   * Calls `visit` with the zxid and size of each record after `zxid`, oldest first, until it
+   * returns false: forEachAfter without making views.
+   */
+  forEachSizeAfter(zxid: Zxid, visit: (zxid: Zxid, size: number) => boolean): void {
+    for (let c = this.firstChunkAfter(zxid); c < this.chunks.length; c++) {
+      const chunk = this.chunks.peekAt(c)!;
+      for (let i = firstIndexAfter(chunk, zxid); i < chunk.zxids.length; i++) {
+        if (!visit(chunk.zxids[i]!, chunk.sizeOf(i))) return;
+      }
+    }
+  }
+
+  /**
    * Calls `visit` with the zxid, size and tally of each record at or before `zxid`, newest
    * first, until it returns false (no view is made: a walk back costs what it visits).
    */
@@ -161,8 +181,7 @@ export class ZxidRecords {
     for (let c = Math.min(this.firstChunkAfter(zxid), this.chunks.length - 1); c >= 0; c--) {
       const chunk = this.chunks.peekAt(c)!;
       for (let i = firstIndexAfter(chunk, zxid) - 1; i >= chunk.start; i--) {
-        const size = chunk.ends[i]! - (i === 0 ? 0 : chunk.ends[i - 1]!);
-        if (!visit(chunk.zxids[i]!, size, chunk.tallies[i]!)) return;
+        if (!visit(chunk.zxids[i]!, chunk.sizeOf(i), chunk.tallies[i]!)) return;
       }
     }
   }

@@ -93,10 +93,10 @@ export class ReplicaLog {
     let end = zxid;
     let count = 0;
     let bytes = 0;
-    this.records.forEachAfter(zxid, (record) => {
-      bytes += record.bytes.byteLength;
+    this.records.forEachSizeAfter(zxid, (at, size) => {
+      bytes += size;
       if (count > 0 && bytes > maxBytes) return false;
-      end = record.zxid;
+      end = at;
       return ++count < maxEntries;
     });
     return end;

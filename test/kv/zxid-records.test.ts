@@ -43,6 +43,12 @@ describe('ZxidRecords', () => {
       return zxid > 30;
     });
     expect(back).toEqual([70, 60, 50, 40, 30]);
+    const sizes: [number, number][] = [];
+    records.forEachSizeAfter(75, (zxid, size) => sizes.push([zxid, size]) < 2);
+    expect(sizes).toEqual([
+      [80, 300_000],
+      [90, 300_000],
+    ]);
     records.dropOldest();
     records.dropOldest();
     records.dropOldest();
