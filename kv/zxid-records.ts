@@ -10,6 +10,8 @@ import type { Zxid } from './zxid.js';
  */
 const CHUNK_BYTES = 1 << 20;
 const FIRST_CHUNK_BYTES = 16 << 10;
+/** Records a chunk takes at most, however small: its arrays shrink only with it. */
+const CHUNK_RECORDS = 1 << 16;
 
 /** Records written back to back in one buffer, with each one's zxid, end and tally beside it. */
 class Chunk {
@@ -73,7 +75,11 @@ export class ZxidRecords {
     const newest = this.newestZxid();
     assert(newest === undefined || zxid > newest, 'records come in zxid order');
     const last = this.chunks.peekBack();
-    const fits = last !== undefined && !last.sealed && last.bytes.length - last.used >= size;
+    const fits =
+      last !== undefined &&
+      !last.sealed &&
+      last.bytes.length - last.used >= size &&
+      last.zxids.length < CHUNK_RECORDS;
     const chunkBytes = Math.min(CHUNK_BYTES, 2 * (last?.bytes.length ?? FIRST_CHUNK_BYTES / 2));
     const chunk = fits ? last : new Chunk(Buffer.allocUnsafeSlow(Math.max(chunkBytes, size)));
     const end = write(chunk.bytes, chunk.used);
@@ -139,13 +145,27 @@ export class ZxidRecords {
 
   /** The newest record at or before `zxid`, with its tally; undefined when none is. */
   atOrBefore(zxid: Zxid): (ZxidRecord & { readonly tally: number }) | undefined {
+    const found = this.locate(zxid);
+    if (found === undefined) return undefined;
+    const { chunk, i } = found;
+    return { zxid: chunk.zxids[i]!, bytes: chunk.record(i).bytes, tally: chunk.tallies[i]! };
+  }
+
+  /** The zxid and tally of the newest record at or before `zxid` (atOrBefore without a view). */
+  keyAtOrBefore(zxid: Zxid): { readonly zxid: Zxid; readonly tally: number } | undefined {
+    const found = this.locate(zxid);
+    return found && { zxid: found.chunk.zxids[found.i]!, tally: found.chunk.tallies[found.i]! };
+  }
+
+  private locate(zxid: Zxid): { readonly chunk: Chunk; readonly i: number } | undefined {
     const c = this.firstChunkAfter(zxid);
-    // Chunk c holds the first record after `zxid`, if any: the one sought is just before it.
-    for (const index of [c, c - 1]) {
+    // Chunk c holds the first record after `zxid`, if any: the one sought is just before it,
+    // in c or at the end of the chunk before.
+    for (let index = c; index >= Math.max(0, c - 1); index--) {
       const chunk = this.chunks.peekAt(index);
       if (chunk === undefined) continue;
       const i = firstIndexAfter(chunk, zxid) - 1;
-      if (i >= chunk.start) return { ...chunk.record(i), tally: chunk.tallies[i]! };
+      if (i >= chunk.start) return { chunk, i };
     }
     return undefined;
   }

@@ -53,7 +53,7 @@ export class ReplicaLog {
 
   /** Whether `zxid` is a point of this history that sync can start from. */
   contains(zxid: Zxid): boolean {
-    return zxid === this.baseZxid || this.entry(zxid) !== undefined;
+    return zxid === this.baseZxid || this.records.keyAtOrBefore(zxid)?.zxid === zxid;
   }
 
   /** The entry logged at `zxid`; its payload is a view into the log's storage. */
@@ -64,7 +64,7 @@ export class ReplicaLog {
 
   /** Payload bytes of the entries after `zxid` (a point this history contains). */
   bytesAfter(zxid: Zxid): number {
-    const through = this.records.atOrBefore(zxid)?.tally ?? this.baseAppended;
+    const through = this.records.keyAtOrBefore(zxid)?.tally ?? this.baseAppended;
     return (this.records.newestTally() ?? this.baseAppended) - through;
   }
 
@@ -94,10 +94,12 @@ export class ReplicaLog {
     let count = 0;
     let bytes = 0;
     this.records.forEachSizeAfter(zxid, (at, size) => {
+      if (count >= maxEntries) return false;
       bytes += size;
       if (count > 0 && bytes > maxBytes) return false;
       end = at;
-      return ++count < maxEntries;
+      count++;
+      return true;
     });
     return end;
   }
@@ -146,7 +148,7 @@ export class ReplicaLog {
   epochEnds(): Zxid[] {
     const ends: Zxid[] = [];
     if (this.baseZxid !== null && this.baseZxid > 0) ends.push(this.baseZxid);
-    this.records.forEachAfter(-Infinity, ({ zxid }) => {
+    this.records.forEachSizeAfter(-Infinity, (zxid) => {
       if (ends.length > 0 && epochOf(ends.at(-1)!) === epochOf(zxid)) ends[ends.length - 1] = zxid;
       else ends.push(zxid);
       return true;
@@ -156,7 +158,7 @@ export class ReplicaLog {
 
   /** The last zxid this history holds in `epoch`, if it holds any it knows of. */
   lastInEpoch(epoch: number): Zxid | undefined {
-    const last = this.records.atOrBefore(epochBound(epoch))?.zxid;
+    const last = this.records.keyAtOrBefore(epochBound(epoch))?.zxid;
     if (last !== undefined && epochOf(last) === epoch) return last;
     return this.baseZxid !== null && epochOf(this.baseZxid) === epoch ? this.baseZxid : undefined;
   }

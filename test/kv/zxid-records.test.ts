@@ -17,7 +17,8 @@ function zxidsAfter(records: ZxidRecords, after: number): number[] {
 describe('ZxidRecords', () => {
   it('finds the record at or before any zxid across chunks, with its tally', () => {
     const records = new ZxidRecords();
-    // 300 KB records: each of the first (small) chunks holds one, a megabyte chunk three.
+    // 300 KB records in chunks that double from 16 KiB to 1 MiB: [10] [20, 30] [40, 50, 60]
+    // [70, 80, 90] [100].
     for (let i = 1; i <= 10; i++) records.appendCopy(10 * i, filled(300_000, i), 100 + i);
     expect(records.atOrBefore(5)).toBeUndefined();
     for (const [zxid, found] of [
@@ -55,6 +56,44 @@ describe('ZxidRecords', () => {
     expect(records.atOrBefore(35)).toBeUndefined();
     expect(records.oldestZxid()).toBe(40);
     expect(records.length).toBe(7);
+    // 40 dropped too: the chunk [40, 50, 60] is held from its second record on.
+    records.dropOldest();
+    expect(records.atOrBefore(45)).toBeUndefined();
+    expect(records.keyAtOrBefore(55)).toEqual({ zxid: 50, tally: 105 });
+    expect(zxidsAfter(records, 0)).toEqual([50, 60, 70, 80, 90, 100]);
+    const all: number[] = [];
+    records.forEachBackFrom(Infinity, (zxid) => all.push(zxid) > 0);
+    expect(all).toEqual([100, 90, 80, 70, 60, 50]);
+    const forward: number[] = [];
+    records.forEachSizeAfter(-Infinity, (zxid) => forward.push(zxid) > 0);
+    expect(forward).toEqual([50, 60, 70, 80, 90, 100]);
+  });
+
+  it('holds nothing when empty or cleared', () => {
+    const records = new ZxidRecords();
+    expect([records.oldestZxid(), records.newestZxid(), records.newestTally()]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    records.appendCopy(3, filled(4, 3), 1);
+    records.clear();
+    expect(records.length).toBe(0);
+    expect(records.atOrBefore(10)).toBeUndefined();
+    expect(zxidsAfter(records, 0)).toEqual([]);
+    records.forEachBackFrom(10, () => expect.unreachable());
+    records.appendCopy(1, filled(4, 1), 1);
+    expect(zxidsAfter(records, 0)).toEqual([1]);
+  });
+
+  it('takes records of no bytes, more than one chunk holds (65,536)', () => {
+    const records = new ZxidRecords();
+    for (let zxid = 1; zxid <= 70_000; zxid++) records.appendCopy(zxid, filled(0, 0), zxid);
+    for (let i = 0; i < 65_536; i++) records.dropOldest();
+    expect([records.length, records.oldestZxid()]).toEqual([70_000 - 65_536, 65_537]);
+    expect(records.keyAtOrBefore(65_536)).toBeUndefined();
+    expect(records.atOrBefore(69_999)).toMatchObject({ zxid: 69_999, tally: 69_999 });
+    expect(records.atOrBefore(69_999)!.bytes.length).toBe(0);
   });
 
   it('never writes a byte twice: a view handed out stays what it was after dropNewest and more appends', () => {

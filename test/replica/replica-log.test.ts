@@ -1,6 +1,8 @@
 import { AssertionError } from 'node:assert/strict';
 import { describe, expect, it } from 'vitest';
 import type { StoredEntry } from '../../components/storage/index.js';
+import { RETAINED_LOG_BYTES } from '../../components/limits.js';
+import { compactionPoint } from '../../replica/log-retention.js';
 import { ReplicaLog } from '../../replica/replica-log.js';
 import { makeZxid } from '../../kv/zxid.js';
 
@@ -328,5 +330,74 @@ describe('ReplicaLog.bytesAfter', () => {
     log.append(run(8, 1, 2));
     check();
     expect(log.bytesAfter(z(7, 9))).toBe(counted(log, z(7, 9)));
+  });
+});
+
+describe('ReplicaLog storage', () => {
+  /** 200 KB entries, each filled with its counter: a few span every chunk size the log uses. */
+  const big = (epoch: number, from: number, to: number): StoredEntry[] =>
+    run(epoch, from, to).map(({ zxid }) => ({
+      zxid,
+      payload: new Uint8Array(200_000).fill(zxid % 256),
+    }));
+  const holds = (e: StoredEntry): boolean => e.payload.every((b) => b === e.zxid % 256);
+
+  it('gives back each payload whole across chunks, and keeps its own copy of what it was given', () => {
+    const entries = big(1, 1, 30);
+    const log = new ReplicaLog(0, entries.slice(0, 10));
+    log.append(entries.slice(10));
+    for (const e of entries) e.payload.fill(0xee);
+    const back = log.after(0);
+    expect(zxids(back)).toEqual(zxids(entries));
+    expect(back.every(holds)).toBe(true);
+    expect(holds(log.entry(z(1, 17))!)).toBe(true);
+    expect(log.bytesAfter(z(1, 20))).toBe(10 * 200_000);
+  });
+
+  it('never changes a payload it handed out: after truncation and new appends, or a reset', () => {
+    const log = new ReplicaLog(0, big(1, 1, 8));
+    const handedOut = log.between(z(1, 4), z(1, 8));
+    log.truncateAfter(z(1, 4));
+    log.append(big(2, 1, 8).map((e) => ({ zxid: e.zxid, payload: e.payload.fill(0x77) })));
+    log.resetTo(z(3, 1));
+    log.append(big(3, 2, 4));
+    expect(handedOut.every(holds)).toBe(true);
+    expect(zxids(log.after(0))).toEqual(zxids(run(3, 2, 4)));
+  });
+
+  it('sliceEnd of no entries stays put', () => {
+    expect(sample().sliceEnd(z(1, 1), 0, 1 << 20)).toBe(z(1, 1));
+  });
+});
+
+describe('compactionPoint', () => {
+  const entries = (count: number, bytes: number): StoredEntry[] =>
+    run(1, 1, count).map(({ zxid }) => ({ zxid, payload: new Uint8Array(bytes) }));
+
+  it('keeps the last retainEntries entries behind the point, compacting what is before them', () => {
+    const log = new ReplicaLog(0, entries(10, 10));
+    expect(compactionPoint(log, z(1, 8), 3, [])).toBe(z(1, 5));
+    expect(compactionPoint(log, z(1, 8), 7, [])).toBe(z(1, 1));
+    expect(compactionPoint(log, z(1, 8), 8, [])).toBeNull();
+    expect(compactionPoint(log, z(1, 8), 0, [])).toBe(z(1, 8));
+  });
+
+  it('keeps no more than RETAINED_LOG_BYTES behind the point, however many entries that is', () => {
+    // Five entries just over a quarter of the bound each (one buffer, copied by the log): the
+    // last three fit, the fourth would take it over.
+    const payload = new Uint8Array(RETAINED_LOG_BYTES / 4 + 1);
+    const log = new ReplicaLog(
+      0,
+      run(1, 1, 5).map(({ zxid }) => ({ zxid, payload })),
+    );
+    expect(compactionPoint(log, z(1, 5), 1_000, [])).toBe(z(1, 2));
+  });
+
+  it('compacts nothing a pin still needs', () => {
+    const log = new ReplicaLog(0, entries(10, 10));
+    expect(compactionPoint(log, z(1, 10), 2, [{ zxid: z(1, 3) }, { zxid: z(1, 6) }])).toBe(z(1, 3));
+    // A pin at a point the log no longer holds (the base): nothing to compact.
+    log.compactThrough(z(1, 2));
+    expect(compactionPoint(log, z(1, 10), 2, [{ zxid: z(1, 1) }])).toBeNull();
   });
 });
