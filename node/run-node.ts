@@ -34,10 +34,10 @@ export async function runNode(config: NodeConfig): Promise<void> {
   if (loose !== null) logger.warn(loose);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  watchGcPauses(registry);
+  const gcPauses = watchGcPauses(registry);
   let saved = loadTable(config.dataDir);
   const system = new ComponentSystem({
-    scheduler: new LiveScheduler({ slowTurns: slowTurnWatch(registry, logger) }),
+    scheduler: new LiveScheduler({ slowTurns: slowTurnWatch(registry, logger, gcPauses) }),
     logger,
     onRootFault: (fault) => {
       logger.fatal({ err: fault.error }, 'node failed: exiting');

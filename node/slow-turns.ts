@@ -1,7 +1,9 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ComponentDefinition, SlowTurnWatch } from '../components/kernel/index.js';
 import { WarnLimiter } from '../components/network/warn-limiter.js';
+import type { GcPauses } from './gc-pauses.js';
 
 /**
  * Issue 14's bound: no handler holds a node's event loop longer than this. A component turn
@@ -15,7 +17,17 @@ import { WarnLimiter } from '../components/network/warn-limiter.js';
 export const SLOW_HANDLER_TURN_MS = 20;
 export const SLOW_HANDLER_WARN_MS = 100;
 
-export function slowTurnWatch(registry: Registry, log: Logger): SlowTurnWatch {
+/**
+ * A gc entry reaches its observer in a later task than the pause: the GC inside a slow turn is
+ * counted this long after it (the loop runs its immediates first).
+ */
+const GC_REPORT_WAIT_MS = 50;
+
+export function slowTurnWatch(
+  registry: Registry,
+  log: Logger,
+  gc?: Pick<GcPauses, 'overlapMs'>,
+): SlowTurnWatch {
   const turns = new Counter({
     name: 'zabkv_slow_handler_turns_total',
     help: `Component turns (up to 32 events of one component) that held the event loop ${SLOW_HANDLER_TURN_MS} ms or longer`,
@@ -27,8 +39,16 @@ export function slowTurnWatch(registry: Registry, log: Logger): SlowTurnWatch {
     help: 'The longest component turn since the process started (0 until one takes the threshold)',
     registers: [registry],
   });
+  // The handler's share of the turn: what the issue's 20 ms bound is about, where the turn's
+  // wall time also holds the collector's pauses (and time off the CPU, which stays in both).
+  const longestWithoutGc = new Gauge({
+    name: 'zabkv_slow_handler_turn_without_gc_max_seconds',
+    help: 'The longest component turn since the process started less the GC pauses inside it (0 until a turn takes the threshold)',
+    registers: [registry],
+  });
   const limiter = new WarnLimiter(log);
   let longestMs = 0;
+  let longestWithoutGcMs = 0;
   return {
     thresholdMs: SLOW_HANDLER_TURN_MS,
     slow(component: ComponentDefinition, ms: number, kinds: readonly string[]): void {
@@ -37,6 +57,16 @@ export function slowTurnWatch(registry: Registry, log: Logger): SlowTurnWatch {
       if (ms > longestMs) {
         longestMs = ms;
         longest.set(ms / 1000);
+      }
+      if (gc !== undefined) {
+        const end = performance.now();
+        const start = end - ms;
+        setTimeout(() => {
+          const withoutGc = ms - gc.overlapMs(start, end);
+          if (withoutGc <= longestWithoutGcMs) return;
+          longestWithoutGcMs = withoutGc;
+          longestWithoutGc.set(withoutGc / 1000);
+        }, GC_REPORT_WAIT_MS).unref();
       }
       const fields = {
         component: component.describe(),

@@ -21,6 +21,8 @@ export interface NodeMaxima {
   eventLoopLagMaxSec: number;
   /** The longest component turn of 20 ms or more (node/slow-turns.ts), 0 if none was. */
   slowTurnMaxSec: number;
+  /** That turn less the GC pauses inside it (node/slow-turns.ts), 0 if not reported. */
+  slowTurnWithoutGcMaxSec: number;
   /** The longest GC pause (node/gc-pauses.ts), 0 if not reported. */
   gcPauseMaxSec: number;
 }
@@ -29,6 +31,7 @@ const HEAP = 'nodejs_heap_size_used_bytes';
 const RSS = 'process_resident_memory_bytes';
 const LAG = 'nodejs_eventloop_lag_max_seconds';
 const SLOW_TURN = 'zabkv_slow_handler_turn_max_seconds';
+const SLOW_TURN_WITHOUT_GC = 'zabkv_slow_handler_turn_without_gc_max_seconds';
 const GC_PAUSE = 'zabkv_gc_pause_max_seconds';
 const LEADER_CHANGES = 'zabkv_leader_changes_seen_total';
 
@@ -82,6 +85,7 @@ export class NodeSampler {
       rssBytes: 0,
       eventLoopLagMaxSec: 0,
       slowTurnMaxSec: 0,
+      slowTurnWithoutGcMaxSec: 0,
       gcPauseMaxSec: 0,
     }));
     this.timer = setInterval(() => void this.sample(), 1_000);
@@ -106,6 +110,10 @@ export class NodeSampler {
         max.rssBytes = Math.max(max.rssBytes, samples.get(RSS) ?? 0);
         max.eventLoopLagMaxSec = Math.max(max.eventLoopLagMaxSec, samples.get(LAG) ?? 0);
         max.slowTurnMaxSec = Math.max(max.slowTurnMaxSec, samples.get(SLOW_TURN) ?? 0);
+        max.slowTurnWithoutGcMaxSec = Math.max(
+          max.slowTurnWithoutGcMaxSec,
+          samples.get(SLOW_TURN_WITHOUT_GC) ?? 0,
+        );
         max.gcPauseMaxSec = Math.max(max.gcPauseMaxSec, samples.get(GC_PAUSE) ?? 0);
       }),
     );

@@ -11,7 +11,7 @@ async function longestPause(registry: Registry): Promise<number> {
 describe('the longest GC pause', () => {
   it('is 0 until a collection, then the longest one seen, in seconds', async () => {
     const registry = new Registry();
-    const stop = watchGcPauses(registry);
+    const { stop } = watchGcPauses(registry);
     try {
       expect(await longestPause(registry)).toBe(0);
       // Enough short-lived garbage for several young-generation collections.

@@ -1,0 +1,46 @@
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import type { ComponentDefinition } from '../../components/kernel/index.js';
+import { overlapMs } from '../../node/gc-pauses.js';
+import { slowTurnWatch } from '../../node/slow-turns.js';
+
+async function gauge(registry: Registry, name: string): Promise<number> {
+  return (await registry.getSingleMetric(name)!.get()).values[0]!.value;
+}
+
+const component = { describe: () => 'Replica(1)' } as unknown as ComponentDefinition;
+
+describe('slow turns, with and without the GC pauses inside them', () => {
+  it('counts the part of each pause within the window', () => {
+    const pauses = [
+      { start: 0, end: 10 },
+      { start: 20, end: 30 },
+      { start: 35, end: 50 },
+      { start: 60, end: 70 },
+    ];
+    expect(overlapMs(pauses, 5, 40)).toBe(5 + 10 + 5);
+    expect(overlapMs(pauses, 50, 60)).toBe(0);
+    expect(overlapMs([], 0, 100)).toBe(0);
+  });
+
+  it('reports the longest turn as it was, and less the GC pauses inside it once they are known', async () => {
+    const registry = new Registry();
+    const asked: number[] = [];
+    const watch = slowTurnWatch(registry, pino({ level: 'silent' }), {
+      overlapMs: (start, end) => {
+        asked.push(end - start);
+        return asked.length === 1 ? 30 : 0;
+      },
+    });
+    watch.slow(component, 40, ['zab.Ack']);
+    watch.slow(component, 25, ['zab.Ack']);
+    expect(await gauge(registry, 'zabkv_slow_handler_turn_max_seconds')).toBe(0.04);
+    const name = 'zabkv_slow_handler_turn_without_gc_max_seconds';
+    for (let waited = 0; asked.length < 2 && waited < 5_000; waited += 10) await sleep(10);
+    expect(asked.map(Math.round)).toEqual([40, 25]);
+    // 40 ms of which 30 were GC, then 25 ms without any: the handler's longest is 25.
+    expect(await gauge(registry, name)).toBe(0.025);
+  });
+});
