@@ -21,15 +21,21 @@ class Chunk {
   readonly tallies: number[] = [];
   /** The first record still held: older ones were dropped. */
   start = 0;
-  /** Bytes written. Never lowered: a dropped record's bytes may still be seen through a view. */
-  used = 0;
-  /** Set by dropNewest: what follows goes to a new chunk, so no byte is ever written twice. */
+  /**
+   * Set by dropNewest: what follows goes to a new chunk, so no byte is ever written twice (a
+   * dropped record's bytes may still be seen through a view).
+   */
   sealed = false;
 
   constructor(readonly bytes: Buffer) {}
 
   get held(): number {
     return this.zxids.length - this.start;
+  }
+
+  /** Bytes written, in a chunk that takes more (unsealed). */
+  get used(): number {
+    return this.ends.at(-1) ?? 0;
   }
 
   startOf(i: number): number {
@@ -88,7 +94,6 @@ export class ZxidRecords {
     chunk.zxids.push(zxid);
     chunk.ends.push(end);
     chunk.tallies.push(tally);
-    chunk.used = end;
     this.heldValue++;
   }
 
@@ -148,7 +153,7 @@ export class ZxidRecords {
     const found = this.locate(zxid);
     if (found === undefined) return undefined;
     const { chunk, i } = found;
-    return { zxid: chunk.zxids[i]!, bytes: chunk.record(i).bytes, tally: chunk.tallies[i]! };
+    return { ...chunk.record(i), tally: chunk.tallies[i]! };
   }
 
   /** The zxid and tally of the newest record at or before `zxid` (atOrBefore without a view). */
@@ -172,12 +177,7 @@ export class ZxidRecords {
 
   /** Calls `visit` with each record after `zxid`, oldest first, until it returns false. */
   forEachAfter(zxid: Zxid, visit: (record: ZxidRecord, tally: number) => boolean): void {
-    for (let c = this.firstChunkAfter(zxid); c < this.chunks.length; c++) {
-      const chunk = this.chunks.peekAt(c)!;
-      for (let i = firstIndexAfter(chunk, zxid); i < chunk.zxids.length; i++) {
-        if (!visit(chunk.record(i), chunk.tallies[i]!)) return;
-      }
-    }
+    this.walkAfter(zxid, (chunk, i) => visit(chunk.record(i), chunk.tallies[i]!));
   }
 
   /**
@@ -185,10 +185,14 @@ export class ZxidRecords {
    * returns false: forEachAfter without making views.
    */
   forEachSizeAfter(zxid: Zxid, visit: (zxid: Zxid, size: number) => boolean): void {
+    this.walkAfter(zxid, (chunk, i) => visit(chunk.zxids[i]!, chunk.sizeOf(i)));
+  }
+
+  private walkAfter(zxid: Zxid, visit: (chunk: Chunk, i: number) => boolean): void {
     for (let c = this.firstChunkAfter(zxid); c < this.chunks.length; c++) {
       const chunk = this.chunks.peekAt(c)!;
       for (let i = firstIndexAfter(chunk, zxid); i < chunk.zxids.length; i++) {
-        if (!visit(chunk.zxids[i]!, chunk.sizeOf(i))) return;
+        if (!visit(chunk, i)) return;
       }
     }
   }

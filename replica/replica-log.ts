@@ -27,8 +27,8 @@ export class ReplicaLog {
   constructor(base: Zxid | null, entries: readonly StoredEntry[]) {
     this.baseZxid = base;
     let appended = 0;
+    // Out of order is refused by the records (an AssertionError).
     for (const { zxid, payload } of entries) {
-      assert(this.records.length === 0 || zxid > this.last, 'log out of order');
       appended += payload.byteLength;
       this.records.appendCopy(zxid, payload, appended);
     }
@@ -109,7 +109,7 @@ export class ReplicaLog {
    * first, until it returns false.
    */
   forEachBackFrom(zxid: Zxid, visit: (zxid: Zxid, payloadBytes: number) => boolean): void {
-    this.records.forEachBackFrom(zxid, (at, size) => visit(at, size));
+    this.records.forEachBackFrom(zxid, visit);
   }
 
   /** Appends copies of the entries (the callers' buffers are not kept). */

@@ -1,12 +1,7 @@
-import assert from 'node:assert/strict';
+import { Packr } from 'msgpackr';
 import type { Zxid } from '../kv/zxid.js';
 import { ZxidRecords, type ZxidRecord } from '../kv/zxid-records.js';
-import type { WatchChange, WatchEvent } from './watch-port.js';
-
-const EVENT_TYPES = ['put', 'delete', 'txn'] as const;
-const PUT = 0;
-const DELETE = 1;
-const OMITTED = 2;
+import type { WatchEvent } from './watch-port.js';
 
 /**
  * The events a ChangeHistory holds, encoded as records in chunks of a megabyte rather than as
@@ -23,9 +18,8 @@ export class EventChunks {
   }
 
   append(event: WatchEvent, counted: number): void {
-    this.records.append(event.zxid, encodedSize(event), counted, (bytes, at) =>
-      encode(event, bytes, at),
-    );
+    // A copy of the encoder's output, which is a view into its shared buffer.
+    this.records.appendCopy(event.zxid, encoded(event), counted);
   }
 
   /** Drops the oldest event; returns its zxid and what it counted. */
@@ -48,64 +42,25 @@ export class EventChunks {
     this.records.clear();
   }
 
-  /**
-   * Calls `visit` with each event after `zxid`, oldest first, decoded (values copied, so that
-   * what a reader keeps does not keep a chunk alive), until it returns false.
-   */
+  /** Calls `visit` with each event after `zxid`, oldest first, decoded, until it returns false. */
   forEachAfter(zxid: Zxid, visit: (event: WatchEvent, counted: number) => boolean): void {
     this.records.forEachAfter(zxid, (record, tally) => visit(decode(record), tally));
   }
 }
 
-// An event: [type u8][changes u32], then each change: [tag u8][key length u32][key utf8], and
-// for a put with its value [value length u32][value].
-function encodedSize(event: WatchEvent): number {
-  let size = 5;
-  for (const change of event.changes) {
-    size += 5 + Buffer.byteLength(change.key, 'utf8');
-    if (change.value !== undefined) size += 4 + change.value.byteLength;
-  }
-  return size;
-}
+/**
+ * An event as a record: its type and changes in msgpack (the zxid is the record's own). Decoded
+ * values are copies (copyBuffers), so what a reader keeps does not keep a chunk alive.
+ */
+const packr = new Packr({ useRecords: false, copyBuffers: true });
 
-function encode(event: WatchEvent, bytes: Buffer, at: number): number {
-  let offset = bytes.writeUInt8(EVENT_TYPES.indexOf(event.type), at);
-  offset = bytes.writeUInt32LE(event.changes.length, offset);
-  for (const change of event.changes) {
-    const tag = change.type === 'delete' ? DELETE : change.valueOmitted === true ? OMITTED : PUT;
-    offset = bytes.writeUInt8(tag, offset);
-    const keyBytes = bytes.write(change.key, offset + 4, 'utf8');
-    offset = bytes.writeUInt32LE(keyBytes, offset) + keyBytes;
-    if (tag === PUT) {
-      const value = change.value!;
-      offset = bytes.writeUInt32LE(value.byteLength, offset);
-      bytes.set(value, offset);
-      offset += value.byteLength;
-    }
-  }
-  return offset;
+function encoded({ type, changes }: WatchEvent): Uint8Array {
+  return packr.pack({ type, changes });
 }
 
 function decode({ zxid, bytes }: ZxidRecord): WatchEvent {
-  const type = EVENT_TYPES[bytes.readUInt8(0)]!;
-  const count = bytes.readUInt32LE(1);
-  const changes: WatchChange[] = [];
-  let offset = 5;
-  for (let i = 0; i < count; i++) {
-    const tag = bytes.readUInt8(offset);
-    const keyBytes = bytes.readUInt32LE(offset + 1);
-    const key = bytes.toString('utf8', offset + 5, offset + 5 + keyBytes);
-    offset += 5 + keyBytes;
-    if (tag === DELETE) changes.push({ key, type: 'delete' });
-    else if (tag === OMITTED) changes.push({ key, type: 'put', valueOmitted: true });
-    else {
-      const valueBytes = bytes.readUInt32LE(offset);
-      offset += 4;
-      const value = new Uint8Array(bytes.subarray(offset, offset + valueBytes));
-      changes.push({ key, type: 'put', value });
-      offset += valueBytes;
-    }
-  }
-  assert(offset === bytes.length, 'an event decodes to its own bytes');
+  // From a plain Uint8Array view, values decode as Uint8Array (from a Buffer, as Buffers).
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { type, changes } = packr.unpack(view) as Omit<WatchEvent, 'zxid'>;
   return { zxid, type, changes };
 }
