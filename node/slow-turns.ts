@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ComponentDefinition, SlowTurnWatch } from '../components/kernel/index.js';
 import { WarnLimiter } from '../components/network/warn-limiter.js';
 import type { GcPauses } from './gc-pauses.js';
@@ -22,6 +22,13 @@ export const SLOW_HANDLER_WARN_MS = 100;
  * counted this long after it (the loop runs its immediates first).
  */
 const GC_REPORT_WAIT_MS = 50;
+
+/**
+ * The buckets of the slow-turn histograms, in seconds. A max gauge counts from the process
+ * start (its own start is a long turn); bucket counts can be compared between two scrapes, so a
+ * benchmark can say how many turns of each size one phase of its load had.
+ */
+export const SLOW_TURN_BUCKETS = [0.02, 0.05, 0.1, 0.2, 0.5, 1];
 
 export function slowTurnWatch(
   registry: Registry,
@@ -46,6 +53,18 @@ export function slowTurnWatch(
     help: 'The longest component turn since the process started less the GC pauses inside it (0 until a turn takes the threshold)',
     registers: [registry],
   });
+  const sizes = new Histogram({
+    name: 'zabkv_slow_handler_turn_seconds',
+    help: `Component turns that held the event loop ${SLOW_HANDLER_TURN_MS} ms or longer, by their wall time (none shorter is observed)`,
+    buckets: SLOW_TURN_BUCKETS,
+    registers: [registry],
+  });
+  const sizesWithoutGc = new Histogram({
+    name: 'zabkv_slow_handler_turn_without_gc_seconds',
+    help: `The same turns less the GC pauses inside them (those below ${SLOW_HANDLER_TURN_MS} ms were mostly GC)`,
+    buckets: SLOW_TURN_BUCKETS,
+    registers: [registry],
+  });
   const limiter = new WarnLimiter(log);
   let longestMs = 0;
   let longestWithoutGcMs = 0;
@@ -54,6 +73,7 @@ export function slowTurnWatch(
     slow(component: ComponentDefinition, ms: number, kinds: readonly string[]): void {
       const name = component.constructor.name;
       turns.inc({ component: name });
+      sizes.observe(ms / 1000);
       if (ms > longestMs) {
         longestMs = ms;
         longest.set(ms / 1000);
@@ -63,6 +83,7 @@ export function slowTurnWatch(
         const start = end - ms;
         setTimeout(() => {
           const withoutGc = ms - gc.overlapMs(start, end);
+          sizesWithoutGc.observe(withoutGc / 1000);
           if (withoutGc <= longestWithoutGcMs) return;
           longestWithoutGcMs = withoutGc;
           longestWithoutGc.set(withoutGc / 1000);

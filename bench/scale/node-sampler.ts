@@ -2,11 +2,14 @@
 // event loop's delay are worth their worst moment, not their last one.
 import { request } from 'undici';
 
-/** The unlabelled samples of a Prometheus text exposition, by metric name. */
+/**
+ * The samples of a Prometheus text exposition, by metric name, with its labels as written
+ * for a labelled one (`x_bucket{le="0.05"}`).
+ */
 export function parseSamples(text: string): Map<string, number> {
   const samples = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*) (\S+)$/.exec(line);
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
     if (match === null) continue;
     const value = Number(match[2]);
     if (!Number.isNaN(value)) samples.set(match[1]!, value);
@@ -78,6 +81,7 @@ export function leaderChangesBetween(
 export class NodeSampler {
   private readonly maxima: NodeMaxima[];
   private readonly timer: NodeJS.Timeout;
+  private windowLagMaxSec = 0;
 
   constructor(private readonly urls: readonly string[]) {
     this.maxima = urls.map(() => ({
@@ -100,6 +104,20 @@ export class NodeSampler {
     clearInterval(this.timer);
   }
 
+  /** From now on, `windowLagMaxMs` says the longest event-loop delay since (one window at a time). */
+  openWindow(): void {
+    this.windowLagMaxSec = 0;
+  }
+
+  /**
+   * The longest event-loop delay any node reported since `openWindow`, with `last` (a reading
+   * taken meanwhile by someone else: each scrape resets the nodes' lag histogram).
+   */
+  windowLagMaxMs(last: Reading): number {
+    const lags = last.map((samples) => samples?.get(LAG) ?? 0);
+    return Math.max(this.windowLagMaxSec, ...lags) * 1000;
+  }
+
   private async sample(): Promise<void> {
     await Promise.all(
       this.urls.map(async (url, i) => {
@@ -108,7 +126,9 @@ export class NodeSampler {
         const max = this.maxima[i]!;
         max.heapBytes = Math.max(max.heapBytes, samples.get(HEAP) ?? 0);
         max.rssBytes = Math.max(max.rssBytes, samples.get(RSS) ?? 0);
-        max.eventLoopLagMaxSec = Math.max(max.eventLoopLagMaxSec, samples.get(LAG) ?? 0);
+        const lag = samples.get(LAG) ?? 0;
+        max.eventLoopLagMaxSec = Math.max(max.eventLoopLagMaxSec, lag);
+        this.windowLagMaxSec = Math.max(this.windowLagMaxSec, lag);
         max.slowTurnMaxSec = Math.max(max.slowTurnMaxSec, samples.get(SLOW_TURN) ?? 0);
         max.slowTurnWithoutGcMaxSec = Math.max(
           max.slowTurnWithoutGcMaxSec,

@@ -29,6 +29,7 @@ import {
 } from './phase.js';
 import { preload, type Preload } from './preload.js';
 import { DiskWatch, meanFsyncMs, walFsyncIn, type DiskWrites } from './disk-activity.js';
+import { loopStallsBetween, type LoopStalls } from './loop-stalls.js';
 
 export interface Measured {
   readonly result: LoadResult;
@@ -39,6 +40,8 @@ export interface Measured {
   readonly disk?: DiskWrites | null;
   /** zabkv only: the nodes' mean WAL flush during the phase, ms. */
   readonly walFsyncMs?: number | null;
+  /** zabkv only: the nodes' long handler turns and GC pauses during the phase. */
+  readonly stalls?: LoopStalls;
 }
 
 export interface SnapSync {
@@ -129,6 +132,7 @@ export async function runZabkvScale(
       const first = await readNodes(urls);
       const before = leaderChangesIn(first);
       const fsyncBefore = walFsyncIn(first);
+      sampler.openWindow();
       const target = new ZabkvTarget(nodes, settings.clients);
       const disk = new DiskWatch(dir);
       try {
@@ -154,6 +158,7 @@ export async function runZabkvScale(
           leaderChanges: leaderChangesBetween(before, leaderChangesIn(last)),
           disk: written,
           walFsyncMs: meanFsyncMs(fsyncBefore, walFsyncIn(last)),
+          stalls: loopStallsBetween(first, last, sampler.windowLagMaxMs(last), restarted),
         };
       } finally {
         await target.close();

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { loopStallsBetween } from '../../bench/scale/loop-stalls.js';
 import { leaderChangesBetween, parseSamples } from '../../bench/scale/node-sampler.js';
 
 describe('bench:scale metrics helpers', () => {
-  it('reads the unlabelled samples of a Prometheus text exposition', () => {
+  it('reads the samples of a Prometheus text exposition, labelled ones with their labels', () => {
     const text = [
       '# HELP nodejs_heap_size_used_bytes Process heap size used from Node.js in bytes.',
       '# TYPE nodejs_heap_size_used_bytes gauge',
@@ -16,8 +17,40 @@ describe('bench:scale metrics helpers', () => {
     expect([...parseSamples(text)]).toEqual([
       ['nodejs_heap_size_used_bytes', 52428800],
       ['nodejs_eventloop_lag_max_seconds', 0.0123],
+      ['nodejs_heap_space_size_used_bytes{space="old"}', 1000],
       ['zabkv_leader_changes_seen_total', 3],
     ]);
+  });
+
+  it("counts the long turns and GC pauses between two readings from the nodes' histograms", () => {
+    const node = (turns: number, over50: number, over100: number, lean: number, gc: number) =>
+      parseSamples(
+        [
+          `zabkv_slow_handler_turn_seconds_bucket{le="0.02"} 0`,
+          `zabkv_slow_handler_turn_seconds_bucket{le="0.05"} ${turns - over50}`,
+          `zabkv_slow_handler_turn_seconds_bucket{le="0.1"} ${turns - over100}`,
+          `zabkv_slow_handler_turn_seconds_bucket{le="+Inf"} ${turns}`,
+          `zabkv_slow_handler_turn_seconds_count ${turns}`,
+          // Of the same turns, `lean` are still over 20 ms less their GC.
+          `zabkv_slow_handler_turn_without_gc_seconds_bucket{le="0.02"} ${turns - lean}`,
+          `zabkv_slow_handler_turn_without_gc_seconds_count ${turns}`,
+          `zabkv_gc_pause_seconds_bucket{le="0.02"} ${100 - gc}`,
+          `zabkv_gc_pause_seconds_count 100`,
+        ].join('\n'),
+      );
+    const first = [node(5, 2, 1, 1, 3), node(9, 0, 0, 0, 0), node(40, 10, 5, 4, 2)];
+    const last = [node(8, 3, 1, 2, 4), null, node(2, 1, 0, 1, 1)];
+    // Node 2 did not answer at the end (left out); node 3 restarted: counted from its start.
+    expect(loopStallsBetween(first, last, 30, 3)).toEqual({
+      turns: 3 + 2,
+      turnsOver50: 1 + 1,
+      turnsOver100: 0,
+      turnsWithoutGc: 1 + 1,
+      gcPausesOver20: 1 + 1,
+      loopDelayMaxMs: 30,
+    });
+    // Without the restart, node 3's counts going down are not negative stalls.
+    expect(loopStallsBetween(first, last, 30).turns).toBe(3);
   });
 
   it('counts the leader changes the most any node saw, leaving out restarted nodes', () => {

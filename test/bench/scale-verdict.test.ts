@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { table, verdict } from '../../bench/scale/section.js';
+import type { LoopStalls } from '../../bench/scale/loop-stalls.js';
+import { stallTable, table, verdict } from '../../bench/scale/section.js';
 import type { Measured, ScaleRun } from '../../bench/scale/zabkv-scale.js';
 
 function measured(throughput: number, p999: number): Measured {
@@ -59,6 +60,46 @@ describe('the scale section', () => {
     const [, , zero, slow] = table([run(10_000, 3_000, 0), run(1_000_000, 2_900, 0.0345)]);
     expect(zero).toContain('| 50 / < 20 / 12 |');
     expect(slow).toContain('| 50 / 35 (6.9) / 31 |');
+  });
+
+  it('judges the turn target on the load phases once the nodes report them per phase', () => {
+    const quiet: LoopStalls = {
+      turns: 0,
+      turnsOver50: 0,
+      turnsOver100: 0,
+      turnsWithoutGc: 0,
+      gcPausesOver20: 0,
+      loopDelayMaxMs: 12.5,
+    };
+    const base = run(1_000_000, 2_900, 0.09);
+    const calm: ScaleRun = {
+      ...base,
+      writes: { ...base.writes, stalls: quiet },
+      reads: { ...base.reads, stalls: quiet },
+    };
+    // The run's longest turn (its nodes' start) is 90 ms, but none came under load.
+    expect(verdict([calm])[0]).toContain('met: 0 handler turns of 20 ms or more under load');
+    const busy: ScaleRun = {
+      ...calm,
+      snap: {
+        seconds: 3,
+        during: {
+          ...base.writes,
+          stalls: { ...quiet, turns: 7, turnsOver50: 2, turnsWithoutGc: 3, gcPausesOver20: 1 },
+        },
+      },
+    };
+    expect(verdict([busy])[0]).toContain(
+      '**not met**: 7 handler turns of 20 ms or more under load (3 without their GC)',
+    );
+    const [header, , writes, reads, snap] = stallTable([busy]);
+    expect(header).toContain('| phase | handler turns of 20 ms or more (over 50 / over 100 ms) |');
+    expect(writes).toBe('| 1,000,000 × 100 B | writes | 0 (0 / 0) | 0 | 0 | 13 |');
+    expect(reads).toContain('| reads (90 % lin.) |');
+    expect(snap).toBe('| 1,000,000 × 100 B | writes during SNAP | 7 (2 / 0) | 3 | 1 | 13 |');
+    // A run whose nodes reported no histograms: no table, the whole run's longest judged.
+    expect(stallTable([base])).toEqual([]);
+    expect(verdict([base])[0]).toContain('**not met**: longest handler turn 90 ms');
   });
 
   it("shows the disk's writes and the WAL's mean flush of the write phase, or a dash", () => {

@@ -25,6 +25,12 @@ describe('the longest GC pause', () => {
       const pause = await longestPause(registry);
       expect(pause).toBeGreaterThan(0);
       expect(pause).toBeLessThan(5);
+      // Each pause is in the histogram too, the longest within its buckets.
+      const { values } = await registry.getSingleMetric('zabkv_gc_pause_seconds')!.get();
+      const count = values.find((v) => v.metricName === 'zabkv_gc_pause_seconds_count')!.value;
+      const sum = values.find((v) => v.metricName === 'zabkv_gc_pause_seconds_sum')!.value;
+      expect(count).toBeGreaterThan(0);
+      expect(sum).toBeGreaterThanOrEqual(pause);
     } finally {
       stop();
     }

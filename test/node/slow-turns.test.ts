@@ -10,6 +10,12 @@ async function gauge(registry: Registry, name: string): Promise<number> {
   return (await registry.getSingleMetric(name)!.get()).values[0]!.value;
 }
 
+/** The observations of histogram `name` at or below `le` seconds. */
+async function bucket(registry: Registry, name: string, le: number): Promise<number> {
+  const { values } = await registry.getSingleMetric(name)!.get();
+  return values.find((v) => v.metricName === `${name}_bucket` && v.labels.le === le)!.value;
+}
+
 const component = { describe: () => 'Replica(1)' } as unknown as ComponentDefinition;
 
 describe('slow turns, with and without the GC pauses inside them', () => {
@@ -42,5 +48,13 @@ describe('slow turns, with and without the GC pauses inside them', () => {
     expect(asked.map(Math.round)).toEqual([40, 25]);
     // 40 ms of which 30 were GC, then 25 ms without any: the handler's longest is 25.
     expect(await gauge(registry, name)).toBe(0.025);
+    // Histograms a benchmark can read per phase: both turns by wall time (none at 20 ms or
+    // below), and less their GC one of 10 ms and one of 25 ms.
+    const turns = 'zabkv_slow_handler_turn_seconds';
+    expect(await bucket(registry, turns, 0.02)).toBe(0);
+    expect(await bucket(registry, turns, 0.05)).toBe(2);
+    const lean = 'zabkv_slow_handler_turn_without_gc_seconds';
+    expect(await bucket(registry, lean, 0.02)).toBe(1);
+    expect(await bucket(registry, lean, 0.05)).toBe(2);
   });
 });
