@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client';
+import { Registry, type MetricValueWithName } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { watchGcPauses } from '../../node/gc-pauses.js';
@@ -26,7 +26,9 @@ describe('the longest GC pause', () => {
       expect(pause).toBeGreaterThan(0);
       expect(pause).toBeLessThan(5);
       // Each pause is in the histogram too, the longest within its buckets.
-      const { values } = await registry.getSingleMetric('zabkv_gc_pause_seconds')!.get();
+      const { values } = (await registry.getSingleMetric('zabkv_gc_pause_seconds')!.get()) as {
+        values: MetricValueWithName<string>[];
+      };
       const count = values.find((v) => v.metricName === 'zabkv_gc_pause_seconds_count')!.value;
       const sum = values.find((v) => v.metricName === 'zabkv_gc_pause_seconds_sum')!.value;
       expect(count).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { Registry } from 'prom-client';
+import { Registry, type MetricValueWithName } from 'prom-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { ComponentDefinition } from '../../components/kernel/index.js';
@@ -12,7 +12,9 @@ async function gauge(registry: Registry, name: string): Promise<number> {
 
 /** The observations of histogram `name` at or below `le` seconds. */
 async function bucket(registry: Registry, name: string, le: number): Promise<number> {
-  const { values } = await registry.getSingleMetric(name)!.get();
+  const { values } = (await registry.getSingleMetric(name)!.get()) as {
+    values: MetricValueWithName<string>[];
+  };
   return values.find((v) => v.metricName === `${name}_bucket` && v.labels.le === le)!.value;
 }
 
