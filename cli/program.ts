@@ -554,6 +554,10 @@ program
     'the most memory that history takes per replica (default 32MiB)',
   )
   .option('--fault-injection', 'test harnesses: /admin/faults may drop peer traffic')
+  .option(
+    '--measure-turn-cpu',
+    'diagnostics: a handler turn of 20 ms or more also says how long it was on the CPU (Linux; costs a file read per turn)',
+  )
   .option('--config <file>', 'a JSON file with any of these settings')
   .action(async (options: RawNodeSettings) => {
     const { ConfigError, resolveNodeConfig } = await import('../node/node-config.js');

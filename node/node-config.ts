@@ -32,6 +32,8 @@ export interface NodeConfig {
   readonly checkpointBytes?: number;
   /** `/admin/faults` drops peer traffic on request (test harnesses only). */
   readonly faultInjection?: true;
+  /** Slow turns also report their time on the CPU (diagnostics: a file read per turn). */
+  readonly measureTurnCpu?: true;
   /** Applied entries (with changes) each replica keeps for watchers; absent: node-defaults.ts. */
   readonly watchHistoryEntries?: number;
   /** Bytes of changes each replica keeps for watchers; absent: node-defaults.ts. */
@@ -71,6 +73,7 @@ export interface RawNodeSettings {
   snapshotCount?: string;
   checkpointBytes?: string;
   faultInjection?: boolean | string;
+  measureTurnCpu?: boolean | string;
   watchHistoryEntries?: string;
   watchHistoryBytes?: string;
   config?: string;
@@ -99,6 +102,7 @@ const ENVIRONMENT: Record<keyof Omit<RawNodeSettings, 'config'>, string> = {
   snapshotCount: 'ZABKV_SNAPSHOT_COUNT',
   checkpointBytes: 'ZABKV_CHECKPOINT_BYTES',
   faultInjection: 'ZABKV_FAULT_INJECTION',
+  measureTurnCpu: 'ZABKV_MEASURE_TURN_CPU',
   watchHistoryEntries: 'ZABKV_WATCH_HISTORY_ENTRIES',
   watchHistoryBytes: 'ZABKV_WATCH_HISTORY_BYTES',
 };
@@ -214,6 +218,7 @@ export function resolveNodeConfig(
     id: nodeId(id),
     storage,
     ...(isOn(pick('faultInjection')) ? { faultInjection: true } : {}),
+    ...(isOn(pick('measureTurnCpu')) ? { measureTurnCpu: true } : {}),
     ...(tlsDir === undefined ? {} : { tlsDir }),
     ...(httpTls === undefined ? {} : { httpTls }),
     ...(tokenFile === undefined ? {} : { tokenFile }),

@@ -11,6 +11,7 @@ import { loadHttpSecurity } from './http-security.js';
 import { NodeHost } from './node-host.js';
 import { watchGcPauses } from './gc-pauses.js';
 import { slowTurnWatch } from './slow-turns.js';
+import { openThreadCpuClock } from './thread-cpu-clock.js';
 import type { NodeConfig } from './node-config.js';
 import { loadPeerTls } from './peer-tls-files.js';
 import { loadTable, saveTable } from './table-file.js';
@@ -35,9 +36,18 @@ export async function runNode(config: NodeConfig): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const gcPauses = watchGcPauses(registry);
+  const cpuClock = config.measureTurnCpu === true ? openThreadCpuClock() : null;
+  if (config.measureTurnCpu === true && cpuClock === null) {
+    logger.warn('--measure-turn-cpu: no /proc/thread-self/schedstat here, turns are not measured');
+  }
   let saved = loadTable(config.dataDir);
   const system = new ComponentSystem({
-    scheduler: new LiveScheduler({ slowTurns: slowTurnWatch(registry, logger, gcPauses) }),
+    scheduler: new LiveScheduler({
+      slowTurns: slowTurnWatch(registry, logger, {
+        gc: gcPauses,
+        ...(cpuClock === null ? {} : { cpuClock: () => cpuClock.nowMs() }),
+      }),
+    }),
     logger,
     onRootFault: (fault) => {
       logger.fatal({ err: fault.error }, 'node failed: exiting');

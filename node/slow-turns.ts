@@ -33,8 +33,13 @@ export const SLOW_TURN_BUCKETS = [0.02, 0.05, 0.1, 0.2, 0.5, 1];
 export function slowTurnWatch(
   registry: Registry,
   log: Logger,
-  gc?: Pick<GcPauses, 'overlapMs'>,
+  options: {
+    readonly gc?: Pick<GcPauses, 'overlapMs'>;
+    /** The thread's time on a CPU (node/thread-cpu-clock.ts): turns say how much they ran. */
+    readonly cpuClock?: () => number;
+  } = {},
 ): SlowTurnWatch {
+  const { gc, cpuClock } = options;
   const turns = new Counter({
     name: 'zabkv_slow_handler_turns_total',
     help: `Component turns (up to 32 events of one component) that held the event loop ${SLOW_HANDLER_TURN_MS} ms or longer`,
@@ -65,15 +70,26 @@ export function slowTurnWatch(
     buckets: SLOW_TURN_BUCKETS,
     registers: [registry],
   });
+  const sizesOnCpu =
+    cpuClock === undefined
+      ? null
+      : new Histogram({
+          name: 'zabkv_slow_handler_turn_on_cpu_seconds',
+          help: `The same turns' time on the CPU (--measure-turn-cpu); the rest of each waited for a core or the disk`,
+          buckets: SLOW_TURN_BUCKETS,
+          registers: [registry],
+        });
   const limiter = new WarnLimiter(log);
   let longestMs = 0;
   let longestWithoutGcMs = 0;
   return {
     thresholdMs: SLOW_HANDLER_TURN_MS,
-    slow(component: ComponentDefinition, ms: number, kinds: readonly string[]): void {
+    ...(cpuClock === undefined ? {} : { cpuClock }),
+    slow(component: ComponentDefinition, ms: number, kinds: readonly string[], cpuMs?: number) {
       const name = component.constructor.name;
       turns.inc({ component: name });
       sizes.observe(ms / 1000);
+      if (cpuMs !== undefined) sizesOnCpu?.observe(cpuMs / 1000);
       if (ms > longestMs) {
         longestMs = ms;
         longest.set(ms / 1000);
@@ -92,6 +108,7 @@ export function slowTurnWatch(
       const fields = {
         component: component.describe(),
         ms: Math.round(ms),
+        ...(cpuMs === undefined ? {} : { cpuMs: Math.round(cpuMs) }),
         events: kinds.length,
         kinds: countKinds(kinds),
       };

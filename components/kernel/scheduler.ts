@@ -69,8 +69,13 @@ export class ReadyQueue implements Scheduler {
 /** Told of each component turn on the live event loop that took `thresholdMs` or longer. */
 export interface SlowTurnWatch {
   readonly thresholdMs: number;
-  /** `kinds`: the kind of each event the turn ran, in order (valid during the call only). */
-  slow(component: ComponentDefinition, ms: number, kinds: readonly string[]): void;
+  /** The thread's time on a CPU in ms, read before and after every turn when given. */
+  readonly cpuClock?: () => number;
+  /**
+   * `kinds`: the kind of each event the turn ran, in order (valid during the call only);
+   * `cpuMs`: the turn's time on the CPU, with a `cpuClock`.
+   */
+  slow(component: ComponentDefinition, ms: number, kinds: readonly string[], cpuMs?: number): void;
 }
 
 /**
@@ -102,10 +107,15 @@ export class LiveScheduler extends ReadyQueue {
   protected override executeTurn(component: ComponentDefinition, budget: number): number {
     if (this.slowTurns === null) return component.execute(budget);
     this.turnKinds.length = 0;
+    const clock = this.slowTurns.cpuClock;
+    const cpuStarted = clock?.();
     const started = performance.now();
     const ran = component.execute(budget, this.turnKinds);
     const ms = performance.now() - started;
-    if (ms >= this.slowTurns.thresholdMs) this.slowTurns.slow(component, ms, this.turnKinds);
+    if (ms >= this.slowTurns.thresholdMs) {
+      const cpuMs = clock === undefined ? undefined : clock() - cpuStarted!;
+      this.slowTurns.slow(component, ms, this.turnKinds, cpuMs);
+    }
     return ran;
   }
 

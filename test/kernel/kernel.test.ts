@@ -169,11 +169,21 @@ describe('component kernel', () => {
         this.connect(this.ponger.provided(PingPong), this.pinger.required(PingPong));
       }
     }
-    const slow: { component: ComponentDefinition; ms: number; kinds: string[] }[] = [];
+    const slow: { component: ComponentDefinition; ms: number; kinds: string[]; cpuMs?: number }[] =
+      [];
+    // A CPU clock that moves 5 ms between two reads: a slow turn reads it at its start and end.
+    let cpuReads = 0;
     const scheduler = new LiveScheduler({
       slowTurns: {
         thresholdMs: 20,
-        slow: (component, ms, kinds) => slow.push({ component, ms, kinds: [...kinds] }),
+        cpuClock: () => 5 * cpuReads++,
+        slow: (component, ms, kinds, cpuMs) =>
+          slow.push({
+            component,
+            ms,
+            kinds: [...kinds],
+            ...(cpuMs === undefined ? {} : { cpuMs }),
+          }),
       },
     });
     const system = new ComponentSystem({ scheduler });
@@ -190,6 +200,7 @@ describe('component kernel', () => {
     expect(ponger[0]!.ms).toBeGreaterThanOrEqual(30);
     // Named by what it ran: the one Ping that held the loop.
     expect(ponger[0]!.kinds).toEqual(['Ping']);
+    expect(ponger[0]!.cpuMs).toBe(5);
     for (const turn of slow) expect(turn.ms).toBeGreaterThanOrEqual(20);
     pair.kill();
   });

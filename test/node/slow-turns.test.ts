@@ -37,9 +37,11 @@ describe('slow turns, with and without the GC pauses inside them', () => {
     const registry = new Registry();
     const asked: number[] = [];
     const watch = slowTurnWatch(registry, pino({ level: 'silent' }), {
-      overlapMs: (start, end) => {
-        asked.push(end - start);
-        return asked.length === 1 ? 30 : 0;
+      gc: {
+        overlapMs: (start, end) => {
+          asked.push(end - start);
+          return asked.length === 1 ? 30 : 0;
+        },
       },
     });
     watch.slow(component, 40, ['zab.Ack']);
