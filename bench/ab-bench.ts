@@ -4,6 +4,7 @@
 //   npm run bench:ab -- --base 62cc226 [--head <rev>] [--clients 1,16,64] [--duration 5]
 //                       [--rounds 3] [--read-ratio 0] [--warmup 1]
 //                       [--keys 10000] [--data <a kept bench:scale data set>]
+//                       [--base-flags '<node flags>'] [--head-flags '<node flags>']
 // Each side is built in a temporary git worktree (the head too, when --head is given; else the
 // working tree's dist/), and starts its 3-node cluster with its own LocalCluster and node
 // command, so commits from before the layout change work too. The load is always this tree's
@@ -13,6 +14,8 @@
 // without a preload per run; --keys must then say how many keys it holds.
 // Besides ops/s and CPU, what the disk under the data wrote per operation and the nodes' mean
 // WAL flush: a storage change shows there first (and the three nodes share this one disk).
+// --base-flags/--head-flags give one side's node processes runtime flags (e.g.
+// `--head-flags '--max-semi-space-size=64'` with `--base HEAD`: a V8 setting measured alone).
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -60,6 +63,8 @@ interface Side {
   readonly dist: string;
   /** Its node command, relative to dist/ (cli/cli.js since the layout change). */
   readonly cli: string;
+  /** Node's own flags for its node processes. */
+  readonly flags: readonly string[];
 }
 
 const options = new Command()
@@ -73,6 +78,8 @@ const options = new Command()
   .option('--warmup <s>', 'seconds of load before each measurement', positive, 1)
   .option('--keys <n>', 'keys the load spreads over', positiveInteger, 10_000)
   .option('--data <dir>', 'a data set kept by bench:scale --keep, copied for each run')
+  .option('--base-flags <flags>', "node's flags for the base's node processes, space-separated")
+  .option('--head-flags <flags>', "node's flags for the head's node processes, space-separated")
   .parse()
   .opts<{
     base: string;
@@ -84,7 +91,12 @@ const options = new Command()
     warmup: number;
     keys: number;
     data?: string;
+    baseFlags?: string;
+    headFlags?: string;
   }>();
+
+const flagList = (text: string | undefined): string[] =>
+  text === undefined ? [] : text.split(' ').filter((flag) => flag !== '');
 
 const git = (...args: string[]): string =>
   execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
@@ -93,7 +105,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'zabkv-ab-'));
 const worktrees: string[] = [];
 
 /** Builds `rev` in a worktree of its own (node_modules shared with this tree). */
-function buildCommit(rev: string): Side {
+function buildCommit(rev: string, flags: readonly string[]): Side {
   const commit = git('rev-parse', '--short', rev);
   const dir = join(scratch, commit);
   git('worktree', 'add', '--detach', dir, commit);
@@ -108,13 +120,14 @@ function buildCommit(rev: string): Side {
       stdio: 'inherit',
     },
   );
-  return sideOf(commit, join(dir, 'dist'));
+  return sideOf(commit, join(dir, 'dist'), flags);
 }
 
-function sideOf(label: string, dist: string): Side {
+function sideOf(label: string, dist: string, flags: readonly string[]): Side {
   // The node command moved from client/cli.js to cli/cli.js with the layout change.
   const cli = existsSync(join(dist, 'cli/cli.js')) ? 'cli/cli.js' : 'client/cli.js';
-  return { label, dist, cli };
+  const named = flags.length === 0 ? label : `${label} ${flags.join(' ')}`;
+  return { label: named, dist, cli, flags };
 }
 
 /** One cluster of `side`, measured at every client count. */
@@ -132,6 +145,7 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
       ? { firstHttpPort: 29_101, firstPeerPort: 29_201 }
       : SCALE_PORTS),
     cli: join(side.dist, side.cli),
+    nodeFlags: side.flags,
     env: { LOG_LEVEL: 'warn' },
   };
   const cluster = new module.LocalCluster(clusterOptions);
@@ -194,11 +208,12 @@ async function measure(side: Side): Promise<Map<number, Measured>> {
 }
 
 try {
-  const base = buildCommit(options.base);
+  const base = buildCommit(options.base, flagList(options.baseFlags));
+  const headFlags = flagList(options.headFlags);
   const head =
     options.head === undefined
-      ? sideOf(`working tree (${git('rev-parse', '--short', 'HEAD')})`, resolve('dist'))
-      : buildCommit(options.head);
+      ? sideOf(`working tree (${git('rev-parse', '--short', 'HEAD')})`, resolve('dist'), headFlags)
+      : buildCommit(options.head, headFlags);
   const sides = [base, head];
   const runs = new Map<string, Map<number, Measured>[]>(sides.map((s) => [s.label, []]));
   console.log(
