@@ -17,7 +17,7 @@
 // --base-flags/--head-flags give one side's node processes runtime flags (e.g.
 // `--head-flags '--max-semi-space-size=64'` with `--base HEAD`: a V8 setting measured alone).
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -96,7 +96,7 @@ const options = new Command()
   }>();
 
 const flagList = (text: string | undefined): string[] =>
-  text === undefined ? [] : text.split(' ').filter((flag) => flag !== '');
+  text === undefined ? [] : text.split(/\s+/).filter((flag) => flag !== '');
 
 const git = (...args: string[]): string =>
   execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
@@ -108,6 +108,8 @@ const worktrees: string[] = [];
 function buildCommit(rev: string, flags: readonly string[]): Side {
   const commit = git('rev-parse', '--short', rev);
   const dir = join(scratch, commit);
+  // The same commit on both sides (with other flags) is built once.
+  if (worktrees.includes(dir)) return sideOf(commit, join(dir, 'dist'), flags);
   git('worktree', 'add', '--detach', dir, commit);
   worktrees.push(dir);
   symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
@@ -127,6 +129,13 @@ function sideOf(label: string, dist: string, flags: readonly string[]): Side {
   // The node command moved from client/cli.js to cli/cli.js with the layout change.
   const cli = existsSync(join(dist, 'cli/cli.js')) ? 'cli/cli.js' : 'client/cli.js';
   const named = flags.length === 0 ? label : `${label} ${flags.join(' ')}`;
+  // LocalCluster took nodeFlags from 70d04da on: an older one would drop them without a word.
+  if (
+    flags.length > 0 &&
+    !readFileSync(join(dist, 'client/local-cluster.js'), 'utf8').includes('nodeFlags')
+  ) {
+    throw new Error(`${label}: its LocalCluster takes no node flags (${flags.join(' ')})`);
+  }
   return { label: named, dist, cli, flags };
 }
 
@@ -215,6 +224,7 @@ try {
       ? sideOf(`working tree (${git('rev-parse', '--short', 'HEAD')})`, resolve('dist'), headFlags)
       : buildCommit(options.head, headFlags);
   const sides = [base, head];
+  if (base.label === head.label) throw new Error(`base and head are both ${base.label}`);
   const runs = new Map<string, Map<number, Measured>[]>(sides.map((s) => [s.label, []]));
   console.log(
     `load average ${loadavg()

@@ -12,7 +12,7 @@ import { positive, positiveInteger, positiveIntegers } from './bench-flags.js';
 import { exitOnSignals } from '../client/process-exit.js';
 import { runExternalScale } from './scale/external-scale.js';
 import type { DataSet } from './scale/phase.js';
-import { dataLabel, table, verdict, writeScaleSection } from './scale/section.js';
+import { dataLabel, stallTable, table, verdict, writeScaleSection } from './scale/section.js';
 import { runZabkvScale, type ScaleRun, type ScaleSettings } from './scale/zabkv-scale.js';
 
 const VALUE_SIZE = 100;
@@ -93,7 +93,7 @@ console.log(`load average ${startLoad}`);
  * runs out of disk, a system that does not start) keeps what was measured before it.
  */
 async function report(): Promise<void> {
-  console.log([...table(runs), '', ...verdict(runs)].join('\n'));
+  console.log([...table(runs), '', ...stallTable(runs), '', ...verdict(runs)].join('\n'));
   await writeScaleSection(
     runs,
     command,

@@ -76,14 +76,6 @@ export class NodeHost extends ComponentDefinition {
     this.board = new StatusBoard(init.self);
     this.metrics = new NodeMetrics(init.registry);
     this.ui = new UiRecorder(init.self);
-    // Opened here, before the node's loop runs anything: putting a checkpoint copy back after
-    // a power loss, and lmdb's open, took 26-43 ms of one handler turn in onTable (a 1 GB copy
-    // would take seconds). One environment per node, whichever groups it comes to host.
-    this.stateEnvironment = new LmdbStateEnvironment(appliedStatePath(init.dataDir), {
-      log: this.log,
-      copies: this.metrics.checkpointCopies,
-      ...(init.checkpointBytes === undefined ? {} : { checkpointLogBytes: init.checkpointBytes }),
-    });
     const bootstrap = init.bootstrap;
     const faults = init.faultInjection === true ? new PeerFaults() : undefined;
     this.network = this.create(TcpNetwork, {
@@ -195,6 +187,15 @@ export class NodeHost extends ComponentDefinition {
     this.subscribe(this.watchStatus, 'WatchStatus', (s) => {
       watchMetrics.report(s);
       this.metrics.rejections('watch', s.rejected);
+    });
+    // Opened here, before the node's loop runs anything: putting a checkpoint copy back after
+    // a power loss, and lmdb's open, took 26-43 ms of one handler turn in onTable (a 1 GB copy
+    // would take seconds). One environment per node, whichever groups it comes to host (a
+    // router-only node's stays empty); last, so that nothing in the constructor throws after it.
+    this.stateEnvironment = new LmdbStateEnvironment(appliedStatePath(init.dataDir), {
+      log: this.log,
+      copies: this.metrics.checkpointCopies,
+      ...(init.checkpointBytes === undefined ? {} : { checkpointLogBytes: init.checkpointBytes }),
     });
   }
 

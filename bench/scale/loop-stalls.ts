@@ -1,8 +1,8 @@
 // How the nodes' event loops fared during one phase of load: the handler turns of 20 ms or
 // more and the GC pauses of 20 ms or more, from the nodes' histograms read at the phase's start
 // and end. The max gauges of node/slow-turns.ts count from each process's start, which is
-// itself a long turn (opening the state, creating the group's components), so they cannot say
-// whether the load made any.
+// itself a long turn (creating the group's components), so they cannot say whether the load
+// made any.
 import { SLOW_HANDLER_TURN_MS } from '../../node/slow-turns.js';
 import type { Reading } from './node-sampler.js';
 
@@ -18,6 +18,8 @@ export interface LoopStalls {
   readonly gcPausesOver20: number;
   /** The longest event-loop delay any node reported during the phase, ms. */
   readonly loopDelayMaxMs: number;
+  /** Nodes left out: not read at the phase's start or end (or without the histograms). */
+  readonly nodesNotRead: number;
 }
 
 const TURNS = 'zabkv_slow_handler_turn_seconds';
@@ -28,10 +30,14 @@ const THRESHOLD_SEC = SLOW_HANDLER_TURN_MS / 1000;
 /** How many observations of histogram `name` were above bucket `le` (all of them: no `le`). */
 function over(samples: ReadonlyMap<string, number>, name: string, le?: number): number {
   const count = samples.get(`${name}_count`) ?? 0;
-  return le === undefined ? count : count - (samples.get(`${name}_bucket{le="${le}"}`) ?? 0);
+  if (le === undefined) return count;
+  const atOrBelow = samples.get(`${name}_bucket{le="${le}"}`);
+  // A bound that is not one of the histogram's buckets would read as "all of them".
+  if (atOrBelow === undefined && count > 0) throw new Error(`${name} has no bucket le=${le}`);
+  return count - (atOrBelow ?? 0);
 }
 
-type Counts = Omit<LoopStalls, 'loopDelayMaxMs'>;
+type Counts = Omit<LoopStalls, 'loopDelayMaxMs' | 'nodesNotRead'>;
 const NONE: Counts = {
   turns: 0,
   turnsOver50: 0,
@@ -40,8 +46,9 @@ const NONE: Counts = {
   gcPausesOver20: 0,
 };
 
-function counts(samples: ReadonlyMap<string, number> | null): Counts {
-  if (samples === null) return NONE;
+/** A node's counts since its start; null when it did not answer or has no such histograms. */
+function counts(samples: ReadonlyMap<string, number> | null): Counts | null {
+  if (samples === null || !samples.has(`${TURNS}_count`)) return null;
   return {
     turns: over(samples, TURNS),
     turnsOver50: over(samples, TURNS, 0.05),
@@ -52,9 +59,10 @@ function counts(samples: ReadonlyMap<string, number> | null): Counts {
 }
 
 /**
- * The stalls between two readings of the same nodes. A node that did not answer the second
- * time is left out; one that restarted in between (`restarted`, 1-based) counts from its new
- * process's start, which is part of the phase.
+ * The stalls between two readings of the same nodes. A node that restarted in between
+ * (`restarted`, 1-based) counts from its new process's start, which is part of the phase; any
+ * other node not read at both ends is left out and counted in `nodesNotRead` (a node stuck in a
+ * long turn is the one whose scrape times out: its absence must not read as "no stalls").
  */
 export function loopStallsBetween(
   first: Reading,
@@ -63,12 +71,16 @@ export function loopStallsBetween(
   restarted?: number,
 ): LoopStalls {
   const total: Record<keyof Counts, number> = { ...NONE };
+  let nodesNotRead = 0;
   last.forEach((after, i) => {
-    if (after === null) return;
     const a = counts(after);
-    const b = counts(restarted === i + 1 ? null : (first[i] ?? null));
+    const b = restarted === i + 1 ? NONE : counts(first[i] ?? null);
+    if (a === null || b === null) {
+      nodesNotRead++;
+      return;
+    }
     for (const key of Object.keys(total) as (keyof Counts)[])
       total[key] += Math.max(0, a[key] - b[key]);
   });
-  return { ...total, loopDelayMaxMs };
+  return { ...total, loopDelayMaxMs, nodesNotRead };
 }

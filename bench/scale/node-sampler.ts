@@ -82,6 +82,8 @@ export class NodeSampler {
   private readonly maxima: NodeMaxima[];
   private readonly timer: NodeJS.Timeout;
   private windowLagMaxSec = 0;
+  /** Counts the windows opened: a scrape begun before the current one does not count in it. */
+  private window = 0;
 
   constructor(private readonly urls: readonly string[]) {
     this.maxima = urls.map(() => ({
@@ -107,6 +109,7 @@ export class NodeSampler {
   /** From now on, `windowLagMaxMs` says the longest event-loop delay since (one window at a time). */
   openWindow(): void {
     this.windowLagMaxSec = 0;
+    this.window++;
   }
 
   /**
@@ -119,6 +122,7 @@ export class NodeSampler {
   }
 
   private async sample(): Promise<void> {
+    const window = this.window;
     await Promise.all(
       this.urls.map(async (url, i) => {
         const samples = await scrape(url);
@@ -128,7 +132,7 @@ export class NodeSampler {
         max.rssBytes = Math.max(max.rssBytes, samples.get(RSS) ?? 0);
         const lag = samples.get(LAG) ?? 0;
         max.eventLoopLagMaxSec = Math.max(max.eventLoopLagMaxSec, lag);
-        this.windowLagMaxSec = Math.max(this.windowLagMaxSec, lag);
+        if (window === this.window) this.windowLagMaxSec = Math.max(this.windowLagMaxSec, lag);
         max.slowTurnMaxSec = Math.max(max.slowTurnMaxSec, samples.get(SLOW_TURN) ?? 0);
         max.slowTurnWithoutGcMaxSec = Math.max(
           max.slowTurnWithoutGcMaxSec,

@@ -10,6 +10,7 @@ import type { FormedCluster, GroupStatus } from '../../frontend/cluster-status.j
 import type { LoadResult } from '../../loadgen/load-generator.js';
 import { ZabkvTarget } from '../../loadgen/load-target.js';
 import { wipeGroupData } from '../../node/group-data.js';
+import { GC_REPORT_WAIT_MS } from '../../node/slow-turns.js';
 import {
   NodeSampler,
   leaderChangesBetween,
@@ -145,6 +146,8 @@ export async function runZabkvScale(
           ...(stop === undefined ? {} : { stop }),
         });
         const written = disk.writes();
+        // A turn's share without GC is observed 50 ms after it (node/slow-turns.ts).
+        await sleep(GC_REPORT_WAIT_MS * 2);
         const last = await readNodes(urls);
         // A node restarted during the phase counts its own rejoining, and its flushes from zero
         // again; the others see the elections.

@@ -40,7 +40,8 @@ describe('bench:scale metrics helpers', () => {
       );
     const first = [node(5, 2, 1, 1, 3), node(9, 0, 0, 0, 0), node(40, 10, 5, 4, 2)];
     const last = [node(8, 3, 1, 2, 4), null, node(2, 1, 0, 1, 1)];
-    // Node 2 did not answer at the end (left out); node 3 restarted: counted from its start.
+    // Node 2 did not answer at the end (left out, counted as not read); node 3 restarted:
+    // counted from its start.
     expect(loopStallsBetween(first, last, 30, 3)).toEqual({
       turns: 3 + 2,
       turnsOver50: 1 + 1,
@@ -48,9 +49,25 @@ describe('bench:scale metrics helpers', () => {
       turnsWithoutGc: 1 + 1,
       gcPausesOver20: 1 + 1,
       loopDelayMaxMs: 30,
+      nodesNotRead: 1,
     });
     // Without the restart, node 3's counts going down are not negative stalls.
     expect(loopStallsBetween(first, last, 30).turns).toBe(3);
+    // A node not read at the start is left out too, not counted from its process's start.
+    expect(loopStallsBetween([null, null, null], last, 30)).toMatchObject({
+      turns: 0,
+      nodesNotRead: 3,
+    });
+    // A node without the histograms is not read as "no stalls".
+    expect(loopStallsBetween([parseSamples('x 1')], [parseSamples('x 2')], 0).nodesNotRead).toBe(1);
+    // A bound that is not a bucket of the histogram is an error, not "all of them".
+    const noBucket = parseSamples(
+      [
+        'zabkv_slow_handler_turn_seconds_count 4',
+        'zabkv_slow_handler_turn_seconds_bucket{le="0.1"} 4',
+      ].join('\n'),
+    );
+    expect(() => loopStallsBetween([noBucket], [noBucket], 0)).toThrow(/no bucket le=0.05/);
   });
 
   it('counts the leader changes the most any node saw, leaving out restarted nodes', () => {

@@ -70,6 +70,7 @@ describe('the scale section', () => {
       turnsWithoutGc: 0,
       gcPausesOver20: 0,
       loopDelayMaxMs: 12.5,
+      nodesNotRead: 0,
     };
     const base = run(1_000_000, 2_900, 0.09);
     const calm: ScaleRun = {
@@ -97,6 +98,15 @@ describe('the scale section', () => {
     expect(writes).toBe('| 1,000,000 × 100 B | writes | 0 (0 / 0) | 0 | 0 | 13 |');
     expect(reads).toContain('| reads (90 % lin.) |');
     expect(snap).toBe('| 1,000,000 × 100 B | writes during SNAP | 7 (2 / 0) | 3 | 1 | 13 |');
+    // A node not read at a phase's end could be the one that stalled: never "met" then.
+    const unread: ScaleRun = {
+      ...calm,
+      reads: { ...calm.reads, stalls: { ...quiet, nodesNotRead: 1 } },
+    };
+    expect(verdict([unread])[0]).toContain(
+      '**not met**: 0 handler turns of 20 ms or more under load (0 without their GC, 1 node not read)',
+    );
+    expect(stallTable([unread])[3]).toContain('| 0 (0 / 0), 1 node not read |');
     // A run whose nodes reported no histograms: no table, the whole run's longest judged.
     expect(stallTable([base])).toEqual([]);
     expect(verdict([base])[0]).toContain('**not met**: longest handler turn 90 ms');

@@ -20,7 +20,8 @@ describe("the thread's CPU clock", () => {
       const wall = performance.now() - wallStart;
       expect(spins).toBeGreaterThan(0);
       expect(ran).toBeGreaterThanOrEqual(30);
-      expect(ran).toBeLessThanOrEqual(wall + 1);
+      // Read a few µs apart, and the run time brought up to date at each read: within 2 ms.
+      expect(ran).toBeLessThanOrEqual(wall + 2);
       // Asleep, it runs (almost) nothing: 200 ms of wall time, a few ms at most of the CPU.
       const asleep = cpu.nowMs();
       await sleep(200);
