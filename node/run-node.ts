@@ -45,7 +45,7 @@ export async function runNode(config: NodeConfig): Promise<void> {
     scheduler: new LiveScheduler({
       slowTurns: slowTurnWatch(registry, logger, {
         gc: gcPauses,
-        ...(cpuClock === null ? {} : { cpuClock: () => cpuClock.nowMs() }),
+        ...(cpuClock === null ? {} : { cpuClock: cpuClock.nowMs }),
       }),
     }),
     logger,

@@ -82,6 +82,10 @@ export function stallTable(runs: readonly ScaleRun[]): string[] {
   ];
 }
 
+function check(ok: boolean, text: string): string {
+  return `${ok ? 'met' : '**not met**'}: ${text}`;
+}
+
 function notRead(nodes: number): string {
   return nodes === 0 ? '' : `, ${nodes} node${nodes === 1 ? '' : 's'} not read`;
 }
@@ -101,18 +105,17 @@ function loadTurns(
 }
 
 /** The target's check: no long turn under load; the whole run's longest where not known. */
-function turnCheck(r: ScaleRun): { ok: boolean; text: string } {
+function turnCheck(r: ScaleRun): string {
   const load = loadTurns(r);
   if (load === undefined) {
-    return { ok: longestTurnMs(r) === 0, text: `longest handler turn ${longestTurn(r)} ms` };
+    return check(longestTurnMs(r) === 0, `longest handler turn ${longestTurn(r)} ms`);
   }
   // A node not read could be the one that stalled: no "met" without every node's counts.
-  return {
-    ok: load.turns === 0 && load.nodesNotRead === 0,
-    text:
-      `${n(load.turns)} handler turns of ${SLOW_HANDLER_TURN_MS} ms or more under load ` +
+  return check(
+    load.turns === 0 && load.nodesNotRead === 0,
+    `${n(load.turns)} handler turns of ${SLOW_HANDLER_TURN_MS} ms or more under load ` +
       `(${n(load.withoutGc)} without their GC${notRead(load.nodesNotRead)})`,
-  };
+  );
 }
 
 /** The longest component turn any node reported (0: none took the threshold). */
@@ -148,7 +151,6 @@ export function verdict(runs: readonly ScaleRun[]): string[] {
       base === undefined || base === r
         ? null
         : r.writes.result.throughput / base.writes.result.throughput;
-    const check = (ok: boolean, text: string) => `${ok ? 'met' : '**not met**'}: ${text}`;
     lines.push(
       `- ${dataLabel(r.data)}: ` +
         [
@@ -164,7 +166,7 @@ export function verdict(runs: readonly ScaleRun[]): string[] {
                 ),
               ]),
           check(heap < 300, `heap ${heap.toFixed(0)} MiB`),
-          check(turnCheck(r).ok, turnCheck(r).text),
+          turnCheck(r),
         ].join('; '),
     );
   }

@@ -82,8 +82,9 @@ export interface SlowTurnWatch {
  * Runs components on Node's event loop. A drain starts in a microtask after the first ready
  * component and yields to I/O (setImmediate) after `eventsPerSlice` events, so sockets and
  * timers are served even while components are busy. With a `SlowTurnWatch`, each turn is
- * timed (two clock reads per turn of up to `eventsPerTurn` events, two more with a CPU clock) and its event kinds noted,
- * so a handler that holds the event loop is named: every request waiting behind it pays for it.
+ * timed (two clock reads per turn of up to `eventsPerTurn` events, two more with a CPU clock)
+ * and its event kinds noted, so a handler that holds the event loop is named: every request
+ * waiting behind it pays for it.
  */
 export class LiveScheduler extends ReadyQueue {
   private draining = false;

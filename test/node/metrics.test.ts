@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import { parseSamples } from '../../bench/scale/node-sampler.js';
 import { describe, expect, it } from 'vitest';
 import { nodeId } from '../../components/network/node-id.js';
 import { makeZxid } from '../../kv/zxid.js';
@@ -6,13 +7,7 @@ import { NodeMetrics, proposalsBehind } from '../../node/metrics.js';
 import { leaderStatus } from './status-fixtures.js';
 
 async function scrape(registry: Registry): Promise<Map<string, number>> {
-  const samples = new Map<string, number>();
-  for (const line of (await registry.metrics()).split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
+  return parseSamples(await registry.metrics());
 }
 
 describe('NodeMetrics', () => {

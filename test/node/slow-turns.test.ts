@@ -1,7 +1,8 @@
 import pino from 'pino';
-import { Registry, type MetricValueWithName } from 'prom-client';
+import { Registry } from 'prom-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { parseSamples } from '../../bench/scale/node-sampler.js';
 import type { ComponentDefinition } from '../../components/kernel/index.js';
 import { overlapMs } from '../../node/gc-pauses.js';
 import { slowTurnWatch } from '../../node/slow-turns.js';
@@ -12,10 +13,7 @@ async function gauge(registry: Registry, name: string): Promise<number> {
 
 /** The observations of histogram `name` at or below `le` seconds. */
 async function bucket(registry: Registry, name: string, le: number): Promise<number> {
-  const { values } = (await registry.getSingleMetric(name)!.get()) as {
-    values: MetricValueWithName<string>[];
-  };
-  return values.find((v) => v.metricName === `${name}_bucket` && v.labels.le === le)!.value;
+  return parseSamples(await registry.metrics()).get(`${name}_bucket{le="${le}"}`)!;
 }
 
 const component = { describe: () => 'Replica(1)' } as unknown as ComponentDefinition;
