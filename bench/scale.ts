@@ -50,6 +50,11 @@ const options = new Command()
     COMPARE_KEYS,
   )
   .option('--log-level <level>', "the nodes' LOG_LEVEL", 'warn')
+  .option(
+    '--measure-turn-cpu',
+    'start the nodes with --measure-turn-cpu: long turns are judged by their time on the CPU (a file read per turn)',
+    false,
+  )
   .option('--keep', 'keep the data directories (node logs) for inspection', false)
   .parse()
   .opts<{
@@ -63,6 +68,7 @@ const options = new Command()
     compareKeys: number;
     keep: boolean;
     logLevel: string;
+    measureTurnCpu: boolean;
   }>();
 
 const settings: ScaleSettings = {
@@ -71,6 +77,7 @@ const settings: ScaleSettings = {
   readDurationSec: options.readDuration ?? options.duration,
   preloadWriters: options.preloadWriters,
   logLevel: options.logLevel,
+  measureTurnCpu: options.measureTurnCpu,
 };
 const compared: DataSet = { keys: options.compareKeys, valueSize: VALUE_SIZE };
 const dataSets: DataSet[] = [

@@ -11,7 +11,7 @@ import { loadHttpSecurity } from './http-security.js';
 import { NodeHost } from './node-host.js';
 import { watchGcPauses } from './gc-pauses.js';
 import { slowTurnWatch } from './slow-turns.js';
-import { openThreadCpuClock } from './thread-cpu-clock.js';
+import { openThreadTimes } from './thread-times.js';
 import type { NodeConfig } from './node-config.js';
 import { loadPeerTls } from './peer-tls-files.js';
 import { loadTable, saveTable } from './table-file.js';
@@ -36,8 +36,8 @@ export async function runNode(config: NodeConfig): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const gcPauses = watchGcPauses(registry);
-  const cpuClock = config.measureTurnCpu === true ? openThreadCpuClock() : null;
-  if (config.measureTurnCpu === true && cpuClock === null) {
+  const threadTimes = config.measureTurnCpu === true ? openThreadTimes() : null;
+  if (config.measureTurnCpu === true && threadTimes === null) {
     logger.warn('--measure-turn-cpu: no /proc/thread-self/schedstat here, turns are not measured');
   }
   let saved = loadTable(config.dataDir);
@@ -45,7 +45,7 @@ export async function runNode(config: NodeConfig): Promise<void> {
     scheduler: new LiveScheduler({
       slowTurns: slowTurnWatch(registry, logger, {
         gc: gcPauses,
-        ...(cpuClock === null ? {} : { cpuClock: cpuClock.nowMs }),
+        ...(threadTimes === null ? {} : { threadClock: threadTimes.read }),
       }),
     }),
     logger,

@@ -1,7 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { ComponentDefinition, SlowTurnWatch } from '../components/kernel/index.js';
+import type {
+  ComponentDefinition,
+  SlowTurnWatch,
+  ThreadTimes,
+} from '../components/kernel/index.js';
 import { WarnLimiter } from '../components/network/warn-limiter.js';
 import type { GcPauses } from './gc-pauses.js';
 
@@ -35,11 +39,14 @@ export function slowTurnWatch(
   log: Logger,
   options: {
     readonly gc?: Pick<GcPauses, 'overlapMs'>;
-    /** The thread's time on a CPU (node/thread-cpu-clock.ts): turns say how much they ran. */
-    readonly cpuClock?: () => number;
+    /**
+     * The thread's times (node/thread-times.ts): turns say how long they ran and how long they
+     * waited for a core.
+     */
+    readonly threadClock?: (into: ThreadTimes) => void;
   } = {},
 ): SlowTurnWatch {
-  const { gc, cpuClock } = options;
+  const { gc, threadClock } = options;
   const turns = new Counter({
     name: 'zabkv_slow_handler_turns_total',
     help: `Component turns (up to 32 events of one component) that held the event loop ${SLOW_HANDLER_TURN_MS} ms or longer`,
@@ -70,26 +77,37 @@ export function slowTurnWatch(
     buckets: SLOW_TURN_BUCKETS,
     registers: [registry],
   });
-  const sizesOnCpu =
-    cpuClock === undefined
+  const timeHistogram = (name: string, help: string) =>
+    threadClock === undefined
       ? null
-      : new Histogram({
-          name: 'zabkv_slow_handler_turn_on_cpu_seconds',
-          help: `The same turns' time on the CPU (--measure-turn-cpu); the rest of each waited for a core or the disk`,
-          buckets: SLOW_TURN_BUCKETS,
-          registers: [registry],
-        });
+      : new Histogram({ name, help, buckets: SLOW_TURN_BUCKETS, registers: [registry] });
+  const sizesOnCpu = timeHistogram(
+    'zabkv_slow_handler_turn_on_cpu_seconds',
+    `The same turns' time on the CPU (--measure-turn-cpu)`,
+  );
+  const sizesWaiting = timeHistogram(
+    'zabkv_slow_handler_turn_waiting_seconds',
+    `The same turns' time runnable but waiting for a core (--measure-turn-cpu); what neither this nor the time on the CPU holds, the thread was blocked`,
+  );
   const limiter = new WarnLimiter(log);
   let longestMs = 0;
   let longestWithoutGcMs = 0;
   return {
     thresholdMs: SLOW_HANDLER_TURN_MS,
-    ...(cpuClock === undefined ? {} : { cpuClock }),
-    slow(component: ComponentDefinition, ms: number, kinds: readonly string[], cpuMs?: number) {
+    ...(threadClock === undefined ? {} : { threadClock }),
+    slow(
+      component: ComponentDefinition,
+      ms: number,
+      kinds: readonly string[],
+      times?: Readonly<ThreadTimes>,
+    ) {
       const name = component.constructor.name;
       turns.inc({ component: name });
       sizes.observe(ms / 1000);
-      if (cpuMs !== undefined) sizesOnCpu?.observe(cpuMs / 1000);
+      if (times !== undefined) {
+        sizesOnCpu?.observe(times.onCpuMs / 1000);
+        sizesWaiting?.observe(times.waitingMs / 1000);
+      }
       if (ms > longestMs) {
         longestMs = ms;
         longest.set(ms / 1000);
@@ -108,7 +126,9 @@ export function slowTurnWatch(
       const fields = {
         component: component.describe(),
         ms: Math.round(ms),
-        ...(cpuMs === undefined ? {} : { cpuMs: Math.round(cpuMs) }),
+        ...(times === undefined
+          ? {}
+          : { cpuMs: Math.round(times.onCpuMs), waitMs: Math.round(times.waitingMs) }),
         events: kinds.length,
         kinds: countKinds(kinds),
       };

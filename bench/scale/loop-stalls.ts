@@ -14,6 +14,12 @@ export interface LoopStalls {
   readonly turnsOver100: number;
   /** The turns still longer than 20 ms less the GC pauses inside them. */
   readonly turnsWithoutGc: number;
+  /**
+   * The turns longer than 20 ms on the CPU (nodes started with --measure-turn-cpu): a handler's
+   * own work, where the wall time also holds waiting for a core. Null where a node read does not
+   * measure it.
+   */
+  readonly turnsOnCpu: number | null;
   /** GC pauses longer than 20 ms. */
   readonly gcPausesOver20: number;
   /** The longest event-loop delay any node reported during the phase, ms. */
@@ -24,6 +30,7 @@ export interface LoopStalls {
 
 const TURNS = 'zabkv_slow_handler_turn_seconds';
 const TURNS_WITHOUT_GC = 'zabkv_slow_handler_turn_without_gc_seconds';
+const TURNS_ON_CPU = 'zabkv_slow_handler_turn_on_cpu_seconds';
 const GC_PAUSES = 'zabkv_gc_pause_seconds';
 const THRESHOLD_SEC = SLOW_HANDLER_TURN_MS / 1000;
 
@@ -43,8 +50,18 @@ const NONE: Counts = {
   turnsOver50: 0,
   turnsOver100: 0,
   turnsWithoutGc: 0,
+  turnsOnCpu: 0,
   gcPausesOver20: 0,
 };
+
+/** The counts every node has; turnsOnCpu only those started with --measure-turn-cpu. */
+const SUMMED = [
+  'turns',
+  'turnsOver50',
+  'turnsOver100',
+  'turnsWithoutGc',
+  'gcPausesOver20',
+] as const;
 
 /** A node's counts since its start; null when it did not answer or has no such histograms. */
 function counts(samples: ReadonlyMap<string, number> | null): Counts | null {
@@ -54,6 +71,9 @@ function counts(samples: ReadonlyMap<string, number> | null): Counts | null {
     turnsOver50: over(samples, TURNS, 0.05),
     turnsOver100: over(samples, TURNS, 0.1),
     turnsWithoutGc: over(samples, TURNS_WITHOUT_GC, THRESHOLD_SEC),
+    turnsOnCpu: samples.has(`${TURNS_ON_CPU}_count`)
+      ? over(samples, TURNS_ON_CPU, THRESHOLD_SEC)
+      : null,
     gcPausesOver20: over(samples, GC_PAUSES, THRESHOLD_SEC),
   };
 }
@@ -70,7 +90,7 @@ export function loopStallsBetween(
   loopDelayMaxMs: number,
   restarted?: number,
 ): LoopStalls {
-  const total: Record<keyof Counts, number> = { ...NONE };
+  const total: { -readonly [K in keyof Counts]: Counts[K] } = { ...NONE };
   let nodesNotRead = 0;
   last.forEach((after, i) => {
     const a = counts(after);
@@ -79,8 +99,11 @@ export function loopStallsBetween(
       nodesNotRead++;
       return;
     }
-    for (const key of Object.keys(total) as (keyof Counts)[])
-      total[key] += Math.max(0, a[key] - b[key]);
+    for (const key of SUMMED) total[key] += Math.max(0, a[key] - b[key]);
+    total.turnsOnCpu =
+      total.turnsOnCpu === null || a.turnsOnCpu === null || b.turnsOnCpu === null
+        ? null
+        : total.turnsOnCpu + Math.max(0, a.turnsOnCpu - b.turnsOnCpu);
   });
   return { ...total, loopDelayMaxMs, nodesNotRead };
 }

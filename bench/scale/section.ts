@@ -70,14 +70,14 @@ export function stallTable(runs: readonly ScaleRun[]): string[] {
       const s = m.stalls;
       if (s === undefined) return [];
       return [
-        `| ${dataLabel(r.data)} | ${phase} | ${n(s.turns)} (${n(s.turnsOver50)} / ${n(s.turnsOver100)})${notRead(s.nodesNotRead)} | ${n(s.turnsWithoutGc)} | ${n(s.gcPausesOver20)} | ${ms(s.loopDelayMaxMs)} |`,
+        `| ${dataLabel(r.data)} | ${phase} | ${n(s.turns)} (${n(s.turnsOver50)} / ${n(s.turnsOver100)})${notRead(s.nodesNotRead)} | ${n(s.turnsWithoutGc)} | ${s.turnsOnCpu === null ? '–' : n(s.turnsOnCpu)} | ${n(s.gcPausesOver20)} | ${ms(s.loopDelayMaxMs)} |`,
       ];
     }),
   );
   if (rows.length === 0) return [];
   return [
-    `| keys × value | phase | handler turns of ${SLOW_HANDLER_TURN_MS} ms or more (over 50 / over 100 ms) | of them, over ${SLOW_HANDLER_TURN_MS} ms less their GC | GC pauses over ${SLOW_HANDLER_TURN_MS} ms | event-loop delay max ms |`,
-    '| --- | --- | --- | --- | --- | --- |',
+    `| keys × value | phase | handler turns of ${SLOW_HANDLER_TURN_MS} ms or more (over 50 / over 100 ms) | of them, over ${SLOW_HANDLER_TURN_MS} ms less their GC | of them, over ${SLOW_HANDLER_TURN_MS} ms on the CPU | GC pauses over ${SLOW_HANDLER_TURN_MS} ms | event-loop delay max ms |`,
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ];
 }
@@ -93,28 +93,37 @@ function notRead(nodes: number): string {
 /** The long turns of every load phase of a run (undefined: its nodes did not report them). */
 function loadTurns(
   r: ScaleRun,
-): { turns: number; withoutGc: number; nodesNotRead: number } | undefined {
+): { turns: number; withoutGc: number; onCpu: number | null; nodesNotRead: number } | undefined {
   const stalls = loadPhases(r).map(([, m]) => m.stalls);
   if (stalls.some((s) => s === undefined)) return undefined;
   const sum = (pick: (s: LoopStalls) => number) => stalls.reduce((t, s) => t + pick(s!), 0);
   return {
     turns: sum((s) => s.turns),
     withoutGc: sum((s) => s.turnsWithoutGc),
+    onCpu: stalls.some((s) => s!.turnsOnCpu === null) ? null : sum((s) => s.turnsOnCpu!),
     nodesNotRead: sum((s) => s.nodesNotRead),
   };
 }
 
-/** The target's check: no long turn under load; the whole run's longest where not known. */
+/**
+ * The target's check: no long turn under load; the whole run's longest where not known. With
+ * the nodes' time on the CPU measured (--measure-turn-cpu), on that: "no handler runs longer
+ * than 20 ms" is about the handler's work, and on a machine with fewer cores than busy threads
+ * a turn's wall time is mostly waiting for one (docs/ops/README.md).
+ */
 function turnCheck(r: ScaleRun): string {
   const load = loadTurns(r);
   if (load === undefined) {
     return check(longestTurnMs(r) === 0, `longest handler turn ${longestTurn(r)} ms`);
   }
-  // A node not read could be the one that stalled: no "met" without every node's counts.
-  return check(
-    load.turns === 0 && load.nodesNotRead === 0,
+  const wall =
     `${n(load.turns)} handler turns of ${SLOW_HANDLER_TURN_MS} ms or more under load ` +
-      `(${n(load.withoutGc)} without their GC${notRead(load.nodesNotRead)})`,
+    `(${n(load.withoutGc)} without their GC${notRead(load.nodesNotRead)})`;
+  // A node not read could be the one that stalled: no "met" without every node's counts.
+  if (load.onCpu === null) return check(load.turns === 0 && load.nodesNotRead === 0, wall);
+  return check(
+    load.onCpu === 0 && load.nodesNotRead === 0,
+    `${n(load.onCpu)} handler turns over ${SLOW_HANDLER_TURN_MS} ms on the CPU under load (wall time: ${wall})`,
   );
 }
 
@@ -252,6 +261,11 @@ export async function writeScaleSection(
       'histograms `zabkv_slow_handler_turn_seconds` and `..._without_gc_seconds` read at the',
       "phase's start and end; a node restarted in the phase counts from its start), GC pauses",
       'over 20 ms (`zabkv_gc_pause_seconds`) and the longest event-loop delay any node reported.',
+      settings.measureTurnCpu
+        ? 'The nodes ran with `--measure-turn-cpu`: of the turns, those over 20 ms on the CPU ' +
+          '(`zabkv_slow_handler_turn_on_cpu_seconds`; the rest of a turn waited for a core or was ' +
+          'blocked), on which the target below is judged.'
+        : 'On the CPU: measured only with `--measure-turn-cpu` (–).',
       '',
       ...stallTable(runs),
       '',

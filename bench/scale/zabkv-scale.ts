@@ -75,6 +75,8 @@ export interface ScaleSettings {
   readonly preloadWriters: number;
   /** The nodes' LOG_LEVEL (info shows elections and syncs in the node logs). */
   readonly logLevel: string;
+  /** Start the nodes with --measure-turn-cpu: long turns say how long they ran. */
+  readonly measureTurnCpu: boolean;
 }
 
 const NODES = [1, 2, 3] as const;
@@ -116,7 +118,10 @@ export async function runZabkvScale(
     replication: 3,
     dataDir: dir,
     ...SCALE_PORTS,
-    env: { LOG_LEVEL: settings.logLevel },
+    env: {
+      LOG_LEVEL: settings.logLevel,
+      ...(settings.measureTurnCpu ? { ZABKV_MEASURE_TURN_CPU: '1' } : {}),
+    },
   });
   const urls = NODES.map((n) => httpUrl(cluster.options, n));
   cluster.start();

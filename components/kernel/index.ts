@@ -11,6 +11,7 @@ export {
 export {
   type Scheduler,
   type SlowTurnWatch,
+  type ThreadTimes,
   ReadyQueue,
   LiveScheduler,
   SimScheduler,

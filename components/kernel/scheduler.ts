@@ -66,23 +66,37 @@ export class ReadyQueue implements Scheduler {
   }
 }
 
+/** A thread's scheduler times so far, in ms (node/thread-times.ts reads Linux's). */
+export interface ThreadTimes {
+  /** Running on a CPU. */
+  onCpuMs: number;
+  /** Runnable but waiting for a core (in the run queue). */
+  waitingMs: number;
+}
+
 /** Told of each component turn on the live event loop that took `thresholdMs` or longer. */
 export interface SlowTurnWatch {
   readonly thresholdMs: number;
-  /** The thread's time on a CPU in ms, read before and after every turn when given. */
-  readonly cpuClock?: () => number;
+  /** Reads the thread's times into `into`, before and after every turn, when given. */
+  readonly threadClock?: (into: ThreadTimes) => void;
   /**
-   * `kinds`: the kind of each event the turn ran, in order (valid during the call only);
-   * `cpuMs`: the turn's time on the CPU, with a `cpuClock`.
+   * `kinds`: the kind of each event the turn ran, in order; `times`: the turn's own, with a
+   * `threadClock` (both valid during the call only). What the wall time `ms` holds beyond the
+   * two the thread was blocked: a page fault, a lock, a synchronous system call.
    */
-  slow(component: ComponentDefinition, ms: number, kinds: readonly string[], cpuMs?: number): void;
+  slow(
+    component: ComponentDefinition,
+    ms: number,
+    kinds: readonly string[],
+    times?: Readonly<ThreadTimes>,
+  ): void;
 }
 
 /**
  * Runs components on Node's event loop. A drain starts in a microtask after the first ready
  * component and yields to I/O (setImmediate) after `eventsPerSlice` events, so sockets and
  * timers are served even while components are busy. With a `SlowTurnWatch`, each turn is
- * timed (two clock reads per turn of up to `eventsPerTurn` events, two more with a CPU clock)
+ * timed (two clock reads per turn of up to `eventsPerTurn` events, two more with a thread clock)
  * and its event kinds noted, so a handler that holds the event loop is named: every request
  * waiting behind it pays for it.
  */
@@ -92,6 +106,10 @@ export class LiveScheduler extends ReadyQueue {
   private readonly slowTurns: SlowTurnWatch | null;
   /** The kinds of the events of the turn under way (reused: no allocation per turn). */
   private readonly turnKinds: string[] = [];
+  /** The thread's times at the turn's start and end, and the turn's own (reused likewise). */
+  private readonly timesAtStart: ThreadTimes = { onCpuMs: 0, waitingMs: 0 };
+  private readonly timesAtEnd: ThreadTimes = { onCpuMs: 0, waitingMs: 0 };
+  private readonly turnTimes: ThreadTimes = { onCpuMs: 0, waitingMs: 0 };
 
   constructor(
     options: {
@@ -108,16 +126,25 @@ export class LiveScheduler extends ReadyQueue {
   protected override executeTurn(component: ComponentDefinition, budget: number): number {
     if (this.slowTurns === null) return component.execute(budget);
     this.turnKinds.length = 0;
-    const clock = this.slowTurns.cpuClock;
-    const cpuStarted = clock?.();
+    const clock = this.slowTurns.threadClock;
+    clock?.(this.timesAtStart);
     const started = performance.now();
     const ran = component.execute(budget, this.turnKinds);
     const ms = performance.now() - started;
-    if (ms >= this.slowTurns.thresholdMs) {
-      // Never more than the wall time: the two clocks are read a few µs apart.
-      const cpuMs = clock === undefined ? undefined : Math.min(ms, clock() - cpuStarted!);
-      this.slowTurns.slow(component, ms, this.turnKinds, cpuMs);
+    if (ms < this.slowTurns.thresholdMs) return ran;
+    if (clock === undefined) {
+      this.slowTurns.slow(component, ms, this.turnKinds);
+      return ran;
     }
+    clock(this.timesAtEnd);
+    // Never more than the wall time between them: the clocks are read a few µs apart.
+    const onCpuMs = Math.min(ms, this.timesAtEnd.onCpuMs - this.timesAtStart.onCpuMs);
+    this.turnTimes.onCpuMs = onCpuMs;
+    this.turnTimes.waitingMs = Math.min(
+      ms - onCpuMs,
+      this.timesAtEnd.waitingMs - this.timesAtStart.waitingMs,
+    );
+    this.slowTurns.slow(component, ms, this.turnKinds, this.turnTimes);
     return ran;
   }
 

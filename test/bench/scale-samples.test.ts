@@ -23,7 +23,14 @@ describe('bench:scale metrics helpers', () => {
   });
 
   it("counts the long turns and GC pauses between two readings from the nodes' histograms", () => {
-    const node = (turns: number, over50: number, over100: number, lean: number, gc: number) =>
+    const node = (
+      turns: number,
+      over50: number,
+      over100: number,
+      lean: number,
+      gc: number,
+      onCpu?: number,
+    ) =>
       parseSamples(
         [
           `zabkv_slow_handler_turn_seconds_bucket{le="0.02"} 0`,
@@ -36,6 +43,13 @@ describe('bench:scale metrics helpers', () => {
           `zabkv_slow_handler_turn_without_gc_seconds_count ${turns}`,
           `zabkv_gc_pause_seconds_bucket{le="0.02"} ${100 - gc}`,
           `zabkv_gc_pause_seconds_count 100`,
+          // With --measure-turn-cpu, `onCpu` of them over 20 ms on the CPU.
+          ...(onCpu === undefined
+            ? []
+            : [
+                `zabkv_slow_handler_turn_on_cpu_seconds_bucket{le="0.02"} ${turns - onCpu}`,
+                `zabkv_slow_handler_turn_on_cpu_seconds_count ${turns}`,
+              ]),
         ].join('\n'),
       );
     const first = [node(5, 2, 1, 1, 3), node(9, 0, 0, 0, 0), node(40, 10, 5, 4, 2)];
@@ -47,10 +61,16 @@ describe('bench:scale metrics helpers', () => {
       turnsOver50: 1 + 1,
       turnsOver100: 0,
       turnsWithoutGc: 1 + 1,
+      turnsOnCpu: null,
       gcPausesOver20: 1 + 1,
       loopDelayMaxMs: 30,
       nodesNotRead: 1,
     });
+    // Time on the CPU is counted only where every node read measures it.
+    const measured = [node(5, 2, 1, 1, 3, 1), node(9, 0, 0, 0, 0, 0), node(4, 1, 0, 1, 1, 0)];
+    const measuredLast = [node(8, 3, 1, 2, 4, 2), node(10, 0, 0, 0, 0, 0), node(6, 1, 0, 1, 1, 2)];
+    expect(loopStallsBetween(measured, measuredLast, 30).turnsOnCpu).toBe(1 + 0 + 2);
+    expect(loopStallsBetween(first, measuredLast, 30).turnsOnCpu).toBeNull();
     // Without the restart, node 3's counts going down are not negative stalls.
     expect(loopStallsBetween(first, last, 30).turns).toBe(3);
     // A node not read at the start is left out too, not counted from its process's start.

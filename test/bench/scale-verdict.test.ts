@@ -68,6 +68,7 @@ describe('the scale section', () => {
       turnsOver50: 0,
       turnsOver100: 0,
       turnsWithoutGc: 0,
+      turnsOnCpu: null,
       gcPausesOver20: 0,
       loopDelayMaxMs: 12.5,
       nodesNotRead: 0,
@@ -95,9 +96,37 @@ describe('the scale section', () => {
     );
     const [header, , writes, reads, snap] = stallTable([busy]);
     expect(header).toContain('| phase | handler turns of 20 ms or more (over 50 / over 100 ms) |');
-    expect(writes).toBe('| 1,000,000 × 100 B | writes | 0 (0 / 0) | 0 | 0 | 13 |');
+    expect(writes).toBe('| 1,000,000 × 100 B | writes | 0 (0 / 0) | 0 | – | 0 | 13 |');
     expect(reads).toContain('| reads (90 % lin.) |');
-    expect(snap).toBe('| 1,000,000 × 100 B | writes during SNAP | 7 (2 / 0) | 3 | 1 | 13 |');
+    expect(snap).toBe('| 1,000,000 × 100 B | writes during SNAP | 7 (2 / 0) | 3 | – | 1 | 13 |');
+    // With the nodes' time on the CPU measured in every phase, the target is judged on it: a
+    // turn long only because it waited for a core is not a handler that runs long.
+    const measured = (stalls: LoopStalls): LoopStalls => ({ ...stalls, turnsOnCpu: 0 });
+    const waited: ScaleRun = {
+      ...busy,
+      writes: { ...busy.writes, stalls: measured(quiet) },
+      reads: { ...busy.reads, stalls: measured(quiet) },
+      snap: {
+        ...busy.snap!,
+        during: { ...busy.snap!.during, stalls: measured(busy.snap!.during.stalls!) },
+      },
+    };
+    expect(verdict([waited])[0]).toContain(
+      'met: 0 handler turns over 20 ms on the CPU under load (wall time: 7 handler turns of 20 ms or more under load (3 without their GC))',
+    );
+    expect(stallTable([waited])[4]).toBe(
+      '| 1,000,000 × 100 B | writes during SNAP | 7 (2 / 0) | 3 | 0 | 1 | 13 |',
+    );
+    const ran: ScaleRun = {
+      ...waited,
+      reads: { ...waited.reads, stalls: { ...measured(quiet), turns: 1, turnsOnCpu: 1 } },
+    };
+    expect(verdict([ran])[0]).toContain('**not met**: 1 handler turns over 20 ms on the CPU');
+    // One phase unmeasured: judged on the wall time.
+    const mixed: ScaleRun = { ...waited, reads: { ...waited.reads, stalls: quiet } };
+    expect(verdict([mixed])[0]).toContain(
+      '**not met**: 7 handler turns of 20 ms or more under load',
+    );
     // A node not read at a phase's end could be the one that stalled: never "met" then.
     const unread: ScaleRun = {
       ...calm,

@@ -8,6 +8,7 @@ import {
   SimScheduler,
   type ComponentContext,
   type Fault,
+  type ThreadTimes,
 } from '../../components/kernel/index.js';
 import { Pair, PingPong, Pinger, Ponger, simSystem } from './fixtures.js';
 
@@ -169,20 +170,28 @@ describe('component kernel', () => {
         this.connect(this.ponger.provided(PingPong), this.pinger.required(PingPong));
       }
     }
-    const slow: { component: ComponentDefinition; ms: number; kinds: string[]; cpuMs?: number }[] =
-      [];
-    // A CPU clock that moves 5 ms between two reads: a slow turn reads it at its start and end.
-    let cpuReads = 0;
+    const slow: {
+      component: ComponentDefinition;
+      ms: number;
+      kinds: string[];
+      times?: ThreadTimes;
+    }[] = [];
+    // A thread clock that moves 5 ms on the CPU and 7 waiting for one between two reads: a
+    // slow turn reads it at its start and end.
+    let clockReads = 0;
     const scheduler = new LiveScheduler({
       slowTurns: {
         thresholdMs: 20,
-        cpuClock: () => 5 * cpuReads++,
-        slow: (component, ms, kinds, cpuMs) =>
+        threadClock: (into) => {
+          into.onCpuMs = 5 * clockReads;
+          into.waitingMs = 7 * clockReads++;
+        },
+        slow: (component, ms, kinds, times) =>
           slow.push({
             component,
             ms,
             kinds: [...kinds],
-            ...(cpuMs === undefined ? {} : { cpuMs }),
+            ...(times === undefined ? {} : { times: { ...times } }),
           }),
       },
     });
@@ -200,7 +209,7 @@ describe('component kernel', () => {
     expect(ponger[0]!.ms).toBeGreaterThanOrEqual(30);
     // Named by what it ran: the one Ping that held the loop.
     expect(ponger[0]!.kinds).toEqual(['Ping']);
-    expect(ponger[0]!.cpuMs).toBe(5);
+    expect(ponger[0]!.times).toEqual({ onCpuMs: 5, waitingMs: 7 });
     for (const turn of slow) expect(turn.ms).toBeGreaterThanOrEqual(20);
     pair.kill();
   });

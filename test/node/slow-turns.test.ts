@@ -60,20 +60,24 @@ describe('slow turns, with and without the GC pauses inside them', () => {
     expect(await bucket(registry, lean, 0.05)).toBe(2);
   });
 
-  it('with a CPU clock, hands it to the scheduler and counts each slow turn by its time on the CPU', async () => {
+  it('with a thread clock, hands it to the scheduler and counts each slow turn by its time on the CPU and waiting for one', async () => {
     const registry = new Registry();
-    const clock = () => 0;
-    const watch = slowTurnWatch(registry, pino({ level: 'silent' }), { cpuClock: clock });
-    expect(watch.cpuClock).toBe(clock);
-    watch.slow(component, 45, ['zab.Proposal'], 12);
-    watch.slow(component, 60, ['zab.Proposal'], 55);
+    const clock = () => {};
+    const watch = slowTurnWatch(registry, pino({ level: 'silent' }), { threadClock: clock });
+    expect(watch.threadClock).toBe(clock);
+    watch.slow(component, 45, ['zab.Proposal'], { onCpuMs: 12, waitingMs: 30 });
+    watch.slow(component, 60, ['zab.Proposal'], { onCpuMs: 55, waitingMs: 1 });
     const onCpu = 'zabkv_slow_handler_turn_on_cpu_seconds';
     expect(await bucket(registry, onCpu, 0.02)).toBe(1);
     expect(await bucket(registry, onCpu, 0.05)).toBe(1);
     expect(await bucket(registry, onCpu, 0.1)).toBe(2);
-    // Without a clock there is no such histogram.
+    const waiting = 'zabkv_slow_handler_turn_waiting_seconds';
+    expect(await bucket(registry, waiting, 0.02)).toBe(1);
+    expect(await bucket(registry, waiting, 0.05)).toBe(2);
+    // Without a clock there are no such histograms.
     const plain = new Registry();
-    expect(slowTurnWatch(plain, pino({ level: 'silent' })).cpuClock).toBeUndefined();
+    expect(slowTurnWatch(plain, pino({ level: 'silent' })).threadClock).toBeUndefined();
     expect(plain.getSingleMetric(onCpu)).toBeUndefined();
+    expect(plain.getSingleMetric(waiting)).toBeUndefined();
   });
 });

@@ -1,0 +1,44 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { ThreadTimes } from '../components/kernel/index.js';
+
+/**
+ * The calling thread's scheduler times, in ms, from the kernel's statistics
+ * (/proc/thread-self/schedstat: ns on a CPU, ns runnable in a run queue, timeslices). Node 20
+ * has no per-thread CPU clock, and process.cpuUsage() counts the GC's and libuv's threads too.
+ * A slow turn's wall time splits into its time on the CPU, its time waiting for a core (on 2
+ * cores shared by 3 nodes and a load generator, most of many a 20-40 ms turn), and the rest,
+ * blocked (a page fault on an lmdb page not in memory, a lock, a synchronous system call).
+ * Null where the file is not there (not Linux) or says nothing (schedstats off: zeros).
+ */
+export interface ThreadTimesReader {
+  read(into: ThreadTimes): void;
+  close(): void;
+}
+
+export function openThreadTimes(): ThreadTimesReader | null {
+  let fd: number;
+  try {
+    // Opened by the thread it measures: thread-self is resolved at open.
+    fd = openSync('/proc/thread-self/schedstat', 'r');
+  } catch {
+    return null;
+  }
+  const buffer = Buffer.alloc(96);
+  const read = (into: ThreadTimes): void => {
+    // The kernel brings a running thread's runtime up to date at a tick (4 ms at HZ=250) or a
+    // switch, not when its schedstat is read; getrusage (under cpuUsage) updates it first. Its
+    // run-queue time is current: it was last added to when the thread got its core back.
+    process.cpuUsage();
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const fields = buffer.toString('latin1', 0, length).split(' ');
+    into.onCpuMs = Number(fields[0]) / 1e6;
+    into.waitingMs = Number(fields[1]) / 1e6;
+  };
+  const first: ThreadTimes = { onCpuMs: 0, waitingMs: 0 };
+  read(first);
+  if (!Number.isFinite(first.onCpuMs) || first.onCpuMs <= 0 || !Number.isFinite(first.waitingMs)) {
+    closeSync(fd);
+    return null;
+  }
+  return { read, close: () => closeSync(fd) };
+}
