@@ -52,7 +52,7 @@ const options = new Command()
   .option('--log-level <level>', "the nodes' LOG_LEVEL", 'warn')
   .option(
     '--measure-turn-cpu',
-    'start the nodes with --measure-turn-cpu: long turns are judged by their time on the CPU (a file read per turn)',
+    'start the nodes with --measure-turn-cpu: long turns are judged by their time on the CPU (two file reads per turn)',
     false,
   )
   .option('--keep', 'keep the data directories (node logs) for inspection', false)

@@ -556,7 +556,7 @@ program
   .option('--fault-injection', 'test harnesses: /admin/faults may drop peer traffic')
   .option(
     '--measure-turn-cpu',
-    'diagnostics: a handler turn of 20 ms or more also says how long it was on the CPU and how long it waited for one (Linux; costs a file read per turn)',
+    'diagnostics: a handler turn of 20 ms or more also says how long it was on the CPU and how long it waited for one (Linux; two file reads per turn)',
   )
   .option('--config <file>', 'a JSON file with any of these settings')
   .action(async (options: RawNodeSettings) => {

@@ -30,15 +30,45 @@ export function openThreadTimes(): ThreadTimesReader | null {
     // run-queue time is current: it was last added to when the thread got its core back.
     process.cpuUsage();
     const length = readSync(fd, buffer, 0, buffer.length, 0);
-    const fields = buffer.toString('latin1', 0, length).split(' ');
-    into.onCpuMs = Number(fields[0]) / 1e6;
-    into.waitingMs = Number(fields[1]) / 1e6;
+    readSchedstat(buffer, length, into);
   };
-  const first: ThreadTimes = { onCpuMs: 0, waitingMs: 0 };
-  read(first);
-  if (!Number.isFinite(first.onCpuMs) || first.onCpuMs <= 0 || !Number.isFinite(first.waitingMs)) {
+  const opened: ThreadTimes = { onCpuMs: 0, waitingMs: 0 };
+  read(opened);
+  if (
+    !Number.isFinite(opened.onCpuMs) ||
+    opened.onCpuMs <= 0 ||
+    !Number.isFinite(opened.waitingMs)
+  ) {
     closeSync(fd);
     return null;
   }
   return { read, close: () => closeSync(fd) };
+}
+
+/**
+ * Parses "<ns on a CPU> <ns waiting> <timeslices>" in place (twice a turn: no string or array
+ * per read); NaN for a field that is missing or not all digits.
+ */
+export function readSchedstat(bytes: Uint8Array, length: number, into: ThreadTimes): void {
+  let field = 0;
+  let value = 0;
+  let digits = 0;
+  into.onCpuMs = NaN;
+  into.waitingMs = NaN;
+  for (let at = 0; at <= length && field < 2; at++) {
+    const digit = at < length ? bytes[at]! - 0x30 : -1;
+    if (digit >= 0 && digit <= 9) {
+      value = value * 10 + digit;
+      digits++;
+      continue;
+    }
+    // A separator (or the end) closes the field; anything else spoils the read.
+    const ended = at === length || bytes[at] === 0x20 || bytes[at] === 0x0a;
+    if (!ended || digits === 0) return;
+    if (field === 0) into.onCpuMs = value / 1e6;
+    else into.waitingMs = value / 1e6;
+    field++;
+    value = 0;
+    digits = 0;
+  }
 }

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { ThreadTimes } from '../../components/kernel/index.js';
-import { openThreadTimes } from '../../node/thread-times.js';
+import { openThreadTimes, readSchedstat } from '../../node/thread-times.js';
 
 describe("the thread's scheduler times", () => {
   const reader = openThreadTimes();
@@ -41,4 +41,19 @@ describe("the thread's scheduler times", () => {
       times.close();
     },
   );
+
+  it('reads the two first fields of schedstat in ns, NaN for one that is missing or not a number', () => {
+    const times: ThreadTimes = { onCpuMs: 0, waitingMs: 0 };
+    const parse = (text: string) => {
+      const bytes = Buffer.from(`${text}\u0000\u0000`, 'latin1');
+      readSchedstat(bytes, text.length, times);
+      return { ...times };
+    };
+    expect(parse('536009136 777601 4211\n')).toEqual({ onCpuMs: 536.009136, waitingMs: 0.777601 });
+    expect(parse('12000000 3000000')).toEqual({ onCpuMs: 12, waitingMs: 3 });
+    expect(parse('12000000')).toEqual({ onCpuMs: 12, waitingMs: NaN });
+    expect(parse('12x00 5 1')).toEqual({ onCpuMs: NaN, waitingMs: NaN });
+    expect(parse(' 5 1')).toEqual({ onCpuMs: NaN, waitingMs: NaN });
+    expect(parse('')).toEqual({ onCpuMs: NaN, waitingMs: NaN });
+  });
 });
