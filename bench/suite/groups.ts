@@ -4,7 +4,15 @@
 import { join } from 'node:path';
 import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
 import { ZabkvTarget } from '../../loadgen/load-target.js';
-import { Cells, READS, WRITES, measureOnce, type Connect, type Settings } from './measure.js';
+import {
+  Cells,
+  READS,
+  WRITES,
+  measureOnce,
+  warmUp,
+  type Connect,
+  type Settings,
+} from './measure.js';
 
 export const ONE_GROUP = '1 group';
 export const TWO_GROUPS = '2 groups';
@@ -44,6 +52,7 @@ export async function runGroups(root: string, settings: Settings): Promise<Cells
       [ONE_GROUP, connect(one)],
       [TWO_GROUPS, connect(two)],
     ];
+    for (const [name, open] of clusters) await warmUp(name, open);
     const cells = new Cells();
     for (let repeat = 0; repeat < settings.repeats; repeat++) {
       // Who goes first swaps every repeat, so a drift in the machine's speed (the other

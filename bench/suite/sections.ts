@@ -4,7 +4,14 @@ import { cpus } from 'node:os';
 import { median, writeBenchmarkSection } from '../report.js';
 import { TRIVIAL } from './ceiling.js';
 import { GROUP_CLIENTS, GROUP_WORKLOADS, ONE_GROUP, TWO_GROUPS } from './groups.js';
-import { KEYS, VALUE_SIZE, WARMUP_SEC, opsPerSec, summarize } from './measure.js';
+import {
+  KEYS,
+  SYSTEM_WARMUP_SEC,
+  VALUE_SIZE,
+  WARMUP_SEC,
+  opsPerSec,
+  summarize,
+} from './measure.js';
 import type { Cell, Cells, Settings } from './measure.js';
 import { stalePlots, systemsPlots } from './plots.js';
 import { PLOT_CLIENTS } from './side-by-side.js';
@@ -22,7 +29,8 @@ function row(cell: Cell): string {
 function load(settings: Settings): string {
   return (
     `${KEYS.toLocaleString('en-US')} keys, ${VALUE_SIZE}-byte values, ${settings.durationSec} s per ` +
-    `measurement after ${WARMUP_SEC} s of warmup, median of ${settings.repeats}`
+    `measurement after ${WARMUP_SEC} s of warmup, median of ${settings.repeats}; each system took ` +
+    `${SYSTEM_WARMUP_SEC} s of 64 writers after its start, before its first measurement`
   );
 }
 

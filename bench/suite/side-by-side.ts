@@ -11,6 +11,7 @@ import {
   STALE_READS,
   WRITES,
   measureOnce,
+  warmUp,
   type Connect,
   type Settings,
   type Workload,
@@ -84,6 +85,7 @@ export async function runSideBySide(
         for (const clients of CLIENTS) measurements.push([cells.systems, workload, clients]);
     }
     if (parts.stale) measurements.push([cells.stale, STALE_READS, PLOT_CLIENTS]);
+    for (const [name, connect] of systems) await warmUp(name, connect);
     for (let repeat = 0; repeat < settings.repeats; repeat++) {
       for (const [into, workload, clients] of measurements) {
         for (const [name, connect] of systems) {
