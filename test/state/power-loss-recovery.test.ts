@@ -4,12 +4,12 @@
  * tests close the environment (which commits everything) and then put a marker back, as a
  * process that died would have left it, and start again in the same boot or in another.
  */
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CheckpointCopies } from '../../state/checkpoint-copies.js';
+import { CheckpointCopies, RETIRED_FILE } from '../../state/checkpoint-copies.js';
 import { checkpointLogBytesFor, LmdbStateEnvironment } from '../../state/lmdb-state-environment.js';
 import { CHECKPOINT_FILE, prepareStateDirectory } from '../../state/power-loss-recovery.js';
 import type { StateStore } from '../../state/state-store.js';
@@ -176,6 +176,69 @@ describe('CheckpointCopies', () => {
     expect(existsSync(join(path, CHECKPOINT_FILE))).toBe(true);
     expect(seen).toEqual({ copied: 1, failed: 1 });
     await copies.close();
+    await root.close();
+  });
+
+  /** The values of `keys` in the copy at `path` (opened read-only, as a restore would). */
+  async function readCopy(path: string, keys: string[]): Promise<unknown[]> {
+    const copy = open({ path, readOnly: true, noSubdir: true });
+    try {
+      return keys.map((key) => copy.get(key));
+    } finally {
+      await copy.close();
+    }
+  }
+
+  it('a copy holds what lmdb held; the copy it replaces is retired, leaving no file behind', async () => {
+    const path = directory();
+    const root = open({ path, noSync: true });
+    const copies = new CheckpointCopies(path, root, () => Number.MAX_SAFE_INTEGER);
+    await root.put('k', 'first');
+    expect(await copies.durable()).toBe(true);
+    await root.put('k', 'second');
+    await root.put('big', 'x'.repeat(100_000));
+    expect(await copies.durable()).toBe(true);
+    expect(existsSync(join(path, RETIRED_FILE))).toBe(false);
+    expect(await readCopy(join(path, CHECKPOINT_FILE), ['k', 'big'])).toEqual([
+      'second',
+      'x'.repeat(100_000),
+    ]);
+    await copies.close();
+    await root.close();
+  });
+
+  it('a retired copy left by a stop is shortened and removed by the next copy', async () => {
+    const path = directory();
+    const root = open({ path, noSync: true });
+    await root.put('k', 'v');
+    writeFileSync(join(path, RETIRED_FILE), Buffer.alloc(40 * 2 ** 20, 1));
+    const copies = new CheckpointCopies(path, root, () => Number.MAX_SAFE_INTEGER);
+    expect(await copies.durable()).toBe(true);
+    expect(existsSync(join(path, RETIRED_FILE))).toBe(false);
+    expect(await readCopy(join(path, CHECKPOINT_FILE), ['k'])).toEqual(['v']);
+    await copies.close();
+    await root.close();
+  });
+
+  it('a retired name still linked to the installed copy goes without touching the copy', async () => {
+    const path = directory();
+    const root = open({ path, noSync: true });
+    await root.put('k', 'v');
+    let free = Number.MAX_SAFE_INTEGER;
+    const copies = new CheckpointCopies(path, root, () => free);
+    expect(await copies.durable()).toBe(true);
+    const checkpoint = join(path, CHECKPOINT_FILE);
+    const bytes = statSync(checkpoint).size;
+    // As a stop between keeping the old copy aside and renaming the new one over it leaves it.
+    linkSync(checkpoint, join(path, RETIRED_FILE));
+    free = 0; // the next copy retires what is left, then finds no room and stops there
+    const next = copies.durable();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await copies.close();
+    expect(await next).toBe(false);
+    expect(existsSync(join(path, RETIRED_FILE))).toBe(false);
+    expect(statSync(checkpoint).size).toBe(bytes);
+    expect(await readCopy(checkpoint, ['k'])).toEqual(['v']);
     await root.close();
   });
 
