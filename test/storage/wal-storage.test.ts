@@ -132,6 +132,31 @@ describe('WalStorage', () => {
     );
   });
 
+  it('reads a log whose compacted segments a stop left behind (deleted after the compaction, not with it)', async () => {
+    const path = tempDir();
+    const host = start(path, { segmentBytes: 40 });
+    for (let seq = 1; seq <= 10; seq++) {
+      host.user.write(append(seq, seq * 3 - 2, seq * 3 - 1, seq * 3));
+      await durableThrough(host, seq);
+    }
+    const before = new Map(segments(path).map((name) => [name, readFileSync(join(path, name))]));
+    host.user.write(saveSnapshot(11, 15, Uint8Array.of(1)));
+    host.user.write({ kind: 'Compact', seq: 12, throughZxid: 15 });
+    await durableThrough(host, 12);
+    await stop(host);
+    const deleted = [...before.keys()].filter((name) => !segments(path).includes(name)).sort();
+    expect(deleted.length).toBeGreaterThanOrEqual(2);
+    // A stop after the first deletions: the newer ones come back, as they were.
+    for (const name of deleted.slice(1)) writeFileSync(join(path, name), before.get(name)!);
+    const { image } = await reopen(path);
+    expect(image.damage).toBe('none');
+    expect(image.log[0]!.zxid).toBeGreaterThan(1);
+    expect(zxids(image).at(-1)).toBe(30);
+    expect(image.log).toEqual(
+      Array.from({ length: 31 - image.log[0]!.zxid }, (_, i) => entry(image.log[0]!.zxid + i)),
+    );
+  });
+
   it('retires every old segment with an installed snapshot, even those a crash left behind', async () => {
     const path = tempDir();
     const host = start(path, { segmentBytes: 60 });
