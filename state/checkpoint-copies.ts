@@ -3,7 +3,7 @@ import { link, mkdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { installFile, syncFile } from '../components/storage/atomic-file.js';
-import { CHECKPOINT_FILE, DATA_FILE } from './power-loss-recovery.js';
+import { CHECKPOINT_FILE, DATA_FILE, RETIRED_FILE } from './power-loss-recovery.js';
 
 /** Free space a copy leaves beside itself, for lmdb's commits and the log meanwhile. */
 const COPY_MARGIN_BYTES = 8 * 2 ** 20;
@@ -12,12 +12,12 @@ const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 const COPYING_DIRECTORY = 'checkpoint.tmp';
 /**
- * The copy a new one replaces, kept under this name so that the rename does not free its blocks
- * at once: ext4 frees a file's extents in the unlink (or the rename over it), and a gigabyte of
- * them held the journal, and every O_DSYNC log write behind it, for 0.5-0.7 s here. It is
- * shortened a step at a time instead (RocksDB's DeleteScheduler does the same for big files).
+ * The copy a new one replaces is kept under RETIRED_FILE so that the rename does not free its
+ * blocks at once: ext4 frees a file's extents in the unlink (or the rename over it), and a
+ * gigabyte of them held the journal, and every O_DSYNC log write behind it, for 0.5-0.7 s here.
+ * It is shortened a step at a time instead (RocksDB's DeleteScheduler does the same for big
+ * files); a start removes one a stop left behind.
  */
-export const RETIRED_FILE = 'checkpoint.retired';
 const RETIRE_STEP_BYTES = 16 * 2 ** 20;
 const RETIRE_PAUSE_MS = 10;
 
@@ -118,8 +118,9 @@ export class CheckpointCopies {
     const started = performance.now();
     const checkpoint = join(this.path, CHECKPOINT_FILE);
     const retired = join(this.path, RETIRED_FILE);
-    // Left by a stop during the last retirement; before the room is counted, which it takes.
+    // Left by a failed retirement; before the room is counted, which it takes.
     await this.retire(retired);
+    if (this.closed) throw new Error('the environment closes: no copy');
     const dataBytes = (await stat(join(this.path, DATA_FILE))).size;
     const need = dataBytes + COPY_MARGIN_BYTES;
     const free = this.freeBytes();
@@ -133,7 +134,7 @@ export class CheckpointCopies {
     await mkdir(directory);
     let keptAside: boolean;
     try {
-      await this.root.backup(directory, true);
+      await this.backUp(directory);
       const copied = join(directory, DATA_FILE);
       await syncFile(copied);
       keptAside = await keepAside(checkpoint, retired);
@@ -151,27 +152,44 @@ export class CheckpointCopies {
   }
 
   /**
-   * Shortens the retired copy RETIRE_STEP_BYTES at a time, then unlinks it. A close stops it
-   * where it is: the next copy goes on from there.
+   * The compacting copy (see the class comment), or the plain one where it fails: lmdb refuses
+   * a compacting copy of a tree it finds inconsistent (MDB_INCOMPATIBLE), and a checkpoint that
+   * never comes would stop the log's compaction for good.
+   */
+  private async backUp(directory: string): Promise<void> {
+    try {
+      await this.root.backup(directory, true);
+    } catch (error) {
+      this.log?.warn(
+        { path: this.path, err: error },
+        'cannot make a compacting copy of the applied state: copying the whole file instead',
+      );
+      await rm(join(directory, DATA_FILE), { force: true });
+      await this.root.backup(directory, false);
+    }
+  }
+
+  /**
+   * Shortens the retired copy RETIRE_STEP_BYTES at a time, then unlinks it; at a close, unlinks
+   * what is left at once. A failure is logged and left to the next copy or start: the copy in
+   * place is whole either way.
    */
   private async retire(path: string): Promise<void> {
-    let bytes: number;
     try {
-      const stats = await stat(path);
+      const stats = await stat(path).catch(() => null);
+      if (stats === null) return;
       // Still another name of the installed copy (a stop between the link and the rename):
       // only the name goes, the blocks are the copy's.
-      if (stats.nlink > 1) return await rm(path, { force: true });
-      bytes = stats.size;
-    } catch {
-      return; // none
+      let bytes = stats.nlink > 1 ? 0 : stats.size;
+      while (bytes > 0 && !this.closed) {
+        bytes = Math.max(0, bytes - RETIRE_STEP_BYTES);
+        await truncate(path, bytes);
+        await this.pause(RETIRE_PAUSE_MS);
+      }
+      await rm(path, { force: true });
+    } catch (error) {
+      this.log?.warn({ path, err: error }, 'cannot free the checkpoint copy replaced');
     }
-    while (bytes > 0) {
-      if (this.closed) return;
-      bytes = Math.max(0, bytes - RETIRE_STEP_BYTES);
-      await truncate(path, bytes);
-      await this.pause(RETIRE_PAUSE_MS);
-    }
-    await rm(path, { force: true });
   }
 
   private pause(ms: number): Promise<void> {

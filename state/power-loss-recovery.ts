@@ -22,6 +22,8 @@ import {
  */
 export const DATA_FILE = 'data.mdb';
 export const CHECKPOINT_FILE = 'checkpoint.mdb';
+/** The copy a new one replaced, being freed (checkpoint-copies.ts): garbage at a start. */
+export const RETIRED_FILE = 'checkpoint.retired';
 const LOCK_FILE = 'lock.mdb';
 const MARKER_FILE = 'unsynced';
 const UNKNOWN_BOOT = 'unknown';
@@ -56,6 +58,7 @@ export function currentBootId(): string | null {
  */
 export function prepareStateDirectory(path: string, bootId: string | null): StateRecovery {
   mkdirSync(path, { recursive: true });
+  rmSync(join(path, RETIRED_FILE), { force: true });
   const data = join(path, DATA_FILE);
   const checkpoint = join(path, CHECKPOINT_FILE);
   const marker = readMarker(path);

@@ -163,6 +163,9 @@ export class WalStorage extends ComponentDefinition {
   private closed: Promise<void> = Promise.resolve();
   /** Deletions of segments a compaction covered, one after another (retireSegments). */
   private deleting: Promise<void> = Promise.resolve();
+  private deletionsUnderWay = 0;
+  /** A deletion failed: later ones would leave a gap in the log, so none run until a restart. */
+  private keepSegments = false;
 
   constructor(context: ComponentContext, init: WalStorageInit) {
     super(context);
@@ -221,8 +224,9 @@ export class WalStorage extends ComponentDefinition {
     });
 
     this.subscribe(this.storage, 'Load', (_request, origin) => {
-      if (this.flushing !== null && (this.failed || this.recovering)) {
-        this.loadsWaiting.push(origin); // recovery, or the rollback, is under way
+      if (this.rollingBack() || this.deletionsUnderWay > 0) {
+        // Recovery, the rollback or a deletion is under way: a scan now would miss files.
+        this.loadsWaiting.push(origin);
         return;
       }
       this.answerLoad(origin);
@@ -262,6 +266,10 @@ export class WalStorage extends ComponentDefinition {
     const image = this.recoveredImage ?? scanWal(this.directory).image;
     this.recoveredImage = null;
     this.answer(origin, { kind: 'Loaded', image });
+  }
+
+  private rollingBack(): boolean {
+    return this.flushing !== null && (this.failed || this.recovering);
   }
 
   private answerWaitingLoads(): void {
@@ -549,15 +557,23 @@ export class WalStorage extends ComponentDefinition {
    * contiguous with the live ones) and a later compaction covers them again.
    */
   private retireSegments(numbers: readonly number[]): void {
-    if (numbers.length === 0) return;
+    if (numbers.length === 0 || this.keepSegments) return;
+    this.deletionsUnderWay++;
     this.deleting = this.deleting
-      .then(() => this.deleteSegments(numbers))
-      .catch((error: unknown) =>
+      .then(() => (this.keepSegments ? undefined : this.deleteSegments(numbers)))
+      .catch((error: unknown) => {
+        this.keepSegments = true;
         this.log.warn(
           { err: error, segments: numbers },
-          'cannot delete log segments behind a compaction: a later compaction after a restart deletes them',
-        ),
-      );
+          'cannot delete log segments behind a compaction: they stay until a compaction after a restart',
+        );
+      })
+      .then(() => {
+        this.deletionsUnderWay--;
+        if (this.deletionsUnderWay > 0 || this.rollingBack()) return;
+        if (this.lifecycle !== 'destroyed') this.answerWaitingLoads();
+      })
+      .catch((error: unknown) => this.stopWriting(error));
   }
 
   private async deleteSegments(numbers: readonly number[]): Promise<void> {
@@ -591,6 +607,7 @@ export class WalStorage extends ComponentDefinition {
       const active = this.active;
       this.active = null;
       await active?.close().catch(() => {});
+      await this.deleting; // the scan must not list a segment being deleted
       this.adopt(await this.recover());
     })().then(
       () => {

@@ -9,9 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CheckpointCopies, RETIRED_FILE } from '../../state/checkpoint-copies.js';
+import { CheckpointCopies } from '../../state/checkpoint-copies.js';
 import { checkpointLogBytesFor, LmdbStateEnvironment } from '../../state/lmdb-state-environment.js';
-import { CHECKPOINT_FILE, prepareStateDirectory } from '../../state/power-loss-recovery.js';
+import {
+  CHECKPOINT_FILE,
+  prepareStateDirectory,
+  RETIRED_FILE,
+} from '../../state/power-loss-recovery.js';
 import type { StateStore } from '../../state/state-store.js';
 import { checkpointed } from './fixtures/state-stores.js';
 import { contents, put, z } from './fixtures/writes.js';
@@ -240,6 +244,27 @@ describe('CheckpointCopies', () => {
     expect(statSync(checkpoint).size).toBe(bytes);
     expect(await readCopy(checkpoint, ['k'])).toEqual(['v']);
     await root.close();
+  });
+
+  it('copies the whole file where lmdb refuses a compacting copy', async () => {
+    const path = directory();
+    const root = open({ path, noSync: true });
+    await root.put('k', 'v');
+    const backup = root.backup.bind(root);
+    root.backup = (to: string, compact: boolean) =>
+      compact === true ? Promise.reject(new Error('MDB_INCOMPATIBLE')) : backup(to, compact);
+    const copies = new CheckpointCopies(path, root, () => Number.MAX_SAFE_INTEGER);
+    expect(await copies.durable()).toBe(true);
+    expect(await readCopy(join(path, CHECKPOINT_FILE), ['k'])).toEqual(['v']);
+    await copies.close();
+    await root.close();
+  });
+
+  it('a start removes a retired copy left behind', () => {
+    const path = directory();
+    writeFileSync(join(path, RETIRED_FILE), 'old copy');
+    prepareStateDirectory(path, 'boot-A');
+    expect(existsSync(join(path, RETIRED_FILE))).toBe(false);
   });
 
   it('gives up when closed while the disk has no room', async () => {
