@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanWal, scanWalInSlices, segmentFile } from '../../components/storage/wal-files.js';
 import { diskStoreContract } from './disk-store-contract.js';
+import type { StoredImage } from '../../components/storage/storage-port.js';
 import {
   append,
   diskStoreHarness,
@@ -110,39 +111,47 @@ describe('WalStorage', () => {
     expect(() => start(path)).toThrow(/epochs is damaged/);
   });
 
-  it('rolls over to new segments, compacts whole old ones, and reads them all back', async () => {
+  /** Entries 1..30 appended three a batch to 40-byte segments: one segment or more each. */
+  async function thirtyInSegments() {
     const path = tempDir();
     const host = start(path, { segmentBytes: 40 });
     for (let seq = 1; seq <= 10; seq++) {
       host.user.write(append(seq, seq * 3 - 2, seq * 3 - 1, seq * 3));
       await durableThrough(host, seq);
     }
-    expect(segments(path).length).toBeGreaterThanOrEqual(5);
+    return { path, host };
+  }
+
+  async function compactThrough15(host: ReturnType<typeof start>): Promise<void> {
     host.user.write(saveSnapshot(11, 15, Uint8Array.of(1)));
     host.user.write({ kind: 'Compact', seq: 12, throughZxid: 15 });
     await durableThrough(host, 12);
+  }
+
+  /** The log runs without a hole from where it starts to 30. */
+  function expectWholeThrough30(image: StoredImage): void {
+    expect(zxids(image).at(-1)).toBe(30);
+    expect(image.log).toEqual(
+      Array.from({ length: 31 - image.log[0]!.zxid }, (_, i) => entry(image.log[0]!.zxid + i)),
+    );
+  }
+
+  it('rolls over to new segments, compacts whole old ones, and reads them all back', async () => {
+    const { path, host } = await thirtyInSegments();
+    expect(segments(path).length).toBeGreaterThanOrEqual(5);
+    await compactThrough15(host);
     await stop(host);
     const { image } = await reopen(path);
     // Segments holding only entries up to 15 are gone; the log still reaches from there to 30.
     expect(image.log[0]!.zxid).toBeGreaterThan(1);
     expect(image.log[0]!.zxid).toBeLessThanOrEqual(16);
-    expect(zxids(image).at(-1)).toBe(30);
-    expect(image.log).toEqual(
-      Array.from({ length: 31 - image.log[0]!.zxid }, (_, i) => entry(image.log[0]!.zxid + i)),
-    );
+    expectWholeThrough30(image);
   });
 
   it('reads a log whose compacted segments a stop left behind (deleted after the compaction, not with it)', async () => {
-    const path = tempDir();
-    const host = start(path, { segmentBytes: 40 });
-    for (let seq = 1; seq <= 10; seq++) {
-      host.user.write(append(seq, seq * 3 - 2, seq * 3 - 1, seq * 3));
-      await durableThrough(host, seq);
-    }
+    const { path, host } = await thirtyInSegments();
     const before = new Map(segments(path).map((name) => [name, readFileSync(join(path, name))]));
-    host.user.write(saveSnapshot(11, 15, Uint8Array.of(1)));
-    host.user.write({ kind: 'Compact', seq: 12, throughZxid: 15 });
-    await durableThrough(host, 12);
+    await compactThrough15(host);
     await stop(host);
     const deleted = [...before.keys()].filter((name) => !segments(path).includes(name)).sort();
     expect(deleted.length).toBeGreaterThanOrEqual(2);
@@ -151,10 +160,7 @@ describe('WalStorage', () => {
     const { image } = await reopen(path);
     expect(image.damage).toBe('none');
     expect(image.log[0]!.zxid).toBeGreaterThan(1);
-    expect(zxids(image).at(-1)).toBe(30);
-    expect(image.log).toEqual(
-      Array.from({ length: 31 - image.log[0]!.zxid }, (_, i) => entry(image.log[0]!.zxid + i)),
-    );
+    expectWholeThrough30(image);
   });
 
   it('retires every old segment with an installed snapshot, even those a crash left behind', async () => {
