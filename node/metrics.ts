@@ -109,7 +109,7 @@ export class NodeMetrics {
     });
     const copyBytes = gauge(
       'zabkv_state_checkpoint_copy_bytes',
-      "The last checkpoint copy's size: the disk a checkpoint needs free",
+      "The state file's size at the last checkpoint copy: the most a copy needs free (it is compacted)",
     );
     const copyFailures = counter(
       'zabkv_state_checkpoint_copy_failures_total',

@@ -3,14 +3,18 @@ import { link, mkdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { installFile, syncFile } from '../components/storage/atomic-file.js';
-import { CHECKPOINT_FILE, DATA_FILE, RETIRED_FILE } from './power-loss-recovery.js';
+import {
+  CHECKPOINT_FILE,
+  COPYING_DIRECTORY,
+  DATA_FILE,
+  RETIRED_FILE,
+} from './power-loss-recovery.js';
 
 /** Free space a copy leaves beside itself, for lmdb's commits and the log meanwhile. */
 const COPY_MARGIN_BYTES = 8 * 2 ** 20;
 /** A copy the disk refused is tried again after this, doubling up to the maximum. */
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
-const COPYING_DIRECTORY = 'checkpoint.tmp';
 /**
  * The copy a new one replaces is kept under RETIRED_FILE so that the rename does not free its
  * blocks at once: ext4 frees a file's extents in the unlink (or the rename over it), and a

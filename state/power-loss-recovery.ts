@@ -22,7 +22,8 @@ import {
  */
 export const DATA_FILE = 'data.mdb';
 export const CHECKPOINT_FILE = 'checkpoint.mdb';
-/** The copy a new one replaced, being freed (checkpoint-copies.ts): garbage at a start. */
+/** A copy being made, and the copy a new one replaced, being freed (checkpoint-copies.ts). */
+export const COPYING_DIRECTORY = 'checkpoint.tmp';
 export const RETIRED_FILE = 'checkpoint.retired';
 const LOCK_FILE = 'lock.mdb';
 const MARKER_FILE = 'unsynced';
@@ -58,6 +59,8 @@ export function currentBootId(): string | null {
  */
 export function prepareStateDirectory(path: string, bootId: string | null): StateRecovery {
   mkdirSync(path, { recursive: true });
+  // Garbage at a start: a copy a stop interrupted, a replaced one a stop left unfreed.
+  rmSync(join(path, COPYING_DIRECTORY), { recursive: true, force: true });
   rmSync(join(path, RETIRED_FILE), { force: true });
   const data = join(path, DATA_FILE);
   const checkpoint = join(path, CHECKPOINT_FILE);

@@ -4,7 +4,15 @@
  * tests close the environment (which commits everything) and then put a marker back, as a
  * process that died would have left it, and start again in the same boot or in another.
  */
-import { existsSync, linkSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -13,6 +21,7 @@ import { CheckpointCopies } from '../../state/checkpoint-copies.js';
 import { checkpointLogBytesFor, LmdbStateEnvironment } from '../../state/lmdb-state-environment.js';
 import {
   CHECKPOINT_FILE,
+  COPYING_DIRECTORY,
   prepareStateDirectory,
   RETIRED_FILE,
 } from '../../state/power-loss-recovery.js';
@@ -260,11 +269,14 @@ describe('CheckpointCopies', () => {
     await root.close();
   });
 
-  it('a start removes a retired copy left behind', () => {
+  it('a start removes a copy under way and a retired copy that a stop left behind', () => {
     const path = directory();
     writeFileSync(join(path, RETIRED_FILE), 'old copy');
+    mkdirSync(join(path, COPYING_DIRECTORY));
+    writeFileSync(join(path, COPYING_DIRECTORY, 'data.mdb'), 'half a copy');
     prepareStateDirectory(path, 'boot-A');
     expect(existsSync(join(path, RETIRED_FILE))).toBe(false);
+    expect(existsSync(join(path, COPYING_DIRECTORY))).toBe(false);
   });
 
   it('gives up when closed while the disk has no room', async () => {
