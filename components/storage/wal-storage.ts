@@ -161,7 +161,7 @@ export class WalStorage extends ComponentDefinition {
   /** Bytes of the latest snapshot: the next one needs that much room again. */
   private snapshotBytes = 0;
   private closed: Promise<void> = Promise.resolve();
-  /** Deletions of segments a compaction covered, one after another (retireSegments). */
+  /** Deletions of segments behind the base or a compaction, one after another (retireSegments). */
   private deleting: Promise<void> = Promise.resolve();
   private deletionsUnderWay = 0;
   /** A deletion failed: later ones would leave a gap in the log, so none run until a restart. */
@@ -467,7 +467,7 @@ export class WalStorage extends ComponentDefinition {
           this.snapshotBytes = write.snapshot.state.length;
           await this.startSegment(next);
           const retired = this.segments.splice(0, this.segments.length - 1);
-          await this.deleteSegments(retired.map(({ n }) => n));
+          this.retireSegments(retired.map(({ n }) => n));
           this.lastZxid = -1;
           break;
         }
@@ -550,11 +550,12 @@ export class WalStorage extends ComponentDefinition {
   }
 
   /**
-   * Deletes the segments a compaction covered behind the log's writes, not in their way: freeing
-   * eight 16 MiB segments and syncing the directory took ~110 ms here, which every write queued
-   * behind the compaction waited for. A stop before they are gone leaves them to the next start,
-   * which replays them as log the state already holds (oldest deleted first, so those left are
-   * contiguous with the live ones) and a later compaction covers them again.
+   * Deletes segments a compaction covered, or an installed snapshot retired, behind the log's
+   * writes, not in their way: freeing eight 16 MiB segments and syncing the directory took
+   * ~110 ms here, which every write queued behind them waited for. A stop before they are gone
+   * leaves them to the next start: below the base it deletes them, above it replays them as log
+   * the state already holds (oldest deleted first, so those left are contiguous with the live
+   * ones) and a later compaction covers them again.
    */
   private retireSegments(numbers: readonly number[]): void {
     if (numbers.length === 0 || this.keepSegments) return;
@@ -577,7 +578,6 @@ export class WalStorage extends ComponentDefinition {
   }
 
   private async deleteSegments(numbers: readonly number[]): Promise<void> {
-    if (numbers.length === 0) return;
     for (const n of numbers) await rm(join(this.directory, segmentFile(n)), { force: true });
     await syncDirectory(this.directory);
   }

@@ -202,10 +202,16 @@ describe('CheckpointCopies', () => {
     }
   }
 
-  it('a copy holds what lmdb held; the copy it replaces is retired, leaving no file behind', async () => {
+  /** An lmdb environment holding k = v, and its copies; `free` is the room on the disk. */
+  async function copiesOfKv(free: () => number = () => Number.MAX_SAFE_INTEGER) {
     const path = directory();
     const root = open({ path, noSync: true });
-    const copies = new CheckpointCopies(path, root, () => Number.MAX_SAFE_INTEGER);
+    await root.put('k', 'v');
+    return { path, root, copies: new CheckpointCopies(path, root, free) };
+  }
+
+  it('a copy holds what lmdb held; the copy it replaces is retired, leaving no file behind', async () => {
+    const { path, root, copies } = await copiesOfKv();
     await root.put('k', 'first');
     expect(await copies.durable()).toBe(true);
     await root.put('k', 'second');
@@ -221,11 +227,8 @@ describe('CheckpointCopies', () => {
   });
 
   it('a retired copy left by a stop is shortened and removed by the next copy', async () => {
-    const path = directory();
-    const root = open({ path, noSync: true });
-    await root.put('k', 'v');
+    const { path, root, copies } = await copiesOfKv();
     writeFileSync(join(path, RETIRED_FILE), Buffer.alloc(40 * 2 ** 20, 1));
-    const copies = new CheckpointCopies(path, root, () => Number.MAX_SAFE_INTEGER);
     expect(await copies.durable()).toBe(true);
     expect(existsSync(join(path, RETIRED_FILE))).toBe(false);
     expect(await readCopy(join(path, CHECKPOINT_FILE), ['k'])).toEqual(['v']);
@@ -234,11 +237,8 @@ describe('CheckpointCopies', () => {
   });
 
   it('a retired name still linked to the installed copy goes without touching the copy', async () => {
-    const path = directory();
-    const root = open({ path, noSync: true });
-    await root.put('k', 'v');
     let free = Number.MAX_SAFE_INTEGER;
-    const copies = new CheckpointCopies(path, root, () => free);
+    const { path, root, copies } = await copiesOfKv(() => free);
     expect(await copies.durable()).toBe(true);
     const checkpoint = join(path, CHECKPOINT_FILE);
     const bytes = statSync(checkpoint).size;
@@ -256,13 +256,10 @@ describe('CheckpointCopies', () => {
   });
 
   it('copies the whole file where lmdb refuses a compacting copy', async () => {
-    const path = directory();
-    const root = open({ path, noSync: true });
-    await root.put('k', 'v');
+    const { path, root, copies } = await copiesOfKv();
     const backup = root.backup.bind(root);
     root.backup = (to: string, compact: boolean) =>
       compact === true ? Promise.reject(new Error('MDB_INCOMPATIBLE')) : backup(to, compact);
-    const copies = new CheckpointCopies(path, root, () => Number.MAX_SAFE_INTEGER);
     expect(await copies.durable()).toBe(true);
     expect(await readCopy(join(path, CHECKPOINT_FILE), ['k'])).toEqual(['v']);
     await copies.close();
