@@ -80,4 +80,24 @@ describe('slow turns, with and without the GC pauses inside them', () => {
     expect(plain.getSingleMetric(onCpu)).toBeUndefined();
     expect(plain.getSingleMetric(waiting)).toBeUndefined();
   });
+
+  it('warns of a turn over 20 ms on the CPU with the GC inside it, and of one waiting for a core only at debug', async () => {
+    const lines: { level: number; cpuMs?: number; gcMs?: number; component?: string }[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const watch = slowTurnWatch(new Registry(), log, {
+      threadClock: () => {},
+      gc: { overlapMs: () => 8 },
+    });
+    const other = { describe: () => 'HttpFrontend(1)' } as unknown as ComponentDefinition;
+    watch.slow(component, 45, ['zab.Proposal'], { onCpuMs: 12, waitingMs: 30 });
+    watch.slow(other, 30, ['Routed'], { onCpuMs: 26, waitingMs: 1 });
+    for (let waited = 0; lines.length < 2 && waited < 5_000; waited += 10) await sleep(10);
+    const levelOf = (name: string) => lines.find((line) => line.component === name)?.level;
+    expect(levelOf('Replica(1)')).toBe(pino.levels.values['debug']);
+    expect(levelOf('HttpFrontend(1)')).toBe(pino.levels.values['warn']);
+    expect(lines.find((line) => line.component === 'HttpFrontend(1)')).toMatchObject({
+      cpuMs: 26,
+      gcMs: 8,
+    });
+  });
 });
