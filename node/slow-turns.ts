@@ -16,8 +16,8 @@ import type { GcPauses } from './gc-pauses.js';
  * a machine with more busy threads than cores (a 2-core box running 3 nodes and a load
  * generator) alone makes turns of 20-40 ms; hence warn only from SLOW_HANDLER_WARN_MS, or from
  * SLOW_HANDLER_TURN_MS on the CPU when the thread's times are read, once per 10 s per component,
- * and debug below. The event-loop delay metric says that the loop stalled,
- * this says in whose turn.
+ * and debug below. The event-loop delay metric says that the loop stalled, this says in whose
+ * turn.
  */
 export const SLOW_HANDLER_TURN_MS = 20;
 export const SLOW_HANDLER_WARN_MS = 100;
