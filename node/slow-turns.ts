@@ -113,7 +113,7 @@ export function slowTurnWatch(
         longestMs = ms;
         longest.set(ms / 1000);
       }
-      const fields: Record<string, unknown> = {
+      const fields = {
         component: component.describe(),
         ms: Math.round(ms),
         ...(times === undefined
@@ -127,17 +127,17 @@ export function slowTurnWatch(
       const warn =
         ms >= SLOW_HANDLER_WARN_MS ||
         (times !== undefined && times.onCpuMs >= SLOW_HANDLER_TURN_MS);
-      const report = (): void => {
-        if (!warn) log.debug(fields, 'a component turn held the event loop');
-        else limiter.warn(`slow-turn:${name}`, fields, 'a component turn held the event loop');
+      const report = (gcMs?: number): void => {
+        const logged = gcMs === undefined ? fields : { ...fields, gcMs: Math.round(gcMs) };
+        if (!warn) log.debug(logged, 'a component turn held the event loop');
+        else limiter.warn(`slow-turn:${name}`, logged, 'a component turn held the event loop');
       };
       if (gc === undefined) return report();
       const end = performance.now();
       const start = end - ms;
       setTimeout(() => {
         const gcMs = gc.overlapMs(start, end);
-        fields['gcMs'] = Math.round(gcMs);
-        report();
+        report(gcMs);
         const withoutGc = ms - gcMs;
         sizesWithoutGc.observe(withoutGc / 1000);
         if (withoutGc <= longestWithoutGcMs) return;
