@@ -15,6 +15,14 @@ export function positiveInteger(value: string): number {
   return x;
 }
 
+export function nonNegativeInteger(value: string): number {
+  const x = Number(value);
+  if (!(Number.isInteger(x) && x >= 0)) {
+    throw new InvalidArgumentError('must be a whole number, 0 or more');
+  }
+  return x;
+}
+
 /** A comma-separated list of positive integers (key counts, client counts). */
 export function positiveIntegers(value: string): number[] {
   return value.split(',').map((part) => {

@@ -2,17 +2,25 @@
 // keys of 100 B), and optionally etcd and ZooKeeper at 1M keys. Writes the Scale section of
 // BENCHMARKS.md and docs/bench/scale-*.svg.
 //   npm run bench:scale -- [--keys 10000,1000000] [--big] [--duration 20] [--read-duration 20]
-//                          [--compare] [--compare-keys 1000000]
+//                          [--rounds 3] [--round-duration 20] [--compare] [--compare-keys 1000000]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { positive, positiveInteger, positiveIntegers } from './bench-flags.js';
+import { nonNegativeInteger, positive, positiveInteger, positiveIntegers } from './bench-flags.js';
 import { exitOnSignals } from '../client/process-exit.js';
 import { runExternalScale } from './scale/external-scale.js';
 import type { DataSet } from './scale/phase.js';
-import { dataLabel, stallTable, table, verdict, writeScaleSection } from './scale/section.js';
+import {
+  dataLabel,
+  roundsTable,
+  stallTable,
+  table,
+  verdict,
+  writeScaleSection,
+} from './scale/section.js';
+import { runWriteRounds, type WriteRound } from './scale/write-rounds.js';
 import { runZabkvScale, type ScaleRun, type ScaleSettings } from './scale/zabkv-scale.js';
 
 const VALUE_SIZE = 100;
@@ -40,6 +48,17 @@ const options = new Command()
   .option('--big', 'also 100k keys of 10 KB (1 GB)', false)
   .option('--duration <s>', 'seconds of each write phase (and read phase)', positive, 20)
   .option('--read-duration <s>', 'seconds of each read phase (default: --duration)', positive)
+  .option(
+    '--rounds <n>',
+    'interleaved write rounds over the 100-byte data sets, for the writes/s ratio (0: none)',
+    nonNegativeInteger,
+    3,
+  )
+  .option(
+    '--round-duration <s>',
+    'seconds of each round (default: --duration, at most 60)',
+    positive,
+  )
   .option('--clients <n>', 'closed-loop clients of each load phase', positive, 64)
   .option('--preload-writers <n>', 'concurrent writers of the preload', positive, 128)
   .option('--compare', 'also etcd and ZooKeeper (slow preloads)', false)
@@ -62,6 +81,8 @@ const options = new Command()
     big: boolean;
     duration: number;
     readDuration?: number;
+    rounds: number;
+    roundDuration?: number;
     clients: number;
     preloadWriters: number;
     compare: boolean;
@@ -79,6 +100,7 @@ const settings: ScaleSettings = {
   logLevel: options.logLevel,
   measureTurnCpu: options.measureTurnCpu,
 };
+const roundSec = options.roundDuration ?? Math.min(options.duration, 60);
 const compared: DataSet = { keys: options.compareKeys, valueSize: VALUE_SIZE };
 const dataSets: DataSet[] = [
   ...options.keys.map((keys) => ({ keys, valueSize: VALUE_SIZE })),
@@ -100,9 +122,21 @@ console.log(`load average ${startLoad}`);
  * runs out of disk, a system that does not start) keeps what was measured before it.
  */
 async function report(): Promise<void> {
-  console.log([...table(runs), '', ...stallTable(runs), '', ...verdict(runs)].join('\n'));
+  console.log(
+    [
+      ...table(runs),
+      '',
+      ...stallTable(runs),
+      '',
+      ...roundsTable(runs, rounds),
+      '',
+      ...verdict(runs, rounds),
+    ].join('\n'),
+  );
   await writeScaleSection(
     runs,
+    rounds,
+    roundSec,
     command,
     `${startLoad} at the start, ${loadAverage()} at the end`,
     settings,
@@ -121,12 +155,20 @@ process.once('exit', () => {
   }
 });
 const runs: ScaleRun[] = [];
+let rounds: WriteRound[] = [];
+const zabkvDir = (data: DataSet): string => join(root, `zabkv-${data.keys}-${data.valueSize}`);
 try {
   for (const data of dataSets) {
     console.log(`zabkv, ${dataLabel(data)}`);
-    runs.push(
-      await runZabkvScale(join(root, `zabkv-${data.keys}-${data.valueSize}`), data, settings),
-    );
+    runs.push(await runZabkvScale(zabkvDir(data), data, settings));
+    await report();
+  }
+  const interleaved = runs
+    .filter((r) => r.data.valueSize === VALUE_SIZE)
+    .map((r) => ({ data: r.data, dir: zabkvDir(r.data) }));
+  if (options.rounds > 0 && interleaved.length > 1) {
+    console.log(`interleaved write rounds: ${options.rounds} x ${roundSec} s per data set`);
+    rounds = await runWriteRounds(interleaved, settings, options.rounds, roundSec);
     await report();
   }
   if (options.compare) {

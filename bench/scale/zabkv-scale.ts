@@ -108,12 +108,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>): Prom
   }
 }
 
-export async function runZabkvScale(
-  dir: string,
-  data: DataSet,
-  settings: ScaleSettings,
-): Promise<ScaleRun> {
-  const cluster = new LocalCluster({
+/** A scale run's group of 3 nodes on `dir` (started again on the same data by later rounds). */
+export function scaleCluster(dir: string, settings: ScaleSettings): LocalCluster {
+  return new LocalCluster({
     nodes: 3,
     replication: 3,
     dataDir: dir,
@@ -123,6 +120,14 @@ export async function runZabkvScale(
       ...(settings.measureTurnCpu ? { ZABKV_MEASURE_TURN_CPU: '1' } : {}),
     },
   });
+}
+
+export async function runZabkvScale(
+  dir: string,
+  data: DataSet,
+  settings: ScaleSettings,
+): Promise<ScaleRun> {
+  const cluster = scaleCluster(dir, settings);
   const urls = NODES.map((n) => httpUrl(cluster.options, n));
   cluster.start();
   const sampler = new NodeSampler(urls);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LoopStalls } from '../../bench/scale/loop-stalls.js';
-import { stallTable, table, verdict } from '../../bench/scale/section.js';
+import { roundsTable, stallTable, table, verdict } from '../../bench/scale/section.js';
+import { medianRatio, medianThroughput, type WriteRound } from '../../bench/scale/write-rounds.js';
 import type { Measured, ScaleRun } from '../../bench/scale/zabkv-scale.js';
 
 function measured(throughput: number, p999: number): Measured {
@@ -155,5 +156,49 @@ describe('the scale section', () => {
     expect(header).toContain('| leader changes | disk writes MB/s (IO/s) / WAL fsync ms');
     expect(unknown).toContain('| 0 | – / – |');
     expect(known).toContain('| 0 | 45 (10,250) / 2.13 |');
+  });
+
+  it('judges writes/s between sets on the median of the interleaved rounds, the long phase beside it', () => {
+    const small = { keys: 10_000, valueSize: 100 };
+    const large = { keys: 1_000_000, valueSize: 100 };
+    const round = (k: number, data: typeof small, throughput: number): WriteRound => ({
+      round: k,
+      data,
+      throughput,
+      p999: 40,
+      errors: 0,
+    });
+    // Round 2's machine was slow for both sets: its own ratio is still 95 %.
+    const rounds = [
+      round(1, small, 7_000),
+      round(1, large, 6_160),
+      round(2, small, 5_000),
+      round(2, large, 4_750),
+      round(3, small, 6_800),
+      round(3, large, 6_256),
+    ];
+    expect(medianRatio(rounds, large, small)).toBeCloseTo(0.92, 5);
+    expect(medianThroughput(rounds, large)).toBe(6_160);
+    expect(medianRatio(rounds, { keys: 5_000_000, valueSize: 100 }, small)).toBeNull();
+    const runs = [run(10_000, 3_000, 0), run(1_000_000, 2_580, 0)];
+    expect(verdict(runs)[1]).toContain('**not met**: writes/s 86 % of 10,000 × 100 B');
+    expect(verdict(runs, rounds)[1]).toContain(
+      'met: writes/s 92 % of 10,000 × 100 B (median of 3 interleaved rounds; 86 % in the one long phase)',
+    );
+    const slower = rounds.map((r) =>
+      r.data === large ? { ...r, throughput: r.throughput * 0.9 } : r,
+    );
+    expect(verdict(runs, slower)[1]).toContain(
+      '**not met**: writes/s 83 % of 10,000 × 100 B (median',
+    );
+    const [header, , base, big] = roundsTable(runs, rounds);
+    expect(header).toContain('| round 3: writes/s (p99.9 ms, errors) | median writes/s |');
+    expect(base).toBe(
+      '| 10,000 × 100 B | 7,000 (40, 0) | 5,000 (40, 0) | 6,800 (40, 0) | 6,800 | – |',
+    );
+    expect(big).toBe(
+      '| 1,000,000 × 100 B | 6,160 (40, 0) | 4,750 (40, 0) | 6,256 (40, 0) | 6,160 | 92 % |',
+    );
+    expect(roundsTable(runs, [])).toEqual([]);
   });
 });
