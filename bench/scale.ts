@@ -168,8 +168,16 @@ try {
     .map((r) => ({ data: r.data, dir: zabkvDir(r.data) }));
   if (options.rounds > 0 && interleaved.length > 1) {
     console.log(`interleaved write rounds: ${options.rounds} x ${roundSec} s per data set`);
-    rounds = await runWriteRounds(interleaved, settings, options.rounds, roundSec);
-    await report();
+    // Rounds that fail (a cluster that does not start again) keep the runs reported above.
+    try {
+      rounds = await runWriteRounds(interleaved, settings, options.rounds, roundSec);
+      await report();
+    } catch (error) {
+      console.error(
+        `write rounds failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      process.exitCode = 1;
+    }
   }
   if (options.compare) {
     for (const [system, binary] of [

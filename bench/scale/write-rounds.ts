@@ -1,7 +1,7 @@
 // The writes/s ratio between data sets, measured the way this shared 2-core machine allows:
 // short write phases on the data sets in turn, round after round, each set's cluster started
 // again on its kept data, and the median of each round's ratio. One long phase per set (the
-// table above) is one sample each, minutes apart: 60 s phases of the same build on the same
+// scale run's main table) is one sample each, minutes apart: 60 s phases of the same build on the same
 // data differed by 11 % here within ten minutes (2026-12-03), more than the target's margin.
 import { httpUrl } from '../../client/local-cluster.js';
 import { ZabkvTarget } from '../../loadgen/load-target.js';
