@@ -41,16 +41,16 @@ export function table(runs: readonly ScaleRun[]): string[] {
         : `${ms(Math.max(...r.nodes.map((x) => x.eventLoopLagMaxSec)) * 1000)} / ${longestTurnAndWithoutGc(r)} / ${ms(Math.max(...r.nodes.map((x) => x.gcPauseMaxSec)) * 1000)}`;
     const snap =
       r.snap === undefined
-        ? '– | –'
-        : `${r.snap.seconds.toFixed(1)} | ${n(r.snap.during.result.throughput)} (${r.snap.during.errors} err, ${r.snap.during.leaderChanges ?? '–'} lc)`;
+        ? '– | – | – | – |'
+        : `${r.snap.seconds.toFixed(1)} | ${n(r.snap.during.result.throughput)} (${r.snap.during.errors} err, ${r.snap.during.leaderChanges ?? '–'} lc) | ${ms(r.snap.during.result.latency.p999)} | ${io(r.snap.during)} |`;
     return (
       `| ${r.system} | ${dataLabel(r.data)} | ${r.preload.seconds.toFixed(1)} | ${load(r.writes)} | ${io(r.writes)} | ${load(r.reads)} ` +
-      `| ${heap} | ${rss} | ${lag} | ${r.restartToReadySec?.toFixed(1) ?? '–'} (${r.restartLeaderChanges ?? '–'} lc) | ${snap} |`
+      `| ${heap} | ${rss} | ${lag} | ${r.restartToReadySec?.toFixed(1) ?? '–'} (${r.restartLeaderChanges ?? '–'} lc) | ${snap}`
     );
   });
   return [
-    '| system | keys × value | preload s | writes/s | write ms p50 / p99 / p99.9 / max | errors | leader changes | disk writes MB/s (IO/s) / WAL fsync ms, during the writes | reads/s (90 % lin.) | read ms p50 / p99 / p99.9 / max | errors | leader changes | heap MiB (max, per node) | RSS MiB (max, per node) | event-loop delay / longest handler turn (without the GC inside it) / longest GC pause, max ms | restart to ready s (leader changes) | SNAP sync s | writes/s during SNAP |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| system | keys × value | preload s | writes/s | write ms p50 / p99 / p99.9 / max | errors | leader changes | disk writes MB/s (IO/s) / WAL fsync ms, during the writes | reads/s (90 % lin.) | read ms p50 / p99 / p99.9 / max | errors | leader changes | heap MiB (max, per node) | RSS MiB (max, per node) | event-loop delay / longest handler turn (without the GC inside it) / longest GC pause, max ms | restart to ready s (leader changes) | SNAP sync s | writes/s during SNAP | write p99.9 ms during SNAP | disk writes MB/s (IO/s) / WAL fsync ms, during SNAP |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ];
 }
@@ -289,7 +289,8 @@ export async function writeScaleSection(
       'follower killed (-9) and started, until /readyz is 200 and it answers a linearizable GET.',
       'SNAP sync: a follower killed, its group log and lmdb state deleted, started; until its',
       "leader sees it synced at the leader's committed zxid from the restart, while 64 writers",
-      'load the two other nodes (writes/s, errors, leader changes of that phase).',
+      'load the two other nodes (writes/s, errors, leader changes, p99.9, disk writes and the',
+      "serving nodes' mean WAL flush of that phase).",
       'Disk writes: what the disk under the data directories wrote during the write phase',
       '(/proc/diskstats, the whole device: the three members share it), and the mean of every',
       "zabkv node's WAL flushes (`zabkv_wal_fsync_duration_seconds`) meanwhile. etcd and",

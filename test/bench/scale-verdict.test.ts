@@ -156,6 +156,22 @@ describe('the scale section', () => {
     expect(header).toContain('| leader changes | disk writes MB/s (IO/s) / WAL fsync ms');
     expect(unknown).toContain('| 0 | – / – |');
     expect(known).toContain('| 0 | 45 (10,250) / 2.13 |');
+    // The SNAP phase: its writes/s, p99.9 and the disk's writes and WAL flushes beside them.
+    const synced: ScaleRun = {
+      ...withIo,
+      snap: {
+        seconds: 19.4,
+        during: {
+          ...measured(2_150, 633),
+          disk: { megabytesPerSec: 120.2, iosPerSec: 3_000 },
+          walFsyncMs: 9.5,
+        },
+      },
+    };
+    expect(table([synced])[2]).toMatch(
+      /\| 19\.4 \| 2,150 \(0 err, 0 lc\) \| 633 \| 120 \(3,000\) \/ 9\.50 \|$/,
+    );
+    expect(unknown).toMatch(/\| – \| – \| – \| – \|$/);
   });
 
   it('judges writes/s between sets on the median of the interleaved rounds, the long phase beside it', () => {
