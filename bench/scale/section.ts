@@ -5,7 +5,13 @@ import { SLOW_HANDLER_TURN_MS } from '../../node/slow-turns.js';
 import { writeBenchmarkSection, writePlot } from '../report.js';
 import type { LoopStalls } from './loop-stalls.js';
 import type { DataSet } from './phase.js';
-import { medianRatio, medianThroughput, sameData, type WriteRound } from './write-rounds.js';
+import {
+  medianRatio,
+  medianThroughput,
+  sameData,
+  WARMUP_SEC,
+  type WriteRound,
+} from './write-rounds.js';
 import type { Measured, ScaleRun, ScaleSettings } from './zabkv-scale.js';
 
 const MIB = 2 ** 20;
@@ -146,9 +152,15 @@ function longestTurnAndWithoutGc(r: ScaleRun): string {
 }
 
 /** The issue's targets, each checked on every zabkv run above the smallest data set. */
+/** The run with the fewest keys: the one the others' writes/s are compared with. */
+function smallest(runs: readonly ScaleRun[]): ScaleRun | undefined {
+  return runs.find((r) => r.data.keys === Math.min(...runs.map((z) => z.data.keys)));
+}
+
 export function verdict(runs: readonly ScaleRun[], rounds: readonly WriteRound[] = []): string[] {
   const zabkv = runs.filter((r) => r.system === 'zabkv');
-  const base = zabkv.find((r) => r.data.keys === Math.min(...zabkv.map((z) => z.data.keys)));
+  const base = smallest(zabkv);
+  const roundCount = new Set(rounds.map((r) => r.round)).size;
   const lines: string[] = [];
   for (const r of zabkv) {
     const phases = [r.writes, r.reads, ...(r.snap === undefined ? [] : [r.snap.during])];
@@ -168,7 +180,7 @@ export function verdict(runs: readonly ScaleRun[], rounds: readonly WriteRound[]
           check(leaderChanges === 0, `${leaderChanges} leader changes`),
           check(errors === 0, `${errors} errors`),
           check(p999 < 100, `p99.9 ${ms(p999)} ms`),
-          ...(ratio === null ? [] : [ratioCheck(ratio, roundsRatio, base!.data, rounds)]),
+          ...(ratio === null ? [] : [ratioCheck(ratio, roundsRatio, base!.data, roundCount)]),
           check(heap < 300, `heap ${heap.toFixed(0)} MiB`),
           turnCheck(r),
         ].join('; '),
@@ -183,15 +195,9 @@ const percent = (x: number): string => `${(x * 100).toFixed(0)} %`;
  * Writes/s against the smallest set: judged on the median of the interleaved rounds when they
  * ran (write-rounds.ts says why), with the long phase's single ratio beside it.
  */
-function ratioCheck(
-  phase: number,
-  rounds: number | null,
-  base: DataSet,
-  all: readonly WriteRound[],
-): string {
+function ratioCheck(phase: number, rounds: number | null, base: DataSet, count: number): string {
   if (rounds === null)
     return check(phase >= 0.9, `writes/s ${percent(phase)} of ${dataLabel(base)}`);
-  const count = new Set(all.map((r) => r.round)).size;
   return check(
     rounds >= 0.9,
     `writes/s ${percent(rounds)} of ${dataLabel(base)} (median of ${count} interleaved rounds; ` +
@@ -205,7 +211,7 @@ export function roundsTable(runs: readonly ScaleRun[], rounds: readonly WriteRou
   const sets = runs.filter(
     (r) => r.system === 'zabkv' && medianThroughput(rounds, r.data) !== null,
   );
-  const base = sets.find((r) => r.data.keys === Math.min(...sets.map((s) => s.data.keys)));
+  const base = smallest(sets);
   const numbers = [...new Set(rounds.map((r) => r.round))];
   const rows = sets.map((r) => {
     const cells = numbers.map((k) => {
@@ -317,7 +323,7 @@ export async function writeScaleSection(
         : [
             'Writes/s between data sets, interleaved: after the runs above, each set in turn (the',
             `order reversed every round) gets a ${roundSec} s write phase of ${settings.clients} clients on its kept data,`,
-            'its 3 nodes started again (10 s of writes first, not counted). Each round gives one ratio',
+            `its 3 nodes started again (${WARMUP_SEC} s of writes first, not counted). Each round gives one ratio`,
             "per set to the smallest; the median of those is the target's measure: one long phase per",
             'set is a single sample, and on this shared machine two 60 s phases of the same build on',
             'the same data differed by 11 % within ten minutes (2026-12-03).',

@@ -1,15 +1,16 @@
 // The writes/s ratio between data sets, measured the way this shared 2-core machine allows:
 // short write phases on the data sets in turn, round after round, each set's cluster started
 // again on its kept data, and the median of each round's ratio. One long phase per set (the
-// scale run's main table) is one sample each, minutes apart: 60 s phases of the same build on the same
-// data differed by 11 % here within ten minutes (2026-12-03), more than the target's margin.
+// scale run's main table) is one sample each, minutes apart (section.ts prints by how much two
+// phases of the same build differed here: more than the target's margin).
 import { httpUrl } from '../../client/local-cluster.js';
 import { ZabkvTarget } from '../../loadgen/load-target.js';
+import { median } from '../report.js';
 import { errorCount, runPhase, WRITES, type DataSet } from './phase.js';
 import { scaleCluster, type ScaleSettings } from './zabkv-scale.js';
 
 /** Writes before each measured phase, not counted: a restarted node's JIT is cold. */
-const WARMUP_SEC = 10;
+export const WARMUP_SEC = 10;
 
 export interface WriteRound {
   readonly round: number;
@@ -69,12 +70,6 @@ export async function runWriteRounds(
 
 export function sameData(a: DataSet, b: DataSet): boolean {
   return a.keys === b.keys && a.valueSize === b.valueSize;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** Per round, `data`'s writes/s over `base`'s; the median of those (null: no round has both). */
