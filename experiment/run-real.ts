@@ -50,6 +50,9 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
       ...(storage === undefined ? {} : { ZABKV_STORAGE: storage }),
     },
   });
+  // Where wiped data goes until the end (wipeGroupData: an unlink of gigabytes during the run
+  // would stall the other nodes' log writes on this disk, which the scenario did not ask for).
+  const wipedAside = join(options.dataDir, 'wiped');
   const urls = Array.from({ length: nodes }, (_, i) => httpUrl(cluster.options, i + 1));
   const url = (node: number) => urls[node - 1]!;
   const client = new ZabkvClient({ nodes: urls, attempts: 3, timeoutMs: 5_000, connections: 8 });
@@ -110,7 +113,7 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
             // Killed first (its lock is free once it has exited): the node keeps its lookup
             // table and rejoins its group, which re-syncs it (SNAP).
             const dir = join(options.dataDir, `node-${node}`);
-            for (const group of groups) wipeGroupData(dir, group);
+            for (const group of groups) wipeGroupData(dir, group, wipedAside);
             cluster.startNode(node);
           } else stopped.add(node);
           return undefined;
@@ -220,6 +223,7 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
     process.off('SIGTERM', onSignal);
     await client.close();
     await cluster.stop();
+    rmSync(wipedAside, { recursive: true, force: true });
   }
 }
 

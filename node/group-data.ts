@@ -1,5 +1,5 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { StoreKind } from '../components/storage/disk-store.js';
 import { whileLocked } from './data-dir-lock.js';
 
@@ -19,18 +19,35 @@ export function appliedStatePath(dataDir: string): string {
 }
 
 /**
- * Deletes a stopped node's data of `group`, of either log kind, so that it restarts empty and
+ * Takes a stopped node's data of `group`, of either log kind, so that it restarts empty and
  * must re-sync from the leader (SNAP); it keeps its lookup table, so it rejoins as a member
- * that may not vote until synced (group-store.ts). Holds the directory's lock while it
- * deletes: throws DataDirInUse if the node still runs.
+ * that may not vote until synced (group-store.ts). Holds the directory's lock meanwhile:
+ * throws DataDirInUse if the node still runs.
+ *
+ * Deleted at once, or with `asideIn` (a directory on the same file system) moved into a new
+ * directory there for the caller to delete later: a rename is instant, while unlinking a file of
+ * gigabytes holds ext4's journal, and with it every O_DSYNC log write of the nodes that share the
+ * disk (a bench's or an experiment's), for up to a second (1M keys: writes stalled 130 ms).
  */
-export function wipeGroupData(dataDir: string, group: number): void {
+export function wipeGroupData(dataDir: string, group: number, asideIn?: string): void {
   whileLocked(dataDir, () => {
     const paths = [
       groupLogPath(dataDir, group, 'wal'),
       groupLogPath(dataDir, group, 'lmdb'),
       appliedStatePath(dataDir),
     ];
-    for (const path of paths) rmSync(path, { recursive: true, force: true });
+    if (asideIn === undefined) {
+      for (const path of paths) rmSync(path, { recursive: true, force: true });
+      return;
+    }
+    mkdirSync(asideIn, { recursive: true });
+    const aside = mkdtempSync(join(asideIn, 'wiped-'));
+    for (const path of paths) {
+      try {
+        renameSync(path, join(aside, basename(path)));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
   });
 }

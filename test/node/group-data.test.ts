@@ -49,6 +49,19 @@ describe('wipeGroupData', () => {
     30_000,
   );
 
+  it('with asideIn, moves the group of a stopped node there instead of deleting it', async () => {
+    const dataDir = await usedDataDir('wal');
+    const groupFiles = readdirSync(dataDir)
+      .filter((name) => name !== LOCK_FILE && name !== 'lookup-table.json')
+      .sort();
+    const asideIn = join(root, 'aside');
+    wipeGroupData(dataDir, 0, asideIn);
+    expect(readdirSync(dataDir).sort()).toEqual([LOCK_FILE, 'lookup-table.json']);
+    const [aside, ...more] = readdirSync(asideIn);
+    expect(more).toEqual([]);
+    expect(readdirSync(join(asideIn, aside!)).sort()).toEqual(groupFiles);
+  }, 30_000);
+
   it('refuses, deleting nothing, while a node holds the directory', async () => {
     const dataDir = await usedDataDir('wal');
     const before = readdirSync(dataDir).sort();
