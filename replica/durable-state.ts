@@ -424,9 +424,17 @@ export class DurableState {
     this.pollState();
   }
 
-  /** Drops the log in memory behind `zxid` (applied), but for the DIFF margin and the pins. */
+  /**
+   * Drops the log in memory behind `zxid` (applied), but for the DIFF margin and the pins, and
+   * never past what the store holds: a SNAP sends the store's state, which lags what was applied
+   * (by up to a commit interval on lmdb), and then the log after it. Trimmed past it, the log
+   * would start after the snapshot: within an epoch the follower refuses the gap and asks again,
+   * forever under load; across an epoch boundary (`follows` takes any first entry of a newer
+   * epoch) it would skip the entries between.
+   */
   private trimMemory(zxid: Zxid): void {
-    const through = compactionPoint(this.historyValue, zxid, this.config.retainEntries, this.pins);
+    const floor = Math.min(zxid, this.config.state.snapshotZxid);
+    const through = compactionPoint(this.historyValue, floor, this.config.retainEntries, this.pins);
     if (through !== null) this.historyValue.compactThrough(through);
   }
 

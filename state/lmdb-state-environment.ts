@@ -1,10 +1,12 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { statfsSync, statSync } from 'node:fs';
+import { existsSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { Zxid } from '../kv/zxid.js';
 import { reserveAhead, type GrowthReserve } from '../components/storage/growth-reserve.js';
 import { CHECKPOINT_LOG_BYTES } from '../components/limits.js';
 import { CheckpointCopies, type CopyObserver } from './checkpoint-copies.js';
+import { appliedInCopy } from './copy-applied.js';
 import {
   DEFAULT_COMMIT_PACING,
   LmdbStateStore,
@@ -12,6 +14,7 @@ import {
   type GroupMeta,
 } from './lmdb-state-store.js';
 import {
+  CHECKPOINT_FILE,
   currentBootId,
   DATA_FILE,
   markSynced,
@@ -43,6 +46,11 @@ export class LmdbStateEnvironment {
   private readonly fixedCheckpointLogBytes: number | null;
   /** What this start found (power-loss-recovery.ts). */
   readonly recovery: StateRecovery;
+  /**
+   * Each group's applied zxid in the checkpoint copy, as this start found it; null where the
+   * copy is lmdb's file at this start (CheckpointCopy.copyApplied).
+   */
+  private readonly copyApplied: ReadonlyMap<string, Zxid> | null;
 
   constructor(
     private readonly path: string,
@@ -62,10 +70,15 @@ export class LmdbStateEnvironment {
     this.pacing = options.pacing ?? DEFAULT_COMMIT_PACING;
     this.log = options.log;
     this.fixedCheckpointLogBytes = options.checkpointLogBytes ?? null;
+    const hadCopy = existsSync(join(path, CHECKPOINT_FILE));
     this.recovery = prepareStateDirectory(
       path,
       options.bootId === undefined ? currentBootId() : options.bootId,
     );
+    // Put back in lmdb's place, or made from lmdb's file just now (or no state: emptied), the
+    // copy is lmdb's file; else how far it reaches is read from it.
+    const copyIsState = !hadCopy || this.recovery === 'restored' || this.recovery === 'emptied';
+    this.copyApplied = copyIsState ? null : appliedInCopy(path, options.log);
     if (this.recovery === 'restored' || this.recovery === 'emptied') {
       options.log?.warn(
         { path, recovery: this.recovery },
@@ -128,6 +141,8 @@ export class LmdbStateEnvironment {
         {
           copy: () => this.copies.durable(),
           logBytes: () => this.checkpointLogBytes(),
+          copyApplied:
+            this.copyApplied === null ? null : (this.copyApplied.get(`group-${group}`) ?? 0),
         },
         this.pacing,
       );

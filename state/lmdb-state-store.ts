@@ -69,6 +69,12 @@ export interface CheckpointCopy {
   copy(): Promise<boolean>;
   /** Log bytes to apply between two checkpoints (StateStore.checkpointLogBytes). */
   logBytes(): number;
+  /**
+   * What a power loss would put back of this group, the copy's applied zxid, when the node
+   * started on lmdb's own file; null where the copy is lmdb's file at this start (put back in
+   * its place, or made from it, as the node started).
+   */
+  readonly copyApplied: Zxid | null;
 }
 
 interface InstallStatus {
@@ -140,13 +146,23 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     this.released = stored;
     this.lastApplied = stored.applied;
     this.queuedMeta = stored;
-    this.durable = stored.applied; // committed before this process started: on disk now
+    // What a power loss would leave: the copy (power-loss-recovery.ts), not lmdb's file, which
+    // was synced at a clean stop but takes unsynced commits from now on, and after a kill -9 has
+    // its last commits in the page cache only. Claimed beyond the copy, a log restarted or
+    // compacted behind it would leave a hole after the copy is put back.
+    const { copyApplied } = checkpoints;
+    this.durable = copyApplied === null ? stored.applied : Math.min(stored.applied, copyApplied);
     this.setCounts(stored.bytes, stored.size);
     this.growth = new GrowthGate(reserve);
   }
 
   get durableZxid(): Zxid {
     return this.durable;
+  }
+
+  get snapshotZxid(): Zxid {
+    // openSnapshot reads what lmdb committed, this or a commit whose callback has not run yet.
+    return this.released.applied;
   }
 
   get checkpointLogBytes(): number {

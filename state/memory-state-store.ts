@@ -109,6 +109,10 @@ export class MemoryStateStore extends StateStoreCore implements StateStore {
     return this.durable;
   }
 
+  get snapshotZxid(): Zxid {
+    return this.disk.committedZxid;
+  }
+
   /** The simulated disk of the state never fails (SimDisk models full disks for the log). */
   readonly failure = null;
 

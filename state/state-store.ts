@@ -68,6 +68,13 @@ export interface StateStore {
   readonly appliedZxid: Zxid;
   /** The released state is flushed through this zxid (see `checkpoint`). */
   readonly durableZxid: Zxid;
+  /**
+   * A snapshot opened now is of this zxid or a later one: what the store's disk holds, durable
+   * or not, which lags `appliedZxid` by what waits for the log's fsync and the store's commit.
+   * The replica keeps its log in memory from here on, so that the entries a SNAP sends after
+   * its snapshot continue it.
+   */
+  readonly snapshotZxid: Zxid;
   /** Keys held. */
   readonly size: number;
   /** Key (UTF-8) and value bytes summed over every entry: what the quota counts. */

@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CheckpointCopies } from '../../state/checkpoint-copies.js';
 import { checkpointLogBytesFor, LmdbStateEnvironment } from '../../state/lmdb-state-environment.js';
 import {
@@ -94,6 +94,45 @@ describe('lmdb state across crashes and power losses', () => {
       b: [z(2), 'value 2'],
       c: [z(3), 'value 3'],
     });
+  });
+
+  it.each(['kept', 'clean'] as const)(
+    'a %s start claims durable only what the copy holds, which a power loss then puts back',
+    async (how) => {
+      // The log is restarted or compacted behind durableZxid: claimed at lmdb's applied zxid, a
+      // power loss after this start would put back the copy at b, with the log gone behind c.
+      const path = directory();
+      await checkpointThenMore(path);
+      if (how === 'clean') {
+        const reopened = start(path, 'boot-A');
+        await closeCleanly(reopened);
+      }
+      const environment = start(path, 'boot-A');
+      expect(environment.recovery).toBe(how);
+      const store = environment.store(1);
+      expect(store.appliedZxid).toBe(z(3));
+      const claimed = store.durableZxid;
+      expect(claimed).toBe(z(2)); // read from the copy, which leaves no lock file behind
+      await vi.waitFor(() => expect(existsSync(join(path, `${CHECKPOINT_FILE}-lock`))).toBe(false));
+      await crash(environment, path, 'boot-A');
+      const afterPowerLoss = start(path, 'boot-B');
+      expect(afterPowerLoss.recovery).toBe('restored');
+      expect(afterPowerLoss.store(1).appliedZxid).toBe(z(2));
+      expect(claimed).toBeLessThanOrEqual(z(2));
+    },
+  );
+
+  it('a start that makes the first copy, or puts the copy back, is durable through its state', async () => {
+    const path = directory();
+    await checkpointThenMore(path);
+    const restored = start(path, 'boot-B');
+    expect(restored.recovery).toBe('restored');
+    expect(restored.store(1).durableZxid).toBe(z(2));
+    await closeCleanly(restored);
+    rmSync(join(path, CHECKPOINT_FILE), { force: true });
+    const copied = start(path, 'boot-B');
+    expect(copied.recovery).toBe('clean');
+    expect(copied.store(1).durableZxid).toBe(z(2));
   });
 
   it('after another boot the state is the checkpoint copy, from which the log replays', async () => {
