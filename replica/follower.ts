@@ -3,6 +3,7 @@ import {
   APPLY_SLICE_BYTES,
   APPLY_SLICE_ENTRIES_COUNT,
   SNAP_UNWRITTEN_PIECES,
+  SNAP_WINDOW_PIECES,
 } from '../components/limits.js';
 import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
@@ -308,6 +309,10 @@ export class FollowerSession {
     ) {
       return this.refuse('out-of-place', 'snapshot piece out of place');
     }
+    // The leader's window: more ahead of the acknowledgements would queue in memory unbounded.
+    if (message.piece >= sync.piecesAcked + SNAP_WINDOW_PIECES) {
+      return this.refuse('out-of-place', 'snapshot piece beyond the window');
+    }
     const bad = sync.install.add(message.data);
     if (bad !== null) return this.refuse('bad-payload', bad);
     sync.nextPiece++;
@@ -370,11 +375,13 @@ export class FollowerSession {
       return this.refuse('impossible-epoch', `NEWLEADER for ${epoch}, session for ${this.epoch}`);
     }
     const sync = this.sync!;
-    this.sync = null;
-    const { durable } = this.context;
+    // Refused with the sync in place, which the session's end then aborts (its staged state).
     if (sync.mode === 'snap' && !sync.snapshotDone) {
       return this.refuse('bad-payload', 'snapshot incomplete at NEWLEADER');
-    } else if (sync.mode === 'trunc') {
+    }
+    this.sync = null;
+    const { durable } = this.context;
+    if (sync.mode === 'trunc') {
       durable.truncateAfter(sync.point);
     }
     if (sync.entries.length > 0) durable.append(sync.entries);

@@ -180,7 +180,9 @@ export class Replica extends ComponentDefinition implements RoleHost {
    */
   private onWriteFailed(reason: string): void {
     const role = this.role;
-    if (role.name === 'starting') return; // reloading already, or stopped
+    // Reloading already, or stopped; but waiting for an install that the failure ended (it
+    // never lands) must reload, or nothing would ever end the wait.
+    if (role.name === 'starting' && !this.waitingForInstall) return;
     this.log.error({ reason, role: role.name }, 'storage write failed: leaving the role to reload');
     if (role.name === 'following') this.closeSession(role.session.leader, role.session.session);
     this.leaveRole();

@@ -169,8 +169,14 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     return this.checkpoints.logBytes();
   }
 
+  /**
+   * Reported once no commit is under way: the reload that follows (revertUnreleased) reverts
+   * memory to what lmdb holds, which a commit still in flight (the failure came from elsewhere:
+   * a snapshot piece, a growth hold) would change after it.
+   */
   get failure(): string | null {
-    return this.failureValue === null ? null : this.failureValue.message;
+    if (this.failureValue === null || this.commitUnderWay) return null;
+    return this.failureValue.message;
   }
 
   /** The key's change applied here and not yet committed to lmdb, if any. */
@@ -300,11 +306,14 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     const through = this.queuedMeta.applied;
     // lmdb commits without fsync: the state through `through` is durable once a copy made
     // after its commit is (power-loss-recovery.ts).
+    const generation = this.generation;
     void this.whenCommitted(through)
       .then(() => this.checkpoints.copy())
       .then(
         (copied) => {
-          if (copied) this.flushedThrough = Math.max(this.flushedThrough ?? 0, through);
+          // A switch to an installed snapshot meanwhile: `through` is another lineage's.
+          if (!copied || generation !== this.generation) return;
+          this.flushedThrough = Math.max(this.flushedThrough ?? 0, through);
         },
         (error: unknown) => this.fail(error),
       );
@@ -328,14 +337,20 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
 
   poll(): void {
     this.receiving?.publish();
-    if (this.installedMeta !== null) {
-      this.installedMeta.status.installed = true;
-      this.finishing = null;
-      this.switchTo(this.installedMeta.meta);
-    }
+    // Before a switch, which sets durable to the installed state's zxid.
     if (this.flushedThrough !== null) {
       this.durable = Math.max(this.durable, this.flushedThrough);
       this.flushedThrough = null;
+    }
+    const installed = this.installedMeta;
+    if (installed !== null) {
+      this.installedMeta = null;
+      // An install that failed since (the store failed: the replica reloads the live state)
+      // is never switched to.
+      if (installed.status.failed) return;
+      installed.status.installed = true;
+      this.finishing = null;
+      this.switchTo(installed.meta);
     }
   }
 
@@ -384,11 +399,16 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     let bytes = 0;
     let count = 0;
     let piecesAdded = 0;
+    /** lmdb-js commits writes in the order asked: once this one is in, every piece's is. */
+    let lastWrite: Promise<unknown> = Promise.resolve();
     let done = false;
     const status: InstallStatus = { installed: false, failed: false };
     const written = new PiecesWritten();
     this.receiving = written;
-    const failed = (error: unknown): void => this.fail(error);
+    const failed = (error: unknown): void => {
+      status.failed = true;
+      this.fail(error);
+    };
     return {
       zxid,
       get installed() {
@@ -417,12 +437,11 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
         // with it. lmdb-js commits writes in the order asked, so the piece is written once its
         // last write is.
         const pieces = ++piecesAdded;
-        let last: Promise<unknown> = Promise.resolve();
         for (const { key, version, value } of entries) {
-          last = staging.put(Buffer.from(key, 'utf8'), encodeValue({ version, value }));
-          last.then(undefined, failed);
+          lastWrite = staging.put(Buffer.from(key, 'utf8'), encodeValue({ version, value }));
+          lastWrite.then(undefined, failed);
         }
-        last.then(() => written.report(pieces), failed);
+        lastWrite.then(() => written.report(pieces), failed);
         bytes += added;
         count += entries.length;
         lastKey = entries.at(-1)?.key ?? lastKey;
@@ -433,14 +452,24 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
         this.installFinished = true;
         this.finishing = status;
         const installed: GroupMeta = { slot, applied: zxid, bytes, size: count };
-        // The log restarts after the installed state once it is the state: a power loss must
-        // find it in the copy, not the state the log was the continuation of.
-        this.root
-          .batch(() => settled(this.meta.put(this.name, installed)))
-          .then(() => this.checkpoints.copy())
+        const generation = this.generation;
+        // The switch is written only over a whole staged state: a piece that failed leaves a
+        // hole, which a restart must never find named as the state. The log restarts after the
+        // installed state once it is the state: a power loss must find it in the copy, not the
+        // state the log was the continuation of.
+        lastWrite
+          .then(() =>
+            status.failed
+              ? false
+              : this.root
+                  .batch(() => settled(this.meta.put(this.name, installed)))
+                  .then(() => this.checkpoints.copy()),
+          )
           .then(
             (copied) => {
-              if (copied) this.installedMeta = { meta: installed, status };
+              if (copied && !status.failed && generation === this.generation) {
+                this.installedMeta = { meta: installed, status };
+              }
             },
             (error: unknown) => this.fail(error),
           );
@@ -465,6 +494,8 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
   /** Hands the queued changes to lmdb, one transaction at a time (see the class comment). */
   private commitNext(): void {
     if (
+      // After a failure nothing more is written until the reload (revertUnreleased).
+      this.failureValue !== null ||
       this.installFinished ||
       this.commitUnderWay ||
       this.queuedMeta.applied <= this.released.applied
