@@ -71,7 +71,11 @@ export class FastLeaderElection {
 
   /** Starts a new round with this node's own vote (ignored for counting if it is a non-voter). */
   start(own: Vote): void {
-    this.round++;
+    // A peer's round is taken as it comes, up to the largest a vote may carry (a hostile member
+    // can send that one): past it no peer would take this node's votes again. There the rounds
+    // stay; the election still converges, older notifications of the same round counting as
+    // current ones (liveness only: discovery, not the election, keeps ZAB safe).
+    this.round = Math.min(this.round + 1, Number.MAX_SAFE_INTEGER);
     this.initial = own;
     this.proposal = own;
     this.received.clear();

@@ -3,7 +3,7 @@ import type { StoredEntry } from '../components/storage/index.js';
 import { decodeOperation, type KvOutcome } from '../kv/kv-operation.js';
 import { txnPutBranches } from '../kv/txn.js';
 import { insufficientStorage, quotaExceeded, unavailable, unknown } from '../kv/outcome.js';
-import { formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
+import { epochOf, formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
 import type { Reply } from './client-requests.js';
 import type { AppliedEntry } from './durable-state.js';
 import type { DurableWaiters } from './durable-waiters.js';
@@ -175,6 +175,13 @@ export class LeaderProposals {
 
   onAck(handler: LearnerHandler, zxid: Zxid): void {
     if (handler.phase !== 'synced' || zxid <= handler.acked) return;
+    // Proposals are this epoch's, numbered without gaps: any other zxid was never proposed (a
+    // follower synced from an older epoch's history holds `acked` there, below them all, and
+    // an ACK between the two would become a commit point no log holds).
+    if (epochOf(zxid) !== this.epoch) {
+      const why = `ACK ${formatZxid(zxid)} outside epoch ${this.epoch}`;
+      return this.host.refuse(handler, 'impossible-zxid', why);
+    }
     if (zxid > this.lastProposed) {
       const why = `ACK ${formatZxid(zxid)} beyond the last proposal`;
       return this.host.refuse(handler, 'impossible-zxid', why);

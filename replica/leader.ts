@@ -147,6 +147,16 @@ export class LeaderRole {
   private maybeDecideEpoch(): void {
     if (this.phase !== 'discovery' || !this.context.replica.isQuorum(this.connected.size + 1))
       return;
+    const { acceptedEpoch } = this.context.durable;
+    if (this.epoch <= acceptedEpoch) {
+      // The promise this node made as a follower just before (its write was queued when that
+      // session ended) landed after this role took its epoch, which must be above it: the
+      // election starts over, and the next leader takes acceptedEpoch + 1.
+      this.context.replica.lookForLeader(
+        `acceptedEpoch reached ${acceptedEpoch} after this leader took epoch ${this.epoch}`,
+      );
+      return;
+    }
     this.phase = 'epoch-pending';
     this.waiters.after(this.context.durable.acceptEpoch(this.epoch), () => {
       this.phase = 'ack-epoch';
@@ -326,6 +336,9 @@ export class LeaderRole {
   onClose(message: MessageOf<'zab.Close'>): void {
     const handler = this.handlers.get(message.src);
     if (handler !== undefined && handler.session === message.session) {
+      // Its sync's snapshot view and log pin go with it: left, they would hold lmdb's pages
+      // and keep the log from compacting for the life of the process.
+      this.release(handler);
       this.handlers.delete(message.src);
       this.afterHandlerLoss();
     }
@@ -370,11 +383,18 @@ export class LeaderRole {
     this.proposals.end();
     this.reads.end(this.proposals.lastCommitted);
     for (const handler of this.handlers.values()) {
-      handler.snapshot?.close();
-      handler.tail?.unpin();
+      this.release(handler);
       this.context.replica.closeSession(handler.follower, handler.session);
     }
     this.handlers.clear();
+  }
+
+  /** Lets go of what a follower's sync holds: its snapshot view, its pin on the log. */
+  private release(handler: LearnerHandler): void {
+    handler.snapshot?.close();
+    handler.snapshot = null;
+    handler.tail?.unpin();
+    handler.tail = null;
   }
 
   /** The follower sent something impossible: counted, and its session ends. */
@@ -391,8 +411,7 @@ export class LeaderRole {
 
   private remove(handler: LearnerHandler, reason: string): void {
     this.context.replica.logDebug({ follower: handler.follower, reason }, 'session dropped');
-    handler.snapshot?.close();
-    handler.tail?.unpin();
+    this.release(handler);
     this.context.replica.closeSession(handler.follower, handler.session);
     this.handlers.delete(handler.follower);
   }

@@ -427,14 +427,18 @@ function lastNonZero(bytes: Uint8Array): number {
 const SECTOR = 512;
 
 /**
- * A last record with a whole zeroed disk sector inside was cut short by a crash that had
- * extended the file but not written all its blocks (etcd's torn-write rule); a flipped bit
- * in a record that was written is damage.
+ * A bad record with its piece of some disk sector all zeros was cut short by a crash in the
+ * middle of its write, which kept some of the write's sectors and not others (etcd's
+ * torn-write rule, isTornEntry): the pieces at the record's two ends count too, so a record
+ * that runs into a lost page is torn even when a later page of the same write survived. A
+ * flipped bit in a record that was written is damage.
  */
 function hasZeroSector(record: Uint8Array, fileOffset: number): boolean {
-  let start = Math.ceil(fileOffset / SECTOR) * SECTOR - fileOffset;
-  for (; start + SECTOR <= record.length; start += SECTOR) {
-    if (record.subarray(start, start + SECTOR).every((byte) => byte === 0)) return true;
+  let start = 0;
+  while (start < record.length) {
+    const end = Math.min(record.length, start + SECTOR - ((fileOffset + start) % SECTOR));
+    if (record.subarray(start, end).every((byte) => byte === 0)) return true;
+    start = end;
   }
   return false;
 }

@@ -10,7 +10,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-file.js';
 import { ComponentDefinition, type ComponentContext, type ReplyTo } from '../kernel/index.js';
@@ -177,6 +177,8 @@ export class WalStorage extends ComponentDefinition {
     // Written once, before anything else, so a crash can never turn an old store into a new one.
     if (!existsSync(join(this.directory, EPOCHS_FILE))) {
       mkdirSync(this.directory, { recursive: true, mode: PRIVATE_DIR_MODE });
+      // The directory's own name, durable before anything in it counts.
+      syncDirectorySync(dirname(this.directory));
       writeNewLogId(this.directory);
       const fresh = { acceptedEpoch: 0, currentEpoch: 0, voter: init.initialize, base: 0 };
       replaceFileSync(join(this.directory, EPOCHS_FILE), sealEpochs(fresh));

@@ -116,6 +116,49 @@ describe('ZAB peer input: validated, never asserted', () => {
     });
   });
 
+  it('(a) an ACK of an older epoch above where an impersonated member was synced drops that session; the leader stays up', () => {
+    // Synced while the new leader's log still ends in the old epoch, the member is acked
+    // there; an ACK between that and the first proposal of the new epoch was taken, and with
+    // the leader's own durable proposal it made a commit point no log holds: an assert.
+    eachSeed(3, 11_150, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster, sim } = run;
+      const first = run.awaitLeader();
+      run.writes(first, 3, 'a');
+      cluster.crash(first);
+      const leader = run.awaitLeader((id) => id !== first);
+      const follower = othersThan(run, leader).find((id) => id !== first)!;
+      const epoch = epochOfLeader(run, leader);
+      const last = cluster.replica(leader)!.durableState.history.last;
+      expect(epochOf(last)).toBeLessThan(epoch);
+      const forger = new Forger(sim);
+      const s = { group: GROUP, session: 4343 };
+      forger.send(
+        'zab.FollowerInfo',
+        leader,
+        { ...s, seq: 0, acceptedEpoch: 0, voter: true },
+        first,
+      );
+      forger.send(
+        'zab.AckEpoch',
+        leader,
+        { ...s, seq: 1, currentEpoch: 0, lastZxid: last, committed: last, epochEnds: [] },
+        first,
+      );
+      forger.send('zab.Ack', leader, { ...s, seq: 2, zxid: makeZxid(epoch, 0) }, first);
+      sim.runFor(20);
+      // The quorum now rests on the impersonated member: the real follower is cut off.
+      run.isolate(follower);
+      cluster.submit(leader, cluster.newClientId(), { op: 'put', key: 'k', value: 'v' });
+      sim.runFor(20);
+      forger.send('zab.Ack', leader, { ...s, seq: 3, zxid: last + 0x10 }, first);
+      sim.runFor(500);
+      expect(sim.isUp(leader)).toBe(true);
+      expect(rejected(run, leader, 'impossible-zxid')).toBe(1);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
   it('(b) the same four frames from a non-member change nothing: it is never registered', () => {
     eachSeed(3, 11_200, (seed) => {
       const run = new ScriptedRun({ seed, size: 3 }, 3);
@@ -425,6 +468,36 @@ describe('ZAB peer input: validated, never asserted', () => {
       expect(sim.runUntil(happened, 5_000)).toBe(true);
       sim.runFor(100);
       expect(rejected(run, leader, 'out-of-place')).toBe(1);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('(e) a vote at the highest round a member can send does not stop the group from electing', () => {
+    // Looking nodes take a higher round from a peer; taken at 2^53 - 1, the next election's
+    // round was 2^53, which every peer refused as out of range: no vote got through again.
+    eachSeed(2, 11_975, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 }, 3);
+      const { cluster, sim } = run;
+      const old = run.awaitLeader();
+      const [a, b] = othersThan(run, old) as [NodeId, NodeId];
+      const forger = new Forger(sim);
+      cluster.crash(old);
+      const vote = {
+        group: GROUP,
+        leader: 1,
+        zxid: 0,
+        peerEpoch: 0,
+        round: Number.MAX_SAFE_INTEGER,
+        state: 0 as const,
+        voter: true,
+      };
+      forger.send('zab.Vote', a, vote, b);
+      forger.send('zab.Vote', b, vote, a);
+      const next = run.awaitLeader((id) => id !== old);
+      // And again, from there: rounds stay where a peer accepts them.
+      cluster.crash(next);
+      cluster.restart(old);
+      run.awaitLeader((id) => id !== next);
       expect(run.finish()).toBe('ok');
     });
   });

@@ -356,6 +356,37 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
     });
   });
 
+  it("a follower that closes its session during a SNAP leaves no pin on the leader's log", () => {
+    // The leader dropped the handler on CLOSE without its snapshot view and log pin: the log
+    // never compacted past that snapshot again, for the life of the process.
+    eachSeed(3, 8_300, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster, sim } = run;
+      const leader = run.awaitLeader();
+      const [behind] = othersThan(run, leader) as [NodeId];
+      run.isolate(behind);
+      run.writes(leader, 40, 'gone'); // past a few trims: it needs a SNAP
+      let first = -1;
+      sim.fabric.onArrival = (message) => {
+        if (first < 0 && message.dst === behind && message.kind === 'zab.Snap') {
+          const snap = message as MessageOf<'zab.Snap'>;
+          first = snap.zxid;
+          // A piece that does not decode: the follower refuses it and closes its session.
+          (snap as { data: Uint8Array }).data = new Uint8Array(snap.data.length).fill(0xc1);
+        }
+        return true;
+      };
+      sim.fabric.heal();
+      expect(sim.runUntil(() => first >= 0, 5_000)).toBe(true);
+      run.awaitServing(behind);
+      sim.fabric.onArrival = undefined;
+      run.writes(leader, 80, 'after'); // several trims later
+      const history = cluster.replica(leader)!.durableState.history;
+      expect(history.first!).toBeGreaterThan(first + 1); // the pin held it at first + 1
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
   it('a follower whose log tail is longer than a sync may hold gets the state instead (snapshotSizeFactor)', () => {
     // Sent as a DIFF, such a tail would be ended for its backlog and tried again the same way.
     eachSeed(3, 5_400_00, (seed) => {

@@ -84,6 +84,42 @@ describe('WalStorage', () => {
     expect((await reopen(rotten)).image).toMatchObject({ damage: 'corrupt', voter: false });
   });
 
+  it('takes a record whose piece of a sector is zero, with data after it, for a torn write', async () => {
+    // A write of several pages cut by a power loss may keep a later page and not an earlier
+    // one: a record crossing into the lost page has a partial sector of zeros, not a whole one
+    // (etcd's rule counts the partial sectors at a record's ends too). Taken for damage, the
+    // whole log was discarded.
+    const path = tempDir();
+    const host = start(path);
+    const entries = Array.from({ length: 12 }, (_, i) => ({
+      zxid: i + 1,
+      payload: new Uint8Array(150).fill(9),
+    }));
+    host.user.write({ kind: 'Append', seq: 1, entries });
+    await durableThrough(host, 1);
+    await stop(host);
+    const file = join(path, segmentFile(0));
+    const bytes = readFileSync(file);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // The first record after the segment header that crosses a sector boundary, not the last.
+    let offset = 8 + view.getUint32(0);
+    let index = 0;
+    for (;;) {
+      const end = offset + 8 + view.getUint32(offset);
+      if (Math.floor(offset / 512) !== Math.floor((end - 1) / 512)) {
+        bytes.fill(0, Math.floor((end - 1) / 512) * 512, end);
+        break;
+      }
+      offset = end;
+      index++;
+    }
+    expect(index).toBeLessThan(entries.length - 1);
+    writeFileSync(file, bytes);
+    const opened = await reopen(path);
+    expect(opened.image).toMatchObject({ damage: 'torn-tail', voter: true });
+    expect(zxids(opened.image)).toEqual(entries.slice(0, index).map(({ zxid }) => zxid));
+  });
+
   it('discards a damaged log for good: an empty non-voter that keeps its epochs', async () => {
     const path = tempDir();
     await written(path);
