@@ -91,6 +91,7 @@ export class LeaderRole {
       send: (handler, message) => this.send(handler, message),
       refuse: (handler, why) => this.refuse(handler, 'out-of-place', why),
       continueLater: () => context.replica.requestBurstEnd(),
+      flush: () => context.replica.requestFlush(),
     });
     this.maybeDecideEpoch();
   }
@@ -326,6 +327,11 @@ export class LeaderRole {
       case 'zab.SnapAck':
         return this.sync.onSnapAck(handler, message);
     }
+  }
+
+  /** The network handed what was sent to the operating system (requestFlush). */
+  onFlushed(): void {
+    this.sync.onFlushed(this.handlers.values());
   }
 
   onLinkDown(peer: NodeId): void {

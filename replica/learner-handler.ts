@@ -37,8 +37,11 @@ export interface LearnerHandler {
     | 'synced';
   /** The snapshot being streamed to it (SNAP), until its last piece is acknowledged. */
   snapshot: SnapshotSender | null;
-  /** The log entries of its sync sent so far ('tail-sending'); the log after them is pinned. */
-  tail: { readonly sent: Zxid; readonly unpin: () => void } | null;
+  /**
+   * The log entries of its sync sent so far ('tail-sending'); the log after them is pinned.
+   * `flushing`: the last piece sent waits to leave the process before the next is sent.
+   */
+  tail: { readonly sent: Zxid; readonly unpin: () => void; readonly flushing: boolean } | null;
   lastZxid: Zxid;
   /** What it holds as committed (its ACKEPOCH): no sync may take it below that. */
   committed: Zxid;

@@ -314,6 +314,10 @@ export class Replica extends ComponentDefinition implements RoleHost {
     });
   }
 
+  requestFlush(): void {
+    this.trigger({ kind: 'Flush' }, this.network);
+  }
+
   requestStatePoll(): void {
     this.statePollPending = true;
     this.requestBurstEnd();
@@ -356,6 +360,9 @@ export class Replica extends ComponentDefinition implements RoleHost {
     const onVote = mine((m: MessageOf<'zab.Vote'>) => this.votes.onVote(m));
     this.subscribe(this.network, 'zab.Vote', onVote);
     this.subscribe(this.network, 'LinkDown', ({ peer }) => onLinkDown(this.role, peer));
+    this.subscribe(this.network, 'Flushed', () => {
+      if (this.role.name === 'leading') this.role.leader.onFlushed();
+    });
     const toFollower = mine((message: Parameters<FollowerSession['onMessage']>[0]) => {
       if (this.role.name === 'following') this.role.session.onMessage(message);
     });

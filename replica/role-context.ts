@@ -28,6 +28,11 @@ export interface RoleHost {
    * hears of its progress: onStateProgress). The store's writes finish between turns.
    */
   requestStatePoll(): void;
+  /**
+   * Asks the network to hand what was sent so far to the operating system; the role hears
+   * `onFlushed` once it did (the slowest peer's socket sets the pace: a sync's next piece waits).
+   */
+  requestFlush(): void;
   /** Commits and applies through `zxid`, answering the clients of what it applies. */
   commitThrough(zxid: Zxid, onApplied?: (applied: AppliedEntry) => void): void;
   nextSessionId(): number;

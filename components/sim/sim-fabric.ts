@@ -75,6 +75,18 @@ export class SimFabric {
   }
 
   /**
+   * Runs `action` in a later step while `id` stays attached as it is now: what a real network
+   * reports in a later turn (a write that left the process), never to a node restarted since.
+   */
+  later(id: NodeId, action: () => void): void {
+    const incarnation = this.endpoints.get(id)?.incarnation;
+    if (incarnation === undefined) return;
+    this.clock.after(0, () => {
+      if (this.endpoints.get(id)?.incarnation === incarnation) action();
+    });
+  }
+
+  /**
    * The node is gone (crash): like TCP seeing the connection reset, every other node learns
    * its link from `id` went down, after the messages `id` had already sent on it.
    */

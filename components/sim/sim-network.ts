@@ -27,8 +27,11 @@ export class SimNetwork extends ComponentDefinition {
     );
     this.subscribeAll(this.network, (request, origin) => {
       if (request.kind === 'SetPeers') return; // addresses mean nothing on the simulated wire
-      // The fabric takes a message the moment it is sent: nothing is ever left to flush.
-      if (request.kind === 'Flush') return this.answer(origin, { kind: 'Flushed' });
+      // The fabric takes a message the moment it is sent: nothing is ever left to flush, but
+      // as over TCP the answer comes in a later turn (a sync's tail goes a piece per step).
+      if (request.kind === 'Flush') {
+        return this.fabric.later(this.self, () => this.answer(origin, { kind: 'Flushed' }));
+      }
       if (request.dst === this.self) this.trigger(request, this.network);
       else this.fabric.send(request);
     });

@@ -83,6 +83,7 @@ class RecordingHost implements RoleHost {
   acknowledging(): void {}
   requestBurstEnd(): void {}
   requestStatePoll(): void {}
+  requestFlush(): void {}
   commitThrough(): void {}
   nextSessionId(): number {
     return ++this.session;

@@ -96,6 +96,16 @@ function repeatedly(run: ScriptedRun, forMs: number, send: () => void): void {
   again();
 }
 
+/** A group of 3 with clients whose leader `old` just crashed, `a` and `b` left, and a forger. */
+function leaderCrashed(seed: number) {
+  const run = new ScriptedRun({ seed, size: 3 }, 3);
+  const old = run.awaitLeader();
+  const [a, b] = othersThan(run, old) as [NodeId, NodeId];
+  const forger = new Forger(run.sim);
+  run.cluster.crash(old);
+  return { run, old, a, b, forger };
+}
+
 describe('ZAB peer input: validated, never asserted', () => {
   it('(a) an ACK above the last proposal from an impersonated member drops that session; the leader stays up', () => {
     eachSeed(3, 11_100, (seed) => {
@@ -476,12 +486,8 @@ describe('ZAB peer input: validated, never asserted', () => {
     // Looking nodes take a higher round from a peer; taken at 2^53 - 1, the next election's
     // round was 2^53, which every peer refused as out of range: no vote got through again.
     eachSeed(2, 11_975, (seed) => {
-      const run = new ScriptedRun({ seed, size: 3 }, 3);
-      const { cluster, sim } = run;
-      const old = run.awaitLeader();
-      const [a, b] = othersThan(run, old) as [NodeId, NodeId];
-      const forger = new Forger(sim);
-      cluster.crash(old);
+      const { run, old, a, b, forger } = leaderCrashed(seed);
+      const { cluster } = run;
       const vote = {
         group: GROUP,
         leader: 1,
@@ -504,12 +510,8 @@ describe('ZAB peer input: validated, never asserted', () => {
 
   it('(e) a vote from a member naming a leader outside the group is dropped', () => {
     eachSeed(2, 11_950, (seed) => {
-      const run = new ScriptedRun({ seed, size: 3 }, 3);
-      const { cluster, sim } = run;
-      const old = run.awaitLeader();
-      const [a, b] = othersThan(run, old) as [NodeId, NodeId];
-      const forger = new Forger(sim);
-      cluster.crash(old);
+      const { run, old, a, b, forger } = leaderCrashed(seed);
+      const { cluster } = run;
       let round = 1;
       repeatedly(run, 1_000, () => {
         for (const [to, as] of [

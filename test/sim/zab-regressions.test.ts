@@ -82,6 +82,15 @@ function missBigState(run: ScriptedRun, leader: NodeId, follower: NodeId): void 
   run.writes(leader, 40, 'more');
 }
 
+/**
+ * `follower` is cut off while the group writes past a few trims of the log in memory
+ * (snapshotEvery 25, retainEntries 10): its point leaves the log, so it needs a SNAP once healed.
+ */
+function cutOffPastTrims(run: ScriptedRun, leader: NodeId, follower: NodeId): void {
+  run.isolate(follower);
+  run.writes(leader, 40, 'gone');
+}
+
 describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
   it('ZOOKEEPER-1154: a returning node with an uncommitted txn is truncated to the common prefix, no further', () => {
     eachSeed(6, 1154_00, (seed) => {
@@ -329,9 +338,7 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const { cluster, sim } = run;
       const leader = run.awaitLeader();
       const [behind] = othersThan(run, leader) as [NodeId];
-      run.isolate(behind);
-      // Past a few trims (snapshotEvery 25, retainEntries 10): its point leaves the log.
-      run.writes(leader, 40, 'gone');
+      cutOffPastTrims(run, leader, behind);
       const store = cluster.replica(leader)!.durableState.machine;
       const release = store.release.bind(store);
       store.release = () => {};
@@ -364,8 +371,7 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
       const { cluster, sim } = run;
       const leader = run.awaitLeader();
       const [behind] = othersThan(run, leader) as [NodeId];
-      run.isolate(behind);
-      run.writes(leader, 40, 'gone'); // past a few trims: it needs a SNAP
+      cutOffPastTrims(run, leader, behind);
       let first = -1;
       sim.fabric.onArrival = (message) => {
         if (first < 0 && message.dst === behind && message.kind === 'zab.Snap') {
