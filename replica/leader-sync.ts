@@ -15,8 +15,8 @@ export interface LeaderSyncHost {
   readonly refuse: (handler: LearnerHandler, why: string) => void;
   /** Calls `continueSyncs` once the events at hand are handled (a zero-delay timer). */
   readonly continueLater: () => void;
-  /** Asks the network to hand what was sent to the operating system; `onFlushed` follows. */
-  readonly flush: () => void;
+  /** Asks the network to hand what was sent to `handler`'s follower to the operating system. */
+  readonly flush: (handler: LearnerHandler) => void;
 }
 
 /**
@@ -29,9 +29,6 @@ export interface LeaderSyncHost {
  * reads the log.
  */
 export class LeaderSync {
-  /** A Flush is under way: its Flushed lets the tails waiting for it go on. */
-  private flushAsked = false;
-
   constructor(
     private readonly context: RoleContext,
     private readonly host: LeaderSyncHost,
@@ -95,14 +92,11 @@ export class LeaderSync {
     }
   }
 
-  /** What was sent left the process: the tails that waited for it send their next piece. */
-  onFlushed(handlers: Iterable<LearnerHandler>): void {
-    this.flushAsked = false;
-    for (const handler of handlers) {
-      if (handler.tail?.flushing !== true) continue;
-      handler.tail = { ...handler.tail, flushing: false };
-      this.sendTailPiece(handler);
-    }
+  /** What was sent to its follower left the process: its tail sends the next piece. */
+  onFlushed(handler: LearnerHandler): void {
+    if (handler.tail?.flushing !== true) return;
+    handler.tail = { ...handler.tail, flushing: false };
+    this.sendTailPiece(handler);
   }
 
   /**
@@ -141,10 +135,7 @@ export class LeaderSync {
       // slower than the leader reads it had megabytes a second pile up in the leader's socket,
       // which closed the link (64 MiB unread: 64 writers of 10 KB after a 1 GB SNAP).
       handler.tail = { sent: end, unpin: durable.pinLog(end), flushing: true };
-      if (!this.flushAsked) {
-        this.flushAsked = true;
-        this.host.flush();
-      }
+      this.host.flush(handler);
       return;
     }
     handler.tail = null;

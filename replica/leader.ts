@@ -91,7 +91,7 @@ export class LeaderRole {
       send: (handler, message) => this.send(handler, message),
       refuse: (handler, why) => this.refuse(handler, 'out-of-place', why),
       continueLater: () => context.replica.requestBurstEnd(),
-      flush: () => context.replica.requestFlush(),
+      flush: (handler) => context.replica.requestFlush(handler.follower),
     });
     this.maybeDecideEpoch();
   }
@@ -329,9 +329,10 @@ export class LeaderRole {
     }
   }
 
-  /** The network handed what was sent to the operating system (requestFlush). */
-  onFlushed(): void {
-    this.sync.onFlushed(this.handlers.values());
+  /** The network handed what was sent to `peer` to the operating system (requestFlush). */
+  onFlushed(peer: NodeId): void {
+    const handler = this.handlers.get(peer);
+    if (handler !== undefined) this.sync.onFlushed(handler);
   }
 
   onLinkDown(peer: NodeId): void {

@@ -314,8 +314,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
     });
   }
 
-  requestFlush(): void {
-    this.trigger({ kind: 'Flush' }, this.network);
+  requestFlush(peer: NodeId): void {
+    this.trigger({ kind: 'Flush', peer }, this.network);
   }
 
   requestStatePoll(): void {
@@ -360,8 +360,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
     const onVote = mine((m: MessageOf<'zab.Vote'>) => this.votes.onVote(m));
     this.subscribe(this.network, 'zab.Vote', onVote);
     this.subscribe(this.network, 'LinkDown', ({ peer }) => onLinkDown(this.role, peer));
-    this.subscribe(this.network, 'Flushed', () => {
-      if (this.role.name === 'leading') this.role.leader.onFlushed();
+    this.subscribe(this.network, 'Flushed', ({ peer }) => {
+      if (peer !== undefined && this.role.name === 'leading') this.role.leader.onFlushed(peer);
     });
     const toFollower = mine((message: Parameters<FollowerSession['onMessage']>[0]) => {
       if (this.role.name === 'following') this.role.session.onMessage(message);

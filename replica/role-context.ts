@@ -29,10 +29,10 @@ export interface RoleHost {
    */
   requestStatePoll(): void;
   /**
-   * Asks the network to hand what was sent so far to the operating system; the role hears
-   * `onFlushed` once it did (the slowest peer's socket sets the pace: a sync's next piece waits).
+   * Asks the network to hand what was sent so far to `peer` to the operating system; the role
+   * hears `onFlushed(peer)` once it did (that peer's socket sets the pace of its sync).
    */
-  requestFlush(): void;
+  requestFlush(peer: NodeId): void;
   /** Commits and applies through `zxid`, answering the clients of what it applies. */
   commitThrough(zxid: Zxid, onApplied?: (applied: AppliedEntry) => void): void;
   nextSessionId(): number;

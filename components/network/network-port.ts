@@ -46,14 +46,18 @@ export interface LinkDown {
  * (on a connected link; one still dialling keeps its queue). Answered with `Flushed` to the
  * asker alone: a node that is about to close its sockets waits for it, so its last messages
  * (a leader's Close to its followers) leave instead of dying in a buffer. Flushed says the
- * bytes left the process, not that the peer read them.
+ * bytes left the process, not that the peer read them. With `peer`, only what was sent to that
+ * peer counts (a sync paced by its follower's socket must not wait for a stopped other peer's).
  */
 export interface Flush {
   readonly kind: 'Flush';
+  readonly peer?: NodeId;
 }
 
 export interface Flushed {
   readonly kind: 'Flushed';
+  /** The Flush's `peer`, if it named one. */
+  readonly peer?: NodeId;
 }
 
 /**

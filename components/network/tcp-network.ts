@@ -63,6 +63,8 @@ export interface TcpNetworkStats extends ListenerStats {
 interface PendingFlush {
   readonly origin: ReplyTo<Flushed>;
   readonly marks: readonly (readonly [OutboundLink, number])[];
+  /** The one peer whose writes it waits for, if the Flush named one. */
+  readonly peer?: NodeId;
 }
 
 /**
@@ -148,7 +150,7 @@ export class TcpNetwork extends ComponentDefinition {
     this.listening.catch(() => {}); // reported through the log and whenListening()
     this.subscribeAll(this.network, (request, origin) => {
       if (request.kind === 'SetPeers') this.setPeers(request.peers);
-      else if (request.kind === 'Flush') this.onFlush(origin);
+      else if (request.kind === 'Flush') this.onFlush(origin, request.peer);
       else this.send(request);
     });
   }
@@ -230,12 +232,14 @@ export class TcpNetwork extends ComponentDefinition {
   };
 
   /** Writes what is queued now, and answers once every write so far has left the process. */
-  private onFlush(origin: ReplyTo<Flushed>): void {
+  private onFlush(origin: ReplyTo<Flushed>, peer: NodeId | undefined): void {
     this.flush();
-    const marks = [...this.links.values()]
+    const one = peer === undefined ? undefined : this.links.get(peer);
+    const links = peer === undefined ? [...this.links.values()] : one === undefined ? [] : [one];
+    const marks = links
       .map((link) => [link, link.writesIssued] as const)
       .filter(([link, mark]) => !link.finishedThrough(mark));
-    this.pendingFlushes.push({ origin, marks });
+    this.pendingFlushes.push({ origin, marks, ...(peer === undefined ? {} : { peer }) });
     this.settleFlushes();
   }
 
@@ -244,7 +248,10 @@ export class TcpNetwork extends ComponentDefinition {
     const done = (flush: PendingFlush) =>
       flush.marks.every(([link, mark]) => link.finishedThrough(mark));
     for (const flush of this.pendingFlushes.filter(done)) {
-      this.answer(flush.origin, { kind: 'Flushed' });
+      this.answer(flush.origin, {
+        kind: 'Flushed',
+        ...(flush.peer === undefined ? {} : { peer: flush.peer }),
+      });
     }
     this.pendingFlushes = this.pendingFlushes.filter((flush) => !done(flush));
   }

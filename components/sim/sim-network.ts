@@ -30,7 +30,9 @@ export class SimNetwork extends ComponentDefinition {
       // The fabric takes a message the moment it is sent: nothing is ever left to flush, but
       // as over TCP the answer comes in a later turn (a sync's tail goes a piece per step).
       if (request.kind === 'Flush') {
-        return this.fabric.later(this.self, () => this.answer(origin, { kind: 'Flushed' }));
+        const { peer } = request;
+        const flushed = { kind: 'Flushed' as const, ...(peer === undefined ? {} : { peer }) };
+        return this.fabric.later(this.self, () => this.answer(origin, flushed));
       }
       if (request.dst === this.self) this.trigger(request, this.network);
       else this.fabric.send(request);

@@ -9,6 +9,7 @@ import { TcpNode } from './fixtures/tcp-node.js';
 
 const A = nodeId(1);
 const B = nodeId(2);
+const C = nodeId(3);
 const HELLO_BYTES = encodeFrame({
   kind: 'net.Hello',
   cluster: 'test-cluster',
@@ -39,12 +40,15 @@ async function startSink() {
   return { sink, port: typeof address === 'object' && address !== null ? address.port : 0 };
 }
 
-async function startNode(peerPort: number) {
+async function startNode(peerPort: number, otherPort?: number) {
   const system = new ComponentSystem({ scheduler: new LiveScheduler(), checkInvariants: true });
   const node = system.createRoot(TcpNode, {
     self: A,
     port: 0,
-    peers: [{ id: B, host: '127.0.0.1', port: peerPort }],
+    peers: [
+      { id: B, host: '127.0.0.1', port: peerPort },
+      ...(otherPort === undefined ? [] : [{ id: C, host: '127.0.0.1', port: otherPort }]),
+    ],
     echo: false,
   });
   roots.push(node);
@@ -84,5 +88,27 @@ describe('Flush on the TCP network', () => {
     node.kill();
     await vi.waitFor(() => expect(sink.closed).toBe(true), { timeout: 10_000 });
     expect(sink.bytes).toBe(first + count * encodeFrame(blob).length);
+  });
+
+  it('with a peer, waits for what was sent to that peer alone', async () => {
+    // A sync's tail is paced by its follower's socket: a stopped other peer must not hold it.
+    const stuck = await startSink();
+    const reading = await startSink();
+    const node = await startNode(stuck.port, reading.port);
+    node.probe.send({ kind: 'test.Ping', src: A, dst: B, seq: 0 });
+    node.probe.send({ kind: 'test.Ping', src: A, dst: C, seq: 0 });
+    await vi.waitFor(() => expect(stuck.sink.socket).not.toBeNull());
+    await vi.waitFor(() => expect(reading.sink.bytes).toBeGreaterThan(0));
+    stuck.sink.socket!.pause();
+    const blob = { kind: 'test.Blob', src: A, dst: B, bytes: new Uint8Array(256 * 1024) } as const;
+    for (let i = 0; i < 128; i++) node.probe.send(blob);
+    node.probe.send({ kind: 'test.Blob', src: A, dst: C, bytes: new Uint8Array(1024) });
+    node.probe.flush(C);
+    await vi.waitFor(() => expect(node.probe.flushedPeers).toEqual([C]));
+    node.probe.flush(B);
+    await sleep(200);
+    expect(node.probe.flushedPeers).toEqual([C]); // B reads nothing: its writes cannot finish
+    stuck.sink.socket!.resume();
+    await vi.waitFor(() => expect(node.probe.flushedPeers).toEqual([C, B]), { timeout: 10_000 });
   });
 });

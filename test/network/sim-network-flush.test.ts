@@ -36,21 +36,46 @@ class Node extends ComponentDefinition {
 }
 
 describe('Flush on the simulated network', () => {
-  it('is answered at once: the fabric holds nothing back', () => {
+  /** A clock whose due actions the test runs by hand. */
+  function start() {
+    const due: (() => void)[] = [];
     const clock: SimClock = {
       now: 0,
-      after: () => {
-        throw new Error('a Flush schedules nothing');
+      after: (delayMs, action) => {
+        expect(delayMs).toBe(0);
+        due.push(action);
+        return { time: 0, seq: due.length, action, cancelled: false };
       },
       traceLine: () => {},
     };
     const scheduler = new SimScheduler();
     const system = new ComponentSystem({ scheduler, checkInvariants: true });
-    const node = system.createRoot(Node, new SimFabric(clock, new SeededRandom(1)));
+    const fabric = new SimFabric(clock, new SeededRandom(1));
+    const node = system.createRoot(Node, fabric);
     node.start();
     scheduler.runUntilIdle();
+    const runDue = (): void => {
+      for (const action of due.splice(0)) action();
+      scheduler.runUntilIdle();
+    };
+    return { node, fabric, scheduler, runDue };
+  }
+
+  it('is answered in a later step, as TCP answers in a later turn: nothing is held back', () => {
+    const { node, scheduler, runDue } = start();
     node.flusher.flush();
     scheduler.runUntilIdle();
+    expect(node.flusher.flushed).toBe(0);
+    runDue();
     expect(node.flusher.flushed).toBe(1);
+  });
+
+  it('is not answered to a node that crashed meanwhile', () => {
+    const { node, fabric, scheduler, runDue } = start();
+    node.flusher.flush();
+    scheduler.runUntilIdle();
+    fabric.detach(nodeId(1));
+    runDue();
+    expect(node.flusher.flushed).toBe(0);
   });
 });
