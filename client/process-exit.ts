@@ -35,6 +35,7 @@ export async function terminate(
 
 /** Children that must not outlive this process, whatever way it ends. */
 const owned = new Set<ChildProcess>();
+let killingOnExit = false;
 
 /**
  * Kills `child` (SIGKILL) if it is still running when this process exits, even through an
@@ -43,7 +44,10 @@ const owned = new Set<ChildProcess>();
  * so a script that owns children turns SIGINT and SIGTERM into an exit (exitOnSignals).
  */
 export function killOnExit(child: ChildProcess): ChildProcess {
-  if (owned.size === 0) process.once('exit', killOwned);
+  // Once per process: registered again each time the set emptied, the listeners piled up (a
+  // bench:scale run starts clusters a dozen times: MaxListenersExceededWarning).
+  if (!killingOnExit) process.once('exit', killOwned);
+  killingOnExit = true;
   owned.add(child);
   child.once('exit', () => owned.delete(child));
   return child;

@@ -4,7 +4,13 @@ import type { SnapshotReader } from '../state/state-store.js';
 import type { DurableState } from './durable-state.js';
 import type { SessionBody } from './zab-messages.js';
 
-const PIECES_PER_TURN = 2;
+/**
+ * Pieces read and sent in one turn of the leader. Two (each read, decoded and encoded on the
+ * event loop) made the leader's burst end a turn of 20 ms on the CPU at 1M keys under 64
+ * writers (bench:scale, 2026-12-03, the SNAP phase's one such turn); the window refills at the
+ * leader's burst ends, hundreds a second under load, so one a turn still outruns a follower.
+ */
+export const SNAP_PIECES_PER_TURN = 1;
 
 /** What a SNAPACK meant: the snapshot is through, more pieces may go, or it was impossible. */
 export type SnapAckResult =
@@ -15,7 +21,8 @@ export type SnapAckResult =
 /**
  * Streams the applied state to one follower (SNAP) from a consistent view (an lmdb read
  * transaction), a window of pieces ahead of its acknowledgements: no turn reads or encodes
- * more than two pieces, and heartbeats on the connection never queue behind more than a window.
+ * more than SNAP_PIECES_PER_TURN pieces, and heartbeats on the connection never queue behind more
+ * than a window.
  * The log after the view's zxid is pinned until the stream ends, so the entries that follow
  * the snapshot are still there to send.
  */
@@ -62,13 +69,13 @@ export class SnapshotSender {
   }
 
   /**
-   * Sends up to two pieces while the window has room; true if the window has room for more.
+   * Sends up to SNAP_PIECES_PER_TURN pieces while the window has room; true if it has more room.
    * Acknowledgements only open the window: the pieces are read here, which the leader calls
-   * once per turn (its burst end), so a turn that takes many SNAPACKs still reads two pieces,
+   * once per turn (its burst end), so a turn that takes many SNAPACKs still reads that many,
    * and the window fills over the first few turns.
    */
   fill(): boolean {
-    for (let sent = 0; sent < PIECES_PER_TURN && this.windowOpen(); sent++) {
+    for (let sent = 0; sent < SNAP_PIECES_PER_TURN && this.windowOpen(); sent++) {
       const data = this.ahead!; // windowOpen: a piece is left
       this.ahead = this.reader.next(SNAP_PIECE_BYTES);
       const last = this.ahead === null;
