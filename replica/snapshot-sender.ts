@@ -20,9 +20,9 @@ export type SnapAckResult =
 
 /**
  * Streams the applied state to one follower (SNAP) from a consistent view (an lmdb read
- * transaction), a window of pieces ahead of its acknowledgements: no turn reads or encodes
- * more than SNAP_PIECES_PER_TURN pieces, and heartbeats on the connection never queue behind more
- * than a window.
+ * transaction), a window of pieces ahead of its acknowledgements: no turn sends more than
+ * SNAP_PIECES_PER_TURN pieces (reading as many, and the first the one ahead), and heartbeats on
+ * the connection never queue behind more than a window.
  * The log after the view's zxid is pinned until the stream ends, so the entries that follow
  * the snapshot are still there to send.
  */

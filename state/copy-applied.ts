@@ -8,8 +8,8 @@ import { CHECKPOINT_FILE } from './power-loss-recovery.js';
 
 /**
  * The applied zxid of each group in the checkpoint copy of lmdb's directory `path`: what a power
- * loss would put back (power-loss-recovery.ts), so how far the state is durable when the node
- * starts on lmdb's own file. Read from the copy itself, read-only, in a few milliseconds (lmdb
+ * loss would put back (power-loss-recovery.ts), so how far the state is durable at a start
+ * (lmdb's own file takes unsynced commits from then on). Read from the copy itself, read-only, in a few milliseconds (lmdb
  * reads its meta pages, not the tree). Empty where there is no copy, or where it cannot be read
  * (warned): nothing counts as durable then until the next copy.
  */

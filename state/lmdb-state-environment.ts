@@ -1,5 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { existsSync, statfsSync, statSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Zxid } from '../kv/zxid.js';
@@ -14,7 +14,6 @@ import {
   type GroupMeta,
 } from './lmdb-state-store.js';
 import {
-  CHECKPOINT_FILE,
   currentBootId,
   DATA_FILE,
   markSynced,
@@ -46,11 +45,8 @@ export class LmdbStateEnvironment {
   private readonly fixedCheckpointLogBytes: number | null;
   /** What this start found (power-loss-recovery.ts). */
   readonly recovery: StateRecovery;
-  /**
-   * Each group's applied zxid in the checkpoint copy, as this start found it; null where the
-   * copy is lmdb's file at this start (CheckpointCopy.copyApplied).
-   */
-  private readonly copyApplied: ReadonlyMap<string, Zxid> | null;
+  /** Each group's applied zxid in the checkpoint copy at this start (CheckpointCopy). */
+  private readonly copyApplied: ReadonlyMap<string, Zxid>;
 
   constructor(
     private readonly path: string,
@@ -70,15 +66,12 @@ export class LmdbStateEnvironment {
     this.pacing = options.pacing ?? DEFAULT_COMMIT_PACING;
     this.log = options.log;
     this.fixedCheckpointLogBytes = options.checkpointLogBytes ?? null;
-    const hadCopy = existsSync(join(path, CHECKPOINT_FILE));
     this.recovery = prepareStateDirectory(
       path,
       options.bootId === undefined ? currentBootId() : options.bootId,
     );
-    // Put back in lmdb's place, or made from lmdb's file just now (or no state: emptied), the
-    // copy is lmdb's file; else how far it reaches is read from it.
-    const copyIsState = !hadCopy || this.recovery === 'restored' || this.recovery === 'emptied';
-    this.copyApplied = copyIsState ? null : appliedInCopy(path, options.log);
+    // Read after the copy was put back in lmdb's place or first made from lmdb's file, if so.
+    this.copyApplied = appliedInCopy(path, options.log);
     if (this.recovery === 'restored' || this.recovery === 'emptied') {
       options.log?.warn(
         { path, recovery: this.recovery },
@@ -141,8 +134,7 @@ export class LmdbStateEnvironment {
         {
           copy: () => this.copies.durable(),
           logBytes: () => this.checkpointLogBytes(),
-          copyApplied:
-            this.copyApplied === null ? null : (this.copyApplied.get(`group-${group}`) ?? 0),
+          copyApplied: this.copyApplied.get(`group-${group}`) ?? 0,
         },
         this.pacing,
       );

@@ -69,12 +69,8 @@ export interface CheckpointCopy {
   copy(): Promise<boolean>;
   /** Log bytes to apply between two checkpoints (StateStore.checkpointLogBytes). */
   logBytes(): number;
-  /**
-   * What a power loss would put back of this group, the copy's applied zxid, when the node
-   * started on lmdb's own file; null where the copy is lmdb's file at this start (put back in
-   * its place, or made from it, as the node started).
-   */
-  readonly copyApplied: Zxid | null;
+  /** What a power loss would put back of this group: its applied zxid in the copy at start. */
+  readonly copyApplied: Zxid;
 }
 
 interface InstallStatus {
@@ -150,8 +146,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     // was synced at a clean stop but takes unsynced commits from now on, and after a kill -9 has
     // its last commits in the page cache only. Claimed beyond the copy, a log restarted or
     // compacted behind it would leave a hole after the copy is put back.
-    const { copyApplied } = checkpoints;
-    this.durable = copyApplied === null ? stored.applied : Math.min(stored.applied, copyApplied);
+    this.durable = Math.min(stored.applied, checkpoints.copyApplied);
     this.setCounts(stored.bytes, stored.size);
     this.growth = new GrowthGate(reserve);
   }
@@ -452,7 +447,6 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
         this.installFinished = true;
         this.finishing = status;
         const installed: GroupMeta = { slot, applied: zxid, bytes, size: count };
-        const generation = this.generation;
         // The switch is written only over a whole staged state: a piece that failed leaves a
         // hole, which a restart must never find named as the state. The log restarts after the
         // installed state once it is the state: a power loss must find it in the copy, not the
@@ -466,10 +460,9 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
                   .then(() => this.checkpoints.copy()),
           )
           .then(
+            // One that failed since is dropped at `poll`.
             (copied) => {
-              if (copied && !status.failed && generation === this.generation) {
-                this.installedMeta = { meta: installed, status };
-              }
+              if (copied) this.installedMeta = { meta: installed, status };
             },
             (error: unknown) => this.fail(error),
           );

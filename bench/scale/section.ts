@@ -151,12 +151,12 @@ function longestTurnAndWithoutGc(r: ScaleRun): string {
   return withoutGc === 0 ? longestTurn(r) : `${longestTurn(r)} (${ms(withoutGc * 1000)})`;
 }
 
-/** The issue's targets, each checked on every zabkv run above the smallest data set. */
 /** The run with the fewest keys: the one the others' writes/s are compared with. */
 function smallest(runs: readonly ScaleRun[]): ScaleRun | undefined {
   return runs.find((r) => r.data.keys === Math.min(...runs.map((z) => z.data.keys)));
 }
 
+/** The issue's targets, each checked on every zabkv run above the smallest data set. */
 export function verdict(runs: readonly ScaleRun[], rounds: readonly WriteRound[] = []): string[] {
   const zabkv = runs.filter((r) => r.system === 'zabkv');
   const base = smallest(zabkv);

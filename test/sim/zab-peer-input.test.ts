@@ -35,6 +35,29 @@ function epochOfLeader(run: ScriptedRun, leader: NodeId): number {
 }
 
 /**
+ * Three frames as `from` in `session`: register as a follower, promise the epoch (reporting
+ * `lastZxid` logged and committed), acknowledge NEWLEADER. The next frame's seq is 3.
+ */
+function syncAs(
+  forger: Forger,
+  leader: NodeId,
+  epoch: number,
+  from: NodeId,
+  session: number,
+  lastZxid = 0,
+): void {
+  const s = { group: GROUP, session };
+  forger.send('zab.FollowerInfo', leader, { ...s, seq: 0, acceptedEpoch: 0, voter: true }, from);
+  forger.send(
+    'zab.AckEpoch',
+    leader,
+    { ...s, seq: 1, currentEpoch: 0, lastZxid, committed: lastZxid, epochEnds: [] },
+    from,
+  );
+  forger.send('zab.Ack', leader, { ...s, seq: 2, zxid: makeZxid(epoch, 0) }, from);
+}
+
+/**
  * The issue's four frames: register as a follower, promise the epoch, acknowledge NEWLEADER,
  * then acknowledge a proposal the leader never made.
  */
@@ -45,15 +68,8 @@ function ackBeyondTheLastProposal(
   from: NodeId,
   session: number,
 ): void {
+  syncAs(forger, leader, epoch, from, session);
   const s = { group: GROUP, session };
-  forger.send('zab.FollowerInfo', leader, { ...s, seq: 0, acceptedEpoch: 0, voter: true }, from);
-  forger.send(
-    'zab.AckEpoch',
-    leader,
-    { ...s, seq: 1, currentEpoch: 0, lastZxid: 0, committed: 0, epochEnds: [] },
-    from,
-  );
-  forger.send('zab.Ack', leader, { ...s, seq: 2, zxid: makeZxid(epoch, 0) }, from);
   forger.send('zab.Ack', leader, { ...s, seq: 3, zxid: makeZxid(epoch, 0x8000_0000) }, from);
 }
 
@@ -143,19 +159,7 @@ describe('ZAB peer input: validated, never asserted', () => {
       expect(epochOf(last)).toBeLessThan(epoch);
       const forger = new Forger(sim);
       const s = { group: GROUP, session: 4343 };
-      forger.send(
-        'zab.FollowerInfo',
-        leader,
-        { ...s, seq: 0, acceptedEpoch: 0, voter: true },
-        first,
-      );
-      forger.send(
-        'zab.AckEpoch',
-        leader,
-        { ...s, seq: 1, currentEpoch: 0, lastZxid: last, committed: last, epochEnds: [] },
-        first,
-      );
-      forger.send('zab.Ack', leader, { ...s, seq: 2, zxid: makeZxid(epoch, 0) }, first);
+      syncAs(forger, leader, epoch, first, s.session, last);
       sim.runFor(20);
       // The quorum now rests on the impersonated member: the real follower is cut off.
       run.isolate(follower);
