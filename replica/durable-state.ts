@@ -180,7 +180,11 @@ export class DurableState {
     const applied = state.appliedZxid;
     const base = image.snapshot?.zxid ?? 0;
     this.markerZxid = base;
-    const history = applied < base ? null : historyAfterLoad(image, applied);
+    // Memory keeps what trimMemory would (a role that pinned the log ended before any load).
+    assert.equal(this.pins.size, 0, 'a load with the log pinned');
+    const floor = Math.min(applied, state.snapshotZxid);
+    const history =
+      applied < base ? null : historyAfterLoad(image, applied, floor, this.config.retainEntries);
     if (history === null) {
       // The log starts after more than the state holds (its files were lost): what is missing
       // may have been acknowledged, so this node must sync before it counts (ZOOKEEPER-261).
@@ -209,9 +213,6 @@ export class DurableState {
     }
     this.committedValue = applied;
     this.feed.restored(applied);
-    // The log on disk reaches back to the last checkpoint, which may be far: memory keeps
-    // only the DIFF margin of it.
-    this.trimMemory(applied);
   }
 
   /** Requests a write; returns its number, which `onDurable` will reach once it is on disk. */

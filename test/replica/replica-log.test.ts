@@ -1,8 +1,8 @@
 import { AssertionError } from 'node:assert/strict';
 import { describe, expect, it } from 'vitest';
-import type { StoredEntry } from '../../components/storage/index.js';
+import type { StoredEntry, StoredImage } from '../../components/storage/index.js';
 import { RETAINED_LOG_BYTES } from '../../components/limits.js';
-import { compactionPoint } from '../../replica/log-retention.js';
+import { compactionPoint, historyAfterLoad } from '../../replica/log-retention.js';
 import { ReplicaLog } from '../../replica/replica-log.js';
 import { makeZxid } from '../../kv/zxid.js';
 
@@ -399,5 +399,58 @@ describe('compactionPoint', () => {
     // A pin at a point the log no longer holds (the base): nothing to compact.
     log.compactThrough(z(1, 2));
     expect(compactionPoint(log, z(1, 10), 2, [{ zxid: z(1, 1) }])).toBeNull();
+  });
+});
+
+describe('historyAfterLoad', () => {
+  const image = (log: StoredEntry[], snapshotZxid: number | null): StoredImage => ({
+    acceptedEpoch: 1,
+    currentEpoch: 1,
+    voter: true,
+    snapshot: snapshotZxid === null ? null : { zxid: snapshotZxid, state: new Uint8Array(0) },
+    log,
+    damage: 'none',
+  });
+  const shape = (log: ReplicaLog | null) =>
+    log === null ? null : { base: log.base, first: log.first, last: log.last, length: log.length };
+
+  it('holds only the DIFF margin behind the floor and all after it, as compacting the whole would', () => {
+    // A checkpoint interval's log on disk, a state applied part way, every floor and margin.
+    const log = run(1, 1, 40);
+    for (const snapshotZxid of [null, 0]) {
+      for (const applied of [z(1, 10), z(1, 30), z(1, 40)]) {
+        for (const floor of [z(1, 5), applied]) {
+          for (const retain of [0, 3, 12, 100]) {
+            const whole = new ReplicaLog(snapshotZxid === null ? 0 : null, log);
+            const through = compactionPoint(whole, floor, retain, []);
+            if (through !== null) whole.compactThrough(through);
+            const loaded = historyAfterLoad(image(log, snapshotZxid), applied, floor, retain);
+            expect(shape(loaded)).toEqual(shape(whole));
+          }
+        }
+      }
+    }
+    expect(historyAfterLoad(image(log, null), z(1, 30), z(1, 30), 3)?.length).toBe(13);
+  });
+
+  it('keeps a log that starts right after its marker whole, and refuses one that does not fit the state', () => {
+    const log = run(1, 11, 20);
+    expect(shape(historyAfterLoad(image(log, z(1, 10)), z(1, 10), z(1, 10), 2))).toEqual({
+      base: z(1, 10),
+      first: z(1, 11),
+      last: z(1, 20),
+      length: 10,
+    });
+    // The log starts after more than the state holds, or past it without the state's zxid.
+    expect(historyAfterLoad(image(log, z(1, 10)), z(1, 8), z(1, 8), 2)).toBeNull();
+    const holey = [...run(1, 1, 4), ...run(1, 6, 9)];
+    expect(historyAfterLoad(image(holey, null), z(1, 5), z(1, 5), 2)).toBeNull();
+    // A log that ends before the state restarts after it.
+    expect(shape(historyAfterLoad(image(log, z(1, 10)), z(1, 30), z(1, 30), 2))).toEqual({
+      base: z(1, 30),
+      first: undefined,
+      last: z(1, 30),
+      length: 0,
+    });
   });
 });
