@@ -61,7 +61,8 @@ import {
 } from './storage-port.js';
 
 /** The file operations a batch makes, where a test may inject a failure. */
-export type WalOperation = 'preallocate' | 'log' | 'epochs' | 'stage' | 'snapshot' | 'segment';
+export type WalOperation =
+  'preallocate' | 'log' | 'zero-failed' | 'epochs' | 'stage' | 'snapshot' | 'segment';
 
 export interface WalStorageInit extends DiskStoreInit {
   /** A segment is closed and a new one started once it holds this many bytes. */
@@ -154,6 +155,8 @@ export class WalStorage extends ComponentDefinition {
   private recovering = false;
   /** Could not roll back: takes nothing any more (onFailure was told). */
   private broken = false;
+  /** A failed log write could not be zeroed: its bytes may read back as records (writeRecords). */
+  private diskUntrusted = false;
   /** A batch failed and was rolled back (or is being rolled back): writes wait for a Load. */
   private failed = false;
   /** Loads asked for while a rollback runs: answered once it is done. */
@@ -518,10 +521,33 @@ export class WalStorage extends ComponentDefinition {
       this.allocated += grow;
       this.space.noteWritten(grow);
     }
-    this.beforeFileOperation('log');
-    const { bytesWritten } = await this.active.write(bytes, 0, bytes.length, this.activeBytes);
+    const { bytesWritten } = await this.writeRecords(this.active, bytes);
     if (bytesWritten !== bytes.length) throw shortWrite('to the log');
     this.activeBytes += bytes.length;
+  }
+
+  /**
+   * Writes records at the log's end. A write that fails may still be in the page cache, which
+   * the rollback's scan (or a restart's) would read back as durable records, and after an EIO
+   * Linux may never write those pages out (PostgreSQL's "fsyncgate"): its range is overwritten
+   * with zeros, synced (O_DSYNC), so a scan finds the log's end there. The range is allocated
+   * already, so the zeros need no space. If even they fail the disk is not to be trusted: the
+   * rollback stops the node instead, as ZooKeeper and etcd stop on a failed log write.
+   */
+  private async writeRecords(file: FileHandle, bytes: Uint8Array) {
+    const at = this.activeBytes;
+    try {
+      this.beforeFileOperation('log');
+      return await file.write(bytes, 0, bytes.length, at);
+    } catch (error) {
+      try {
+        this.beforeFileOperation('zero-failed');
+        await file.write(new Uint8Array(bytes.length), 0, bytes.length, at);
+      } catch {
+        this.diskUntrusted = true;
+      }
+      throw error;
+    }
   }
 
   /** Closes the current segment; the next append creates segment `n`. */
@@ -597,6 +623,7 @@ export class WalStorage extends ComponentDefinition {
    * writes wait for the next Load. A store that cannot even do that stops the node.
    */
   private rollBack(writes: readonly StorageWrite[], error: Error): void {
+    if (this.diskUntrusted) return this.stopWriting(error);
     // The writes behind the failed batch are dropped with it: `seq` covers them too.
     const seq = this.pending.at(-1)?.seq ?? writes.at(-1)!.seq;
     this.failed = true;

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { StorageWrite } from '../../components/storage/index.js';
 import type { WalOperation } from '../../components/storage/wal-storage.js';
-import { segmentFile } from '../../components/storage/wal-files.js';
+import { sealWalEntry, segmentFile } from '../../components/storage/wal-files.js';
+
 import {
   append,
   diskStoreHarness,
@@ -117,6 +118,54 @@ describe('WalStorage write failures', () => {
     await durableThrough(opened.host, 1);
     await stop(opened.host);
     expect(zxids((await reopen(path)).image)).toEqual([1, 2, 3]);
+  });
+
+  /**
+   * A failed write whose bytes reached the page cache (after an EIO Linux may never write them
+   * out): the records are in the file as a scan reads it, but not on the disk.
+   */
+  function failingIntoPageCache(path: string, zeroing: 'works' | 'fails') {
+    const failures: Error[] = [];
+    const host = start(path, {
+      onFailure: (error) => failures.push(error),
+      beforeFileOperation: (op) => {
+        if (op === 'zero-failed' && zeroing === 'fails') throw ioError();
+        if (op !== 'log' || host.user.durable.length === 0) return;
+        const file = join(path, segmentFile(0));
+        const bytes = readFileSync(file);
+        let end = bytes.length;
+        while (end > 0 && bytes[end - 1] === 0) end--;
+        bytes.set(sealWalEntry(entry(2, 3)), end);
+        writeFileSync(file, bytes);
+        throw ioError();
+      },
+    });
+    return { host, failures };
+  }
+
+  it('a failed log write that reached the page cache is zeroed: the rollback does not read it back', async () => {
+    const path = tempDir();
+    const { host } = failingIntoPageCache(path, 'works');
+    host.user.write(append(1, 1));
+    await durableThrough(host, 1);
+    host.user.write(append(2, 2));
+    await vi.waitFor(() => expect(host.user.failures).toHaveLength(1));
+    expect(await reload(host)).toEqual([1]);
+    await stop(host);
+    expect(zxids((await reopen(path)).image)).toEqual([1]);
+  });
+
+  it('a failed log write that cannot be zeroed stops the store: the disk is not to be trusted', async () => {
+    const path = tempDir();
+    const { host, failures } = failingIntoPageCache(path, 'fails');
+    host.user.write(append(1, 1));
+    await durableThrough(host, 1);
+    host.user.write(append(2, 2));
+    await vi.waitFor(() => expect(failures).toHaveLength(1));
+    expect(failures[0]!.message).toBe('EIO: i/o error');
+    expect(host.user.failures).toEqual([]);
+    host.user.write(append(3, 3));
+    expect(host.user.durable).toEqual([1]);
   });
 
   it('an EIO fails the batch the same way, reported as not a full disk', async () => {
