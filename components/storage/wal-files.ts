@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { setImmediate } from 'node:timers/promises';
 import { join } from 'node:path';
+import { MAX_FRAME_BYTES } from '../limits.js';
 import { replaceFileSync } from './atomic-file.js';
 import { HEADER_BYTES, openRecord, sealRecord } from './stored-record.js';
 import type { StoredEntry, StoredImage, StoredSnapshot } from './storage-port.js';
@@ -26,6 +27,18 @@ import type { StoredEntry, StoredImage, StoredSnapshot } from './storage-port.js
 // and a snapshot whose base is below the epochs file's belongs to a discarded history.
 
 export const LOG_ID_FILE = 'log-id';
+/**
+ * A batch's log records go out in writes of about this many bytes, each sealed in its own turn:
+ * a batch of hundreds of MiB (a follower's backlog after a SNAP sync, 10 KB values) sealed and
+ * joined at once held the event loop for seconds, long enough for its leader to close the link.
+ */
+export const LOG_WRITE_BYTES = 4 * 2 ** 20;
+/**
+ * One write at most: LOG_WRITE_BYTES and the record that took it past them (an entry arrived in
+ * a frame), and a segment's header. A torn write never reaches further than this past the
+ * point where it was cut.
+ */
+const MAX_LOG_WRITE_BYTES = LOG_WRITE_BYTES + MAX_FRAME_BYTES + 2 ** 20;
 export const EPOCHS_FILE = 'epochs';
 export const SNAPSHOT_FILE = 'snapshot';
 const SEGMENT = /^wal-([0-9a-f]{16})\.log$/;
@@ -337,9 +350,9 @@ interface Replayed {
  * Applies one segment's records to `log`. Segments are preallocated with zeros, so the log
  * ends at the first all-zero header. A batch is one write, issued only once the one before
  * it is durable, so everything from the first bad byte on belongs to the last batch, which
- * never finished and was never acknowledged: it is torn if the bad record is short, has a
- * zeroed sector, or is an all-zero header with bytes after it; a complete record with a
- * wrong checksum is damage.
+ * never finished and was never acknowledged: it is torn if the bad record is short, or has a
+ * zeroed sector or is an all-zero header with no more bytes after it than one write holds; a
+ * complete record with a wrong checksum is damage.
  */
 function* replaySegment(
   bytes: Uint8Array,
@@ -366,7 +379,11 @@ function* replaySegment(
     if (bytes.length - offset < HEADER_BYTES) return stop('torn');
     const length = view.getUint32(offset);
     const crc = view.getUint32(offset + 4);
-    if (length === 0 && crc === 0) return stop('torn'); // a zero header with data after it
+    // Data further on than one write reaches was written by earlier writes, each durable
+    // before the next began: what lies before it is damage, whatever it looks like.
+    const tornOrCorrupt = (): Replayed =>
+      stop(dirtyBytes - offset <= MAX_LOG_WRITE_BYTES ? 'torn' : 'corrupt');
+    if (length === 0 && crc === 0) return tornOrCorrupt(); // a zero header with data after it
     const end = HEADER_BYTES + length;
     if (offset + end > bytes.length) return stop('torn');
     const record = bytes.subarray(offset, offset + end);
@@ -374,8 +391,8 @@ function* replaySegment(
     if (!opened.ok) {
       // Its last bytes never reached the disk (a value may end in zeros: only a bad checksum
       // makes zeros at the end suspicious).
-      const cut = offset + end > dirtyBytes || hasZeroSector(record, offset);
-      return stop(cut ? 'torn' : 'corrupt');
+      if (offset + end > dirtyBytes) return stop('torn');
+      return hasZeroSector(record, offset) ? tornOrCorrupt() : stop('corrupt');
     }
     const body = opened.body;
     if (offset === 0) {

@@ -38,6 +38,7 @@ import {
 import {
   EPOCHS_FILE,
   SNAPSHOT_FILE,
+  LOG_WRITE_BYTES,
   scanWal,
   scanWalInSlices,
   sealEpochs,
@@ -80,12 +81,6 @@ export const DEFAULT_SEGMENT_BYTES = 16 * 2 ** 20;
 /** Start-up replays the log in slices of about this long, the event loop free in between. */
 const RECOVERY_SLICE_MS = 5;
 const PREALLOCATE_BYTES = 2 ** 20;
-/**
- * A batch's log records go out in writes of about this many bytes, each sealed in its own turn:
- * a batch of hundreds of MiB (a follower's backlog after a SNAP sync, 10 KB values) sealed and
- * joined at once held the event loop for seconds, long enough for its leader to close the link.
- */
-const LOG_WRITE_BYTES = 4 * 2 ** 20;
 
 /** What recovery found and made the directory match. */
 interface Recovered {

@@ -120,6 +120,31 @@ describe('WalStorage', () => {
     expect(zxids(opened.image)).toEqual(entries.slice(0, index).map(({ zxid }) => zxid));
   });
 
+  it('takes a zeroed sector for damage when more data follows it than one write holds', async () => {
+    // One segment of 26 batches of 1 MiB (each durable before the next began): a record early
+    // in it with a zeroed sector was not cut by the last write. Taken for a torn tail, the
+    // 25 MiB of acknowledged records after it were cut off, the node still a voter.
+    const path = tempDir();
+    const host = start(path, { segmentBytes: 64 * 2 ** 20 });
+    for (let seq = 1; seq <= 26; seq++) {
+      host.user.write({
+        kind: 'Append',
+        seq,
+        entries: [{ zxid: seq, payload: new Uint8Array(2 ** 20).fill(9) }],
+      });
+    }
+    await durableThrough(host, 26);
+    await stop(host);
+    const file = join(path, segmentFile(0));
+    const bytes = readFileSync(file);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const second = 8 + view.getUint32(0); // the first entry's record, after the header
+    bytes.fill(0, (Math.floor(second / 512) + 2) * 512, (Math.floor(second / 512) + 3) * 512);
+    writeFileSync(file, bytes);
+    const opened = await reopen(path);
+    expect(opened.image).toMatchObject({ damage: 'corrupt', voter: false, log: [] });
+  });
+
   it('discards a damaged log for good: an empty non-voter that keeps its epochs', async () => {
     const path = tempDir();
     await written(path);
