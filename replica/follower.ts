@@ -359,6 +359,15 @@ export class FollowerSession {
       : (sync.entries.at(-1)?.zxid ?? sync.point);
     const gap = firstGap(held, stored, null);
     if (gap !== null) return this.refuse('impossible-zxid', `gap in sync: ${gap}`);
+    // Ascending: the last has the highest epoch. Of an epoch past this session's, logged, it
+    // would trip the assert of any later leadership of this node (leader.ts, maybeEstablish).
+    const newest = stored.at(-1)!.zxid;
+    if (epochOf(newest) > this.epoch) {
+      return this.refuse(
+        'impossible-epoch',
+        `sync entry ${formatZxid(newest)} in epoch ${this.epoch}`,
+      );
+    }
     if (snap) this.context.durable.append(stored);
     else sync.entries.push(...stored);
   }

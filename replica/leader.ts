@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { MessageOf } from '../components/network/network-port.js';
 import type { NodeId } from '../components/network/node-id.js';
 import { unavailable } from '../kv/outcome.js';
-import { counterOf, epochOf, makeZxid, type Zxid } from '../kv/zxid.js';
+import { counterOf, epochOf, makeZxid, MAX_EPOCH, type Zxid } from '../kv/zxid.js';
 import type { KvReadOperation, Reply } from './client-requests.js';
 import { DurableWaiters } from './durable-waiters.js';
 import {
@@ -16,7 +16,7 @@ import {
 import { LeaderProposals } from './leader-proposals.js';
 import { LeaderReads } from './leader-reads.js';
 import type { RoleContext } from './role-context.js';
-import { ackEpochFault, followerAhead } from './session-checks.js';
+import { ackEpochFault, followerAhead, promiseFault } from './session-checks.js';
 import { LeaderSync } from './leader-sync.js';
 
 /** The session messages a leader handles; the replica subscribes these to it. */
@@ -119,8 +119,18 @@ export class LeaderRole {
   onFollowerInfo(message: MessageOf<'zab.FollowerInfo'>): void {
     const existing = this.handlers.get(message.src);
     if (existing?.session === message.session) return; // a repeated FOLLOWERINFO
+    // Checked before the session it would replace is dropped: a forged one must not end it.
+    const fault =
+      message.seq !== 0
+        ? (['out-of-place', `FOLLOWERINFO at seq ${message.seq}`] as const)
+        : promiseFault(message.acceptedEpoch, this.context.durable.acceptedEpoch);
+    if (fault !== null) {
+      const [reason, why] =
+        typeof fault === 'string' ? (['impossible-epoch', fault] as const) : fault;
+      this.context.replica.rejectPeer(reason, { follower: message.src, why });
+      return;
+    }
     if (existing !== undefined && !this.drop(existing, 'replaced by a new session')) return;
-    if (message.seq !== 0) return;
     const voter = message.voter && this.context.replica.isVoter(message.src);
     const handler = newLearnerHandler(message, voter);
     const promisedHere = message.acceptedEpoch === this.epoch && this.promised.has(message.src);
@@ -149,6 +159,12 @@ export class LeaderRole {
     if (this.phase !== 'discovery' || !this.context.replica.isQuorum(this.connected.size + 1))
       return;
     const { acceptedEpoch } = this.context.durable;
+    if (this.epoch >= MAX_EPOCH) {
+      // Followers refuse it (no zxid of a later epoch fits 53 bits). Reached only through
+      // thousands of forged promises (promiseFault): the group needs its epochs reset by hand.
+      this.context.replica.logError({ epoch: this.epoch }, 'no epoch left to propose');
+      return;
+    }
     if (this.epoch <= acceptedEpoch) {
       // The promise this node made as a follower just before (its write was queued when that
       // session ended) landed after this role took its epoch, which must be above it: the

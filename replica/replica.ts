@@ -416,6 +416,10 @@ export class Replica extends ComponentDefinition implements RoleHost {
     this.log.warn(fields, message);
   }
 
+  logError(fields: Record<string, unknown>, message: string): void {
+    this.log.error(fields, message);
+  }
+
   historyDiverged(fields: Record<string, unknown>): void {
     this.divergences++;
     this.log.error(

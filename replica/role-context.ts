@@ -40,6 +40,7 @@ export interface RoleHost {
   isVoter(node: NodeId): boolean;
   logDebug(fields: Record<string, unknown>, message: string): void;
   logWarn(fields: Record<string, unknown>, message: string): void;
+  logError(fields: Record<string, unknown>, message: string): void;
   /**
    * This follower's committed history is not the group's (the leader sends a snapshot below its
    * commit point): logged as an error and counted, since acknowledged writes may be gone.

@@ -11,6 +11,22 @@ import { decodeLogEntry } from './log-entry.js';
  */
 
 /**
+ * Epochs a follower's promise may run ahead of this node's own: each election a node misses
+ * adds about one (a leader takes one above every promise it gathers), so a lead of a thousand
+ * is no history a group makes, only a forged FOLLOWERINFO. Taken, a leader steps down for it and
+ * the next proposes past it: two such frames used up the 2^21 epochs a zxid can carry, and the
+ * group never elected again. A node this far behind a real follower leaves it out (as ZooKeeper
+ * leaves out a follower that promised a newer epoch) and learns the epoch when it follows.
+ */
+export const MAX_EPOCH_LEAD = 1_000;
+
+/** FOLLOWERINFO's promise against this node's `acceptedEpoch`: why it is impossible, or null. */
+export function promiseFault(promised: number, acceptedEpoch: number): string | null {
+  if (promised <= acceptedEpoch + MAX_EPOCH_LEAD) return null;
+  return `acceptedEpoch ${promised}, more than ${MAX_EPOCH_LEAD} past this node's ${acceptedEpoch}`;
+}
+
+/**
  * ACKEPOCH answers this leader's LEADERINFO for `epoch`: the follower has promised `epoch`, so
  * its currentEpoch is below it (or -1: promised before), and its history holds nothing of a
  * later epoch.

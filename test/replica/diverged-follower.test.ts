@@ -96,6 +96,7 @@ class RecordingHost implements RoleHost {
   }
   logDebug(): void {}
   logWarn(): void {}
+  logError(): void {}
   historyDiverged(fields: Record<string, unknown>): void {
     this.diverged.push(fields);
   }

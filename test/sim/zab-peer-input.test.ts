@@ -268,6 +268,32 @@ describe('ZAB peer input: validated, never asserted', () => {
     });
   }
 
+  it('(c) FOLLOWERINFO promising an epoch just below the maximum, from an impersonated member, leaves the group electing', () => {
+    // Taken, each frame made the leader step down and the next propose past it: the epochs a
+    // zxid can carry ran out within seconds, and no leader was ever elected again.
+    eachSeed(3, 11_400, (seed) => {
+      const { run, old, a, b, forger } = leaderCrashed(seed);
+      repeatedly(run, 3_000, () => {
+        for (const [to, as] of [
+          [a, b],
+          [b, a],
+        ] as const) {
+          const info = { group: GROUP, session: 778, seq: 0, acceptedEpoch: MAX_EPOCH - 2 };
+          forger.send('zab.FollowerInfo', to, { ...info, voter: true }, as);
+        }
+      });
+      run.sim.runFor(3_000);
+      run.awaitLeader((id) => id !== old);
+      for (const id of [a, b]) {
+        expect(run.cluster.disks.get(id)!.durableEpochs.acceptedEpoch).toBeLessThan(1_000);
+      }
+      expect(
+        rejected(run, a, 'impossible-epoch') + rejected(run, b, 'impossible-epoch'),
+      ).toBeGreaterThan(0);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
   it('(c) a LEADERINFO naming the maximum epoch is refused, not persisted', () => {
     eachSeed(3, 11_400, (seed) => {
       const run = new ScriptedRun({ seed, size: 3 }, 3);
@@ -413,6 +439,36 @@ describe('ZAB peer input: validated, never asserted', () => {
       expect(sim.isUp(victim)).toBe(true);
       expect(rejected(run, victim, 'impossible-zxid')).toBe(1);
       run.awaitServing(victim);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
+  it('(e) a sync entry of an epoch past the session’s ends the session before it is logged', () => {
+    // Logged, it would sit in the history above the epoch this node promised: its next
+    // leadership would trip `proposals of this epoch before it was established`.
+    eachSeed(3, 11_775, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster, sim } = run;
+      const leader = run.awaitLeader();
+      const victim = othersThan(run, leader)[seed % 2]!;
+      resync(run, leader, victim, 2);
+      const epoch = epochOfLeader(run, leader);
+      const happened = rewriteFirst(
+        run,
+        (m) => m.kind === 'zab.Proposal' && m.dst === victim,
+        (m) => {
+          const entries = m['entries'] as [number, Uint8Array][];
+          entries[entries.length - 1]![0] = makeZxid(epoch + 3, 1);
+        },
+      );
+      cluster.restart(victim);
+      expect(sim.runUntil(happened, 5_000)).toBe(true);
+      sim.runFor(100);
+      expect(rejected(run, victim, 'impossible-epoch')).toBe(1);
+      run.awaitServing(victim);
+      expect(epochOf(cluster.replica(victim)!.durableState.history.last)).toBeLessThanOrEqual(
+        epoch,
+      );
       expect(run.finish()).toBe('ok');
     });
   });
