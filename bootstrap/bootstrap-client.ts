@@ -61,7 +61,7 @@ export class BootstrapClient extends ComponentDefinition {
 
   protected override onStart(): void {
     if (this.table !== null) {
-      this.announce(this.table);
+      this.announce(this.table, false);
       return;
     }
     this.checkIn();
@@ -113,7 +113,7 @@ export class BootstrapClient extends ComponentDefinition {
     this.table = table;
     if (this.checkIns !== null) this.timers.cancel(this.checkIns);
     this.checkIns = null;
-    this.announce(table);
+    this.announce(table, message.founding);
   }
 
   /**
@@ -142,7 +142,7 @@ export class BootstrapClient extends ComponentDefinition {
     this.trigger({ kind: 'BootstrapStatus', role: 'client', rejected }, this.status);
   }
 
-  private announce(table: LookupTable): void {
+  private announce(table: LookupTable, founding: boolean): void {
     this.trigger(
       {
         kind: 'SetPeers',
@@ -154,7 +154,10 @@ export class BootstrapClient extends ComponentDefinition {
       },
       this.network,
     );
-    this.log.info({ version: table.version, groups: table.groups.length }, 'lookup table known');
-    this.trigger({ kind: 'TableReady', table }, this.bootstrap);
+    this.log.info(
+      { version: table.version, groups: table.groups.length, founding },
+      'lookup table known',
+    );
+    this.trigger({ kind: 'TableReady', table, founding }, this.bootstrap);
   }
 }

@@ -21,9 +21,10 @@ export const bootstrapMessages = defineMessages({
   'bootstrap.CheckIn': Type.Object({ address: nodeAddressSchema, nonce }),
   /**
    * The lookup table, to every node once the cluster is formed, and to late or restarted ones,
-   * with the nonce of the check-in it answers.
+   * with the nonce of the check-in it answers. `founding`: that check-in is one the cluster
+   * formed with (the same process, which can have stored nothing before its table came).
    */
-  'bootstrap.Table': Type.Object({ table: lookupTableSchema, nonce }),
+  'bootstrap.Table': Type.Object({ table: lookupTableSchema, nonce, founding: Type.Boolean() }),
 });
 
 declare module '../components/network/network-port.js' {

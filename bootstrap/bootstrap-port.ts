@@ -5,6 +5,12 @@ import type { LookupTable } from './lookup-table.js';
 export interface TableReady {
   readonly kind: 'TableReady';
   readonly table: LookupTable;
+  /**
+   * This process checked in to form the cluster: its stores are new and may vote at once. A
+   * node that lost its table (a wiped data directory) is not: it may have acknowledged writes
+   * its empty stores no longer hold, so it syncs before it counts (ZOOKEEPER-261).
+   */
+  readonly founding: boolean;
 }
 
 export type BootstrapRequest = never;

@@ -30,7 +30,10 @@ export interface BootstrapServerInit {
 export class BootstrapServer extends ComponentDefinition {
   readonly status = this.provides(BootstrapStatusPort);
   private readonly network = this.requires(Network);
-  /** Before formation: who checked in, where, and the nonce their table must carry. */
+  /**
+   * Who checked in, where, and the nonce their table must carry; kept after formation, when a
+   * check-in with the same nonce (its table was lost on the way) is still a founding one.
+   */
   private readonly checkedIn = new Map<NodeId, { address: NodeAddress; nonce: number }>();
   private readonly rejections = new PeerRejections(this.log);
   private table: LookupTable | null;
@@ -72,7 +75,7 @@ export class BootstrapServer extends ComponentDefinition {
         },
         this.network,
       );
-      this.sendTable(node, nonce);
+      this.sendTable(node, nonce, false);
       return;
     }
     if (known !== undefined && !sameAddress(known, address)) {
@@ -85,7 +88,7 @@ export class BootstrapServer extends ComponentDefinition {
     );
     if (this.table !== null) {
       this.log.debug({ node }, 'check-in after formation: the table sent again');
-      this.sendTable(node, nonce);
+      this.sendTable(node, nonce, this.checkedIn.get(node)?.nonce === nonce);
       return;
     }
     this.checkedIn.set(node, { address, nonce });
@@ -98,7 +101,7 @@ export class BootstrapServer extends ComponentDefinition {
     const addresses = [...this.checkedIn.values()].map((c) => c.address);
     this.table = LookupTable.assign(1, addresses, this.init.replication);
     this.log.info({ groups: this.table.groups.length }, 'cluster formed');
-    for (const [member, checkIn] of this.checkedIn) this.sendTable(member, checkIn.nonce);
+    for (const [member, checkIn] of this.checkedIn) this.sendTable(member, checkIn.nonce, true);
   }
 
   private reject(reason: PeerRejectionReason, from: NodeId, address: NodeAddress): void {
@@ -108,7 +111,7 @@ export class BootstrapServer extends ComponentDefinition {
     this.trigger({ kind: 'BootstrapStatus', role: 'server', rejected }, this.status);
   }
 
-  private sendTable(node: NodeId, nonce: number): void {
+  private sendTable(node: NodeId, nonce: number, founding: boolean): void {
     this.trigger(
       {
         kind: 'bootstrap.Table',
@@ -116,6 +119,7 @@ export class BootstrapServer extends ComponentDefinition {
         dst: node,
         table: this.table!.toData(),
         nonce,
+        founding,
       },
       this.network,
     );

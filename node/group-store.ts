@@ -11,7 +11,7 @@ export interface GroupStoreOptions {
   readonly kind: StoreKind;
   readonly dataDir: string;
   readonly group: number;
-  /** The node started with no saved lookup table: it is a founding member. */
+  /** The node formed the cluster in this process (TableReady.founding): its stores may vote. */
   readonly founding: boolean;
   /** A log flush slower than this is logged at warn. */
   readonly slowFsyncMs: number;
@@ -31,8 +31,9 @@ export function createGroupStore(
   const settings: DiskStoreInit = {
     path: groupLogPath(options.dataDir, options.group, options.kind),
     // Only a founding member's new store may vote at once. A node restarting from its saved
-    // table with no store (a wiped disk, or a switch of --storage) holds none of the history
-    // it may have acknowledged: it must sync before it counts (ZOOKEEPER-261).
+    // table with no store (a wiped disk, or a switch of --storage), or with its whole data
+    // directory wiped (the bootstrap node sends the table again, not as founding), holds none of
+    // the history it may have acknowledged: it must sync before it counts (ZOOKEEPER-261).
     initialize: options.founding,
     onFlushed: (durationMs, writes) => {
       options.flushed(durationMs);

@@ -167,7 +167,9 @@ export class NodeHost extends ComponentDefinition {
       indications: () => false,
     });
     this.shutdownSequence = new ShutdownSequence(() => this.trigger({ kind: 'Flush' }, this.net));
-    this.subscribe(this.tables, 'TableReady', ({ table }) => this.onTable(table));
+    this.subscribe(this.tables, 'TableReady', ({ table, founding }) =>
+      this.onTable(table, founding),
+    );
     this.subscribe(this.routingStatus, 'RoutingStatus', (s) => {
       this.board.routingStatus(s);
       this.metrics.rejections('overlay', s.rejected);
@@ -199,7 +201,7 @@ export class NodeHost extends ComponentDefinition {
     });
   }
 
-  private onTable(table: LookupTable): void {
+  private onTable(table: LookupTable, founding: boolean): void {
     this.init.saveTable(table);
     this.board.tableReady(table);
     if (this.replica !== null) return;
@@ -212,7 +214,7 @@ export class NodeHost extends ComponentDefinition {
       kind: this.init.storage ?? 'wal',
       dataDir: this.init.dataDir,
       group: group.id,
-      founding: this.init.savedTable === null,
+      founding: this.init.savedTable === null && founding,
       slowFsyncMs: this.init.slowFsyncMs ?? defaults.SLOW_FSYNC_MS,
       ...(this.init.minFreeBytes === undefined ? {} : { minFreeBytes: this.init.minFreeBytes }),
       flushed: (durationMs) => {

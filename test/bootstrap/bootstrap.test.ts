@@ -17,6 +17,7 @@ function cluster(seed: number, size: number, replication: number) {
   const server = nodeId(1);
   sim.fabric.alias(BOOTSTRAP_SERVER, server);
   const tables = new Map<NodeId, LookupTable>();
+  const founding = new Map<NodeId, boolean>();
   const saved = new Map<NodeId, LookupTable>();
   const add = (id: NodeId) =>
     sim.addNode(id, (env) =>
@@ -32,13 +33,14 @@ function cluster(seed: number, size: number, replication: number) {
         ...(id === server
           ? { server: { self: id, clusterSize: size, replication, table: saved.get(id) ?? null } }
           : {}),
-        onTable: ({ table }) => {
+        onTable: ({ table, founding: formed }) => {
           tables.set(id, table);
+          founding.set(id, formed);
           saved.set(id, table); // what the host persists
         },
       }),
     );
-  return { sim, server, tables, add, saved };
+  return { sim, server, tables, founding, add, saved };
 }
 
 describe('Bootstrap', () => {
@@ -54,6 +56,40 @@ describe('Bootstrap', () => {
     const table = tables.get(nodeId(1))!;
     expect(table.groups.map((g) => g.members.length)).toEqual([3, 3]);
     expect(table.address(nodeId(4))).toEqual(address(nodeId(4)));
+  });
+
+  it('a member that lost its table gets it again, as no founding member: its stores must sync before they vote', () => {
+    const { sim, tables, founding, add, saved } = cluster(5, 3, 3);
+    for (let i = 1; i <= 3; i++) add(nodeId(i));
+    expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
+    expect([...founding.values()]).toEqual([true, true, true]);
+    // Its whole data directory wiped: it may have acknowledged writes it no longer holds.
+    sim.crash(nodeId(3));
+    saved.delete(nodeId(3));
+    tables.delete(nodeId(3));
+    sim.restart(nodeId(3));
+    expect(sim.runUntil(() => tables.has(nodeId(3)), 2_000)).toBe(true);
+    expect(founding.get(nodeId(3))).toBe(false);
+    // The saved table of a restart is no formation either.
+    sim.crash(nodeId(2));
+    sim.restart(nodeId(2));
+    sim.runFor(10);
+    expect(founding.get(nodeId(2))).toBe(false);
+  });
+
+  it('a founding check-in whose table was lost on the way is answered as founding when it repeats', () => {
+    const { sim, tables, founding, add } = cluster(6, 3, 3);
+    let dropped = 0;
+    sim.fabric.onArrival = (message) => {
+      if (message.kind !== 'bootstrap.Table' || message.dst !== nodeId(3) || dropped > 0)
+        return true;
+      dropped++;
+      return false;
+    };
+    for (let i = 1; i <= 3; i++) add(nodeId(i));
+    expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
+    expect(dropped).toBe(1);
+    expect(founding.get(nodeId(3))).toBe(true);
   });
 
   it('a restarted node rejoins from its persisted table without the bootstrap node', () => {

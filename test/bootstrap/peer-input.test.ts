@@ -91,7 +91,12 @@ describe('Bootstrap peer input', () => {
     const victim = nodeId(3);
     // From an outsider, from a member, and from the bootstrap node's own id.
     for (const from of [forger.id, nodeId(2), nodeId(1)]) {
-      forger.send('bootstrap.Table', victim, { table: forgedTable(2, 1, 2, 3), nonce: 1 }, from);
+      forger.send(
+        'bootstrap.Table',
+        victim,
+        { table: forgedTable(2, 1, 2, 3), nonce: 1, founding: true },
+        from,
+      );
     }
     sim.runFor(100);
     expect(tables.get(victim)!.version).toBe(1);
@@ -105,7 +110,11 @@ describe('Bootstrap peer input', () => {
     for (let i = 1; i <= 3; i++) add(nodeId(i));
     sim.runFor(300);
     const victim = nodeId(2);
-    forger.send('bootstrap.Table', victim, { table: forgedTable(1, 1, 2, 3), nonce: 12_345 });
+    forger.send('bootstrap.Table', victim, {
+      table: forgedTable(1, 1, 2, 3),
+      nonce: 12_345,
+      founding: true,
+    });
     sim.runFor(100);
     expect(tables.has(victim)).toBe(false);
     add(nodeId(4));
