@@ -173,10 +173,15 @@ export class FastLeaderElection {
     );
   }
 
+  /**
+   * Voters that match, this node included. Wiped servers are not counted in any state: their
+   * FOLLOWING votes made a voter follow a leader behind it, or decide its own leadership with
+   * no quorum of voters behind it (liveness only; discovery counts voters again).
+   */
   private count(votes: Map<NodeId, Notification>, matches: (n: Notification) => boolean): number {
     let count = 0;
     for (const [from, n] of votes) {
-      if (from !== this.host.self && this.host.isVoter(from) && matches(n)) count++;
+      if (from !== this.host.self && n.voter && this.host.isVoter(from) && matches(n)) count++;
     }
     const own = this.proposal;
     const selfAgrees =

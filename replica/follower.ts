@@ -84,6 +84,14 @@ export class FollowerSession {
   private sendSeq = 0;
   private receiveSeq = 0;
   private silentTicks = 0;
+  /**
+   * A Ping came: the leader is established and pings every follower past registration each
+   * tick, so silence past syncLimit means it is gone, even while this follower still syncs.
+   * (ZooKeeper's learner waits initLimit until NEWLEADER, its leader not pinging a syncing
+   * follower: a SIGSTOPped leader held a syncing follower for 10 s, and with it the voter the
+   * others needed to elect.)
+   */
+  private pinged = false;
   private sync: SyncBuffer | null = null;
   /** COMMITs that arrive between NEWLEADER and UPTODATE, applied at UPTODATE (ZOOKEEPER-4394). */
   private pendingCommit = 0;
@@ -196,7 +204,7 @@ export class FollowerSession {
     this.silentTicks++;
     if (this.phase === 'registering') this.register();
     const { syncLimitTicks, initLimitTicks } = this.context.config;
-    const limit = this.phase === 'broadcast' ? syncLimitTicks : initLimitTicks;
+    const limit = this.phase === 'broadcast' || this.pinged ? syncLimitTicks : initLimitTicks;
     if (this.silentTicks > limit) this.fail(`leader ${this.leader} silent for ${limit} ticks`);
   }
 
@@ -229,6 +237,7 @@ export class FollowerSession {
       case 'zab.Commit':
         return this.onCommit(message.zxid);
       case 'zab.Ping':
+        this.pinged = true;
         return this.send({
           kind: 'zab.Pong',
           round: message.round,

@@ -367,6 +367,31 @@ describe('FastLeaderElection: voters', () => {
     expect(election.round).toBe(1);
   });
 
+  it('counts no FOLLOWING vote of a non-voter: not to join a leader, nor to decide its own', () => {
+    // Five members: the leader's LEADING and two wiped followers' FOLLOWING are no quorum.
+    const five = [1, 2, 3, 4, 5];
+    const behind = vote(5, z(1, 5), 1);
+    const [joining, joinHost] = node(1, five);
+    joining.start(vote(1, z(1, 10), 1));
+    joinHost.clear();
+    joining.onNotification(note(5, behind, 1, LEADING));
+    joining.onNotification(note(3, behind, 1, FOLLOWING, false));
+    joining.onNotification(note(4, behind, 1, FOLLOWING, false));
+    expect(joinHost.of('decide')).toEqual([]);
+    // A LOOKING voter with two wiped FOLLOWING votes for it in its round: no quorum.
+    const [deciding, decideHost] = node(1, five);
+    deciding.start(own);
+    deciding.onNotification(note(2, own, 1, FOLLOWING, false));
+    deciding.onNotification(note(3, own, 1, FOLLOWING, false));
+    deciding.onFinalizeWaitOver();
+    expect(decideHost.of('decide')).toEqual([]);
+    // The same votes from voters count.
+    deciding.onNotification(note(2, own, 1, FOLLOWING));
+    deciding.onNotification(note(3, own, 1, FOLLOWING));
+    deciding.onFinalizeWaitOver();
+    expect(decideHost.of('decide')).toEqual([{ kind: 'decide', vote: own, round: 1 }]);
+  });
+
   it('ignores LOOKING votes of nodes outside the group', () => {
     const [election, host] = node(1, members);
     election.start(own);

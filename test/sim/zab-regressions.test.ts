@@ -394,6 +394,35 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
     });
   });
 
+  it('a syncing follower the established leader pings gives it up after syncLimit, not initLimit', () => {
+    // It waited initLimit (10 s in production) until UPTODATE: a SIGSTOPped leader held it that
+    // long, and with it the voter the others needed to elect a new leader.
+    eachSeed(3, 8_350, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3, replica: { initLimitTicks: 100 } });
+      const { cluster, sim } = run;
+      const leader = run.awaitLeader();
+      const [behind] = othersThan(run, leader) as [NodeId];
+      missBigState(run, leader, behind);
+      // A Ping between the SNAP's pieces: then the leader goes silent mid-sync.
+      let pinged = false;
+      sim.fabric.onArrival = (message) => {
+        if (message.dst === behind && message.kind === 'zab.Ping') pinged = true;
+        return true;
+      };
+      sim.fabric.heal();
+      expect(sim.runUntil(() => pinged, 5_000)).toBe(true);
+      expect(cluster.replica(behind)!.serving).toBe(false);
+      const silentFrom = sim.now;
+      sim.fabric.onArrival = (message) => message.dst !== behind || message.src !== leader;
+      const left = () => cluster.replica(behind)!.roleName !== 'following';
+      expect(sim.runUntil(left, 10_000)).toBe(true);
+      // syncLimit is 5 ticks of 50 ms; a tick more for where the count started.
+      expect(sim.now - silentFrom).toBeLessThanOrEqual(7 * 50);
+      sim.fabric.onArrival = undefined;
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
   it('a follower whose log tail is longer than a sync may hold gets the state instead (snapshotSizeFactor)', () => {
     // Sent as a DIFF, such a tail would be ended for its backlog and tried again the same way.
     eachSeed(3, 5_400_00, (seed) => {
