@@ -103,6 +103,38 @@ export const MAX_PEER_HANDSHAKES_COUNT = 64;
  * the bootstrap alias), so this allows clusters of about 500 nodes.
  */
 export const MAX_PEER_CONNECTIONS_COUNT = 1024;
+/**
+ * Handshakes in progress from one source (an IPv4 address, an IPv6 /64) before its oldest is
+ * closed: one host cannot hold the global handshake slots. Each node dials another at most
+ * twice (its id and the bootstrap alias), and handshakes end in milliseconds, so 16 leaves
+ * room for a local cluster of eight nodes on one address all dialling at once (a test's).
+ */
+export const MAX_PEER_HANDSHAKES_PER_SOURCE_COUNT = 16;
+/**
+ * An accepted peer connection holding an incomplete frame is closed when no byte arrives for
+ * this long. A live link, however slow, delivers something within seconds (TCP retransmits,
+ * keeps the window moving); a 16 MiB frame at 1 MB/s still sends bytes every few ms. Only a
+ * sender that stopped mid-frame, holding our buffer, waits this out.
+ */
+export const PEER_FRAME_STALL_TIMEOUT_MS = 30_000;
+/**
+ * Bytes of incomplete frames buffered across all inbound peer connections. Past it, the
+ * connection holding the largest one is closed: 1024 connections of 16 MiB partial frames
+ * would be 16 GiB. 16 frames of the largest size, and far more than the few MiB of proposal
+ * and snapshot pieces a cluster's peers have in flight at once.
+ */
+export const MAX_PEER_BUFFERED_BYTES = 256 * MIB;
+/**
+ * A reason logged for peer input (a validation error path names the sender's own property
+ * names) is cut to this many characters: one log line per bad frame, not a megabyte.
+ */
+export const MAX_PEER_LOG_REASON_LENGTH = 200;
+/**
+ * Peer input rejections of one reason are logged at their 1st, 2nd, 4th, 8th… time; once
+ * this long has passed since the last such line, the count starts over, so a later (or
+ * still running) attack is logged again.
+ */
+export const PEER_REJECTION_WARN_RESET_MS = 60_000;
 
 // ---- ZAB ----------------------------------------------------------------------------------
 
@@ -201,6 +233,11 @@ assert(
   'headers arrive within the request timeout',
 );
 assert(MAX_PROPOSAL_MESSAGE_BYTES <= MAX_FRAME_BYTES, 'a proposal piece fits in a frame');
+assert(MAX_FRAME_BYTES <= MAX_PEER_BUFFERED_BYTES, 'one largest frame fits the inbound budget');
+assert(
+  MAX_PEER_HANDSHAKES_PER_SOURCE_COUNT <= MAX_PEER_HANDSHAKES_COUNT,
+  'one source holds at most the handshake slots there are',
+);
 /** A snapshot piece at most: its size, and one entry that took it past that. */
 export const MAX_SNAP_PIECE_BYTES = SNAP_PIECE_BYTES + MAX_OPERATION_BYTES;
 assert(

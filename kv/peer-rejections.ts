@@ -1,3 +1,5 @@
+import { PEER_REJECTION_WARN_RESET_MS } from '../components/limits.js';
+
 /**
  * Why a message from a peer was dropped (DESIGN §4: peer input is validated, never asserted).
  * A fixed set, so the metric `zabkv_peer_messages_rejected_total{reason}` has few series.
@@ -39,21 +41,39 @@ export interface WarnLog {
 
 const NONE: Readonly<Record<string, number>> = Object.freeze({});
 
+/** When each reason was last logged, and its count since the backoff last started over. */
+interface Backoff {
+  loggedAt: number;
+  sinceReset: number;
+  nextWarn: number;
+}
+
 /**
  * The peer input a protocol component dropped, counted by reason. The component reports the
  * counts in its status (the host turns them into the Prometheus counter) and never touches
  * metrics itself. Each reason is logged at warn its 1st, 2nd, 4th, 8th… time, with the count so
- * far: a peer that sends thousands of bad messages costs a few lines, not thousands, and the
- * limit needs no clock, so simulations stay deterministic.
+ * far: a peer that sends thousands of bad messages costs a few lines, not thousands. Once
+ * PEER_REJECTION_WARN_RESET_MS has passed since a reason's last line, its backoff starts over
+ * at 1: without that, a reason seen a million times in an attack last week would next be
+ * logged at its two millionth, and a new attack today would go unseen in the log (an attack
+ * that goes on is thus logged again every so often, a few lines each time).
+ *
+ * The clock only decides which rejections get a log line, never what is counted. Protocol
+ * code reads no clock (DESIGN §2), so the owner hands one in, in milliseconds: time as its
+ * Timer port has told it (virtual in simulation, so the log stays deterministic; tests need no
+ * sleeps). Without one there is no reset, as before.
  */
 export class PeerRejections {
   private readonly byReason = new Map<PeerRejectionReason, number>();
-  /** The count at which each reason is logged next. */
-  private readonly nextWarn = new Map<PeerRejectionReason, number>();
+  private readonly backoff = new Map<PeerRejectionReason, Backoff>();
   private snapshot: Readonly<Record<string, number>> = NONE;
   private totalValue = 0;
 
-  constructor(private readonly log: WarnLog) {}
+  constructor(
+    private readonly log: WarnLog,
+    private readonly now: (() => number) | null = null,
+    private readonly resetMs: number = PEER_REJECTION_WARN_RESET_MS,
+  ) {}
 
   /** Counts one rejection; `fields` say what and from whom (for the log line). */
   reject(reason: PeerRejectionReason, fields: Record<string, unknown>): void {
@@ -61,8 +81,16 @@ export class PeerRejections {
     this.byReason.set(reason, count);
     this.totalValue++;
     this.snapshot = NONE;
-    if (count === (this.nextWarn.get(reason) ?? 1)) {
-      this.nextWarn.set(reason, count * 2);
+    const now = this.now?.() ?? 0;
+    let backoff = this.backoff.get(reason);
+    if (backoff === undefined || (this.now !== null && now - backoff.loggedAt >= this.resetMs)) {
+      backoff = { loggedAt: now, sinceReset: 0, nextWarn: 1 };
+      this.backoff.set(reason, backoff);
+    }
+    backoff.sinceReset++;
+    if (backoff.sinceReset === backoff.nextWarn) {
+      backoff.nextWarn *= 2;
+      backoff.loggedAt = now;
       this.log.warn({ ...fields, reason, count }, 'peer input rejected');
     }
   }

@@ -36,8 +36,23 @@ export function registerNetworkMetrics(registry: Registry, stats: TcpNetworkStat
   );
   counter(
     'zabkv_peer_connections_refused_total',
-    'Inbound peer connections closed at once: too many handshakes or connections',
+    'Inbound peer connections closed at once: too many connections',
     () => stats.connectionsRefused,
+  );
+  counter(
+    'zabkv_peer_handshakes_evicted_total',
+    'Inbound peer handshakes closed to make room: their source was at its cap, or held the most when every slot was taken',
+    () => stats.handshakesEvicted,
+  );
+  counter(
+    'zabkv_peer_frame_stalls_total',
+    'Inbound peer connections closed for sitting on an incomplete frame with no byte arriving',
+    () => stats.frameStalls,
+  );
+  counter(
+    'zabkv_peer_buffer_evictions_total',
+    'Inbound peer connections closed for holding the largest incomplete frame when all of them went over the budget',
+    () => stats.bufferEvictions,
   );
   counter(
     'zabkv_peer_connections_replaced_total',

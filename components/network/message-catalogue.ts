@@ -1,6 +1,7 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { NODE_ID_MAX } from './node-id.js';
+import { boundedReason } from './warn-limiter.js';
 
 /** Message schemas of one protocol module, by kind. Kinds are namespaced: `fd.Heartbeat`. */
 export type MessageSchemas = Readonly<Record<string, TObject>>;
@@ -53,6 +54,10 @@ export class MessageCatalogue {
     if (check === undefined) return `unknown message kind ${JSON.stringify(kind.slice(0, 64))}`;
     if (check.Check(value)) return null;
     const first = check.Errors(value).First();
-    return `bad ${kind}: ${first ? `${first.path || '/'} ${first.message}` : 'invalid'}`;
+    // The path names the sender's own property names (an unexpected property of a megabyte
+    // was a megabyte-long warn line): bounded here, where the text is built.
+    return boundedReason(
+      `bad ${kind}: ${first ? `${first.path || '/'} ${first.message}` : 'invalid'}`,
+    );
   }
 }

@@ -1,8 +1,11 @@
 import {
   MAX_FRAME_BYTES,
   MAX_HELLO_FRAME_BYTES,
+  MAX_PEER_BUFFERED_BYTES,
   MAX_PEER_CONNECTIONS_COUNT,
   MAX_PEER_HANDSHAKES_COUNT,
+  MAX_PEER_HANDSHAKES_PER_SOURCE_COUNT,
+  PEER_FRAME_STALL_TIMEOUT_MS,
   PEER_HANDSHAKE_TIMEOUT_MS,
 } from '../limits.js';
 import { ComponentDefinition, type ComponentContext, type ReplyTo } from '../kernel/index.js';
@@ -38,8 +41,19 @@ export interface TcpNetworkInit {
   readonly maxHelloFrameBytes?: number;
   /** An inbound connection must complete TLS and its Hello within this. */
   readonly handshakeTimeoutMs?: number;
-  /** Inbound connections handshaking at once; more are closed at once. */
+  /**
+   * Inbound connections handshaking at once; past it, the oldest handshake of the source
+   * holding the most is closed to make room (peer-listener.ts).
+   */
   readonly maxHandshakes?: number;
+  /** Inbound handshakes from one source (IPv4 address, IPv6 /64); past it, its oldest closes. */
+  readonly maxHandshakesPerSource?: number;
+  /** An accepted connection holding an incomplete frame is closed after this without a byte. */
+  readonly frameStallTimeoutMs?: number;
+  /** Bytes of incomplete frames across inbound connections; past it the largest is closed. */
+  readonly maxBufferedBytes?: number;
+  /** Lines for trouble a peer can cause at will: one per kind per this, the rest at debug. */
+  readonly warnIntervalMs?: number;
   /** Inbound connections in all; more are closed at once. */
   readonly maxInboundConnections?: number;
   /** Fault injection for test harnesses: drops peer messages by its rules (peer-faults.ts). */
@@ -90,6 +104,10 @@ export class TcpNetwork extends ComponentDefinition {
     handshakeTimeouts: 0,
     connectionsRefused: 0,
     connectionsReplaced: 0,
+    handshakesEvicted: 0,
+    frameStalls: 0,
+    bufferEvictions: 0,
+    bufferedBytes: 0,
     dialHandshakeFailures: 0,
   };
   private readonly init: Required<Omit<TcpNetworkInit, 'tls' | 'faults'>>;
@@ -117,6 +135,10 @@ export class TcpNetwork extends ComponentDefinition {
       handshakeTimeoutMs: PEER_HANDSHAKE_TIMEOUT_MS,
       maxHandshakes: MAX_PEER_HANDSHAKES_COUNT,
       maxInboundConnections: MAX_PEER_CONNECTIONS_COUNT,
+      maxHandshakesPerSource: MAX_PEER_HANDSHAKES_PER_SOURCE_COUNT,
+      frameStallTimeoutMs: PEER_FRAME_STALL_TIMEOUT_MS,
+      maxBufferedBytes: MAX_PEER_BUFFERED_BYTES,
+      warnIntervalMs: 10_000,
       ...init,
     };
     this.faults = init.faults ?? null;

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { freePorts } from '../../client/free-ports.js';
 import { ComponentSystem, LiveScheduler } from '../../components/kernel/index.js';
 import { encodeFrame } from '../../components/network/frame-codec.js';
 import { nodeId, type NodeId } from '../../components/network/node-id.js';
@@ -24,14 +25,22 @@ afterEach(() => {
 
 async function startNode(network: Partial<TcpNetworkInit> = {}) {
   const system = new ComponentSystem({ scheduler: new LiveScheduler(), checkInvariants: true });
-  const node = system.createRoot(TcpNode, { self: A, port: 0, peers: [], echo: false, network });
+  const node = system.createRoot(TcpNode, {
+    self: A,
+    // Below the kernel's ephemeral range (port 0 could land on ports other tests reserve).
+    port: await freePorts(1),
+    peers: [],
+    echo: false,
+    network,
+  });
   roots.push(node);
   node.start();
   return { node, port: await node.tcp.whenListening() };
 }
 
-async function dial(port: number): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port });
+/** Dials from `from` (any 127.x.y.z is this host on Linux): a source of its own. */
+async function dial(port: number, from = '127.0.0.1'): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port, localAddress: from });
   sockets.push(socket);
   socket.on('error', () => {});
   await once(socket, 'connect');
@@ -101,20 +110,60 @@ describe('the peer port before the Hello', () => {
     expect(node.tcp.stats.badFrames).toBe(0);
   });
 
-  it('refuses connections over the cap on handshakes in progress, and serves once they end', async () => {
-    const { node, port } = await startNode({ maxHandshakes: 2, handshakeTimeoutMs: 500 });
-    const first = await dial(port);
-    const second = await dial(port);
-    const third = await dial(port);
-    await closedWithin(third, 2_000);
-    expect(node.tcp.stats.connectionsRefused).toBe(1);
-    expect(first.destroyed || second.destroyed).toBe(false);
-    // The two silent ones time out; then a real peer gets in.
-    await Promise.all([closedWithin(first, 3_000), closedWithin(second, 3_000)]);
-    expect(node.tcp.stats.handshakeTimeouts).toBe(2);
-    const peer = await dial(port);
+  /** Dials an idle socket and waits until the node has admitted it (so the order is known). */
+  async function idle(node: TcpNode, port: number, from: string): Promise<Socket> {
+    const before = node.tcp.stats.connectionsAccepted;
+    const socket = await dial(port, from);
+    await vi.waitFor(() => expect(node.tcp.stats.connectionsAccepted).toBe(before + 1));
+    return socket;
+  }
+
+  it('makes room when the handshake slots are full: a peer gets in past idle sockets', async () => {
+    // Before: 64 idle sockets from one address refused every reconnect until they timed out.
+    const { node, port } = await startNode({ maxHandshakes: 3, handshakeTimeoutMs: 30_000 });
+    const idlers = [];
+    for (let i = 0; i < 3; i++) idlers.push(await idle(node, port, '127.0.0.1'));
+    const peer = await dial(port, '127.0.0.2');
     peer.write(Buffer.concat([hello(), ping(3)]));
     await vi.waitFor(() => expect(seqs(node)).toEqual([3]));
+    // The oldest handshake of the source that held them all made room.
+    await closedWithin(idlers[0]!, 2_000);
+    expect(idlers[1]!.destroyed || idlers[2]!.destroyed).toBe(false);
+    expect(node.tcp.stats.handshakesEvicted).toBe(1);
+    expect(node.tcp.stats.connectionsRefused).toBe(0);
+    expect(node.tcp.stats.handshakeTimeouts).toBe(0);
+  });
+
+  it('evicts from the source holding the most handshakes, not the oldest of all', async () => {
+    const { node, port } = await startNode({ maxHandshakes: 4, handshakeTimeoutMs: 30_000 });
+    const lone = await idle(node, port, '127.0.0.2');
+    const crowd = [];
+    for (let i = 0; i < 3; i++) crowd.push(await idle(node, port, '127.0.0.1'));
+    const newcomer = await idle(node, port, '127.0.0.3');
+    await closedWithin(crowd[0]!, 2_000);
+    expect(lone.destroyed || crowd[1]!.destroyed || crowd[2]!.destroyed).toBe(false);
+    expect(newcomer.destroyed).toBe(false);
+    expect(node.tcp.stats.handshakesEvicted).toBe(1);
+  });
+
+  it('caps handshakes per source: one at its cap makes room from its own oldest', async () => {
+    const { node, port } = await startNode({
+      maxHandshakesPerSource: 2,
+      handshakeTimeoutMs: 30_000,
+    });
+    const first = await idle(node, port, '127.0.0.1');
+    const other = await idle(node, port, '127.0.0.2');
+    const second = await idle(node, port, '127.0.0.1');
+    const third = await idle(node, port, '127.0.0.1');
+    await closedWithin(first, 2_000);
+    expect(other.destroyed || second.destroyed || third.destroyed).toBe(false);
+    expect(node.tcp.stats.handshakesEvicted).toBe(1);
+    // A handshake that completes frees its source's slot: a peer behind the address gets in.
+    third.write(Buffer.concat([hello(), ping(4)]));
+    await vi.waitFor(() => expect(seqs(node)).toEqual([4]));
+    const fourth = await idle(node, port, '127.0.0.1');
+    expect(second.destroyed || fourth.destroyed).toBe(false);
+    expect(node.tcp.stats.handshakesEvicted).toBe(1);
   });
 
   it('refuses connections over the cap on inbound connections', async () => {
