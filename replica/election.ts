@@ -10,6 +10,8 @@ export interface Vote {
   readonly zxid: Zxid;
   /** The voter's view of the candidate's currentEpoch (after sync: the new epoch). */
   readonly peerEpoch: number;
+  /** The candidate's disk was below its reserve when it voted for itself. */
+  readonly spaceLow: boolean;
 }
 
 /** A notification as received: a vote, the sender's round and state. */
@@ -37,11 +39,15 @@ export interface ElectionHost {
  * The total order of votes (FastLeaderElection.totalOrderPredicate): currentEpoch first, so
  * a server that accepted a newer NEWLEADER beats one that merely logged more in an older
  * epoch; then the last logged zxid (docs/zab-rules.md R1: durable log, not applied state); then
- * the id.
+ * room on its disk (a leader below its disk reserve refuses every write with 507, and steps
+ * down when a quorum of its followers has room: among equal histories one of those must win,
+ * or it would lead again); then the id. Anything may order equal histories: safety needs only
+ * that no vote beats a longer one.
  */
 export function beats(candidate: Vote, current: Vote): boolean {
   if (candidate.peerEpoch !== current.peerEpoch) return candidate.peerEpoch > current.peerEpoch;
   if (candidate.zxid !== current.zxid) return candidate.zxid > current.zxid;
+  if (candidate.spaceLow !== current.spaceLow) return !candidate.spaceLow;
   return candidate.leader > current.leader;
 }
 
@@ -202,5 +208,5 @@ export class FastLeaderElection {
 }
 
 function pick(n: Vote): Vote {
-  return { leader: n.leader, zxid: n.zxid, peerEpoch: n.peerEpoch };
+  return { leader: n.leader, zxid: n.zxid, peerEpoch: n.peerEpoch, spaceLow: n.spaceLow };
 }

@@ -382,7 +382,26 @@ export class LeaderRole {
       }
       return;
     }
+    if (this.handOffForSpace()) return;
     if (this.afterHandlerLoss()) this.reads.startRound();
+  }
+
+  /**
+   * Below its disk reserve this leader refuses every write (507); where a quorum of voters with
+   * room could take them, it steps down, and the election's order (`beats`) has one of those
+   * lead. It stayed leader until an operator freed space, the group refusing writes meanwhile.
+   */
+  private handOffForSpace(): boolean {
+    if (!this.context.durable.spaceLow) return false;
+    let roomy = 0;
+    for (const handler of this.handlers.values()) {
+      if (handler.voter && handler.phase === 'synced' && !handler.spaceLow) roomy++;
+    }
+    if (!this.context.replica.isQuorum(roomy)) return false;
+    this.context.replica.lookForLeader(
+      `disk below its reserve, and ${roomy} followers with room: one of them leads`,
+    );
+    return true;
   }
 
   /**

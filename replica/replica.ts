@@ -224,7 +224,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
     }
     this.config.observer?.role?.(this.config.self, 'looking', epoch);
     const zxid = this.durable.history.last;
-    this.votes.start({ leader: this.config.self, zxid, peerEpoch: epoch });
+    const { spaceLow } = this.durable;
+    this.votes.start({ leader: this.config.self, zxid, peerEpoch: epoch, spaceLow });
     this.reportStatus();
   }
 

@@ -32,6 +32,8 @@ export const zabMessages = defineMessages({
     state: Type.Union([Type.Literal(LOOKING), Type.Literal(FOLLOWING), Type.Literal(LEADING)]),
     /** False for a node with a wiped or damaged disk: its vote never counts (ZOOKEEPER-261). */
     voter: Type.Boolean(),
+    /** The candidate's disk was below its reserve (election.ts, `beats`). */
+    spaceLow: Type.Boolean(),
   }),
   /** Follower → leader, opens a session. */
   'zab.FollowerInfo': Type.Object({ ...session, acceptedEpoch: epoch, voter: Type.Boolean() }),

@@ -71,8 +71,8 @@ class FakeHost implements ElectionHost {
   }
 }
 
-function vote(leader: number, zxid: number, peerEpoch: number): Vote {
-  return { leader: id(leader), zxid, peerEpoch };
+function vote(leader: number, zxid: number, peerEpoch: number, spaceLow = false): Vote {
+  return { leader: id(leader), zxid, peerEpoch, spaceLow };
 }
 
 function note(
@@ -91,6 +91,14 @@ function node(self: number, members: readonly number[]): [FastLeaderElection, Fa
 }
 
 describe('beats', () => {
+  it('orders equal histories by room on the disk before the id, never a longer one below', () => {
+    const low = vote(3, z(1, 9), 1, true);
+    expect(beats(vote(1, z(1, 9), 1), low)).toBe(true);
+    expect(beats(low, vote(1, z(1, 9), 1))).toBe(false);
+    expect(beats(vote(1, z(1, 8), 1), low)).toBe(false);
+    expect(beats(vote(1, z(1, 9), 0), low)).toBe(false);
+  });
+
   it('orders by peerEpoch first', () => {
     const newerEpoch = vote(1, z(1, 3), 2);
     const longerLog = vote(3, z(1, 9), 1);

@@ -30,7 +30,7 @@ function settledPut(run: ScriptedRun, node: NodeId, key: string): KvOutcome | un
 }
 
 describe('full disks in simulation', () => {
-  it('below the reserve: puts get 507 (leader low, or no quorum with room), reads and deletes go on', () => {
+  it('below the reserve: puts get 507 (no quorum with room), reads and deletes go on; a low leader hands over', () => {
     for (const seed of seedsToRun(4, 507_00)) {
       runSeed(seed, FILE, (s) => {
         const run = new ScriptedRun({ seed: s, size: 3 });
@@ -40,27 +40,42 @@ describe('full disks in simulation', () => {
         run.writes(leader, 3, 'k');
         const disk = (id: NodeId) => cluster.disks.get(id)!;
 
+        // The leader low, both followers with room: it refuses at once, then one of them leads
+        // (it refused every write until an operator freed space).
         disk(leader).low = true;
         sim.runFor(10);
-        for (const node of [leader, a]) {
-          expect(run.put(node, 'k0', 'refused')).toMatchObject({ status: 507 });
-        }
+        expect(run.put(leader, 'k0', 'refused')).toMatchObject({ status: 507 });
+        const next = run.awaitLeader((id) => id !== leader);
+        expect(settledPut(run, next, 'k0')).toMatchObject({ status: 200 });
         expect(submitAndWait(cluster, a, { op: 'get', key: 'k1' })).toMatchObject({ status: 200 });
         expect(submitAndWait(cluster, leader, { op: 'delete', key: 'k2' })?.status).toBe(204);
-
-        // One follower low: the leader and the other follower are a quorum with room.
         disk(leader).low = false;
+        run.awaitServing(leader);
+
+        // Every node low but one: no quorum has room, and nobody hands over.
         disk(a).low = true;
-        sim.runFor(300); // a ping round: the leader hears of it in a Pong
-        expect(settledPut(run, b, 'k0')).toMatchObject({ status: 200 });
-        // Both followers low: no quorum has room.
         disk(b).low = true;
         sim.runFor(300);
-        expect(settledPut(run, leader, 'k0')).toMatchObject({ status: 507 });
-        expect(submitAndWait(cluster, b, { op: 'get', key: 'k0' })).toMatchObject({ status: 200 });
+        expect(settledPut(run, next, 'k0')).toMatchObject({ status: 507 });
+        expect(cluster.leader()).toBe(next);
         disk(a).low = false;
+        disk(b).low = false;
         sim.runFor(300);
-        expect(settledPut(run, b, 'k0')).toMatchObject({ status: 200 });
+
+        // One follower low: the leader and the other follower are a quorum with room.
+        const current = cluster.leader()!;
+        const [fa, fb] = others(run, current) as [NodeId, NodeId];
+        disk(fa).low = true;
+        sim.runFor(300); // a ping round: the leader hears of it in a Pong
+        expect(settledPut(run, fb, 'k0')).toMatchObject({ status: 200 });
+        // Both followers low: no quorum has room.
+        disk(fb).low = true;
+        sim.runFor(300);
+        expect(settledPut(run, current, 'k0')).toMatchObject({ status: 507 });
+        expect(submitAndWait(cluster, fb, { op: 'get', key: 'k0' })).toMatchObject({ status: 200 });
+        disk(fa).low = false;
+        sim.runFor(300);
+        expect(settledPut(run, fb, 'k0')).toMatchObject({ status: 200 });
         expect(run.finish()).toBe('ok');
       });
     }

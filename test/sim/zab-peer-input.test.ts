@@ -210,6 +210,7 @@ describe('ZAB peer input: validated, never asserted', () => {
           round: 1_000,
           state: 0,
           voter: true,
+          spaceLow: false,
         });
         forger.send('zab.Close', node, { group: GROUP, session: 1 });
         forger.send('zab.Pong', node, { ...s, round: 9, spaceLow: false });
@@ -556,6 +557,7 @@ describe('ZAB peer input: validated, never asserted', () => {
         round: Number.MAX_SAFE_INTEGER,
         state: 0 as const,
         voter: true,
+        spaceLow: false,
       };
       forger.send('zab.Vote', a, vote, b);
       forger.send('zab.Vote', b, vote, a);
@@ -589,6 +591,7 @@ describe('ZAB peer input: validated, never asserted', () => {
               round: round++,
               state: 0,
               voter: true,
+              spaceLow: false,
             },
             as,
           );
