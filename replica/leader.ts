@@ -377,8 +377,16 @@ export class LeaderRole {
       else this.checkBacklog(handler);
     }
     if (this.phase !== 'broadcast') {
-      if (this.phaseTicks > initLimitTicks) {
-        this.context.replica.lookForLeader('no quorum within initLimit');
+      // Registering takes a round trip once the followers decided: a leader still short of a
+      // quorum after two syncLimits was chosen by an election that split (its voters decided
+      // before a better vote reached them, the others wait for a quorum to follow it). Waiting
+      // out initLimit, meant for a sync's transfer, left the group leaderless for 10 s.
+      const discovering = this.phase === 'discovery';
+      const limit = discovering ? Math.min(initLimitTicks, 2 * syncLimitTicks) : initLimitTicks;
+      if (this.phaseTicks > limit) {
+        this.context.replica.lookForLeader(
+          discovering ? 'no quorum registered within two syncLimits' : 'no quorum within initLimit',
+        );
       }
       return;
     }

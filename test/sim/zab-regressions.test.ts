@@ -423,6 +423,28 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
     });
   });
 
+  it('a leader no quorum registers with gives up after two syncLimits, not initLimit', () => {
+    // A split election (voters deciding before a better vote reached them) left such a leader
+    // in discovery, and the group without one, for initLimit (10 s in production).
+    eachSeed(3, 8_370, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3, replica: { initLimitTicks: 100 } });
+      const { cluster, sim } = run;
+      const old = run.awaitLeader();
+      cluster.crash(old);
+      sim.fabric.onArrival = (message) => message.kind !== 'zab.FollowerInfo';
+      const leading = () => cluster.ids.find((id) => cluster.replica(id)?.roleName === 'leading');
+      expect(sim.runUntil(() => leading() !== undefined, 5_000)).toBe(true);
+      const stuck = leading()!;
+      const from = sim.now;
+      expect(sim.runUntil(() => cluster.replica(stuck)!.roleName !== 'leading', 10_000)).toBe(true);
+      // syncLimit is 5 ticks of 50 ms; a tick more for where the count started.
+      expect(sim.now - from).toBeLessThanOrEqual(11 * 50);
+      sim.fabric.onArrival = undefined;
+      cluster.restart(old);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
   it('a follower whose log tail is longer than a sync may hold gets the state instead (snapshotSizeFactor)', () => {
     // Sent as a DIFF, such a tail would be ended for its backlog and tried again the same way.
     eachSeed(3, 5_400_00, (seed) => {
