@@ -90,7 +90,8 @@ export class Overlay extends ComponentDefinition {
   /** Requests sent to a member of another group. */
   private readonly remote: PendingRequests<Remote>;
   private tick = 0;
-  private readonly rejections = new PeerRejections(this.log);
+  /** Its clock is the ticks' (the warn backoff's reset): no protocol code reads the wall. */
+  private readonly rejections = new PeerRejections(this.log, () => this.tick * this.init.tickMs);
   /** `rejections.total` when the status was last reported. */
   private reportedRejections = 0;
 

@@ -26,12 +26,14 @@ export class PeerGate {
   private readonly members: ReadonlySet<NodeId>;
   private readonly rejections: PeerRejections;
 
+  /** `now`: milliseconds as the replica's ticks count them (the warn backoff's reset). */
   constructor(
     private readonly config: { readonly group: number; readonly members: readonly NodeId[] },
     log: WarnLog,
+    now: (() => number) | null = null,
   ) {
     this.members = new Set(config.members);
-    this.rejections = new PeerRejections(log);
+    this.rejections = new PeerRejections(log, now);
   }
 
   isMember(node: NodeId): boolean {

@@ -57,6 +57,8 @@ export class Replica extends ComponentDefinition implements RoleHost {
   private role: Role = { name: 'starting' };
   /** Loaded once: 'starting' again means reloading after a failed write (stale reads go on). */
   private loaded = false;
+  /** Ticks since the start: the replica's clock (what it knows of time comes from its Timer). */
+  private ticks = 0;
   /** Left a role while a snapshot install was on its way to disk: looks again once it lands. */
   private waitingForInstall = false;
   private burstEndPending = false;
@@ -74,7 +76,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
   ) {
     super(context);
     assert(config.members.includes(config.self), 'a replica is a member of its group');
-    this.gate = new PeerGate(config, this.log);
+    this.gate = new PeerGate(config, this.log, () => this.ticks * config.tickMs);
     const feed = new ChangeFeed(config.group, config.self, config.observer, (event) =>
       this.trigger(event, this.changes),
     );
@@ -294,6 +296,7 @@ export class Replica extends ComponentDefinition implements RoleHost {
   // ---- ticks, bursts and status ---------------------------------------------------------
 
   private onTick(): void {
+    this.ticks++;
     this.pollState();
     this.requests.onTick();
     if (this.role.name === 'looking') this.votes.onLookingTick();

@@ -89,12 +89,18 @@ export class WatchService extends ComponentDefinition {
   private readonly relay: PollRelay;
   /** Polls held for other nodes, by asker and request id, to cancel them. */
   private readonly peerHeld = new Map<NodeId, Map<number, () => void>>();
-  private readonly rejections = new PeerRejections(this.log);
+  /** Its clock is the ticks' (the warn backoff's reset): no protocol code reads the wall. */
+  private readonly rejections = new PeerRejections(
+    this.log,
+    () => this.ticksSinceStart * this.init.tickMs,
+  );
   private compacted = 0;
   /** filterCost summed over the polls held for other nodes. */
   private peerFilterBytes = 0;
   private lastStatus = '';
   private ticksSinceStatus = 0;
+  /** Ticks since the start: this service's clock. */
+  private ticksSinceStart = 0;
 
   constructor(
     context: ComponentContext,
@@ -360,6 +366,7 @@ export class WatchService extends ComponentDefinition {
   }
 
   private onTick(): void {
+    this.ticksSinceStart++;
     this.held?.onTick();
     this.relay.onTick();
     if (++this.ticksSinceStatus * this.init.tickMs >= STATUS_EVERY_MS) this.reportStatus();
