@@ -3,6 +3,7 @@ import { statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Zxid } from '../kv/zxid.js';
+import { handleLmdbCommitFailures } from '../components/storage/disk-store.js';
 import { reserveAhead, type GrowthReserve } from '../components/storage/growth-reserve.js';
 import { CHECKPOINT_LOG_BYTES } from '../components/limits.js';
 import { CheckpointCopies, type CopyObserver } from './checkpoint-copies.js';
@@ -18,6 +19,7 @@ import {
   DATA_FILE,
   markSynced,
   prepareStateDirectory,
+  type StateFiles,
   type StateRecovery,
 } from './power-loss-recovery.js';
 
@@ -45,6 +47,8 @@ export class LmdbStateEnvironment {
   private readonly fixedCheckpointLogBytes: number | null;
   /** What this start found (power-loss-recovery.ts). */
   readonly recovery: StateRecovery;
+  /** lmdb syncs every commit this run: the disk refused the marker or the first copy. */
+  readonly syncsCommits: boolean;
   /** Each group's applied zxid in the checkpoint copy at this start (CheckpointCopy). */
   private readonly copyApplied: ReadonlyMap<string, Zxid>;
 
@@ -61,15 +65,26 @@ export class LmdbStateEnvironment {
       readonly copies?: CopyObserver;
       /** Log bytes between two checkpoints; by default scaled to the state (checkpointLogBytes). */
       readonly checkpointLogBytes?: number;
+      /** How the start replaces files; by default on the disk (tests stand in a full one). */
+      readonly files?: StateFiles;
     } = {},
   ) {
     this.pacing = options.pacing ?? DEFAULT_COMMIT_PACING;
     this.log = options.log;
     this.fixedCheckpointLogBytes = options.checkpointLogBytes ?? null;
-    this.recovery = prepareStateDirectory(
+    const prepared = prepareStateDirectory(
       path,
       options.bootId === undefined ? currentBootId() : options.bootId,
+      options.files,
     );
+    this.recovery = prepared.recovery;
+    this.syncsCommits = prepared.syncCommits !== null;
+    if (prepared.syncCommits !== null) {
+      options.log?.warn(
+        { path, reason: prepared.syncCommits },
+        'the disk refused what lets the applied state commit without fsync: every commit is synced until the next start',
+      );
+    }
     // Read after the copy was put back in lmdb's place or first made from lmdb's file, if so.
     this.copyApplied = appliedInCopy(path, options.log);
     if (this.recovery === 'restored' || this.recovery === 'emptied') {
@@ -81,10 +96,15 @@ export class LmdbStateEnvironment {
     // noSync: the WAL is the durability point, and lmdb's fsync of every commit (lmdb-js'
     // overlappingSync) cost most of the disk's writes at a million keys, each commit's pages
     // its own IO; the page cache now writes a page once however often it changed. What keeps
-    // the state across a power loss is the checkpoint copy (power-loss-recovery.ts).
+    // the state across a power loss is the checkpoint copy (power-loss-recovery.ts), or, for a
+    // run whose start the disk refused the marker or the first copy, lmdb's own fsync again.
     // How often a transaction starts is the store's to pace (`pacing`): lmdb-js'
     // own commitDelay does nothing for batch() writes, which it starts at once.
-    this.root = open({ path, maxDbs: 256, noSync: true });
+    // Synced, without lmdb-js' overlappingSync: a commit is on disk once it resolves, and a
+    // refused commit leaves no flush pending for close() to wait on for ever (LmdbStorage).
+    this.root = open({ path, maxDbs: 256, noSync: !this.syncsCommits, overlappingSync: false });
+    // Or a commit lmdb refuses ends the process before the store hears of it.
+    handleLmdbCommitFailures(this.root);
     this.meta = this.root.openDB<GroupMeta, string>('meta', { encoding: 'msgpack' });
     this.reserve =
       options.reserve ??
@@ -150,7 +170,11 @@ export class LmdbStateEnvironment {
   async close(): Promise<void> {
     await Promise.all([...this.stores.values()].map((store) => store.close()));
     await this.copies.close();
-    await this.root.flushed;
+    // A commit lmdb refused was aborted whole (its store failed): what lmdb holds still syncs.
+    await this.root.flushed.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
       await new Promise<void>((resolve, reject) =>
         (this.root as unknown as SyncingRoot).sync((error) =>

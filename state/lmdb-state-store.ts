@@ -7,6 +7,7 @@ import {
 } from '../components/limits.js';
 import type { KvOutcome, KvTxn, KvWrite } from '../kv/kv-operation.js';
 import type { Zxid } from '../kv/zxid.js';
+import { commitFailureCause, quietCommitFailure } from '../components/storage/disk-store.js';
 import {
   changeGrowth,
   GROWTH_MARGIN_BYTES,
@@ -400,9 +401,13 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     const status: InstallStatus = { installed: false, failed: false };
     const written = new PiecesWritten();
     this.receiving = written;
+    let refused = false;
     const failed = (error: unknown): void => {
       status.failed = true;
-      this.fail(error);
+      // Every write of the refused transaction is rejected with the same error: one cause.
+      if (refused) return;
+      refused = true;
+      this.failWithCause(error);
     };
     return {
       zxid,
@@ -464,7 +469,7 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
             (copied) => {
               if (copied) this.installedMeta = { meta: installed, status };
             },
-            (error: unknown) => this.fail(error),
+            (error: unknown) => this.failWithCause(error),
           );
       },
       abort: () => {
@@ -540,11 +545,12 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
           this.committedWaiters.splice(0).forEach((waiter) => waiter());
           this.commitNext();
         },
-        (error: unknown) => {
-          if (generation !== this.generation) return;
-          this.commitUnderWay = false;
-          this.fail(error);
-        },
+        (error: unknown) =>
+          void commitFailureCause(error).then((cause) => {
+            if (generation !== this.generation) return;
+            this.commitUnderWay = false;
+            this.fail(cause);
+          }),
       );
   }
 
@@ -610,6 +616,11 @@ export class LmdbStateStore extends StateStoreCore implements StateStore {
     this.setCounts(installed.bytes, installed.size);
   }
 
+  /** `fail` with why lmdb refused a write (commitFailureCause), not lmdb's bare "Commit failed". */
+  private failWithCause(error: unknown): void {
+    void commitFailureCause(error).then((cause) => this.fail(cause));
+  }
+
   /**
    * lmdb refused a commit (a full disk): it still holds the state of one zxid, and nothing more
    * is written, which would leave a hole. The replica reloads (`failure`), which reverts memory
@@ -636,10 +647,10 @@ function growthBound(entries: readonly { readonly next: Versioned | undefined }[
 /**
  * Each write of a transaction has its own promise, rejected with the transaction when it fails:
  * the transaction's own promise reports that (`fail`), so these must not go unhandled, which
- * would end the process.
+ * would end the process; nor may the cause that the rejection carries (quietCommitFailure).
  */
 function settled(write: PromiseLike<unknown>): void {
-  write.then(undefined, () => {});
+  void write.then(undefined, quietCommitFailure);
 }
 
 /** [version: f64 big-endian][value bytes]: zxids are integers below 2^53, exact in a double. */

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FallocateHelper } from './fallocate-helper.js';
+import { FallocateHelper, type FallocateResult } from './fallocate-helper.js';
 
 /** A fallocate that has not answered by then counts as refused (see `allocate`). */
 const FALLOCATE_TIMEOUT_MS = 30_000;
@@ -11,6 +11,15 @@ const PAGES_PER_CHANGE = 4;
 export const GROWTH_MARGIN_BYTES = 2 ** 20;
 /** Held beyond what one transaction needs, so that most never wait for the disk. */
 const RESERVE_STEP_BYTES = 4 * 2 ** 20;
+/**
+ * fallocate's messages (strerror) for a file system, kernel or file that cannot hold blocks
+ * ahead at all: EOPNOTSUPP, ENOSYS, ENODEV (not a regular file), ESPIPE (a pipe).
+ */
+const NOT_SUPPORTED = /not supported|function not implemented|no such device|illegal seek/i;
+/** sh's exit status for a command it cannot find (126: found, not executable). */
+const COMMAND_MISSING = [126, 127];
+/** The helper's shell could not be started at all (FallocateHelper's `gone` reason). */
+const HELPER_MISSING = /^spawn .*\b(ENOENT|EACCES)\b/;
 
 /** How far writing one key with a value of `valueBytes` may grow lmdb's file. */
 export function changeGrowth(valueBytes: number): number {
@@ -29,38 +38,51 @@ export function changeGrowth(valueBytes: number): number {
 export interface GrowthReserve {
   /** Bytes the file can grow by into blocks it holds already (Infinity: not kept here). */
   available(): number;
-  /** Holds at least `bytes` past the file's end; resolves false if the disk has no room. */
-  ensure(bytes: number): Promise<boolean>;
+  /**
+   * Holds at least `bytes` past the file's end, or failing that at least `needed` (what the
+   * caller cannot do without, `bytes` by default); resolves false if the disk has no room.
+   */
+  ensure(bytes: number, needed?: number): Promise<boolean>;
   /** Lets go of whatever keeps the reserve (a helper process). */
   close(): void;
 }
+
+/** Runs fallocate requests: FallocateHelper (tests answer them by hand). */
+export interface FallocateRunner {
+  run(path: string, offset: number, length: number): Promise<FallocateResult>;
+  close(): void;
+}
+
+/** What one fallocate came to (see `fallocate`). */
+type Allocation = 'held' | 'refused' | 'hung' | 'unsupported';
 
 /**
  * `fallocate --keep-size` past the end of `file` (Node has no fallocate of its own), run by a
  * helper process started with the reserve (see FallocateHelper): the file's size and contents
  * do not change, so this may run while lmdb writes. Where the file system or the system cannot
- * do it (no util-linux, EOPNOTSUPP), `onUnsupported` is told once and the reserve says Infinity
- * from then on: the free-space check before each transaction still runs.
+ * do it (no util-linux, no shell, EOPNOTSUPP), `onUnsupported` is told once and the reserve says
+ * Infinity from then on: the free-space check before each transaction still runs. Any other
+ * failure (no space, a quota, EIO, a helper that died) refuses this request only.
  */
 export class FallocatedReserve implements GrowthReserve {
   /** The end of the blocks held, as an offset in the file. */
   private heldEnd = 0;
   private unsupported = false;
   private under: Promise<boolean> | null = null;
-  private readonly helper = new FallocateHelper(FALLOCATE_TIMEOUT_MS);
 
   constructor(
     private readonly file: string,
     private readonly onUnsupported: (reason: string) => void,
+    private readonly helper: FallocateRunner = new FallocateHelper(FALLOCATE_TIMEOUT_MS),
   ) {}
 
   available(): number {
     return this.unsupported ? Infinity : this.heldEnd - fileSize(this.file);
   }
 
-  ensure(bytes: number): Promise<boolean> {
+  ensure(bytes: number, needed = bytes): Promise<boolean> {
     // One fallocate at a time; a caller that needed more than it got asks again.
-    this.under ??= this.allocate(bytes).finally(() => (this.under = null));
+    this.under ??= this.allocate(bytes, Math.min(needed, bytes)).finally(() => (this.under = null));
     return this.under;
   }
 
@@ -68,28 +90,47 @@ export class FallocatedReserve implements GrowthReserve {
     this.helper.close();
   }
 
-  private async allocate(asked: number): Promise<boolean> {
+  private async allocate(asked: number, needed: number): Promise<boolean> {
     const start = fileSize(this.file);
     // A file that grows fast (a SNAP install, commits while a snapshot pins old pages) would
     // otherwise ask every few MiB: hold a sixteenth of the file ahead at least.
-    const bytes = Math.max(asked, Math.ceil(start / 16));
+    const ahead = Math.max(asked, Math.ceil(start / 16));
+    let outcome = await this.fallocate(start, ahead);
+    // What is held beyond the need only spares later fallocates: a disk without room for it
+    // may still have room for the transaction, which would otherwise fail, and again after
+    // every reload, while the disk could take it.
+    if (outcome === 'refused' && needed < ahead) outcome = await this.fallocate(start, needed);
+    // A disk that hangs refuses too: the store fails and the replica retries later, where
+    // waiting on would hold every later transaction (and its memory) behind it.
+    return outcome === 'held' || outcome === 'unsupported';
+  }
+
+  private async fallocate(start: number, bytes: number): Promise<Allocation> {
     let result = await this.helper.run(this.file, start, bytes);
     // A helper killed under it is started again once; one that cannot start (no `sh`) is not.
     if (result.kind === 'gone') result = await this.helper.run(this.file, start, bytes);
-    if (result.kind === 'ran' && result.status === 0) {
-      this.heldEnd = Math.max(this.heldEnd, start + bytes);
-      return true;
+    switch (result.kind) {
+      case 'ran':
+        if (result.status === 0) {
+          this.heldEnd = Math.max(this.heldEnd, start + bytes);
+          return 'held';
+        }
+        return COMMAND_MISSING.includes(result.status) || NOT_SUPPORTED.test(result.message)
+          ? this.unsupportedBecause(result.message)
+          : 'refused';
+      case 'timed-out':
+        return 'hung';
+      case 'gone':
+        return HELPER_MISSING.test(result.why) ? this.unsupportedBecause(result.why) : 'refused';
     }
-    // A disk that hangs refuses too: the store fails and the replica retries later, where
-    // waiting on would hold every later transaction (and its memory) behind it.
-    if (result.kind === 'timed-out') return false;
-    const reason = result.kind === 'ran' ? result.message : result.why;
-    if (/no space left/i.test(reason)) return false;
+  }
+
+  private unsupportedBecause(reason: string): Allocation {
     if (!this.unsupported) {
       this.unsupported = true;
       this.onUnsupported(reason);
     }
-    return true;
+    return 'unsupported';
   }
 }
 
@@ -135,7 +176,7 @@ export class GrowthGate {
     }
     if (!this.holding) {
       this.holding = true;
-      void this.reserve.ensure(growth + RESERVE_STEP_BYTES).then((held) => {
+      void this.reserve.ensure(growth + RESERVE_STEP_BYTES, growth).then((held) => {
         this.holding = false;
         retry(held);
       });

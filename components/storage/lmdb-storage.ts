@@ -3,7 +3,10 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { ComponentDefinition, type ComponentContext } from '../kernel/index.js';
 import {
   asError,
-  isNoSpace,
+  commitFailureCause,
+  handleLmdbCommitFailures,
+  isLmdbNoSpace,
+  quietCommitFailure,
   stopNodeOnFailure,
   type DiskStoreInit,
   type DiskStoreStats,
@@ -83,6 +86,8 @@ export class LmdbStorage extends ComponentDefinition {
   private closed: Promise<void> = Promise.resolve();
   private readonly reserve: GrowthReserve;
   private readonly growth: GrowthGate;
+  private readonly path: string;
+  private readonly freeBytes: (path: string) => Promise<number>;
 
   private readonly onFlushed: ((durationMs: number, writes: number) => void) | undefined;
 
@@ -93,6 +98,10 @@ export class LmdbStorage extends ComponentDefinition {
     // overlappingSync (lmdb-js' default off Windows) resolves a commit before its fsync; we
     // wait for `flushed` instead, which lets the next transaction commit during the fsync.
     this.root = open({ path: init.path, maxDbs: 4 });
+    // Or a commit lmdb refuses ends the process before failBatch hears of it.
+    handleLmdbCommitFailures(this.root);
+    this.path = init.path;
+    this.freeBytes = init.freeBytes ?? statfsFreeBytes;
     this.logDb = this.root.openDB<Uint8Array, number>('log', { encoding: 'binary' });
     this.metaDb = this.root.openDB<number | boolean, Meta>('meta', { encoding: 'msgpack' });
     this.snapshotDb = this.root.openDB<Uint8Array, number>('snapshot', { encoding: 'binary' });
@@ -117,7 +126,7 @@ export class LmdbStorage extends ComponentDefinition {
       path: init.path,
       minFreeBytes,
       intervalMs: init.spaceCheckMs ?? DEFAULT_SPACE_CHECK_MS,
-      freeBytes: init.freeBytes ?? statfsFreeBytes,
+      freeBytes: this.freeBytes,
       extraBytes: () => this.snapshotBytes,
       report: (low, freeBytes) => {
         if (this.lifecycle === 'destroyed') return;
@@ -153,6 +162,11 @@ export class LmdbStorage extends ComponentDefinition {
     this.space.stop();
     this.reserve.close();
     this.pending = [];
+    // lmdb-js resolves a commit's flush only once the commit succeeds, and close() waits for the
+    // last flush: after a refused commit (a full disk) it waited for ever, and the node's stop
+    // with it. An empty transaction writes nothing, so it commits even then, after any under
+    // way, and its flush is the last.
+    void this.root.transaction(() => undefined).then(undefined, quietCommitFailure);
     this.closed = this.root.close().catch((error: unknown) => {
       this.log.warn({ err: error }, 'closing lmdb failed');
     });
@@ -253,7 +267,7 @@ export class LmdbStorage extends ComponentDefinition {
       (error: unknown) => {
         // Committed but not flushed: lmdb cannot take it back, and its pages may never reach
         // the disk (a failed fsync may drop them): this store cannot vouch for its state.
-        if (commitFailed) this.failBatch(batch, asError(error));
+        if (commitFailed) void this.commitRefused(batch, error, growth);
         else this.stopWriting(error);
       },
     );
@@ -364,15 +378,24 @@ export class LmdbStorage extends ComponentDefinition {
   }
 
   /**
-   * A batch failed to commit or to flush: lmdb aborted it whole (or it is not durable), so
-   * nothing of it is reported durable; the writes behind it are dropped until the next Load.
-   * One batch is in flight at a time, so this one is the only one not durable.
+   * lmdb refused the batch's commit: failed with lmdb's cause, which says whether the disk is
+   * full (a batch may grow the file by `growth`). No batch starts meanwhile (`flushing`).
    */
-  private failBatch(batch: Batch, error: Error): void {
+  private async commitRefused(batch: Batch, error: unknown, growth: number): Promise<void> {
+    const cause = await commitFailureCause(error);
+    const free = await this.freeBytes(this.path).catch(() => Infinity);
+    this.failBatch(batch, cause, isLmdbNoSpace(cause, free, growth));
+  }
+
+  /**
+   * A batch failed to commit: lmdb aborted it whole, so nothing of it is reported durable; the
+   * writes behind it are dropped until the next Load. One batch is in flight at a time, so this
+   * one is the only one not durable.
+   */
+  private failBatch(batch: Batch, error: Error, noSpace: boolean): void {
     if (this.broken || this.lifecycle === 'destroyed') return;
     this.flushing = false;
     this.inFlight.splice(this.inFlight.indexOf(batch), 1);
-    const noSpace = isNoSpace(error);
     this.log.error({ err: error, noSpace }, 'storage write failed: batch aborted');
     this.refuse(error.message, noSpace);
   }

@@ -9,6 +9,7 @@ import {
   linkSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -17,13 +18,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { replaceFileSync, replaceWithCopySync } from '../../components/storage/atomic-file.js';
 import { CheckpointCopies } from '../../state/checkpoint-copies.js';
 import { checkpointLogBytesFor, LmdbStateEnvironment } from '../../state/lmdb-state-environment.js';
 import {
   CHECKPOINT_FILE,
   COPYING_DIRECTORY,
+  DATA_FILE,
   prepareStateDirectory,
   RETIRED_FILE,
+  type StateFiles,
 } from '../../state/power-loss-recovery.js';
 import type { StateStore } from '../../state/state-store.js';
 import { checkpointed } from './fixtures/state-stores.js';
@@ -43,8 +47,8 @@ function directory(): string {
   return path;
 }
 
-function start(path: string, bootId: string | null): LmdbStateEnvironment {
-  const environment = new LmdbStateEnvironment(path, { bootId });
+function start(path: string, bootId: string | null, files?: StateFiles): LmdbStateEnvironment {
+  const environment = new LmdbStateEnvironment(path, { bootId, ...(files ? { files } : {}) });
   environments.push(environment);
   return environment;
 }
@@ -188,7 +192,7 @@ describe('lmdb state across crashes and power losses', () => {
     await released(first.store(1), 1, 'a');
     await closeCleanly(first);
     rmSync(join(path, CHECKPOINT_FILE), { force: true });
-    expect(prepareStateDirectory(path, 'boot-B')).toBe('clean');
+    expect(prepareStateDirectory(path, 'boot-B')).toEqual({ recovery: 'clean', syncCommits: null });
     expect(statSync(join(path, CHECKPOINT_FILE)).size).toBeGreaterThan(0);
     // A power loss now puts back that copy, which holds `a`.
     const environment = start(path, 'boot-C');
@@ -206,6 +210,113 @@ describe('lmdb state across crashes and power losses', () => {
     const fixed = new LmdbStateEnvironment(path, { bootId: 'boot-A', checkpointLogBytes: 5 });
     environments.push(fixed);
     expect(fixed.store(1).checkpointLogBytes).toBe(5);
+  });
+});
+
+/** A disk with no room: each replacement fails with ENOSPC, leaving its temporary file half written. */
+function refusing(): never {
+  throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+}
+const fullDisk: StateFiles = {
+  replace: (path) => {
+    writeFileSync(`${path}.tmp`, 'half');
+    refusing();
+  },
+  copy: (_from, path) => {
+    writeFileSync(`${path}.tmp`, 'half');
+    refusing();
+  },
+};
+/** Room for a copy over lmdb's file, none for the marker's new file. */
+const noRoomForMarker: StateFiles = { ...fullDisk, copy: replaceWithCopySync };
+
+describe('a start on a full disk (power-loss-recovery.ts)', () => {
+  const marker = (path: string) => join(path, 'unsynced');
+
+  it('a restart in the same boot finds its own marker and writes nothing: no crash loop', async () => {
+    const path = directory();
+    await checkpointThenMore(path);
+    const environment = start(path, 'boot-A', fullDisk);
+    expect(environment.recovery).toBe('kept');
+    expect(environment.syncsCommits).toBe(false);
+    expect(readFileSync(marker(path), 'utf8')).toBe('boot-A');
+    expect(environment.store(1).appliedZxid).toBe(z(3));
+  });
+
+  it('a clean start that cannot leave a marker syncs every commit instead, and leaves none', async () => {
+    const path = directory();
+    await checkpointThenMore(path);
+    await closeCleanly(start(path, 'boot-A'));
+    const environment = start(path, 'boot-B', fullDisk);
+    expect(environment.recovery).toBe('clean');
+    expect(environment.syncsCommits).toBe(true);
+    expect(existsSync(marker(path))).toBe(false);
+    expect(existsSync(`${marker(path)}.tmp`)).toBe(false);
+    const store = environment.store(1);
+    await released(store, 4, 'd');
+    expect(await checkpointed(store)).toBe(z(4));
+  });
+
+  it('a start whose first copy the disk refuses syncs every commit; the first checkpoint copies', async () => {
+    // A state with no copy may be one written when every commit was synced, whose log was
+    // compacted behind it: a power loss must never find it torn with no copy to put back.
+    const path = directory();
+    const first = start(path, 'boot-A');
+    await released(first.store(1), 1, 'a');
+    await closeCleanly(first);
+    rmSync(join(path, CHECKPOINT_FILE), { force: true });
+    const environment = start(path, 'boot-B', fullDisk);
+    expect(environment.recovery).toBe('clean');
+    expect(environment.syncsCommits).toBe(true);
+    expect(existsSync(join(path, CHECKPOINT_FILE))).toBe(false);
+    expect(existsSync(join(path, `${CHECKPOINT_FILE}.tmp`))).toBe(false);
+    // No marker: a power loss finds lmdb's own synced file, whole, not an empty state.
+    expect(existsSync(marker(path))).toBe(false);
+    const store = environment.store(1);
+    expect(store.durableZxid).toBe(0); // nothing in a copy yet
+    await released(store, 2, 'b');
+    expect(await checkpointed(store)).toBe(z(2));
+    expect(existsSync(join(path, CHECKPOINT_FILE))).toBe(true);
+  });
+
+  it('a restart in the same boot whose first copy the disk refuses keeps its marker and goes on', async () => {
+    // That marker was left by a run that started with no state and no copy: the log was never
+    // compacted behind the state, so a power loss may empty it.
+    const path = directory();
+    const first = start(path, 'boot-A');
+    await released(first.store(1), 1, 'a');
+    await crash(first, path, 'boot-A');
+    const environment = start(path, 'boot-A', fullDisk);
+    expect(environment.recovery).toBe('kept');
+    expect(environment.syncsCommits).toBe(false);
+    expect(readFileSync(marker(path), 'utf8')).toBe('boot-A');
+    expect(environment.store(1).appliedZxid).toBe(z(1));
+  });
+
+  it('after a power loss, the copy goes back in place of the torn file, which is freed first', async () => {
+    const path = directory();
+    await checkpointThenMore(path);
+    const seen: boolean[] = [];
+    const environment = start(path, 'boot-B', {
+      replace: replaceFileSync,
+      copy: (from, to) => {
+        if (to.endsWith(DATA_FILE)) seen.push(existsSync(to));
+        replaceWithCopySync(from, to);
+      },
+    });
+    expect(environment.recovery).toBe('restored');
+    expect(seen).toEqual([false]);
+    expect(readFileSync(marker(path), 'utf8')).toBe('boot-B');
+  });
+
+  it("after a power loss with no room for this boot's marker, the other boot's goes", async () => {
+    const path = directory();
+    await checkpointThenMore(path);
+    const environment = start(path, 'boot-B', noRoomForMarker);
+    expect(environment.recovery).toBe('restored');
+    expect(environment.syncsCommits).toBe(true);
+    expect(existsSync(marker(path))).toBe(false);
+    expect(environment.store(1).appliedZxid).toBe(z(2));
   });
 });
 
@@ -310,9 +421,14 @@ describe('CheckpointCopies', () => {
     writeFileSync(join(path, RETIRED_FILE), 'old copy');
     mkdirSync(join(path, COPYING_DIRECTORY));
     writeFileSync(join(path, COPYING_DIRECTORY, 'data.mdb'), 'half a copy');
+    const halfReplaced = [DATA_FILE, CHECKPOINT_FILE, 'unsynced'].map((file) =>
+      join(path, `${file}.tmp`),
+    );
+    for (const file of halfReplaced) writeFileSync(file, 'half a replacement');
     prepareStateDirectory(path, 'boot-A');
     expect(existsSync(join(path, RETIRED_FILE))).toBe(false);
     expect(existsSync(join(path, COPYING_DIRECTORY))).toBe(false);
+    for (const file of halfReplaced) expect(existsSync(file)).toBe(false);
   });
 
   it('gives up when closed while the disk has no room', async () => {

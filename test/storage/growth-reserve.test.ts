@@ -10,10 +10,14 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FallocateHelper } from '../../components/storage/fallocate-helper.js';
+import {
+  FallocateHelper,
+  type FallocateResult,
+} from '../../components/storage/fallocate-helper.js';
 import {
   FallocatedReserve,
   GrowthGate,
+  type FallocateRunner,
   type GrowthReserve,
 } from '../../components/storage/growth-reserve.js';
 
@@ -79,6 +83,96 @@ describe('FallocatedReserve (fallocate --keep-size past the file)', () => {
     const reserve = reserveOf('/dev/null', (reason) => reasons.push(reason));
     expect(await reserve.ensure(MIB)).toBe(true);
     expect(reasons).toHaveLength(1);
+    expect(reserve.available()).toBe(Infinity);
+  });
+});
+
+/** fallocate as the disk answers it: `answer` says what each request comes to. */
+class ScriptedFallocate implements FallocateRunner {
+  readonly lengths: number[] = [];
+
+  constructor(private readonly answer: (length: number) => FallocateResult) {}
+
+  run(_path: string, _offset: number, length: number): Promise<FallocateResult> {
+    this.lengths.push(length);
+    return Promise.resolve(this.answer(length));
+  }
+
+  close(): void {}
+}
+
+const ran = (status: number, message = ''): FallocateResult => ({ kind: 'ran', status, message });
+const failed = (error: string): FallocateResult => ran(1, `fallocate: fallocate failed: ${error}`);
+
+describe('FallocatedReserve when fallocate fails', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A reserve on a sparse file of `size` bytes whose fallocates `answer` answers. */
+  function scripted(answer: (length: number) => FallocateResult, size = 64 * MIB) {
+    const dir = mkdtempSync(join(tmpdir(), 'zabkv-reserve-'));
+    dirs.push(dir);
+    const path = join(dir, 'data.mdb');
+    writeFileSync(path, '');
+    truncateSync(path, size);
+    const unsupported: string[] = [];
+    const fallocate = new ScriptedFallocate(answer);
+    const reserve = new FallocatedReserve(path, (reason) => unsupported.push(reason), fallocate);
+    return { reserve, fallocate, unsupported };
+  }
+
+  it('holds what the transaction needs where the disk has no room for a sixteenth ahead', async () => {
+    // 4 MiB would be held ahead of a 64 MiB file; the disk has 2.
+    const { reserve, fallocate } = scripted((length) =>
+      length <= 2 * MIB ? ran(0) : failed('No space left on device'),
+    );
+    expect(await reserve.ensure(5 * MIB, MIB)).toBe(true);
+    expect(fallocate.lengths).toEqual([5 * MIB, MIB]);
+    expect(reserve.available()).toBe(MIB);
+    expect(await reserve.ensure(3 * MIB, 3 * MIB)).toBe(false);
+  });
+
+  it('a transaction the disk can hold starts through the gate, though the step ahead does not fit', async () => {
+    const { reserve } = scripted((length) =>
+      length <= 2 * MIB ? ran(0) : failed('No space left on device'),
+    );
+    const gate = new GrowthGate(reserve);
+    const held = await new Promise<boolean>((resolve) => {
+      expect(gate.admit(MIB, resolve)).toBe(false);
+    });
+    expect(held).toBe(true);
+    expect(gate.admit(MIB, () => {})).toBe(true);
+  });
+
+  it.each([
+    ['a full quota', failed('Disk quota exceeded')],
+    ['an I/O error', failed('Input/output error')],
+    ['a helper that died twice', { kind: 'gone', why: 'exited' } as const],
+  ])('%s refuses the request, and only that one', async (_what, answer) => {
+    let disk: FallocateResult = answer;
+    const { reserve, fallocate, unsupported } = scripted(() => disk);
+    expect(await reserve.ensure(MIB)).toBe(false);
+    expect(fallocate.lengths.at(0)).toBe(4 * MIB); // a sixteenth of the file ahead,
+    expect(fallocate.lengths.at(-1)).toBe(MIB); // then the need alone
+    expect(unsupported).toEqual([]);
+    expect(reserve.available()).toBeLessThanOrEqual(0);
+    disk = ran(0);
+    expect(await reserve.ensure(MIB)).toBe(true);
+    expect(reserve.available()).toBe(4 * MIB); // a sixteenth of the file ahead
+  });
+
+  it.each([
+    ['a file system without it', failed('Operation not supported')],
+    ['a kernel without it', failed('Function not implemented')],
+    ['no fallocate command', ran(127, 'sh: 1: fallocate: not found')],
+    ['no shell', { kind: 'gone', why: 'spawn sh ENOENT' } as const],
+  ])('%s: says so once, and the reserve counts as unlimited', async (_what, answer) => {
+    const { reserve, unsupported } = scripted(() => answer);
+    expect(await reserve.ensure(MIB)).toBe(true);
+    expect(await reserve.ensure(MIB)).toBe(true);
+    expect(unsupported).toHaveLength(1);
     expect(reserve.available()).toBe(Infinity);
   });
 });
