@@ -60,8 +60,8 @@ export function txnOfBody(body: Buffer): KvTxn | string {
     const { value: text, valueBase64 } = o.put;
     if ((text === undefined) === (valueBase64 === undefined))
       return 'a put has one of value (UTF-8 text) and valueBase64';
-    const bytes =
-      text !== undefined ? Buffer.from(text, 'utf8') : Buffer.from(valueBase64!, 'base64');
+    const bytes = text !== undefined ? Buffer.from(text, 'utf8') : base64Bytes(valueBase64!);
+    if (bytes === null) return 'valueBase64 is not base64';
     return { op: 'put', key: o.put.key, value: bytes };
   };
   const branch = (list: readonly Static<typeof op>[] | undefined): TxnOp[] | string => {
@@ -84,6 +84,16 @@ export function txnOfBody(body: Buffer): KvTxn | string {
     failure,
   };
   return txnBeyondLimits(txn) ?? txn;
+}
+
+/**
+ * The bytes of standard base64 (padded or not), or null: Node's decoder skips what is not
+ * base64 and stops at padding, so "aGVsbG8=garbage" stored "hello" and "!!!" some bytes.
+ */
+function base64Bytes(text: string): Buffer | null {
+  const bytes = Buffer.from(text, 'base64');
+  const unpadded = (s: string) => s.replace(/=+$/, '');
+  return unpadded(bytes.toString('base64')) === unpadded(text) ? bytes : null;
 }
 
 /** A value as JSON: UTF-8 text when it is, else base64 (as `zabkv get -w json`). */

@@ -61,6 +61,9 @@ export function txnKeys(txn: KvTxn): string[] {
  * no key written twice in one branch (its outcome would depend on op order), and keys plus values
  * within one value's budget, so the logged entry fits MAX_OPERATION_BYTES like any write.
  */
+/** With the u flag, a surrogate pair is one code point: only a lone surrogate matches. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 export function txnBeyondLimits(txn: KvTxn): string | null {
   const count = txn.compare.length + txn.success.length + txn.failure.length;
   if (count === 0) return 'an empty transaction';
@@ -70,7 +73,16 @@ export function txnBeyondLimits(txn: KvTxn): string | null {
     const keyBytes = Buffer.byteLength(key, 'utf8');
     if (keyBytes === 0 || keyBytes > MAX_KEY_BYTES)
       return `a key is not 1 to ${MAX_KEY_BYTES} bytes`;
+    // Written as UTF-8, a lone surrogate becomes U+FFFD: two keys of the request one stored
+    // key (past the "written twice" check), and none a URL can name.
+    if (LONE_SURROGATE.test(key)) return 'a key is not well-formed Unicode (a lone surrogate)';
     bytes += keyBytes + TXN_OP_OVERHEAD_BYTES;
+  }
+  // Past 2^53 a version is a float in msgpack, which the log's reader refuses: logged, the
+  // entry would stop the group (its followers refuse it) and its leader on every restart.
+  for (const { version } of txn.compare) {
+    if (!(Number.isSafeInteger(version) && version >= 0))
+      return `version ${version} is out of range`;
   }
   for (const branch of [txn.success, txn.failure]) {
     if (branch.filter((op) => op.op === 'get').length > MAX_TXN_GETS_COUNT)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { StoredEntry } from '../components/storage/index.js';
-import { decodeOperation, type KvOutcome } from '../kv/kv-operation.js';
+import { decodeOperation, isWrite, type KvLogged, type KvOutcome } from '../kv/kv-operation.js';
 import { txnPutBranches } from '../kv/txn.js';
 import { insufficientStorage, quotaExceeded, unavailable, unknown } from '../kv/outcome.js';
 import { epochOf, formatZxid, makeZxid, type Zxid } from '../kv/zxid.js';
@@ -91,11 +91,19 @@ export class LeaderProposals {
    */
   submit(payload: Uint8Array, reply: Reply): void {
     assert(this.epoch >= 0, 'writes are proposed only once established');
+    // Logged, a payload the followers refuse (session-checks.ts, entriesFault) would stop the
+    // group, and this leader's own apply would fail on it after every restart: a transaction
+    // whose compare version was past 2^53 encoded as a float that no longer decoded.
+    const operation = decodeOperation(payload);
+    if (operation === null || !isWrite(operation)) {
+      this.answer(reply, unavailable('not a well-formed write'));
+      return;
+    }
     if (this.pending >= this.context.config.maxOutstanding) {
       this.answer(reply, unavailable('too many writes in flight'));
       return;
     }
-    const noSpace = this.spaceShortage(payload);
+    const noSpace = this.spaceShortage(operation);
     if (noSpace !== null) {
       this.answer(reply, insufficientStorage(noSpace));
       return;
@@ -109,8 +117,8 @@ export class LeaderProposals {
       growth <= 0 || machine.bytes + this.pendingGrowth + growth <= quota;
     // Far from the quota, the write's whole size is growth enough: no read of the state (an
     // lmdb read per write); near it, what the key holds now is subtracted.
-    let growth = this.growthOf(payload, false);
-    if (!fits(growth)) growth = this.growthOf(payload, true);
+    let growth = this.growthOf(operation, false);
+    if (!fits(growth)) growth = this.growthOf(operation, true);
     if (!fits(growth)) {
       const held = machine.bytes + this.pendingGrowth;
       this.answer(
@@ -230,14 +238,13 @@ export class LeaderProposals {
    * counted by `pendingGrowth` as if each added the growth it was admitted with (an overestimate
    * that ends when they are applied).
    */
-  private growthOf(payload: Uint8Array, exact: boolean): number {
-    const operation = decodeOperation(payload);
+  private growthOf(operation: KvLogged, exact: boolean): number {
     const { machine } = this.context.durable;
     const growth = (key: string, value: Uint8Array) =>
       Math.max(0, entryBytes(key, value) - (exact ? machine.bytesOf(key) : 0));
     // A transaction: the puts of whichever branch grows more (which one runs is known at apply).
-    if (operation?.op === 'txn') return Math.max(...txnPutBranches(operation, growth));
-    if (operation === null || operation.op !== 'put') return 0;
+    if (operation.op === 'txn') return Math.max(...txnPutBranches(operation, growth));
+    if (operation.op !== 'put') return 0;
     return growth(operation.key, operation.value);
   }
 
@@ -246,16 +253,15 @@ export class LeaderProposals {
    * store is below its reserve, or too few replicas have room for a quorum to log it (each
    * follower says so in its Pong). Deletes pass: they are small, and how room is made.
    */
-  private spaceShortage(payload: Uint8Array): string | null {
+  private spaceShortage(operation: KvLogged): string | null {
     const { durable, replica } = this.context;
     let roomy = durable.spaceLow ? 0 : 1;
     for (const handler of this.host.handlers()) {
       if (countsInQuorum(handler) && !handler.spaceLow) roomy++;
     }
     if (!durable.spaceLow && replica.isQuorum(roomy)) return null;
-    const operation = decodeOperation(payload);
-    const puts = operation?.op === 'txn' ? txnPutBranches(operation, () => 1) : [];
-    if (operation?.op !== 'put' && !puts.some((n) => n > 0)) return null;
+    const puts = operation.op === 'txn' ? txnPutBranches(operation, () => 1) : [];
+    if (operation.op !== 'put' && !puts.some((n) => n > 0)) return null;
     return durable.spaceLow ? 'the leader is low on disk space' : 'too few replicas have room';
   }
 

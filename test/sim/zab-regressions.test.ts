@@ -423,6 +423,27 @@ describe('ZAB regression corpus (reference/zab.md §6.2)', () => {
     });
   });
 
+  it("a write the log's reader would refuse is answered 503 by the leader, never logged", () => {
+    // A transaction compare version past 2^53 (HTTP now refuses it) encodes as a float that
+    // decodeOperation refuses: logged, the followers refused the proposal and the group stopped.
+    eachSeed(3, 8_390, (seed) => {
+      const run = new ScriptedRun({ seed, size: 3 });
+      const { cluster } = run;
+      const leader = run.awaitLeader();
+      const last = cluster.replica(leader)!.durableState.history.last;
+      const outcome = submitAndWait(cluster, leader, {
+        op: 'txn',
+        compare: [{ key: 'k', version: 1e16 }],
+        success: [{ op: 'get', key: 'k' }],
+        failure: [],
+      });
+      expect(outcome).toMatchObject({ status: 503, reason: 'not a well-formed write' });
+      expect(cluster.replica(leader)!.durableState.history.last).toBe(last);
+      expect(run.put(leader, 'after', 'v')?.status).toBe(200);
+      expect(run.finish()).toBe('ok');
+    });
+  });
+
   it('a leader no quorum registers with gives up after two syncLimits, not initLimit', () => {
     // A split election (voters deciding before a better vote reached them) left such a leader
     // in discovery, and the group without one, for initLimit (10 s in production).
