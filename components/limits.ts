@@ -57,6 +57,14 @@ export const MAX_REASON_LENGTH = 200;
  * new ones get 503 + Retry-After: the count above bounds requests, this bounds their memory.
  */
 export const MAX_BODY_BYTES_IN_FLIGHT = 128 * MIB;
+/**
+ * Requests one client connection may have unanswered at once (HTTP/1.1 pipelining). Node
+ * parses every request a chunk holds, and each answer waits in memory for those before it: one
+ * socket that never read, sending a thousand GETs of a 1 MiB value in 33 KB, held a gigabyte.
+ * Past it the connection is closed; clients that read their answers (undici, curl) pipeline
+ * one or a few.
+ */
+export const MAX_PIPELINED_REQUESTS_COUNT = 32;
 /** Open client connections at one node; a connection past it is closed at once. */
 export const MAX_CLIENT_CONNECTIONS_COUNT = 4096;
 /** A request's headers must arrive within this, the whole request within the next; else 408. */

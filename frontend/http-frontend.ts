@@ -15,6 +15,7 @@ import {
   CLIENT_REQUEST_TIMEOUT_MS,
   MAX_BODY_BYTES_IN_FLIGHT,
   MAX_CLIENT_CONNECTIONS_COUNT,
+  MAX_PIPELINED_REQUESTS_COUNT,
   MAX_VALUE_BYTES,
 } from '../components/limits.js';
 import { allows, bearerToken, type AccessTokens, type Need } from './access-tokens.js';
@@ -146,6 +147,8 @@ export class HttpFrontend extends ComponentDefinition {
   private readonly bodyBytesGauge: Gauge;
   /** Bytes of request bodies reserved by requests not yet answered (see `reserveBody`). */
   private bodyBytes = 0;
+  /** Requests each connection has unanswered (limitPipelining). */
+  private readonly unanswered = new WeakMap<Socket, number>();
   private nextId = 1;
   private draining = false;
   private drained: (() => void) | null = null;
@@ -252,6 +255,7 @@ export class HttpFrontend extends ComponentDefinition {
       const tokens = this.init.tokens;
       app.addHook('onRequest', async (request, reply) => this.authorize(tokens, request, reply));
     }
+    app.addHook('onRequest', async (request, reply) => this.limitPipelining(request, reply));
     app.addHook('onRequest', async (request, reply) => this.reserveBody(request, reply));
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) =>
@@ -493,6 +497,30 @@ export class HttpFrontend extends ComponentDefinition {
       reply.header('www-authenticate', `${REALM}, error="insufficient_scope"`);
       return this.answerError(reply, 'Forbidden');
     }
+    return undefined;
+  }
+
+  /**
+   * Counts the requests each connection has unanswered; past MAX_PIPELINED_REQUESTS_COUNT the
+   * connection is closed (limits.ts says why), and those requests after it are never handled.
+   */
+  private limitPipelining(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    const socket = request.raw.socket;
+    const unanswered = (this.unanswered.get(socket) ?? 0) + 1;
+    if (unanswered > MAX_PIPELINED_REQUESTS_COUNT) {
+      if (!socket.destroyed) {
+        this.refused.inc({ reason: 'pipelined' });
+        this.log.debug({ remote: socket.remoteAddress }, 'too many pipelined requests: closing');
+        socket.destroy();
+      }
+      return reply.hijack();
+    }
+    this.unanswered.set(socket, unanswered);
+    reply.raw.once('close', () => {
+      const left = (this.unanswered.get(socket) ?? 1) - 1;
+      if (left > 0) this.unanswered.set(socket, left);
+      else this.unanswered.delete(socket);
+    });
     return undefined;
   }
 

@@ -6,6 +6,7 @@ import type { InjectOptions } from 'fastify';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AccessTokens } from '../../frontend/access-tokens.js';
+import { MAX_PIPELINED_REQUESTS_COUNT } from '../../components/limits.js';
 import { startFrontend, stopFrontends } from './frontend-fixture.js';
 import { makeTestPki, type TestPki } from './test-pki.js';
 
@@ -165,6 +166,32 @@ describe('limits of the HTTP edge', () => {
     const headers = await raw(port, 'GET /kv/k HTTP/1.1\r\nHost: x\r\nX-Slow: ');
     expect(headers).toMatch(/^HTTP\/1.1 408 /);
     expect(host.router.seen).toEqual([]);
+  });
+
+  it('closes a connection that pipelines more requests than the cap, handling none past it', async () => {
+    // A socket that never reads, sending a thousand GETs of a 1 MiB value in one write, had
+    // every answer wait in memory: a gigabyte from 33 KB.
+    const { port, app, host } = await startFrontend();
+    const closed = await raw(port, 'GET /kv/k HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(200));
+    const answered = closed.split('HTTP/1.1 ').length - 1;
+    expect(answered).toBeLessThanOrEqual(MAX_PIPELINED_REQUESTS_COUNT);
+    expect(host.router.seen.length).toBeLessThanOrEqual(MAX_PIPELINED_REQUESTS_COUNT);
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/zabkv_http_refused_total\{reason="pipelined"\} 1/);
+    // A client that pipelines within the cap gets every answer, in order.
+    const answers = await new Promise<number>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write('GET /kv/k HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(8)),
+      );
+      let text = '';
+      const count = () => text.split('HTTP/1.1 404').length - 1;
+      socket.on('data', (chunk) => {
+        text += chunk.toString();
+        if (count() === 8) socket.destroy();
+      });
+      socket.on('close', () => resolve(count()));
+    });
+    expect(answers).toBe(8);
   });
 
   it('closes connections past the cap and counts them', async () => {
