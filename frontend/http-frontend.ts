@@ -34,6 +34,7 @@ import { Watch } from '../watch/watch-port.js';
 import { WatchPoller } from './watch-poller.js';
 import { WATCH_ROUTE } from './watch-request.js';
 import { WatchRoutes } from './watch-routes.js';
+import { WATCH_STALL_MS } from './watch-stream.js';
 
 /** What the frontend shows besides keys: health and the cluster's shape. */
 export interface NodeStatus {
@@ -75,6 +76,8 @@ export interface HttpLimits {
   readonly maxWatchers: number;
   /** Bytes of values one watch stream holds at most: a batch per group, shared out. */
   readonly maxWatchBatchBytes: number;
+  /** A watch stream whose reader takes nothing for this long is closed (WATCH_STALL_MS). */
+  readonly watchStallMs: number;
 }
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
@@ -92,6 +95,7 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   // Each open stream holds a connection; the connection cap is the same number.
   maxWatchers: 4096,
   maxWatchBatchBytes: 1024 * 1024,
+  watchStallMs: WATCH_STALL_MS,
 };
 
 export interface HttpFrontendInit {
@@ -332,6 +336,7 @@ export class HttpFrontend extends ComponentDefinition {
       polls: this.poller,
       maxWatchers: this.limits.maxWatchers,
       maxBatchBytes: this.limits.maxWatchBatchBytes,
+      stallMs: this.limits.watchStallMs,
       read: (key) => this.ask({ op: 'get', key, consistency: 'linearizable' }),
       range: async (range) => {
         const { outcome, served } = await this.ask(range);

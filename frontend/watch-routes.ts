@@ -22,6 +22,8 @@ export interface WatchRoutesInit {
   readonly maxWatchers: number;
   /** Bytes of values one stream holds at most (one batch per group). */
   readonly maxBatchBytes: number;
+  /** A stream whose reader takes nothing for this long is closed. */
+  readonly stallMs: number;
   /** A linearizable read of a key, through the frontend's routing. */
   readonly read: (key: string) => Promise<Routed>;
   /** One group's part of a listing (`?list=1`), through the frontend's routing. */
@@ -83,6 +85,11 @@ export class WatchRoutes {
         // Not zabkv_watch_compacted_total: the watch service counts its polls ended so.
         name: 'zabkv_watch_streams_compacted_total',
         help: 'Watch streams and JSON long-polls of this node answered Compacted (410 or event: error)',
+        registers,
+      }),
+      stalled: new Counter({
+        name: 'zabkv_watch_streams_stalled_total',
+        help: 'Watch streams closed because their reader took nothing for a minute',
         registers,
       }),
       longPolls: new Gauge({
@@ -149,6 +156,11 @@ export class WatchRoutes {
 
   private watch(request: WatchRequest, reply: FastifyReply): FastifyReply {
     const { answerError } = this.init;
+    // fastify answers HEAD with this GET handler, and Node writes nothing of a HEAD's body: a
+    // stream would never send its headers, and hold a watch slot until the client left.
+    if (request.method === 'HEAD') {
+      return reply.header('content-type', 'text/event-stream; charset=utf-8').send();
+    }
     if (this.init.draining()) return answerError(reply, 'ShuttingDown');
     if (Array.isArray(request.headers['last-event-id']))
       return answerError(reply, 'BadCursor', 'one Last-Event-ID');
@@ -167,6 +179,7 @@ export class WatchRoutes {
       polls: scope,
       metrics: this.metrics,
       maxBatchBytes: this.init.maxBatchBytes,
+      stallMs: this.init.stallMs,
     };
     const refuse = (reason: 'compacted' | 'unavailable') => {
       if (reason === 'compacted') {

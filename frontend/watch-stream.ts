@@ -13,6 +13,8 @@ export interface WatchMetrics {
   readonly eventsSent: Counter;
   readonly slow: Counter;
   readonly compacted: Counter;
+  /** Streams closed because their reader took nothing for WATCH_STALL_MS. */
+  readonly stalled: Counter;
   readonly longPolls: Gauge;
 }
 
@@ -21,7 +23,17 @@ export interface WatchContext {
   readonly metrics: WatchMetrics;
   /** Bytes of values one batch may carry: what one stream holds at most per group. */
   readonly maxBatchBytes: number;
+  /** A stream whose socket does not drain for this long is closed (default WATCH_STALL_MS). */
+  readonly stallMs: number;
 }
+
+/**
+ * A reader that takes nothing of its stream for this long is cut off: it held its connection,
+ * its watch slot and a batch per group for as long as it stayed connected, never polling again
+ * (so never learning it was compacted), and 4096 of them filled the node's watch slots for
+ * good. It resumes from the last `id:` it read, or learns then that it was compacted.
+ */
+export const WATCH_STALL_MS = 60_000;
 
 /** The first poll of every group a watch needs, with no wait: where it starts, or why not. */
 export async function firstBatches(
@@ -208,9 +220,15 @@ export class WatchStream {
     return formatCursor({ tableVersion: this.plan.tableVersion, groups: this.position });
   }
 
+  /** Resolves once the socket drains or closes; closes the stream if it stalls (WATCH_STALL_MS). */
   private drained(): Promise<void> {
     return new Promise((resolve) => {
+      const stalled = setTimeout(() => {
+        this.context.metrics.stalled.inc();
+        this.response.destroy();
+      }, this.context.stallMs);
       const done = () => {
+        clearTimeout(stalled);
         this.response.off('drain', done);
         this.response.off('close', done);
         resolve();

@@ -207,6 +207,37 @@ describe('GET /watch as Server-Sent Events', () => {
     expect(zxids).toEqual(Array.from({ length: count }, (_, i) => i + 1));
   });
 
+  it('answers HEAD /watch with its headers at once, holding no watch', async () => {
+    const { app, metric } = await start();
+    const head = await app.inject({ method: 'HEAD', url: '/watch?prefix=x' });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(await metric('zabkv_watch_streams')).toBe(0);
+  });
+
+  it('closes a stream whose reader takes nothing for the stall limit, freeing its slot', async () => {
+    // It held its connection, its watch slot and a batch for as long as the client stayed
+    // connected, never polling again.
+    const limits = { maxWatchBatchBytes: 256 * 1024, watchStallMs: 300 };
+    const { fake, open, metric } = await start({ limits });
+    const sse = await open('/watch?key=k');
+    await sse.event(1);
+    await sse.until(() => fake.waiting.length === 1);
+    const group = fake.waiting[0]!.group;
+    sse.response.pause();
+    const value = Buffer.alloc(200 * 1024, 'x');
+    for (let zxid = 1; zxid <= 100; zxid++) fake.append(group, put(zxid, 'k', value));
+    await new Promise<void>((resolve) => {
+      const check = async () =>
+        (await metric('zabkv_watch_streams_stalled_total')) === 1 &&
+        (await metric('zabkv_watch_streams')) === 0
+          ? resolve()
+          : setTimeout(() => void check(), 10);
+      void check();
+    });
+    expect(fake.handedOut).toBeLessThan(50);
+  });
+
   it('caps open watches and long-polls per node: 503 TooManyWatchers with Retry-After', async () => {
     const { open, app } = await start({ limits: { maxWatchers: 1 } });
     await (await open('/watch?key=a')).event(1);
