@@ -141,12 +141,6 @@ export function registerListRoutes(app: FastifyInstance, host: ListHost): void {
     }
     return reply.send({ deleted });
   });
-
-  app.route({
-    method: ['PUT', 'POST', 'PATCH', 'OPTIONS'],
-    url: LIST_ROUTE,
-    handler: (_request, reply) => host.answerError(reply, 'MethodNotAllowed'),
-  });
 }
 
 /** The query of a listing, or null when it was answered with an error. */

@@ -133,6 +133,27 @@ describe('HTTP frontend (DESIGN §7)', () => {
     expect(okay.statusCode).toBe(200); // 1024 bytes of UTF-8 is the limit, inclusive
   });
 
+  it('answers a method a path does not take with 405 and Allow, a path nothing takes with 404', async () => {
+    const { app, host } = await start();
+    const cases: [InjectOptions, string][] = [
+      [{ method: 'POST', url: '/kv/a%2Fb', payload: 'v' }, 'DELETE, GET, HEAD, PUT'],
+      [{ method: 'OPTIONS', url: '/kv/a' }, 'DELETE, GET, HEAD, PUT'],
+      [{ method: 'PATCH', url: '/kv?prefix=a' }, 'DELETE, GET, HEAD'],
+      [{ method: 'GET', url: '/txn' }, 'POST'],
+      [{ method: 'PUT', url: '/txn' }, 'POST'],
+      [{ method: 'POST', url: '/cluster' }, 'GET, HEAD'],
+      [{ method: 'DELETE', url: '/watch?key=a' }, 'GET, HEAD'],
+    ];
+    for (const [request, allow] of cases) {
+      const response = await app.inject(request);
+      expect(response.statusCode, `${request.method} ${request.url}`).toBe(405);
+      expect(response.headers['allow']).toBe(allow);
+      expect(response.json()).toMatchObject({ error: 'MethodNotAllowed' });
+    }
+    expect((await app.inject({ method: 'POST', url: '/nothing' })).statusCode).toBe(404);
+    expect(host.router.seen).toEqual([]);
+  });
+
   it('maps 503 (did not happen, with Retry-After) and 504 (unknown outcome)', async () => {
     const { app, host } = await start();
     host.router.forced = { status: 503, reason: 'no leader' };
