@@ -81,6 +81,9 @@ export interface HttpLimits {
   readonly watchStallMs: number;
 }
 
+/** How long a malformed request's 400 waits for the answers owed before it (onClientError). */
+const ERROR_AFTER_ANSWERS_MS = 5_000;
+
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxConnections: MAX_CLIENT_CONNECTIONS_COUNT,
   maxBodyBytesInFlight: MAX_BODY_BYTES_IN_FLIGHT,
@@ -154,6 +157,8 @@ export class HttpFrontend extends ComponentDefinition {
   private bodyBytes = 0;
   /** Requests each connection has unanswered (limitPipelining). */
   private readonly unanswered = new WeakMap<Socket, number>();
+  /** A connection's error answer, waiting for the answers it owes before it (onClientError). */
+  private readonly afterAnswers = new WeakMap<Socket, () => void>();
   private nextId = 1;
   private draining = false;
   private drained: (() => void) | null = null;
@@ -452,14 +457,27 @@ export class HttpFrontend extends ComponentDefinition {
     this.refused.inc({ reason: code === 'RequestTimeout' ? 'timeout' : 'malformed' });
     const { status } = HTTP_ERRORS[code];
     const body = JSON.stringify(errorBody(code));
-    if (socket.writable) {
-      socket.end(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    }
-    // A client that never closes its side is cut off shortly after the answer.
-    socket.setTimeout(1_000, () => socket.destroy());
+    const answer = (): void => {
+      if (socket.writable) {
+        socket.end(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      // A client that never closes its side is cut off shortly after the answer.
+      socket.setTimeout(1_000, () => socket.destroy());
+    };
+    // The answers this connection still owes go first: a pipelined PUT, then a malformed
+    // request, had the connection closed on a write that happened, its 200 never sent. Not
+    // for a timeout (the request that timed out is one of them, and never answered), and not
+    // for longer than an answer takes (a request whose body the bad bytes cut short).
+    if (code !== 'RequestTimeout' && (this.unanswered.get(socket) ?? 0) > 0) {
+      const fallback = setTimeout(answer, ERROR_AFTER_ANSWERS_MS);
+      this.afterAnswers.set(socket, () => {
+        clearTimeout(fallback);
+        answer();
+      });
+    } else answer();
   }
 
   /**
@@ -528,8 +546,14 @@ export class HttpFrontend extends ComponentDefinition {
     this.unanswered.set(socket, unanswered);
     reply.raw.once('close', () => {
       const left = (this.unanswered.get(socket) ?? 1) - 1;
-      if (left > 0) this.unanswered.set(socket, left);
-      else this.unanswered.delete(socket);
+      if (left > 0) {
+        this.unanswered.set(socket, left);
+        return;
+      }
+      this.unanswered.delete(socket);
+      const after = this.afterAnswers.get(socket);
+      this.afterAnswers.delete(socket);
+      after?.();
     });
     return undefined;
   }

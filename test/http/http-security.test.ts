@@ -194,6 +194,16 @@ describe('limits of the HTTP edge', () => {
     expect(answers).toBe(8);
   });
 
+  it('answers a malformed request pipelined after writes only after their answers', async () => {
+    // The 400 went out at once, closing the connection: both PUTs happened, their 200s lost.
+    const { port, host } = await startFrontend();
+    const put = (key: string) => `PUT /kv/${key} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1`;
+    const answers = await raw(port, `${put('q1')}${put('q2')}GARBAGE\r\n\r\n`);
+    const statuses = [...answers.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+    expect(statuses).toEqual(['200', '200', '400']);
+    expect(host.router.seen).toHaveLength(2);
+  });
+
   it('closes connections past the cap and counts them', async () => {
     const { port, app } = await startFrontend({ limits: { maxConnections: 2 } });
     const open = await Promise.all(
