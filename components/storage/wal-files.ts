@@ -376,23 +376,24 @@ function* replaySegment(
   });
   while (offset < dirtyBytes) {
     if (++records % RECORDS_PER_STEP === 0) yield { kind: 'pause' };
-    if (bytes.length - offset < HEADER_BYTES) return stop('torn');
-    const length = view.getUint32(offset);
-    const crc = view.getUint32(offset + 4);
     // Data further on than one write reaches was written by earlier writes, each durable
-    // before the next began: what lies before it is damage, whatever it looks like.
+    // before the next began: what lies before it is damage, whatever it looks like (a zeroed
+    // sector, a length that bit rot sent past the end).
     const tornOrCorrupt = (): Replayed =>
       stop(dirtyBytes - offset <= MAX_LOG_WRITE_BYTES ? 'torn' : 'corrupt');
+    if (bytes.length - offset < HEADER_BYTES) return tornOrCorrupt();
+    const length = view.getUint32(offset);
+    const crc = view.getUint32(offset + 4);
     if (length === 0 && crc === 0) return tornOrCorrupt(); // a zero header with data after it
     const end = HEADER_BYTES + length;
-    if (offset + end > bytes.length) return stop('torn');
+    if (offset + end > bytes.length) return tornOrCorrupt();
     const record = bytes.subarray(offset, offset + end);
     const opened = openRecord(record);
     if (!opened.ok) {
       // Its last bytes never reached the disk (a value may end in zeros: only a bad checksum
       // makes zeros at the end suspicious).
-      if (offset + end > dirtyBytes) return stop('torn');
-      return hasZeroSector(record, offset) ? tornOrCorrupt() : stop('corrupt');
+      if (offset + end > dirtyBytes || hasZeroSector(record, offset)) return tornOrCorrupt();
+      return stop('corrupt');
     }
     const body = opened.body;
     if (offset === 0) {

@@ -535,9 +535,13 @@ export class WalStorage extends ComponentDefinition {
       this.beforeFileOperation('log');
       return await file.write(bytes, 0, bytes.length, at);
     } catch (error) {
+      // A full disk refuses the write before any of it is cached (and on a copy-on-write file
+      // system would refuse the zeros too): nothing to take back, and the store rolls back.
+      if (isNoSpace(error)) throw error;
       try {
         this.beforeFileOperation('zero-failed');
-        await file.write(new Uint8Array(bytes.length), 0, bytes.length, at);
+        const zeroed = await file.write(new Uint8Array(bytes.length), 0, bytes.length, at);
+        if (zeroed.bytesWritten !== bytes.length) this.diskUntrusted = true;
       } catch {
         this.diskUntrusted = true;
       }

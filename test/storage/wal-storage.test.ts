@@ -139,10 +139,28 @@ describe('WalStorage', () => {
     const bytes = readFileSync(file);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const second = 8 + view.getUint32(0); // the first entry's record, after the header
-    bytes.fill(0, (Math.floor(second / 512) + 2) * 512, (Math.floor(second / 512) + 3) * 512);
-    writeFileSync(file, bytes);
+    const damaged = Buffer.from(bytes);
+    damaged.fill(0, (Math.floor(second / 512) + 2) * 512, (Math.floor(second / 512) + 3) * 512);
+    writeFileSync(file, damaged);
     const opened = await reopen(path);
     expect(opened.image).toMatchObject({ damage: 'corrupt', voter: false, log: [] });
+    await stop(opened.host);
+    // The same for a length that bit rot sent past the end of the data.
+    const other = tempDir();
+    const again = start(other, { segmentBytes: 64 * 2 ** 20 });
+    for (let seq = 1; seq <= 26; seq++) {
+      again.user.write({
+        kind: 'Append',
+        seq,
+        entries: [{ zxid: seq, payload: new Uint8Array(2 ** 20).fill(9) }],
+      });
+    }
+    await durableThrough(again, 26);
+    await stop(again);
+    const rotten = readFileSync(join(other, segmentFile(0)));
+    rotten[second]! ^= 0x40; // the first entry's length, past the data's end now
+    writeFileSync(join(other, segmentFile(0)), rotten);
+    expect((await reopen(other)).image).toMatchObject({ damage: 'corrupt', voter: false, log: [] });
   });
 
   it('discards a damaged log for good: an empty non-voter that keeps its epochs', async () => {
