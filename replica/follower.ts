@@ -86,7 +86,7 @@ export class FollowerSession {
   private silentTicks = 0;
   /**
    * A Ping came: the leader is established and pings every follower past registration each
-   * tick, so silence past syncLimit means it is gone, even while this follower still syncs.
+   * tick, so long silence means it is gone, even while this follower still syncs.
    * (ZooKeeper's learner waits initLimit until NEWLEADER, its leader not pinging a syncing
    * follower: a SIGSTOPped leader held a syncing follower for 10 s, and with it the voter the
    * others needed to elect.)
@@ -204,7 +204,14 @@ export class FollowerSession {
     this.silentTicks++;
     if (this.phase === 'registering') this.register();
     const { syncLimitTicks, initLimitTicks } = this.context.config;
-    const limit = this.phase === 'broadcast' || this.pinged ? syncLimitTicks : initLimitTicks;
+    // Syncing, a Ping may queue behind a window of snapshot pieces on a slow link: two
+    // syncLimits, still far below initLimit.
+    const limit =
+      this.phase === 'broadcast'
+        ? syncLimitTicks
+        : this.pinged
+          ? Math.min(initLimitTicks, 2 * syncLimitTicks)
+          : initLimitTicks;
     if (this.silentTicks > limit) this.fail(`leader ${this.leader} silent for ${limit} ticks`);
   }
 

@@ -403,7 +403,10 @@ export class LeaderRole {
     if (!this.context.durable.spaceLow) return false;
     let roomy = 0;
     for (const handler of this.handlers.values()) {
-      if (handler.voter && handler.phase === 'synced' && !handler.spaceLow) roomy++;
+      // Room heard of in a Pong, not assumed: every handler starts unknown, and taken for
+      // room, a low leader handed over at its first tick though every disk was low (one
+      // election after another, each writing epochs to a full disk).
+      if (handler.voter && handler.phase === 'synced' && handler.spaceLow === false) roomy++;
     }
     if (!this.context.replica.isQuorum(roomy)) return false;
     this.context.replica.lookForLeader(

@@ -52,8 +52,11 @@ export interface LearnerHandler {
   acked: Zxid;
   /** The latest read-barrier round it answered. */
   pongRound: number;
-  /** Its store is below its free-space reserve, as its latest Pong said. */
-  spaceLow: boolean;
+  /**
+   * Its store is below its free-space reserve, as its latest Pong said; null before one came
+   * in this session (room not known).
+   */
+  spaceLow: boolean | null;
   silentTicks: number;
 }
 
@@ -75,7 +78,7 @@ export function newLearnerHandler(
     receiveSeq: 1,
     acked: 0,
     pongRound: 0,
-    spaceLow: false,
+    spaceLow: null,
     silentTicks: 0,
     snapshot: null,
     tail: null,

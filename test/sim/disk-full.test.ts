@@ -81,6 +81,28 @@ describe('full disks in simulation', () => {
     }
   });
 
+  it('with every disk low, a new leader stays: room is what a Pong said, not assumed', () => {
+    // Handlers started as having room: each new leader, low itself, handed over at its first
+    // tick, before any follower had answered a ping: one election after another.
+    for (const seed of seedsToRun(4, 507_50)) {
+      runSeed(seed, FILE, (s) => {
+        const run = new ScriptedRun({ seed: s, size: 5 });
+        const { cluster, sim } = run;
+        const leader = run.awaitLeader();
+        for (const id of cluster.ids) cluster.disks.get(id)!.low = true;
+        sim.runFor(300);
+        const before = cluster.leaders.size;
+        cluster.crash(leader);
+        run.awaitLeader((id) => id !== leader);
+        sim.runFor(3_000);
+        expect(cluster.leaders.size - before).toBe(1);
+        for (const id of cluster.ids) cluster.disks.get(id)!.low = false;
+        cluster.restart(leader);
+        expect(run.finish()).toBe('ok');
+      });
+    }
+  });
+
   it('a disk that fills mid-run fails its flushes cleanly: no ACK before durable, nothing acknowledged lost, writes resume', () => {
     let failedFlushes = 0;
     for (const seed of seedsToRun(Number(process.env['SEEDS'] ?? 24), 508_00)) {
