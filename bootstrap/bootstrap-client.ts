@@ -17,8 +17,13 @@ export interface BootstrapClientInit {
   readonly table: LookupTable | null;
   /** How often to check in while no table is known. */
   readonly checkInMs: number;
-  /** Draws the check-in's nonce. */
+  /** Draws the check-in's nonce, unless `nonce` gives it. */
   readonly random: SeededRandom;
+  /**
+   * The nonce this data directory checks in with (kept by the host until its table comes: a
+   * restart before then is the same founding member, a wiped directory a new one).
+   */
+  readonly nonce?: number;
 }
 
 /**
@@ -49,7 +54,7 @@ export class BootstrapClient extends ComponentDefinition {
   ) {
     super(context);
     this.table = init.table;
-    this.nonce = init.random.int(1, 2 ** 48);
+    this.nonce = init.nonce ?? init.random.int(1, 2 ** 48);
     this.subscribe(this.timer, 'Timeout', this.timers.onTimeout);
     this.subscribe(this.network, 'bootstrap.Table', (message) => this.onTable(message));
   }

@@ -15,6 +15,10 @@ export interface BootstrapServerInit {
   readonly replication: number;
   /** A table formed before a restart: the server then only hands it out. */
   readonly table: LookupTable | null;
+  /** The check-in nonces that table was formed with, kept by the host (founding answers). */
+  readonly formation?: ReadonlyMap<NodeId, number> | null;
+  /** Called with the formation's nonces before any table goes out: the host keeps them. */
+  readonly formed?: (formation: ReadonlyMap<NodeId, number>) => void;
 }
 
 /**
@@ -47,6 +51,11 @@ export class BootstrapServer extends ComponentDefinition {
       throw new Error(`cluster size ${init.clusterSize} cannot hold groups of ${init.replication}`);
     }
     this.table = init.table;
+    // After a restart: still founding for a member whose table had not gone out.
+    for (const [node, nonce] of init.formation ?? []) {
+      const address = init.table?.address(node);
+      if (address !== undefined) this.checkedIn.set(node, { address, nonce });
+    }
     this.subscribe(this.network, 'bootstrap.CheckIn', (message) => this.onCheckIn(message));
   }
 
@@ -100,6 +109,7 @@ export class BootstrapServer extends ComponentDefinition {
     if (this.checkedIn.size < this.init.clusterSize) return;
     const addresses = [...this.checkedIn.values()].map((c) => c.address);
     this.table = LookupTable.assign(1, addresses, this.init.replication);
+    this.init.formed?.(new Map([...this.checkedIn].map(([node, c]) => [node, c.nonce])));
     this.log.info({ groups: this.table.groups.length }, 'cluster formed');
     for (const [member, checkIn] of this.checkedIn) this.sendTable(member, checkIn.nonce, true);
   }

@@ -33,6 +33,13 @@ export interface NodeHostInit {
   readonly onExcluded?: () => void;
   /** Called with every newer table; the caller persists it. */
   readonly saveTable: (table: LookupTable) => void;
+  /** The check-in nonce of this data directory (formation-files.ts); drawn when absent. */
+  readonly checkInNonce?: number;
+  /** The bootstrap node's: the check-ins its saved table was formed with, and how to keep them. */
+  readonly formation?: {
+    readonly saved: ReadonlyMap<NodeId, number> | null;
+    readonly save: (formation: ReadonlyMap<NodeId, number>) => void;
+  };
   readonly registry: Registry;
   readonly seed: number;
   readonly timing?: Partial<ReplicaConfig>;

@@ -106,6 +106,7 @@ export class NodeHost extends ComponentDefinition {
       table: init.savedTable,
       checkInMs: defaults.CHECK_IN_MS,
       random: this.random.fork('bootstrap'),
+      ...(init.checkInNonce === undefined ? {} : { nonce: init.checkInNonce }),
     });
     this.overlay = this.create(Overlay, {
       self: init.self,
@@ -148,6 +149,9 @@ export class NodeHost extends ComponentDefinition {
         clusterSize: bootstrap.clusterSize,
         replication: bootstrap.replication,
         table: init.savedTable,
+        ...(init.formation === undefined
+          ? {}
+          : { formation: init.formation.saved, formed: init.formation.save }),
       });
       this.connect(this.network.provided(Network), server.required(Network));
       this.connect(server.provided(BootstrapStatusPort), this.required(BootstrapStatusPort));

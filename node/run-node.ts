@@ -15,6 +15,12 @@ import { openThreadTimes } from './thread-times.js';
 import type { NodeConfig } from './node-config.js';
 import { loadPeerTls } from './peer-tls-files.js';
 import { loadTable, saveTable } from './table-file.js';
+import {
+  checkInNonce,
+  forgetCheckInNonce,
+  loadFormation,
+  saveFormation,
+} from './formation-files.js';
 
 /** Runs one node in this process until SIGTERM/SIGINT, then stops it cleanly and exits 0. */
 export async function runNode(config: NodeConfig): Promise<void> {
@@ -73,6 +79,16 @@ export async function runNode(config: NodeConfig): Promise<void> {
         }),
     bootstrap: config.bootstrap,
     savedTable: saved,
+    // Until the table comes: a restart meanwhile checks in as the same founding member.
+    ...(saved === null ? { checkInNonce: checkInNonce(config.dataDir) } : {}),
+    ...(config.bootstrap.role === 'server'
+      ? {
+          formation: {
+            saved: loadFormation(config.dataDir),
+            save: (formation) => saveFormation(config.dataDir, formation),
+          },
+        }
+      : {}),
     onExcluded: () => {
       // Nothing to serve and nothing to wait for: exit non-zero so a supervisor notices.
       logger.error({ exitInMs: EXCLUDED_EXIT_MS }, 'not a member of this cluster: exiting');
@@ -85,6 +101,8 @@ export async function runNode(config: NodeConfig): Promise<void> {
       if (saved !== null && saved.version >= table.version) return;
       saveTable(config.dataDir, table);
       saved = table;
+      // Kept only until the table came (formation-files.ts): a restart now needs no check-in.
+      forgetCheckInNonce(config.dataDir);
     },
     registry,
     seed: randomInt(2 ** 31),

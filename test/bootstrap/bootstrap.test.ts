@@ -19,6 +19,9 @@ function cluster(seed: number, size: number, replication: number) {
   const tables = new Map<NodeId, LookupTable>();
   const founding = new Map<NodeId, boolean>();
   const saved = new Map<NodeId, LookupTable>();
+  /** What the hosts keep on disk: each node's check-in nonce, the server's formation. */
+  const nonces = new Map<NodeId, number>();
+  let formation: ReadonlyMap<NodeId, number> | null = null;
   const add = (id: NodeId) =>
     sim.addNode(id, (env) =>
       env.system.createRoot(BootstrapHost, {
@@ -29,9 +32,19 @@ function cluster(seed: number, size: number, replication: number) {
           table: saved.get(id) ?? null,
           checkInMs: 100,
           random: env.random.fork('bootstrap'),
+          ...(nonces.has(id) ? { nonce: nonces.get(id)! } : {}),
         },
         ...(id === server
-          ? { server: { self: id, clusterSize: size, replication, table: saved.get(id) ?? null } }
+          ? {
+              server: {
+                self: id,
+                clusterSize: size,
+                replication,
+                table: saved.get(id) ?? null,
+                formation,
+                formed: (f: ReadonlyMap<NodeId, number>) => (formation = f),
+              },
+            }
           : {}),
         onTable: ({ table, founding: formed }) => {
           tables.set(id, table);
@@ -40,7 +53,7 @@ function cluster(seed: number, size: number, replication: number) {
         },
       }),
     );
-  return { sim, server, tables, founding, add, saved };
+  return { sim, server, tables, founding, add, saved, nonces };
 }
 
 describe('Bootstrap', () => {
@@ -75,6 +88,41 @@ describe('Bootstrap', () => {
     sim.restart(nodeId(2));
     sim.runFor(10);
     expect(founding.get(nodeId(2))).toBe(false);
+  });
+
+  it('a bootstrap node restarted before every table went out still answers the founding check-ins as founding', () => {
+    // Without the formation kept, every member checking in again got founding=false: a group
+    // with one voter, for good.
+    const { sim, server, tables, founding, add } = cluster(7, 3, 3);
+    sim.fabric.onArrival = (message) =>
+      message.kind !== 'bootstrap.Table' || message.dst === server;
+    for (let i = 1; i <= 3; i++) add(nodeId(i));
+    expect(sim.runUntil(() => tables.has(server), 2_000)).toBe(true);
+    sim.crash(server);
+    sim.runFor(500); // the tables still on their way are lost too
+    expect(tables.size).toBe(1);
+    sim.fabric.onArrival = undefined;
+    sim.restart(server);
+    expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
+    // (The bootstrap node itself restarted from its saved table: its stores exist already.)
+    expect([founding.get(nodeId(2)), founding.get(nodeId(3))]).toEqual([true, true]);
+  });
+
+  it('a member restarted before its table came checks in with the nonce its data directory kept', () => {
+    // Its table lost on the way, it restarts after the cluster formed: with a new nonce it
+    // would be answered as no founding member, though it never stored anything.
+    const { sim, tables, founding, add, nonces } = cluster(8, 3, 3);
+    for (const i of [1, 2, 3]) nonces.set(nodeId(i), 1_000 + i);
+    sim.fabric.onArrival = (message) =>
+      message.kind !== 'bootstrap.Table' || message.dst !== nodeId(2);
+    for (let i = 1; i <= 3; i++) add(nodeId(i));
+    expect(sim.runUntil(() => tables.size === 2, 2_000)).toBe(true);
+    sim.crash(nodeId(2));
+    sim.runFor(500);
+    sim.fabric.onArrival = undefined;
+    sim.restart(nodeId(2));
+    expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
+    expect(founding.get(nodeId(2))).toBe(true);
   });
 
   it('a founding check-in whose table was lost on the way is answered as founding when it repeats', () => {
