@@ -1,54 +1,17 @@
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { freePorts } from '../../client/free-ports.js';
-import { ComponentSystem, LiveScheduler } from '../../components/kernel/index.js';
+import { type Socket } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeFrame } from '../../components/network/frame-codec.js';
 import { nodeId, type NodeId } from '../../components/network/node-id.js';
-import type { TcpNetworkInit } from '../../components/network/tcp-network.js';
-import { CLUSTER, TcpNode } from './fixtures/tcp-node.js';
+import type { TcpNode } from './fixtures/tcp-node.js';
+import { CLUSTER } from './fixtures/tcp-node.js';
+import { A, B, hello, listeningNodes } from './fixtures/listening-node.js';
 
 // The peer port before and around the handshake (security.md §1, "Peer TCP: before the
 // handshake"; §3 rows 10-12, 16): timeouts, the small pre-Hello frame limit, connection caps,
 // and a second connection for an id that is already connected.
 
-const A = nodeId(1);
-const B = nodeId(2);
+const { startNode, dial } = listeningNodes();
 
-const roots: TcpNode[] = [];
-const sockets: Socket[] = [];
-
-afterEach(() => {
-  for (const socket of sockets.splice(0)) socket.destroy();
-  for (const root of roots.splice(0)) root.kill();
-});
-
-async function startNode(network: Partial<TcpNetworkInit> = {}) {
-  const system = new ComponentSystem({ scheduler: new LiveScheduler(), checkInvariants: true });
-  const node = system.createRoot(TcpNode, {
-    self: A,
-    // Below the kernel's ephemeral range (port 0 could land on ports other tests reserve).
-    port: await freePorts(1),
-    peers: [],
-    echo: false,
-    network,
-  });
-  roots.push(node);
-  node.start();
-  return { node, port: await node.tcp.whenListening() };
-}
-
-/** Dials from `from` (any 127.x.y.z is this host on Linux): a source of its own. */
-async function dial(port: number, from = '127.0.0.1'): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port, localAddress: from });
-  sockets.push(socket);
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  return socket;
-}
-
-const hello = (src: NodeId = B) =>
-  encodeFrame({ kind: 'net.Hello', cluster: CLUSTER, src, dst: A, version: 1 });
 const ping = (seq: number, src: NodeId = B) => encodeFrame({ kind: 'test.Ping', src, dst: A, seq });
 
 /** Resolves when `socket` closes; rejects if it is still open after `ms`. */

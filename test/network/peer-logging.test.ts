@@ -1,24 +1,17 @@
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MAX_PEER_LOG_REASON_LENGTH } from '../../components/limits.js';
-import { freePorts } from '../../client/free-ports.js';
-import { ComponentSystem, LiveScheduler } from '../../components/kernel/index.js';
 import { encodeFrame } from '../../components/network/frame-codec.js';
 import { MessageCatalogue } from '../../components/network/message-catalogue.js';
-import { nodeId, type NodeId } from '../../components/network/node-id.js';
 import type { TcpNetworkInit } from '../../components/network/tcp-network.js';
 import { boundedReason, WarnLimiter } from '../../components/network/warn-limiter.js';
 import { PeerRejections } from '../../kv/peer-rejections.js';
-import { CLUSTER, TcpNode } from './fixtures/tcp-node.js';
+import type { TcpNode } from './fixtures/tcp-node.js';
+import { A, B, hello, listeningNodes } from './fixtures/listening-node.js';
 import { testMessages } from './fixtures/test-messages.js';
 
 // What a peer (or a stranger on the peer port) can make a node log: every line it can cause
 // is bounded in length, and in number per interval.
-
-const A = nodeId(1);
-const B = nodeId(2);
 
 type Line = Record<string, unknown> & { level: number; msg: string };
 const DEBUG = 20;
@@ -35,44 +28,14 @@ function recordingLogger() {
   return { lines, logger };
 }
 
-const roots: TcpNode[] = [];
-const sockets: Socket[] = [];
-
-afterEach(() => {
-  for (const socket of sockets.splice(0)) socket.destroy();
-  for (const root of roots.splice(0)) root.kill();
-});
+const nodes = listeningNodes();
+const dial = nodes.dial;
 
 async function startNode(network: Partial<TcpNetworkInit>) {
   const { lines, logger } = recordingLogger();
-  const system = new ComponentSystem({
-    scheduler: new LiveScheduler(),
-    checkInvariants: true,
-    logger,
-  });
-  const node = system.createRoot(TcpNode, {
-    self: A,
-    // Below the kernel's ephemeral range (port 0 could land on ports other tests reserve).
-    port: await freePorts(1),
-    peers: [],
-    echo: false,
-    network,
-  });
-  roots.push(node);
-  node.start();
-  return { node, lines, port: await node.tcp.whenListening() };
+  return { ...(await nodes.startNode(network, logger)), lines };
 }
 
-async function dial(port: number): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port });
-  sockets.push(socket);
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  return socket;
-}
-
-const hello = (src: NodeId = B) =>
-  encodeFrame({ kind: 'net.Hello', cluster: CLUSTER, src, dst: A, version: 1 });
 const ping = (seq: number) => encodeFrame({ kind: 'test.Ping', src: B, dst: A, seq });
 const seqs = (node: TcpNode) => node.probe.received.map((m) => (m as { seq: number }).seq);
 

@@ -1,54 +1,18 @@
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { freePorts } from '../../client/free-ports.js';
-import { ComponentSystem, LiveScheduler } from '../../components/kernel/index.js';
+import { type Socket } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeFrame } from '../../components/network/frame-codec.js';
 import { nodeId, type NodeId } from '../../components/network/node-id.js';
-import type { TcpNetworkInit } from '../../components/network/tcp-network.js';
-import { CLUSTER, TcpNode } from './fixtures/tcp-node.js';
+import type { TcpNode } from './fixtures/tcp-node.js';
+import { A, B, hello, listeningNodes } from './fixtures/listening-node.js';
 
 // The peer port after the Hello: what incomplete frames may hold. A connection that stops in
 // the middle of a frame is closed after the stall timeout, and the incomplete frames of all
 // connections together stay within a budget (before, each of 1024 connections could hold a
 // 16 MiB partial frame forever).
 
-const A = nodeId(1);
-const [B, C, D] = [nodeId(2), nodeId(3), nodeId(4)];
+const [C, D] = [nodeId(3), nodeId(4)];
+const { startNode, dial } = listeningNodes();
 
-const roots: TcpNode[] = [];
-const sockets: Socket[] = [];
-
-afterEach(() => {
-  for (const socket of sockets.splice(0)) socket.destroy();
-  for (const root of roots.splice(0)) root.kill();
-});
-
-async function startNode(network: Partial<TcpNetworkInit> = {}) {
-  const system = new ComponentSystem({ scheduler: new LiveScheduler(), checkInvariants: true });
-  const node = system.createRoot(TcpNode, {
-    self: A,
-    // Below the kernel's ephemeral range (port 0 could land on ports other tests reserve).
-    port: await freePorts(1),
-    peers: [],
-    echo: false,
-    network,
-  });
-  roots.push(node);
-  node.start();
-  return { node, port: await node.tcp.whenListening() };
-}
-
-async function dial(port: number): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port });
-  sockets.push(socket);
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  return socket;
-}
-
-const hello = (src: NodeId) =>
-  encodeFrame({ kind: 'net.Hello', cluster: CLUSTER, src, dst: A, version: 1 });
 const ping = (seq: number, src: NodeId) => encodeFrame({ kind: 'test.Ping', src, dst: A, seq });
 /** A whole frame of `frameBytes` bytes (header included). */
 const blob = (src: NodeId, frameBytes: number) => {
