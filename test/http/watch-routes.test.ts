@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { keyHash } from '../../bootstrap/lookup-table.js';
+import type { HttpLimits } from '../../frontend/http-frontend.js';
 import type { WatchEvent } from '../../watch/watch-port.js';
 import {
   TWO_GROUPS,
@@ -27,6 +28,12 @@ async function start(options: FrontendOptions = {}) {
     (await started.host.registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
   return { ...started, fake: started.host.watch, open, metric };
 }
+
+type Started = Awaited<ReturnType<typeof start>>;
+/** Whether a paused reader's stream reached what a test waits for. */
+type Metric = (metric: Started['metric'], fake: Started['fake']) => Promise<boolean>;
+/** Changes applied at once while a reader is paused (pausedReader). */
+const PAUSED_CHANGES = 100;
 
 const put = (zxid: number, key: string, value: string | Uint8Array): WatchEvent => ({
   zxid,
@@ -177,34 +184,45 @@ describe('GET /watch as Server-Sent Events', () => {
     expect(quiet.events).toHaveLength(1);
   });
 
-  it('a slow reader holds one batch: no poll while its socket is full, every event once it reads on', async () => {
-    const { fake, open, metric } = await start({ limits: { maxWatchBatchBytes: 256 * 1024 } });
+  /**
+   * A stream of key `k` whose reader stops reading, then 20 MB of changes applied at once: more
+   * than a paused reader's socket buffers hold. Resolves once `settled` says so.
+   */
+  async function pausedReader(limits: Partial<HttpLimits>, settled: Metric) {
+    const { fake, open, metric } = await start({
+      limits: { maxWatchBatchBytes: 256 * 1024, ...limits },
+    });
     const sse = await open('/watch?key=k');
     await sse.event(1);
     await sse.until(() => fake.waiting.length === 1);
     const group = fake.waiting[0]!.group;
     sse.response.pause();
-    // 20 MB of changes applied at once: more than a paused reader's socket buffers hold.
     const value = Buffer.alloc(200 * 1024, 'x');
-    const count = 100;
-    for (let zxid = 1; zxid <= count; zxid++) fake.append(group, put(zxid, 'k', value));
+    for (let zxid = 1; zxid <= PAUSED_CHANGES; zxid++) fake.append(group, put(zxid, 'k', value));
     await new Promise<void>((resolve) => {
       const check = async () =>
-        (await metric('zabkv_watch_slow_total')) > 0 && fake.waiting.length === 0
-          ? resolve()
-          : setTimeout(() => void check(), 10);
+        (await settled(metric, fake)) ? resolve() : setTimeout(() => void check(), 10);
       void check();
     });
+    return { fake, sse };
+  }
+
+  it('a slow reader holds one batch: no poll while its socket is full, every event once it reads on', async () => {
+    const { fake, sse } = await pausedReader(
+      {},
+      async (metric, fake) =>
+        (await metric('zabkv_watch_slow_total')) > 0 && fake.waiting.length === 0,
+    );
     // Stuck on a full socket: it pulls no more of the ring than the socket holds, however long
     // it stays paused (apply, here `append`, never waited for it).
     const handed = fake.handedOut;
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(fake.handedOut).toBe(handed);
-    expect(handed).toBeLessThan(count / 2);
+    expect(handed).toBeLessThan(PAUSED_CHANGES / 2);
     sse.response.resume();
-    await sse.until(() => sse.events.length === count + 1);
+    await sse.until(() => sse.events.length === PAUSED_CHANGES + 1);
     const zxids = sse.events.slice(1).map((e) => Number(JSON.parse(e.data).zxid));
-    expect(zxids).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    expect(zxids).toEqual(Array.from({ length: PAUSED_CHANGES }, (_, i) => i + 1));
   });
 
   it('answers HEAD /watch with its headers at once, holding no watch', async () => {
@@ -218,24 +236,13 @@ describe('GET /watch as Server-Sent Events', () => {
   it('closes a stream whose reader takes nothing for the stall limit, freeing its slot', async () => {
     // It held its connection, its watch slot and a batch for as long as the client stayed
     // connected, never polling again.
-    const limits = { maxWatchBatchBytes: 256 * 1024, watchStallMs: 300 };
-    const { fake, open, metric } = await start({ limits });
-    const sse = await open('/watch?key=k');
-    await sse.event(1);
-    await sse.until(() => fake.waiting.length === 1);
-    const group = fake.waiting[0]!.group;
-    sse.response.pause();
-    const value = Buffer.alloc(200 * 1024, 'x');
-    for (let zxid = 1; zxid <= 100; zxid++) fake.append(group, put(zxid, 'k', value));
-    await new Promise<void>((resolve) => {
-      const check = async () =>
+    const { fake } = await pausedReader(
+      { watchStallMs: 300 },
+      async (metric) =>
         (await metric('zabkv_watch_streams_stalled_total')) === 1 &&
-        (await metric('zabkv_watch_streams')) === 0
-          ? resolve()
-          : setTimeout(() => void check(), 10);
-      void check();
-    });
-    expect(fake.handedOut).toBeLessThan(50);
+        (await metric('zabkv_watch_streams')) === 0,
+    );
+    expect(fake.handedOut).toBeLessThan(PAUSED_CHANGES / 2);
   });
 
   it('caps open watches and long-polls per node: 503 TooManyWatchers with Retry-After', async () => {

@@ -120,47 +120,38 @@ describe('WalStorage', () => {
     expect(zxids(opened.image)).toEqual(entries.slice(0, index).map(({ zxid }) => zxid));
   });
 
-  it('takes a zeroed sector for damage when more data follows it than one write holds', async () => {
-    // One segment of 26 batches of 1 MiB (each durable before the next began): a record early
-    // in it with a zeroed sector was not cut by the last write. Taken for a torn tail, the
-    // 25 MiB of acknowledged records after it were cut off, the node still a voter.
-    const path = tempDir();
+  /**
+   * One segment of 26 batches of 1 MiB, each durable before the next began; the segment's bytes
+   * and where the first entry's record starts (after the header).
+   */
+  async function megabyteBatches(path: string): Promise<{ bytes: Buffer; first: number }> {
     const host = start(path, { segmentBytes: 64 * 2 ** 20 });
     for (let seq = 1; seq <= 26; seq++) {
-      host.user.write({
-        kind: 'Append',
-        seq,
-        entries: [{ zxid: seq, payload: new Uint8Array(2 ** 20).fill(9) }],
-      });
+      const entries = [{ zxid: seq, payload: new Uint8Array(2 ** 20).fill(9) }];
+      host.user.write({ kind: 'Append', seq, entries });
     }
     await durableThrough(host, 26);
     await stop(host);
-    const file = join(path, segmentFile(0));
-    const bytes = readFileSync(file);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const second = 8 + view.getUint32(0); // the first entry's record, after the header
-    const damaged = Buffer.from(bytes);
-    damaged.fill(0, (Math.floor(second / 512) + 2) * 512, (Math.floor(second / 512) + 3) * 512);
-    writeFileSync(file, damaged);
-    const opened = await reopen(path);
-    expect(opened.image).toMatchObject({ damage: 'corrupt', voter: false, log: [] });
-    await stop(opened.host);
-    // The same for a length that bit rot sent past the end of the data.
-    const other = tempDir();
-    const again = start(other, { segmentBytes: 64 * 2 ** 20 });
-    for (let seq = 1; seq <= 26; seq++) {
-      again.user.write({
-        kind: 'Append',
-        seq,
-        entries: [{ zxid: seq, payload: new Uint8Array(2 ** 20).fill(9) }],
-      });
+    const bytes = readFileSync(join(path, segmentFile(0)));
+    return { bytes, first: 8 + bytes.readUInt32BE(0) };
+  }
+
+  it('takes a zeroed sector or a rotten length for damage when more data follows than one write holds', async () => {
+    // A record early in the segment was not cut by the last write. Taken for a torn tail, the
+    // 25 MiB of acknowledged records after it were cut off, the node still a voter.
+    for (const damage of ['zeroed sector', 'rotten length'] as const) {
+      const path = tempDir();
+      const { bytes, first } = await megabyteBatches(path);
+      if (damage === 'zeroed sector') {
+        bytes.fill(0, (Math.floor(first / 512) + 2) * 512, (Math.floor(first / 512) + 3) * 512);
+      } else {
+        bytes[first]! ^= 0x40; // the first entry's length, past the data's end now
+      }
+      writeFileSync(join(path, segmentFile(0)), bytes);
+      const { image, host } = await reopen(path);
+      expect(image, damage).toMatchObject({ damage: 'corrupt', voter: false, log: [] });
+      await stop(host);
     }
-    await durableThrough(again, 26);
-    await stop(again);
-    const rotten = readFileSync(join(other, segmentFile(0)));
-    rotten[second]! ^= 0x40; // the first entry's length, past the data's end now
-    writeFileSync(join(other, segmentFile(0)), rotten);
-    expect((await reopen(other)).image).toMatchObject({ damage: 'corrupt', voter: false, log: [] });
   });
 
   it('discards a damaged log for good: an empty non-voter that keeps its epochs', async () => {
