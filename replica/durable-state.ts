@@ -67,6 +67,7 @@ export class DurableState {
   /** The zxid of the last log-base marker written (SaveSnapshot), to write none twice. */
   private markerZxid = 0;
   private spaceLowValue = false;
+  private spaceRoomyValue = true;
   /** Failed writes since this replica last held a synced history durably (for the back-off). */
   private failures = 0;
   private appliedSinceSnapshot = 0;
@@ -118,8 +119,14 @@ export class DurableState {
     return this.spaceLowValue;
   }
 
-  noteSpace(low: boolean): void {
+  /** Twice the reserve is free: room to take over a low leader's writes. */
+  get spaceRoomy(): boolean {
+    return this.spaceRoomyValue;
+  }
+
+  noteSpace(low: boolean, roomy: boolean): void {
     this.spaceLowValue = low;
+    this.spaceRoomyValue = roomy;
   }
 
   /**

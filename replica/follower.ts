@@ -249,6 +249,7 @@ export class FollowerSession {
           kind: 'zab.Pong',
           round: message.round,
           spaceLow: this.context.durable.spaceLow,
+          roomy: this.context.durable.spaceRoomy,
         });
       case 'zab.ReadIndexReply':
         return this.reads.onReply(message.round, message.zxid);

@@ -337,6 +337,7 @@ export class LeaderRole {
         return; // an old epoch's NEWLEADER ACK: not counted (ZOOKEEPER-4685's failure mode)
       case 'zab.Pong':
         handler.spaceLow = message.spaceLow;
+        handler.roomy = message.roomy;
         return this.onPong(handler, message.round);
       case 'zab.ReadIndex':
         return this.onReadIndex(handler, message.round);
@@ -396,8 +397,8 @@ export class LeaderRole {
 
   /**
    * Below its disk reserve this leader refuses every write (507); where a quorum of voters with
-   * room could take them, it steps down, and the election's order (`beats`) has one of those
-   * lead. It stayed leader until an operator freed space, the group refusing writes meanwhile.
+   * room (twice their reserve free) could take them, it steps down, and the election's order
+   * (`beats`) has one of those lead. It stayed leader until an operator freed space, the group refusing writes meanwhile.
    */
   private handOffForSpace(): boolean {
     if (!this.context.durable.spaceLow) return false;
@@ -405,8 +406,9 @@ export class LeaderRole {
     for (const handler of this.handlers.values()) {
       // Room heard of in a Pong, not assumed: every handler starts unknown, and taken for
       // room, a low leader handed over at its first tick though every disk was low (one
-      // election after another, each writing epochs to a full disk).
-      if (handler.voter && handler.phase === 'synced' && handler.spaceLow === false) roomy++;
+      // election after another, each writing epochs to a full disk). Roomy, not merely above
+      // the reserve: disks that fill alike leave the followers just above it (space-monitor.ts).
+      if (handler.voter && handler.phase === 'synced' && handler.roomy === true) roomy++;
     }
     if (!this.context.replica.isQuorum(roomy)) return false;
     this.context.replica.lookForLeader(

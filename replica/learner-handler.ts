@@ -57,6 +57,8 @@ export interface LearnerHandler {
    * in this session (room not known).
    */
   spaceLow: boolean | null;
+  /** Twice its reserve free, as its last Pong said; null before one came. */
+  roomy: boolean | null;
   silentTicks: number;
 }
 
@@ -79,6 +81,7 @@ export function newLearnerHandler(
     acked: 0,
     pongRound: 0,
     spaceLow: null,
+    roomy: null,
     silentTicks: 0,
     snapshot: null,
     tail: null,

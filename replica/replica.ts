@@ -110,7 +110,9 @@ export class Replica extends ComponentDefinition implements RoleHost {
     this.subscribe(this.storage, 'Loaded', ({ image }) => this.onLoaded(image));
     this.subscribe(this.storage, 'Durable', ({ seq }) => this.onDurable(seq));
     this.subscribe(this.storage, 'WriteFailed', ({ reason }) => this.onWriteFailed(reason));
-    this.subscribe(this.storage, 'SpaceLow', ({ low }) => this.durable.noteSpace(low));
+    this.subscribe(this.storage, 'SpaceLow', ({ low, roomy }) =>
+      this.durable.noteSpace(low, roomy),
+    );
     this.subscribe(this.kv, 'KvRequest', (request, origin) =>
       this.requests.onLocalRequest(request, origin, requestTargetOf(this.role, this.loaded)),
     );

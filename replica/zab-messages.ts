@@ -80,7 +80,13 @@ export const zabMessages = defineMessages({
   /** Liveness and the read barrier: a quorum answering round R proves leadership after R was sent. */
   'zab.Ping': Type.Object({ ...session, round: count }),
   /** `spaceLow`: the follower's store is below its free-space reserve (the leader answers 507). */
-  'zab.Pong': Type.Object({ ...session, round: count, spaceLow: Type.Boolean() }),
+  'zab.Pong': Type.Object({
+    ...session,
+    round: count,
+    spaceLow: Type.Boolean(),
+    /** Twice its reserve free: room to take over a low leader's writes (leader.ts). */
+    roomy: Type.Boolean(),
+  }),
   /**
    * Follower → leader: what must a read that arrived before this request see? The leader
    * answers once a quorum confirms it still leads (etcd's ReadIndex), so the follower can

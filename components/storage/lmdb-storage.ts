@@ -128,11 +128,11 @@ export class LmdbStorage extends ComponentDefinition {
       intervalMs: init.spaceCheckMs ?? DEFAULT_SPACE_CHECK_MS,
       freeBytes: this.freeBytes,
       extraBytes: () => this.snapshotBytes,
-      report: (low, freeBytes) => {
+      report: (low, roomy, freeBytes) => {
         if (this.lifecycle === 'destroyed') return;
         if (low) this.log.warn({ freeBytes, minFreeBytes }, 'disk space below the reserve');
         else this.log.info({ freeBytes, minFreeBytes }, 'disk space above the reserve');
-        this.trigger({ kind: 'SpaceLow', low, freeBytes }, this.storage);
+        this.trigger({ kind: 'SpaceLow', low, roomy, freeBytes }, this.storage);
       },
       warn: (error) => this.log.warn({ err: error }, 'cannot check free disk space'),
     });

@@ -48,7 +48,9 @@ export class SimStorage extends ComponentDefinition {
     const report = (low: boolean): void => {
       if (this.lifecycle === 'destroyed') return;
       this.init.clock.traceLine(`space ${low ? 'low' : 'ok'}`);
-      this.trigger({ kind: 'SpaceLow', low, freeBytes: low ? 0 : 2 ** 40 }, this.storage);
+      // The simulated disk is low or not: not low, it has room for anything.
+      const freeBytes = low ? 0 : 2 ** 40;
+      this.trigger({ kind: 'SpaceLow', low, roomy: !low, freeBytes }, this.storage);
     };
     this.init.disk.onSpaceChange = report;
     if (this.init.disk.low) report(true);

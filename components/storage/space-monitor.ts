@@ -23,8 +23,8 @@ export interface SpaceMonitorOptions {
   readonly freeBytes: (path: string) => Promise<number>;
   /** Room needed on top of the reserve now (the next snapshot needs a copy of the last one). */
   readonly extraBytes: () => number;
-  /** The first reading, then every crossing of the reserve. */
-  readonly report: (low: boolean, freeBytes: number) => void;
+  /** The first reading, then every crossing of the reserve, or of twice it (`roomy`). */
+  readonly report: (low: boolean, roomy: boolean, freeBytes: number) => void;
   readonly warn: (error: unknown) => void;
 }
 
@@ -33,11 +33,16 @@ export interface SpaceMonitorOptions {
  * `intervalMs` (and at once after a failed write), reported only when it crosses the
  * reserve. Between readings the store tells it what it wrote, so a burst of writes crosses
  * the reserve as soon as it happens, not at the next reading. Leaving "low" needs a little
- * more than the reserve (1/16 of it), so a disk that hovers at the line does not flap.
+ * more than the reserve (1/16 of it), so a disk that hovers at the line does not flap. It also
+ * says whether the disk is "roomy", twice the reserve free (with the same margin): room enough
+ * to take over the writes of a leader whose disk is low. Replicas of a group hold the same data,
+ * so when every disk fills alike the followers sit just above the reserve, not roomy: handing
+ * over to them would only move the 507s, through an election's 503s and 504s.
  */
 export class SpaceMonitor {
   private timer: NodeJS.Timeout | null = null;
   private low: boolean | null = null;
+  private roomy: boolean | null = null;
   private checking = false;
   private warned = false;
   private stopped = false;
@@ -65,9 +70,14 @@ export class SpaceMonitor {
     this.written += bytes;
     if (this.free === null || this.stopped) return;
     this.free -= bytes;
-    if (this.low === false && this.free < this.reserve()) {
-      this.low = true;
-      this.options.report(true, this.free);
+    const reserve = this.reserve();
+    if (
+      (this.low === false && this.free < reserve) ||
+      (this.roomy === true && this.free < 2 * reserve)
+    ) {
+      this.low = this.low === true || this.free < reserve;
+      this.roomy = false;
+      this.options.report(this.low, false, this.free);
     }
   }
 
@@ -87,10 +97,14 @@ export class SpaceMonitor {
         if (this.stopped) return;
         this.free = reading - (this.written - writtenBefore);
         const reserve = this.reserve();
-        const low = this.low === true ? this.free < reserve + reserve / 16 : this.free < reserve;
-        if (low === this.low) return;
+        const margin = reserve / 16;
+        const low = this.low === true ? this.free < reserve + margin : this.free < reserve;
+        const roomy =
+          this.roomy === true ? this.free >= 2 * reserve : this.free >= 2 * reserve + margin;
+        if (low === this.low && roomy === this.roomy) return;
         this.low = low;
-        this.options.report(low, this.free);
+        this.roomy = roomy;
+        this.options.report(low, roomy, this.free);
       },
       (error: unknown) => {
         this.checking = false;

@@ -126,6 +126,8 @@ export interface WriteFailed {
 export interface SpaceLow {
   readonly kind: 'SpaceLow';
   readonly low: boolean;
+  /** Twice the reserve is free: room to take over a low leader's writes (space-monitor.ts). */
+  readonly roomy: boolean;
   readonly freeBytes: number;
 }
 

@@ -213,12 +213,12 @@ export class WalStorage extends ComponentDefinition {
       intervalMs: init.spaceCheckMs ?? DEFAULT_SPACE_CHECK_MS,
       freeBytes: init.freeBytes ?? statfsFreeBytes,
       extraBytes: () => this.snapshotBytes,
-      report: (low, freeBytes) => {
+      report: (low, roomy, freeBytes) => {
         if (this.lifecycle === 'destroyed') return;
         const fields = { freeBytes, minFreeBytes, snapshotBytes: this.snapshotBytes };
         if (low) this.log.warn(fields, 'disk space below the reserve');
         else this.log.info(fields, 'disk space above the reserve');
-        this.trigger({ kind: 'SpaceLow', low, freeBytes }, this.storage);
+        this.trigger({ kind: 'SpaceLow', low, roomy, freeBytes }, this.storage);
       },
       warn: (error) => this.log.warn({ err: error }, 'cannot check free disk space'),
     });

@@ -1,10 +1,11 @@
 /**
  * Full disks on real file systems (issue 11 item 5, security.md §3 rows 1 and 13, S4): three
- * nodes, each with its data directory on its own 64 MiB tmpfs. Filled under load, the group
+ * nodes, each with its data directory on its own 96 MiB tmpfs. Filled under load, the group
  * answers PUT with 507 before any write hits ENOSPC, GET and DELETE go on, no node exits and
  * nothing acknowledged is lost; once space is freed, writes resume. Then one follower's disk
  * is filled to the last byte behind the nodes' backs: its appends fail with a real ENOSPC,
- * it stays up, and it catches up once space is back.
+ * it stays up, and it catches up once space is back. Last, the leader's disk alone goes low:
+ * it hands over to a follower with room, and writes go on.
  *
  * Mounting needs root (CI runs as root); elsewhere the suite is skipped, saying why.
  */
@@ -21,8 +22,9 @@ import { CLI, clusterPorts, testDirectory, until } from './node-processes.js';
 // The first test fills each disk to its reserve (filler files leave 32 MiB free); once the
 // fillers go, the writes of the later tests must fit above the reserve: at 48 MiB a run that
 // had acknowledged a few more writes left the leader 1 MiB from it, and its 507s starved the
-// last test's writes. 64 MiB leaves ~16 MiB more.
-const FS_SIZE = '64m';
+// last test's writes. 64 MiB left ~16 MiB more; 96 MiB leaves the followers twice their
+// reserve free in the last test ("roomy": a low leader hands over only to such followers).
+const FS_SIZE = '96m';
 const RESERVE = '16MiB';
 const VALUE = Buffer.alloc(200 * 1024, 'v');
 const NODES = [1, 2, 3] as const;
@@ -268,5 +270,38 @@ describe.skipIf(skipReason !== null).each(['wal', 'lmdb'] as const)(
       );
       alive();
     }, 180_000);
+
+    it('a leader whose disk alone is low hands over to a follower with room: writes go on', async () => {
+      // It answered 507 until an operator freed space, though both followers had room.
+      const leaderNow = async () =>
+        until('a leader', async () => {
+          const response = await request(`${url(1)}/cluster`);
+          const view = (await response.body.json()) as { groups: { leader: number | null }[] };
+          return view.groups[0]?.leader ?? undefined;
+        });
+      const leader = await leaderNow();
+      const free = () => mounts.map((mount) => `${Math.round(freeBytes(mount) / 2 ** 20)} MiB`);
+      const before = free();
+      fill(mounts[leader - 1]!, 8 * 2 ** 20); // below its 16 MiB reserve
+      await until(
+        `another leader (free before: ${before.join(', ')})`,
+        async () => ((await leaderNow()) !== leader ? true : undefined),
+        30_000,
+      );
+      const written = await until(
+        'a write through the new leader',
+        async () => {
+          const key = `handed-over-${Date.now()}`;
+          const { status } = await call((leader % 3) + 1, 'PUT', key, VALUE);
+          if (status !== 200) return undefined;
+          acknowledged.set(key, VALUE.length);
+          return key;
+        },
+        30_000,
+      );
+      expect((await call(leader, 'GET', written)).bytes).toBe(VALUE.length);
+      rmSync(join(mounts[leader - 1]!, 'filler'));
+      alive();
+    }, 60_000);
   },
 );

@@ -294,7 +294,7 @@ class HostilePeer {
       { ...s, kind: 'zab.AckEpoch', seq: 1, currentEpoch: -1, lastZxid, epochEnds: [lastZxid] },
       { ...s, kind: 'zab.Ack', seq: 2, zxid: makeZxid(epoch, 0) },
       { ...s, kind: 'zab.Ack', seq: 3, zxid: makeZxid(epoch, 0x8000_0000) },
-      { ...s, kind: 'zab.Pong', seq: 4, round: 2 ** 40, spaceLow: false },
+      { ...s, kind: 'zab.Pong', seq: 4, round: 2 ** 40, spaceLow: false, roomy: true },
       { ...s, kind: 'zab.ReadIndex', seq: 5, round: 1 },
     ].filter((frame) => peerMessages.has(frame.kind));
     for (const frame of frames) await this.write(fit(frame));

@@ -213,7 +213,7 @@ describe('ZAB peer input: validated, never asserted', () => {
           spaceLow: false,
         });
         forger.send('zab.Close', node, { group: GROUP, session: 1 });
-        forger.send('zab.Pong', node, { ...s, round: 9, spaceLow: false });
+        forger.send('zab.Pong', node, { ...s, round: 9, spaceLow: false, roomy: true });
         forger.send('zab.Commit', node, { ...s, zxid: makeZxid(epoch, 99) });
         forger.send('kv.Request', node, {
           hop: 1,

@@ -186,17 +186,26 @@ export function diskStoreContract(kind: StoreKind): void {
       freeBytes: () => Promise.resolve(free),
     });
     await vi.waitFor(() => expect(host.user.space).toHaveLength(1));
-    expect(host.user.space[0]).toEqual({ kind: 'SpaceLow', low: false, freeBytes: free });
+    expect(host.user.space[0]).toEqual({
+      kind: 'SpaceLow',
+      low: false,
+      roomy: true,
+      freeBytes: free,
+    });
     free = 9 * 2 ** 20;
     await vi.waitFor(() => expect(host.user.space).toHaveLength(2));
-    expect(host.user.space[1]).toMatchObject({ low: true });
+    expect(host.user.space[1]).toMatchObject({ low: true, roomy: false });
     // Just above the reserve is not enough to leave "low": no flapping at the line.
     free = 10 * 2 ** 20 + 1;
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(host.user.space).toHaveLength(2);
-    free = 50 * 2 ** 20;
+    // Above the reserve, but not twice it: no longer low, not roomy.
+    free = 15 * 2 ** 20;
     await vi.waitFor(() => expect(host.user.space).toHaveLength(3));
-    expect(host.user.space[2]).toMatchObject({ low: false });
+    expect(host.user.space[2]).toMatchObject({ low: false, roomy: false });
+    free = 50 * 2 ** 20;
+    await vi.waitFor(() => expect(host.user.space).toHaveLength(4));
+    expect(host.user.space[3]).toMatchObject({ low: false, roomy: true });
   });
 
   it('loses nothing it called durable when its process is killed with SIGKILL mid-stream', async () => {
