@@ -120,16 +120,11 @@ export class LeaderRole {
     const existing = this.handlers.get(message.src);
     if (existing?.session === message.session) return; // a repeated FOLLOWERINFO
     // Checked before the session it would replace is dropped: a forged one must not end it.
-    const fault =
-      message.seq !== 0
-        ? (['out-of-place', `FOLLOWERINFO at seq ${message.seq}`] as const)
-        : promiseFault(message.acceptedEpoch, this.context.durable.acceptedEpoch);
-    if (fault !== null) {
-      const [reason, why] =
-        typeof fault === 'string' ? (['impossible-epoch', fault] as const) : fault;
+    const refuse = (reason: 'out-of-place' | 'impossible-epoch', why: string): void =>
       this.context.replica.rejectPeer(reason, { follower: message.src, why });
-      return;
-    }
+    if (message.seq !== 0) return refuse('out-of-place', `FOLLOWERINFO at seq ${message.seq}`);
+    const promise = promiseFault(message.acceptedEpoch, this.context.durable.acceptedEpoch);
+    if (promise !== null) return refuse('impossible-epoch', promise);
     if (existing !== undefined && !this.drop(existing, 'replaced by a new session')) return;
     const voter = message.voter && this.context.replica.isVoter(message.src);
     const handler = newLearnerHandler(message, voter);
@@ -398,7 +393,8 @@ export class LeaderRole {
   /**
    * Below its disk reserve this leader refuses every write (507); where a quorum of voters with
    * room (twice their reserve free) could take them, it steps down, and the election's order
-   * (`beats`) has one of those lead. It stayed leader until an operator freed space, the group refusing writes meanwhile.
+   * (`beats`) has one of those lead. It stayed leader until an operator freed space, the group
+   * refusing writes meanwhile.
    */
   private handOffForSpace(): boolean {
     if (!this.context.durable.spaceLow) return false;

@@ -131,7 +131,7 @@ export class LmdbStorage extends ComponentDefinition {
       report: (low, roomy, freeBytes) => {
         if (this.lifecycle === 'destroyed') return;
         if (low) this.log.warn({ freeBytes, minFreeBytes }, 'disk space below the reserve');
-        else this.log.info({ freeBytes, minFreeBytes }, 'disk space above the reserve');
+        else this.log.info({ freeBytes, minFreeBytes, roomy }, 'disk space above the reserve');
         this.trigger({ kind: 'SpaceLow', low, roomy, freeBytes }, this.storage);
       },
       warn: (error) => this.log.warn({ err: error }, 'cannot check free disk space'),

@@ -215,7 +215,7 @@ export class WalStorage extends ComponentDefinition {
       extraBytes: () => this.snapshotBytes,
       report: (low, roomy, freeBytes) => {
         if (this.lifecycle === 'destroyed') return;
-        const fields = { freeBytes, minFreeBytes, snapshotBytes: this.snapshotBytes };
+        const fields = { freeBytes, minFreeBytes, roomy, snapshotBytes: this.snapshotBytes };
         if (low) this.log.warn(fields, 'disk space below the reserve');
         else this.log.info(fields, 'disk space above the reserve');
         this.trigger({ kind: 'SpaceLow', low, roomy, freeBytes }, this.storage);
