@@ -157,6 +157,8 @@ export class HttpFrontend extends ComponentDefinition {
   private bodyBytes = 0;
   /** Requests each connection has unanswered (limitPipelining). */
   private readonly unanswered = new WeakMap<Socket, number>();
+  /** Connections that answered every request they sent, oldest idle first (createServer). */
+  private readonly idle = new Set<Socket>();
   /** A connection's error answer, waiting for the answers it owes before it (onClientError). */
   private readonly afterAnswers = new WeakMap<Socket, () => void>();
   private nextId = 1;
@@ -437,6 +439,27 @@ export class HttpFrontend extends ComponentDefinition {
     server.keepAliveTimeout = limits.keepAliveTimeoutMs;
     server.maxConnections = limits.maxConnections;
     server.on('drop', () => this.refused.inc({ reason: 'connections' }));
+    // Near the cap, idle keep-alive connections make room: held open (each kept alive by a
+    // request a minute), they filled the cap and every new client was dropped, the node up
+    // but unreachable. A client whose idle connection closes just dials again.
+    // (Node's closeIdleConnections would close the newcomer too, which has sent nothing yet.)
+    const roomAt = limits.maxConnections - Math.max(1, Math.floor(limits.maxConnections / 16));
+    let open = 0;
+    server.on('connection', (socket: Socket) => {
+      open++;
+      socket.once('close', () => {
+        open--;
+        this.idle.delete(socket);
+      });
+      let staying = open; // the closes below are counted when their close events come
+      for (const idle of this.idle) {
+        if (staying < roomAt) break;
+        this.refused.inc({ reason: 'idle_closed' });
+        this.idle.delete(idle);
+        idle.destroy();
+        staying--;
+      }
+    });
     server.on('tlsClientError', () => this.refused.inc({ reason: 'tls' }));
     return server;
   }
@@ -544,6 +567,7 @@ export class HttpFrontend extends ComponentDefinition {
       return reply.hijack();
     }
     this.unanswered.set(socket, unanswered);
+    this.idle.delete(socket);
     reply.raw.once('close', () => {
       const left = (this.unanswered.get(socket) ?? 1) - 1;
       if (left > 0) {
@@ -551,6 +575,7 @@ export class HttpFrontend extends ComponentDefinition {
         return;
       }
       this.unanswered.delete(socket);
+      if (!socket.destroyed) this.idle.add(socket);
       const after = this.afterAnswers.get(socket);
       this.afterAnswers.delete(socket);
       after?.();

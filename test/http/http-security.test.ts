@@ -204,6 +204,31 @@ describe('limits of the HTTP edge', () => {
     expect(host.router.seen).toHaveLength(2);
   });
 
+  it('closes idle keep-alive connections near the cap, so new clients are still served', async () => {
+    // Kept alive by a request now and then, they filled the cap and every new client was
+    // dropped: the node up but unreachable.
+    const { port, app } = await startFrontend({ limits: { maxConnections: 4 } });
+    const held: ReturnType<typeof connect>[] = [];
+    const answered: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      answered.push(
+        await new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () =>
+            socket.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n'),
+          );
+          held.push(socket);
+          socket.on('data', (chunk) => resolve(chunk.toString().startsWith('HTTP/1.1 200')));
+          socket.on('error', () => resolve(false));
+          socket.on('close', () => resolve(false));
+        }),
+      );
+    }
+    for (const socket of held) socket.destroy();
+    expect(answered).toEqual(Array.from({ length: 8 }, () => true));
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/zabkv_http_refused_total\{reason="idle_closed"\} [1-9]/);
+  });
+
   it('closes connections past the cap and counts them', async () => {
     const { port, app } = await startFrontend({ limits: { maxConnections: 2 } });
     const open = await Promise.all(
