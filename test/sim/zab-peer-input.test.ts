@@ -396,25 +396,46 @@ describe('ZAB peer input: validated, never asserted', () => {
     if (writes > 0) run.writes(leader, writes, 'missed');
   }
 
+  /**
+   * A follower that missed `writes` writes restarts, and the first message of its sync that
+   * `matches` is rewritten (given the leader's epoch); returns once it has arrived and the
+   * follower had `settleMs` to act on it, still up.
+   */
+  function rewrittenResync(
+    seed: number,
+    writes: number,
+    matches: (message: Envelope) => boolean,
+    rewrite: (message: Record<string, unknown>, epoch: number) => void,
+    settleMs = 100,
+  ) {
+    const run = new ScriptedRun({ seed, size: 3 });
+    const leader = run.awaitLeader();
+    const victim = othersThan(run, leader)[seed % 2]!;
+    resync(run, leader, victim, writes);
+    const epoch = epochOfLeader(run, leader);
+    const happened = rewriteFirst(
+      run,
+      (m) => m.dst === victim && matches(m),
+      (m) => rewrite(m, epoch),
+    );
+    run.cluster.restart(victim);
+    expect(run.sim.runUntil(happened, 5_000)).toBe(true);
+    run.sim.runFor(settleMs);
+    expect(run.sim.isUp(victim)).toBe(true);
+    return { run, victim, epoch };
+  }
+
   it('(e) a TRUNC below the follower’s commit point ends its session, not its process', () => {
     eachSeed(3, 11_700, (seed) => {
-      const run = new ScriptedRun({ seed, size: 3 });
-      const { cluster, sim } = run;
-      const leader = run.awaitLeader();
-      const victim = othersThan(run, leader)[seed % 2]!;
-      resync(run, leader, victim, 2);
-      const happened = rewriteFirst(
-        run,
-        (m) => ['zab.Diff', 'zab.Trunc', 'zab.Snap'].includes(m.kind) && m.dst === victim,
+      const { run, victim } = rewrittenResync(
+        seed,
+        2,
+        (m) => ['zab.Diff', 'zab.Trunc', 'zab.Snap'].includes(m.kind),
         (m) => {
           m['kind'] = 'zab.Trunc';
           m['zxid'] = 0;
         },
       );
-      cluster.restart(victim);
-      expect(sim.runUntil(happened, 5_000)).toBe(true);
-      sim.runFor(100);
-      expect(sim.isUp(victim)).toBe(true);
       expect(rejected(run, victim, 'impossible-zxid')).toBe(1);
       run.awaitServing(victim);
       expect(run.finish()).toBe('ok');
@@ -423,21 +444,12 @@ describe('ZAB peer input: validated, never asserted', () => {
 
   it('(e) an UPTODATE committing beyond the follower’s log ends its session, not its process', () => {
     eachSeed(3, 11_750, (seed) => {
-      const run = new ScriptedRun({ seed, size: 3 });
-      const { cluster, sim } = run;
-      const leader = run.awaitLeader();
-      const victim = othersThan(run, leader)[seed % 2]!;
-      resync(run, leader, victim, 2);
-      const epoch = epochOfLeader(run, leader);
-      const happened = rewriteFirst(
-        run,
-        (m) => m.kind === 'zab.UpToDate' && m.dst === victim,
-        (m) => (m['committed'] = makeZxid(epoch, 1_000_000)),
+      const { run, victim } = rewrittenResync(
+        seed,
+        2,
+        (m) => m.kind === 'zab.UpToDate',
+        (m, epoch) => (m['committed'] = makeZxid(epoch, 1_000_000)),
       );
-      cluster.restart(victim);
-      expect(sim.runUntil(happened, 5_000)).toBe(true);
-      sim.runFor(100);
-      expect(sim.isUp(victim)).toBe(true);
       expect(rejected(run, victim, 'impossible-zxid')).toBe(1);
       run.awaitServing(victim);
       expect(run.finish()).toBe('ok');
@@ -448,48 +460,33 @@ describe('ZAB peer input: validated, never asserted', () => {
     // Logged, it would sit in the history above the epoch this node promised: its next
     // leadership would trip `proposals of this epoch before it was established`.
     eachSeed(3, 11_775, (seed) => {
-      const run = new ScriptedRun({ seed, size: 3 });
-      const { cluster, sim } = run;
-      const leader = run.awaitLeader();
-      const victim = othersThan(run, leader)[seed % 2]!;
-      resync(run, leader, victim, 2);
-      const epoch = epochOfLeader(run, leader);
-      const happened = rewriteFirst(
-        run,
-        (m) => m.kind === 'zab.Proposal' && m.dst === victim,
-        (m) => {
+      const { run, victim, epoch } = rewrittenResync(
+        seed,
+        2,
+        (m) => m.kind === 'zab.Proposal',
+        (m, leaderEpoch) => {
           const entries = m['entries'] as [number, Uint8Array][];
-          entries[entries.length - 1]![0] = makeZxid(epoch + 3, 1);
+          entries[entries.length - 1]![0] = makeZxid(leaderEpoch + 3, 1);
         },
       );
-      cluster.restart(victim);
-      expect(sim.runUntil(happened, 5_000)).toBe(true);
-      sim.runFor(100);
       expect(rejected(run, victim, 'impossible-epoch')).toBe(1);
       run.awaitServing(victim);
-      expect(epochOf(cluster.replica(victim)!.durableState.history.last)).toBeLessThanOrEqual(
-        epoch,
-      );
+      const last = run.cluster.replica(victim)!.durableState.history.last;
+      expect(epochOf(last)).toBeLessThanOrEqual(epoch);
       expect(run.finish()).toBe('ok');
     });
   });
 
   it('(e) a snapshot piece that does not decode ends the session when it arrives and installs nothing', () => {
     eachSeed(3, 11_800, (seed) => {
-      const run = new ScriptedRun({ seed, size: 3 });
-      const { cluster, sim } = run;
-      const leader = run.awaitLeader();
-      const victim = othersThan(run, leader)[seed % 2]!;
-      resync(run, leader, victim, 40); // the leader's log no longer reaches back: SNAP
-      const happened = rewriteFirst(
-        run,
-        (m) => m.kind === 'zab.Snap' && m.dst === victim,
+      // 40 missed writes: the leader's log no longer reaches back, so a SNAP.
+      const { run, victim } = rewrittenResync(
+        seed,
+        40,
+        (m) => m.kind === 'zab.Snap',
         (m) => (m['data'] = new Uint8Array((m['data'] as Uint8Array).length).fill(0xc1)),
+        200,
       );
-      cluster.restart(victim);
-      expect(sim.runUntil(happened, 5_000)).toBe(true);
-      sim.runFor(200);
-      expect(sim.isUp(victim)).toBe(true);
       expect(rejected(run, victim, 'bad-payload')).toBe(1);
       run.awaitServing(victim);
       expect(run.finish()).toBe('ok');
