@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { replaceFileSync } from '../components/storage/atomic-file.js';
+import { readFileIfThere, replaceFileSync } from '../components/storage/atomic-file.js';
 import { nodeId, type NodeId } from '../components/network/node-id.js';
 
 /**
@@ -17,7 +17,7 @@ const FORMATION_FILE = 'formation.json';
 /** This data directory's check-in nonce, drawn and written durably the first time. */
 export function checkInNonce(dataDir: string): number {
   const path = join(dataDir, NONCE_FILE);
-  const saved = readIfThere(path);
+  const saved = readFileIfThere(path);
   if (saved !== null) {
     const nonce = Number(saved.trim());
     if (Number.isSafeInteger(nonce) && nonce > 0) return nonce;
@@ -36,7 +36,7 @@ export function forgetCheckInNonce(dataDir: string): void {
 /** The check-ins the cluster formed with (the bootstrap node's), or null before formation. */
 export function loadFormation(dataDir: string): ReadonlyMap<NodeId, number> | null {
   const path = join(dataDir, FORMATION_FILE);
-  const text = readIfThere(path);
+  const text = readFileIfThere(path);
   if (text === null) return null;
   const entries = JSON.parse(text) as unknown;
   if (
@@ -57,13 +57,4 @@ export function loadFormation(dataDir: string): ReadonlyMap<NodeId, number> | nu
 /** Writes the check-ins the cluster formed with, durably (before any table goes out). */
 export function saveFormation(dataDir: string, formation: ReadonlyMap<NodeId, number>): void {
   replaceFileSync(join(dataDir, FORMATION_FILE), JSON.stringify([...formation]));
-}
-
-function readIfThere(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
 }

@@ -1,19 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { replaceFileSync } from '../components/storage/atomic-file.js';
+import { readFileIfThere, replaceFileSync } from '../components/storage/atomic-file.js';
 import { LookupTable } from '../bootstrap/lookup-table.js';
 
 const FILE = 'lookup-table.json';
 
 /** The persisted lookup table of this data directory, or null when there is none yet. */
 export function loadTable(dataDir: string): LookupTable | null {
-  let text: string;
-  try {
-    text = readFileSync(join(dataDir, FILE), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
+  const text = readFileIfThere(join(dataDir, FILE));
+  if (text === null) return null;
   // A damaged table is not guessed around: the node refuses to start with a clear reason.
   return LookupTable.from(JSON.parse(text));
 }

@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { asError } from '../components/storage/disk-store.js';
 import {
+  readFileIfThere,
   replaceFileSync,
   replaceWithCopySync,
   syncDirectorySync,
@@ -129,7 +131,8 @@ export function prepareStateDirectory(
       // the log: a marker with no copy beside it is only ever left by runs that started from
       // no state at all (a run whose copy failed from a state it found writes no marker), so
       // the log was never compacted behind it.
-      if (recovery !== 'kept') syncCommits = `no first copy of the state: ${messageOf(error)}`;
+      if (recovery !== 'kept')
+        syncCommits = `no first copy of the state: ${asError(error).message}`;
     }
   }
   if (syncCommits === null && recovery !== 'kept') {
@@ -137,7 +140,7 @@ export function prepareStateDirectory(
       files.replace(markerFile, bootId ?? UNKNOWN_BOOT);
     } catch (error) {
       rmTemporary(markerFile);
-      syncCommits = `no marker: ${messageOf(error)}`;
+      syncCommits = `no marker: ${asError(error).message}`;
     }
   }
   if (syncCommits !== null) {
@@ -159,15 +162,6 @@ function rmTemporary(path: string): void {
   rmSync(`${path}${TEMPORARY_SUFFIX}`, { force: true });
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function readMarker(path: string): string | null {
-  try {
-    return readFileSync(join(path, MARKER_FILE), 'utf8').trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
+  return readFileIfThere(join(path, MARKER_FILE))?.trim() ?? null;
 }

@@ -62,7 +62,11 @@ export class FallocateHelper {
   }
 
   private start(): ChildProcessByStdio<Writable, Readable, null> {
-    const child = spawn('sh', ['-c', LOOP], { stdio: ['pipe', 'pipe', 'ignore'] });
+    // C locale: growth-reserve.ts tells "not supported" from a full disk by strerror's text.
+    const child = spawn('sh', ['-c', LOOP], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     this.child = child;
     // The helper must not keep the process alive, nor outlive it.
     child.unref();

@@ -374,13 +374,13 @@ function* replaySegment(
     header,
     compactedThrough,
   });
+  // Data further on than one write reaches was written by earlier writes, each durable before
+  // the next began: what lies before it is damage, whatever it looks like (a zeroed sector, a
+  // length that bit rot sent past the end).
+  const tornOrCorrupt = (): Replayed =>
+    stop(dirtyBytes - offset <= MAX_LOG_WRITE_BYTES ? 'torn' : 'corrupt');
   while (offset < dirtyBytes) {
     if (++records % RECORDS_PER_STEP === 0) yield { kind: 'pause' };
-    // Data further on than one write reaches was written by earlier writes, each durable
-    // before the next began: what lies before it is damage, whatever it looks like (a zeroed
-    // sector, a length that bit rot sent past the end).
-    const tornOrCorrupt = (): Replayed =>
-      stop(dirtyBytes - offset <= MAX_LOG_WRITE_BYTES ? 'torn' : 'corrupt');
     if (bytes.length - offset < HEADER_BYTES) return tornOrCorrupt();
     const length = view.getUint32(offset);
     const crc = view.getUint32(offset + 4);

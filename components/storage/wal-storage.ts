@@ -150,7 +150,7 @@ export class WalStorage extends ComponentDefinition {
   private recovering = false;
   /** Could not roll back: takes nothing any more (onFailure was told). */
   private broken = false;
-  /** A failed log write could not be zeroed: its bytes may read back as records (writeRecords). */
+  /** A failed log write could not be zeroed: its bytes may read back as records (writeAtEnd). */
   private diskUntrusted = false;
   /** A batch failed and was rolled back (or is being rolled back): writes wait for a Load. */
   private failed = false;
@@ -516,7 +516,7 @@ export class WalStorage extends ComponentDefinition {
       this.allocated += grow;
       this.space.noteWritten(grow);
     }
-    const { bytesWritten } = await this.writeRecords(this.active, bytes);
+    const { bytesWritten } = await this.writeAtEnd(this.active, bytes);
     if (bytesWritten !== bytes.length) throw shortWrite('to the log');
     this.activeBytes += bytes.length;
   }
@@ -529,7 +529,7 @@ export class WalStorage extends ComponentDefinition {
    * already, so the zeros need no space. If even they fail the disk is not to be trusted: the
    * rollback stops the node instead, as ZooKeeper and etcd stop on a failed log write.
    */
-  private async writeRecords(file: FileHandle, bytes: Uint8Array) {
+  private async writeAtEnd(file: FileHandle, bytes: Uint8Array) {
     const at = this.activeBytes;
     try {
       this.beforeFileOperation('log');
