@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import {
   PreconditionFailed,
   Unavailable,
 } from '../../client/zabkv-client.js';
-import { LocalCluster, httpUrl } from '../../client/local-cluster.js';
+import { LocalCluster, NODE_RUNTIME_FLAGS, httpUrl } from '../../client/local-cluster.js';
 import { CLI, clusterPorts, testDirectory, until } from './node-processes.js';
 
 // Real nodes as OS processes on loopback: 6 nodes, 2 groups of 3 (issue 4, item 7).
@@ -102,6 +103,15 @@ describe('a local cluster of 6 processes', () => {
       await expect(client(node).get(key)).rejects.toBeInstanceOf(NotFound);
     }
   }, 60_000);
+
+  it("runs every node with the runtime's flags (V8's young generation)", () => {
+    for (let node = 1; node <= 6; node++) {
+      const pid = cluster.process(node)!.pid!;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(argv.slice(1, 1 + NODE_RUNTIME_FLAGS.length)).toEqual(NODE_RUNTIME_FLAGS);
+      expect(argv).toContain('--max-semi-space-size=64');
+    }
+  });
 
   it('takes a burst of big values at once: 60 PUTs of 700 KB, every one acknowledged', async () => {
     // ~21 MB per group in one instant: more than one peer frame may carry (16 MiB), and enough
