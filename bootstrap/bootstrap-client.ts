@@ -17,6 +17,8 @@ export interface BootstrapClientInit {
   readonly table: LookupTable | null;
   /** How often to check in while no table is known. */
   readonly checkInMs: number;
+  /** How often to tell the bootstrap node the table once known (default 25 × checkInMs). */
+  readonly memberMs?: number;
   /** Draws the check-in's nonce, unless `nonce` gives it. */
   readonly random: SeededRandom;
   /**
@@ -67,6 +69,7 @@ export class BootstrapClient extends ComponentDefinition {
   protected override onStart(): void {
     if (this.table !== null) {
       this.announce(this.table, false);
+      this.tellMembership();
       return;
     }
     this.checkIn();
@@ -119,6 +122,24 @@ export class BootstrapClient extends ComponentDefinition {
     if (this.checkIns !== null) this.timers.cancel(this.checkIns);
     this.checkIns = null;
     this.announce(table, message.founding);
+    this.tellMembership();
+  }
+
+  /** From now on, tells the bootstrap node the table now and then (bootstrap.Member). */
+  private tellMembership(): void {
+    const table = this.table!.toData();
+    const tell = (): void =>
+      this.trigger(
+        {
+          kind: 'bootstrap.Member',
+          src: this.init.address.id as NodeId,
+          dst: BOOTSTRAP_SERVER,
+          table,
+        },
+        this.network,
+      );
+    tell();
+    this.timers.every(this.init.memberMs ?? 25 * this.init.checkInMs, tell);
   }
 
   /**

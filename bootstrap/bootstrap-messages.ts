@@ -25,6 +25,13 @@ export const bootstrapMessages = defineMessages({
    * formed with (the same process, which can have stored nothing before its table came).
    */
   'bootstrap.Table': Type.Object({ table: lookupTableSchema, nonce, founding: Type.Boolean() }),
+  /**
+   * "I hold this table": every node that has one, to the bootstrap node now and then. Nobody
+   * checks in with a formed cluster, so a bootstrap node whose data directory was lost would
+   * otherwise wait for check-ins for ever; it takes the table from this instead (never as
+   * founding: its new stores sync before they vote).
+   */
+  'bootstrap.Member': Type.Object({ table: lookupTableSchema }),
 });
 
 declare module '../components/network/network-port.js' {

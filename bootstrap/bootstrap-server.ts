@@ -9,6 +9,8 @@ import './bootstrap-messages.js';
 
 export interface BootstrapServerInit {
   readonly self: NodeId;
+  /** Where this node listens: a table taken from a member must list it there. */
+  readonly address?: NodeAddress;
   /** Nodes to wait for before forming the cluster (`--cluster-size`). */
   readonly clusterSize: number;
   /** Replicas per group (`--replication`). */
@@ -57,6 +59,7 @@ export class BootstrapServer extends ComponentDefinition {
       if (address !== undefined) this.checkedIn.set(node, { address, nonce });
     }
     this.subscribe(this.network, 'bootstrap.CheckIn', (message) => this.onCheckIn(message));
+    this.subscribe(this.network, 'bootstrap.Member', (message) => this.onMember(message));
   }
 
   /** Check-ins rejected so far, by reason (tests; the host hears BootstrapStatus). */
@@ -114,9 +117,58 @@ export class BootstrapServer extends ComponentDefinition {
     for (const [member, checkIn] of this.checkedIn) this.sendTable(member, checkIn.nonce, true);
   }
 
+  /**
+   * A member of a formed cluster tells its table. Nothing to do for a server that has one; one
+   * without it lost its data directory (or its table file) after the cluster formed, since
+   * members get their tables only from a server that formed or held one: it takes the table
+   * rather than wait for check-ins that never come. The formation's check-ins are lost with the
+   * directory, so no check-in is answered as founding after this: this node's own new stores,
+   * like every wiped node's, sync before they vote (ZOOKEEPER-261).
+   */
+  private onMember(message: MessageOf<'bootstrap.Member'>): void {
+    if (this.table !== null) return;
+    const from = message.src;
+    let table: LookupTable;
+    try {
+      table = LookupTable.from(message.table);
+    } catch (error) {
+      this.count('bad-table', { from, why: (error as Error).message });
+      return;
+    }
+    if (table.address(from) === undefined) {
+      this.count('not-in-table', { from, why: 'the sender is not in the table it sent' });
+      return;
+    }
+    const own = table.address(this.init.self);
+    if (
+      own === undefined ||
+      (this.init.address !== undefined && !sameAddress(own, this.init.address))
+    ) {
+      this.count('bad-table', { from, why: 'the table does not list this node where it listens' });
+      return;
+    }
+    if (table.nodes.length !== this.init.clusterSize) {
+      this.count('bad-table', {
+        from,
+        why: `the table has ${table.nodes.length} nodes, --cluster-size is ${this.init.clusterSize}`,
+      });
+      return;
+    }
+    this.table = table;
+    this.checkedIn.clear();
+    this.log.warn(
+      { from, version: table.version, groups: table.groups.length },
+      'this bootstrap node had no lookup table but the cluster was formed (its data directory was lost): it takes the table a member holds; its stores re-sync from their groups before they vote',
+    );
+  }
+
   private reject(reason: PeerRejectionReason, from: NodeId, address: NodeAddress): void {
     const peer = `${address.peer.host}:${address.peer.port}`;
-    this.rejections.reject(reason, { from, id: address.id, peer });
+    this.count(reason, { from, id: address.id, peer });
+  }
+
+  private count(reason: PeerRejectionReason, details: Record<string, unknown>): void {
+    this.rejections.reject(reason, details);
     const rejected = this.rejections.counts;
     this.trigger({ kind: 'BootstrapStatus', role: 'server', rejected }, this.status);
   }

@@ -146,6 +146,7 @@ export class NodeHost extends ComponentDefinition {
     if (bootstrap.role === 'server') {
       const server = this.create(BootstrapServer, {
         self: init.self,
+        address: { id: init.self, peer: init.peer, http: init.http },
         clusterSize: bootstrap.clusterSize,
         replication: bootstrap.replication,
         table: init.savedTable,

@@ -38,6 +38,7 @@ function cluster(seed: number, size: number, replication: number) {
           ? {
               server: {
                 self: id,
+                address: address(id),
                 clusterSize: size,
                 replication,
                 table: saved.get(id) ?? null,
@@ -53,7 +54,11 @@ function cluster(seed: number, size: number, replication: number) {
         },
       }),
     );
-  return { sim, server, tables, founding, add, saved, nonces };
+  /** The bootstrap node's data directory wiped: its formation goes with its table. */
+  const wipeFormation = (): void => {
+    formation = null;
+  };
+  return { sim, server, tables, founding, add, saved, nonces, wipeFormation };
 }
 
 describe('Bootstrap', () => {
@@ -88,6 +93,30 @@ describe('Bootstrap', () => {
     sim.restart(nodeId(2));
     sim.runFor(10);
     expect(founding.get(nodeId(2))).toBe(false);
+  });
+
+  it('a bootstrap node whose data directory was lost takes the table a member tells it, as no founding member', () => {
+    // Nobody checks in with a formed cluster: it waited for --cluster-size check-ins for ever.
+    const { sim, server, tables, founding, add, saved, wipeFormation } = cluster(9, 3, 3);
+    for (let i = 1; i <= 3; i++) add(nodeId(i));
+    expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
+    const formed = tables.get(nodeId(2))!.toData();
+    sim.crash(server);
+    saved.delete(server);
+    tables.delete(server);
+    wipeFormation();
+    sim.restart(server);
+    // Members tell it every 25 check-in intervals (2.5 s here).
+    expect(sim.runUntil(() => tables.has(server), 10_000)).toBe(true);
+    expect(tables.get(server)!.toData()).toEqual(formed);
+    expect(founding.get(server)).toBe(false);
+    // Nor is a member answered as founding now: the formation's check-ins were lost.
+    sim.crash(nodeId(3));
+    saved.delete(nodeId(3));
+    tables.delete(nodeId(3));
+    sim.restart(nodeId(3));
+    expect(sim.runUntil(() => tables.has(nodeId(3)), 2_000)).toBe(true);
+    expect(founding.get(nodeId(3))).toBe(false);
   });
 
   it('a bootstrap node restarted before every table went out still answers the founding check-ins as founding', () => {

@@ -61,7 +61,13 @@ function cluster(seed: number, size: number) {
         },
         ...(id === server
           ? {
-              server: { self: id, clusterSize: size, replication: 3, table: saved.get(id) ?? null },
+              server: {
+                self: id,
+                address: address(id),
+                clusterSize: size,
+                replication: 3,
+                table: saved.get(id) ?? null,
+              },
             }
           : {}),
         onTable: ({ table }) => {
@@ -121,6 +127,32 @@ describe('Bootstrap peer input', () => {
     expect(sim.runUntil(() => tables.size === 4, 2_000)).toBe(true);
     expect(tables.get(victim)!.address(forger.id)).toBeUndefined();
     expect(host(victim).client.rejected['table-not-from-bootstrap']).toBe(1);
+  });
+
+  it('(g) a bootstrap node without a table takes none that does not fit it from a member', () => {
+    // Before formation (or after its directory was lost), it takes a table a member tells it
+    // only if the sender is in it, it lists this node where it listens, and it has
+    // --cluster-size nodes.
+    const { sim, server, tables, add, host, forger } = cluster(13_250, 3);
+    add(server);
+    sim.runFor(300);
+    const tell = (table: ReturnType<typeof forgedTable>, from: NodeId) =>
+      forger.send('bootstrap.Member', BOOTSTRAP_SERVER, { table }, from);
+    tell(forgedTable(1, 1, 2), forger.id); // the sender is in it, this node elsewhere
+    tell(forgedTable(1, 2, 3), nodeId(2)); // this node not in it
+    tell(
+      LookupTable.assign(1, [address(1), address(2), address(3), address(4)], 3).toData(),
+      nodeId(2),
+    ); // four nodes, --cluster-size 3
+    tell(LookupTable.assign(1, [address(1), address(2), address(3)], 3).toData(), nodeId(7)); // not in it
+    sim.runFor(100);
+    expect(host(server).server!.rejected).toMatchObject({ 'bad-table': 3, 'not-in-table': 1 });
+    expect(tables.has(server)).toBe(false);
+    // Formation goes on as before.
+    add(nodeId(2));
+    add(nodeId(3));
+    expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
+    expect(tables.get(server)!.address(forger.id)).toBeUndefined();
   });
 
   it('(g) a check-in cannot move a member’s address once the cluster is formed', () => {

@@ -261,7 +261,11 @@ class HostilePeer {
         message[key] = r.pick([-1, 1, 2, 3, OUTSIDER, 60]);
       }
     }
-    if (kind === 'bootstrap.CheckIn' || (kind === 'bootstrap.Table' && r.chance(0.5))) {
+    if (
+      kind === 'bootstrap.CheckIn' ||
+      kind === 'bootstrap.Member' ||
+      (kind === 'bootstrap.Table' && r.chance(0.5))
+    ) {
       message['dst'] = BOOTSTRAP_SERVER;
       if (this.node !== 1) message['dst'] = this.node; // only node 1 answers to the alias
     }
@@ -313,6 +317,8 @@ class HostilePeer {
     const table = LookupTable.assign(2, nodes, 3).toData();
     await this.write(fit({ kind: 'bootstrap.Table', table, nonce: this.random.int(0, 2 ** 40) }));
     if (this.node === 1) {
+      // A bootstrap node that holds its table takes none from a member.
+      await this.write(fit({ kind: 'bootstrap.Member', dst: BOOTSTRAP_SERVER, table }));
       await this.write(
         fit({
           kind: 'bootstrap.CheckIn',
