@@ -54,11 +54,16 @@ function cluster(seed: number, size: number, replication: number) {
         },
       }),
     );
-  /** The bootstrap node's data directory wiped: its formation goes with its table. */
-  const wipeFormation = (): void => {
-    formation = null;
+  /** `id` crashes, its data directory wiped, and restarts: it must get the table again. */
+  const wipeAndRestart = (id: NodeId, within = 2_000): void => {
+    sim.crash(id);
+    saved.delete(id);
+    tables.delete(id);
+    if (id === server) formation = null; // the formation goes with its directory
+    sim.restart(id);
+    expect(sim.runUntil(() => tables.has(id), within)).toBe(true);
   };
-  return { sim, server, tables, founding, add, saved, nonces, wipeFormation };
+  return { sim, server, tables, founding, add, saved, nonces, wipeAndRestart };
 }
 
 describe('Bootstrap', () => {
@@ -77,16 +82,12 @@ describe('Bootstrap', () => {
   });
 
   it('a member that lost its table gets it again, as no founding member: its stores must sync before they vote', () => {
-    const { sim, tables, founding, add, saved } = cluster(5, 3, 3);
+    const { sim, tables, founding, add, wipeAndRestart } = cluster(5, 3, 3);
     for (let i = 1; i <= 3; i++) add(nodeId(i));
     expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
     expect([...founding.values()]).toEqual([true, true, true]);
     // Its whole data directory wiped: it may have acknowledged writes it no longer holds.
-    sim.crash(nodeId(3));
-    saved.delete(nodeId(3));
-    tables.delete(nodeId(3));
-    sim.restart(nodeId(3));
-    expect(sim.runUntil(() => tables.has(nodeId(3)), 2_000)).toBe(true);
+    wipeAndRestart(nodeId(3));
     expect(founding.get(nodeId(3))).toBe(false);
     // The saved table of a restart is no formation either.
     sim.crash(nodeId(2));
@@ -97,25 +98,16 @@ describe('Bootstrap', () => {
 
   it('a bootstrap node whose data directory was lost takes the table a member tells it, as no founding member', () => {
     // Nobody checks in with a formed cluster: it waited for --cluster-size check-ins for ever.
-    const { sim, server, tables, founding, add, saved, wipeFormation } = cluster(9, 3, 3);
+    const { sim, server, tables, founding, add, wipeAndRestart } = cluster(9, 3, 3);
     for (let i = 1; i <= 3; i++) add(nodeId(i));
     expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
     const formed = tables.get(nodeId(2))!.toData();
-    sim.crash(server);
-    saved.delete(server);
-    tables.delete(server);
-    wipeFormation();
-    sim.restart(server);
     // Members tell it every 25 check-in intervals (2.5 s here).
-    expect(sim.runUntil(() => tables.has(server), 10_000)).toBe(true);
+    wipeAndRestart(server, 10_000);
     expect(tables.get(server)!.toData()).toEqual(formed);
     expect(founding.get(server)).toBe(false);
     // Nor is a member answered as founding now: the formation's check-ins were lost.
-    sim.crash(nodeId(3));
-    saved.delete(nodeId(3));
-    tables.delete(nodeId(3));
-    sim.restart(nodeId(3));
-    expect(sim.runUntil(() => tables.has(nodeId(3)), 2_000)).toBe(true);
+    wipeAndRestart(nodeId(3));
     expect(founding.get(nodeId(3))).toBe(false);
   });
 
@@ -182,14 +174,10 @@ describe('Bootstrap', () => {
   });
 
   it('a member that lost its table gets it again by checking in', () => {
-    const { sim, tables, add, saved } = cluster(4, 3, 3);
+    const { sim, tables, add, wipeAndRestart } = cluster(4, 3, 3);
     for (let i = 1; i <= 3; i++) add(nodeId(i));
     expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
-    sim.crash(nodeId(3));
-    saved.delete(nodeId(3));
-    tables.delete(nodeId(3));
-    sim.restart(nodeId(3));
-    expect(sim.runUntil(() => tables.has(nodeId(3)), 2_000)).toBe(true);
+    wipeAndRestart(nodeId(3));
   });
 
   it('ignores a node outside the formed cluster (membership is fixed)', () => {

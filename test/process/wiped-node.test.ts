@@ -35,54 +35,45 @@ beforeAll(async () => {
 
 afterAll(() => cluster.stop(), 30_000);
 
+/**
+ * Writes `key` through `writer`, kills `node`, deletes its whole data directory and starts it:
+ * it must load as a non-voter with a table that is not founding, then serve `key`. Returns the
+ * log offset of its new start.
+ */
+async function wipeAndCheck(node: number, writer: number, key: string): Promise<number> {
+  const client = new ZabkvClient({ nodes: [httpUrl(cluster.options, writer)], timeoutMs: 5_000 });
+  await client.put(key, `value of ${key}`);
+  await cluster.kill(node);
+  rmSync(join(dataDir, `node-${node}`), { recursive: true, force: true });
+  const from = readFileSync(cluster.logPath(node)).length;
+  cluster.startNode(node);
+  const loaded = await until(`node ${node} loaded`, async () => logLines(node, 'loaded', from)[0]);
+  expect(loaded['voter']).toBe(false);
+  expect(logLines(node, 'lookup table known', from).map((line) => line['founding'])).toEqual([
+    false,
+  ]);
+  // It syncs from its group, and serves what was written before the wipe.
+  const own = new ZabkvClient({ nodes: [httpUrl(cluster.options, node)], timeoutMs: 5_000 });
+  const value = await until(`node ${node} serves the key`, async () => {
+    try {
+      return (await own.get(key)).value.toString();
+    } catch {
+      return undefined;
+    }
+  });
+  expect(value).toBe(`value of ${key}`);
+  return from;
+}
+
 describe('a node with its whole data directory wiped', () => {
   it('gets the table again as no founding member, starts a non-voter, and syncs what it missed', async () => {
     expect(logLines(3, 'lookup table known').map((line) => line['founding'])).toEqual([true]);
-    const client = new ZabkvClient({ nodes: [httpUrl(cluster.options, 1)], timeoutMs: 5_000 });
-    await client.put('before-wipe', 'v1');
-    await cluster.kill(3);
-    rmSync(join(dataDir, 'node-3'), { recursive: true, force: true });
-    const from = readFileSync(cluster.logPath(3)).length;
-    cluster.startNode(3);
-    const loaded = await until('node 3 loaded', async () => logLines(3, 'loaded', from)[0]);
-    expect(loaded['voter']).toBe(false);
-    expect(logLines(3, 'lookup table known', from).map((line) => line['founding'])).toEqual([
-      false,
-    ]);
-    // It syncs from its group, and serves what was written before the wipe.
-    const own = new ZabkvClient({ nodes: [httpUrl(cluster.options, 3)], timeoutMs: 5_000 });
-    const value = await until('node 3 serves the key', async () => {
-      try {
-        return (await own.get('before-wipe')).value.toString();
-      } catch {
-        return undefined;
-      }
-    });
-    expect(value).toBe('v1');
+    await wipeAndCheck(3, 1, 'before-wipe');
   }, 60_000);
 
   it('the bootstrap node too: it takes the table a member tells it (nobody checks in again)', async () => {
-    const client = new ZabkvClient({ nodes: [httpUrl(cluster.options, 2)], timeoutMs: 5_000 });
-    await client.put('before-bootstrap-wipe', 'v2');
-    await cluster.kill(1);
-    rmSync(join(dataDir, 'node-1'), { recursive: true, force: true });
-    const from = readFileSync(cluster.logPath(1)).length;
-    cluster.startNode(1);
     // It waited for --cluster-size check-ins for ever.
-    const loaded = await until('node 1 loaded', async () => logLines(1, 'loaded', from)[0]);
-    expect(loaded['voter']).toBe(false);
-    expect(logLines(1, 'lookup table known', from).map((line) => line['founding'])).toEqual([
-      false,
-    ]);
+    const from = await wipeAndCheck(1, 2, 'before-bootstrap-wipe');
     expect(logLines(1, 'cluster formed', from)).toEqual([]);
-    const own = new ZabkvClient({ nodes: [httpUrl(cluster.options, 1)], timeoutMs: 5_000 });
-    const value = await until('node 1 serves the key', async () => {
-      try {
-        return (await own.get('before-bootstrap-wipe')).value.toString();
-      } catch {
-        return undefined;
-      }
-    });
-    expect(value).toBe('v2');
   }, 60_000);
 });
