@@ -43,6 +43,13 @@ export class BootstrapServer extends ComponentDefinition {
   private readonly checkedIn = new Map<NodeId, { address: NodeAddress; nonce: number }>();
   private readonly rejections = new PeerRejections(this.log);
   private table: LookupTable | null;
+  /**
+   * Without a table: the formation's check-ins kept on disk (formation.json outlived the table
+   * file), for a table taken from the members to answer them as founding; and the table each
+   * member told (bootstrap.Member), as canonical text.
+   */
+  private readonly keptFormation: ReadonlyMap<NodeId, number>;
+  private readonly told = new Map<NodeId, string>();
 
   constructor(
     context: ComponentContext,
@@ -58,6 +65,7 @@ export class BootstrapServer extends ComponentDefinition {
       const address = init.table?.address(node);
       if (address !== undefined) this.checkedIn.set(node, { address, nonce });
     }
+    this.keptFormation = init.table === null ? (init.formation ?? new Map()) : new Map();
     this.subscribe(this.network, 'bootstrap.CheckIn', (message) => this.onCheckIn(message));
     this.subscribe(this.network, 'bootstrap.Member', (message) => this.onMember(message));
   }
@@ -121,45 +129,81 @@ export class BootstrapServer extends ComponentDefinition {
    * A member of a formed cluster tells its table. Nothing to do for a server that has one; one
    * without it lost its data directory (or its table file) after the cluster formed, since
    * members get their tables only from a server that formed or held one: it takes the table
-   * rather than wait for check-ins that never come. The formation's check-ins are lost with the
-   * directory, so no check-in is answered as founding after this: this node's own new stores,
-   * like every wiped node's, sync before they vote (ZOOKEEPER-261).
+   * rather than wait for check-ins that never come. It cannot tell that apart from a cluster
+   * still forming, where one forged frame must not decide the table (without TLS a sender's id
+   * is only a claim): it takes only the table `assign` makes of the same nodes, with every node
+   * checked in so far where it checked in, once a majority of its nodes told it alike. No
+   * check-in is answered as founding after this but those of the formation kept on disk: this
+   * node's own new stores, like every wiped node's, sync before they vote (ZOOKEEPER-261).
    */
   private onMember(message: MessageOf<'bootstrap.Member'>): void {
     if (this.table !== null) return;
     const from = message.src;
-    let table: LookupTable;
-    try {
-      table = LookupTable.from(message.table);
-    } catch (error) {
-      this.count('bad-table', { from, why: (error as Error).message });
+    const why = this.unfit(message.table, from);
+    if (why !== null) {
+      this.count(why.reason, { from, why: why.text });
       return;
     }
+    const table = LookupTable.from(message.table);
+    const text = JSON.stringify(table.toData());
+    // Bounded: senders of forged tables come and go, the members tell again every few seconds.
+    if (!this.told.has(from) && this.told.size >= 4 * this.init.clusterSize) {
+      this.told.delete(this.told.keys().next().value!);
+    }
+    this.told.set(from, text);
+    const alike = [...this.told.values()].filter((told) => told === text).length;
+    if (alike <= table.nodes.length / 2) return;
+    this.table = table;
+    this.told.clear();
+    this.checkedIn.clear();
+    for (const [node, nonce] of this.keptFormation) {
+      const address = table.address(node);
+      if (address !== undefined) this.checkedIn.set(node, { address, nonce });
+    }
+    this.log.warn(
+      { version: table.version, groups: table.groups.length, toldBy: alike },
+      'this bootstrap node had no lookup table but the cluster was formed (its data directory was lost): it takes the table its members hold; its stores re-sync from their groups before they vote',
+    );
+  }
+
+  /** Why a table a member told cannot be this cluster's, or null. */
+  private unfit(data: unknown, from: NodeId): { reason: PeerRejectionReason; text: string } | null {
+    let table: LookupTable;
+    try {
+      table = LookupTable.from(data);
+    } catch (error) {
+      return { reason: 'bad-table', text: (error as Error).message };
+    }
     if (table.address(from) === undefined) {
-      this.count('not-in-table', { from, why: 'the sender is not in the table it sent' });
-      return;
+      return { reason: 'not-in-table', text: 'the sender is not in the table it sent' };
     }
     const own = table.address(this.init.self);
     if (
       own === undefined ||
       (this.init.address !== undefined && !sameAddress(own, this.init.address))
     ) {
-      this.count('bad-table', { from, why: 'the table does not list this node where it listens' });
-      return;
+      return { reason: 'bad-table', text: 'the table does not list this node where it listens' };
     }
-    if (table.nodes.length !== this.init.clusterSize) {
-      this.count('bad-table', {
-        from,
-        why: `the table has ${table.nodes.length} nodes, --cluster-size is ${this.init.clusterSize}`,
-      });
-      return;
+    if (
+      table.nodes.length !== this.init.clusterSize ||
+      table.address(BOOTSTRAP_SERVER) !== undefined
+    ) {
+      return {
+        reason: 'bad-table',
+        text: `the table has ${table.nodes.length} nodes (--cluster-size ${this.init.clusterSize}) or the bootstrap alias`,
+      };
     }
-    this.table = table;
-    this.checkedIn.clear();
-    this.log.warn(
-      { from, version: table.version, groups: table.groups.length },
-      'this bootstrap node had no lookup table but the cluster was formed (its data directory was lost): it takes the table a member holds; its stores re-sync from their groups before they vote',
-    );
+    const formed = LookupTable.assign(1, table.nodes, this.init.replication);
+    if (JSON.stringify(formed.toData()) !== JSON.stringify(table.toData())) {
+      return { reason: 'bad-table', text: 'not the table this node forms of those nodes' };
+    }
+    for (const [node, { address }] of this.checkedIn) {
+      const listed = table.address(node);
+      if (listed === undefined || !sameAddress(listed, address)) {
+        return { reason: 'bad-table', text: `node ${node} checked in, not where the table says` };
+      }
+    }
+    return null;
   }
 
   private reject(reason: PeerRejectionReason, from: NodeId, address: NodeAddress): void {

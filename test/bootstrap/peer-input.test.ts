@@ -155,6 +155,25 @@ describe('Bootstrap peer input', () => {
     expect(tables.get(server)!.address(forger.id)).toBeUndefined();
   });
 
+  it('(g) before formation, one forged member cannot decide the table, even one that fits', () => {
+    // The table formation would make of node 1, node 2 (both checked in where they listen)
+    // and the forger: taken from one teller, it would have left out node 3 and answered no
+    // check-in as founding (a group with no voter).
+    const { sim, server, tables, add, host, forger } = cluster(13_260, 3);
+    add(server);
+    add(nodeId(2));
+    sim.runFor(300);
+    const fits = LookupTable.assign(1, [address(1), address(2), address(forger.id)], 3).toData();
+    forger.send('bootstrap.Member', BOOTSTRAP_SERVER, { table: fits });
+    sim.runFor(100);
+    expect(tables.size).toBe(0);
+    expect(host(server).server!.rejected).toEqual({});
+    add(nodeId(3));
+    expect(sim.runUntil(() => tables.size === 3, 2_000)).toBe(true);
+    expect(tables.get(server)!.address(forger.id)).toBeUndefined();
+    expect(tables.get(server)!.address(nodeId(3))).toEqual(address(3));
+  });
+
   it('(g) a check-in cannot move a member’s address once the cluster is formed', () => {
     const { sim, server, tables, serverPeers, add, host, forger } = cluster(13_300, 3);
     for (let i = 1; i <= 3; i++) add(nodeId(i));
