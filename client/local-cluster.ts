@@ -31,7 +31,7 @@ export interface LocalClusterOptions {
 export const LOCAL_CLUSTER_ID = 'zabkv';
 
 /**
- * V8 flags every node process runs with (docs/ops/README.md says so for nodes started by hand).
+ * V8 flags every node process runs with (README.md says how to set them for nodes started by hand).
  * A young generation of 64 MiB semi-spaces, not V8's 16: a write's objects live as long as its
  * round trip through the group (~10 ms at 64 clients), and 16 MiB filled several times in that,
  * so scavenges copied the writes in flight again and again. Measured on kept 10k-key data, 64
