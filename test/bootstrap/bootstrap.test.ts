@@ -131,6 +131,24 @@ describe('Bootstrap', () => {
     expect([founding.get(nodeId(2)), founding.get(nodeId(3))]).toEqual([true, true]);
   });
 
+  it('a bootstrap node whose table file alone was lost still answers the founding check-ins it kept as founding', () => {
+    // formation.json outlived lookup-table.json; node 5's table was lost on the way. The
+    // members that hold theirs tell the table; node 5 has stored nothing yet: founding.
+    const { sim, server, tables, founding, add, saved } = cluster(11, 5, 5);
+    sim.fabric.onArrival = (message) =>
+      message.kind !== 'bootstrap.Table' || message.dst !== nodeId(5);
+    for (let i = 1; i <= 5; i++) add(nodeId(i));
+    expect(sim.runUntil(() => tables.size === 4, 2_000)).toBe(true);
+    sim.crash(server);
+    saved.delete(server);
+    tables.delete(server);
+    sim.fabric.onArrival = undefined;
+    sim.restart(server);
+    expect(sim.runUntil(() => tables.size === 5, 10_000)).toBe(true);
+    expect(founding.get(nodeId(5))).toBe(true);
+    expect(founding.get(server)).toBe(false);
+  });
+
   it('a member restarted before its table came checks in with the nonce its data directory kept', () => {
     // Its table lost on the way, it restarts after the cluster formed: with a new nonce it
     // would be answered as no founding member, though it never stored anything.
