@@ -32,15 +32,16 @@ export const LOCAL_CLUSTER_ID = 'zabkv';
 
 /**
  * V8 flags every node process runs with (README.md says how to set them for nodes started by hand).
- * A young generation of 64 MiB semi-spaces, not V8's 16: a write's objects live as long as its
+ * A young generation of 32 MiB semi-spaces, not V8's 16: a write's objects live as long as its
  * round trip through the group (~10 ms at 64 clients), and 16 MiB filled several times in that,
  * so scavenges copied the writes in flight again and again. Measured on kept 10k-key data, 64
- * writers, the build of dffd6e1, four interleaved 30 s runs each: the three nodes' CPU per
- * write 202-209 us against 215-218 without the flag (32 MiB: 211-215), writes/s +4 % (median),
- * p99.9 44-55 ms against 41-42 (each scavenge copies the same live objects, less often).
+ * writers, 30 s runs after 15 s, three sizes interleaved (2026-12-03): the three nodes' CPU per
+ * write 16 MiB 213-222 us, 32 MiB 208-214, 64 MiB 207-209; p99.9 40-43, 44, 49-50 ms; GC
+ * pauses over 20 ms in 30 s 0-2, 0-3, 18-28 (each scavenge of a bigger space takes longer).
+ * 32 takes most of the CPU and leaves the pauses as they were.
  * Passed first, so a flag in `nodeFlags` overrides it (V8 takes the last).
  */
-export const NODE_RUNTIME_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
+export const NODE_RUNTIME_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
 
 const CLI = fileURLToPath(new URL('../cli/cli.js', import.meta.url));
 

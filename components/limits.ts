@@ -65,7 +65,10 @@ export const MAX_BODY_BYTES_IN_FLIGHT = 128 * MIB;
  * one or a few.
  */
 export const MAX_PIPELINED_REQUESTS_COUNT = 32;
-/** Open client connections at one node; a connection past it is closed at once. */
+/**
+ * Open client connections at one node; a connection past it is answered 503 and closed (past
+ * twice it, closed at once: each refused one still holds a socket until it is answered).
+ */
 export const MAX_CLIENT_CONNECTIONS_COUNT = 4096;
 /** A request's headers must arrive within this, the whole request within the next; else 408. */
 export const CLIENT_HEADERS_TIMEOUT_MS = 10_000;

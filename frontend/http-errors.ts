@@ -68,6 +68,10 @@ export const HTTP_ERRORS = {
     status: 503,
     message: 'this node is saturated (event loop delay): the operation did not happen',
   },
+  TooManyConnections: {
+    status: 503,
+    message: 'this node holds as many client connections as it may: try another node',
+  },
   TooManyWatchers: {
     status: 503,
     message: 'this node serves as many watches and long-polls as it may: try another node',

@@ -83,6 +83,8 @@ export interface HttpLimits {
 
 /** How long a malformed request's 400 waits for the answers owed before it (onClientError). */
 const ERROR_AFTER_ANSWERS_MS = 5_000;
+/** How long a connection past the cap may take to send the request its 503 answers. */
+const OVER_CAP_ANSWER_MS = 2_000;
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxConnections: MAX_CLIENT_CONNECTIONS_COUNT,
@@ -159,6 +161,8 @@ export class HttpFrontend extends ComponentDefinition {
   private readonly unanswered = new WeakMap<Socket, number>();
   /** Connections that answered every request they sent, oldest idle first (createServer). */
   private readonly idle = new Set<Socket>();
+  /** Connections past the cap: their first request is answered 503, then they close. */
+  private readonly overCap = new WeakSet<Socket>();
   /** A connection's error answer, waiting for the answers it owes before it (onClientError). */
   private readonly afterAnswers = new WeakMap<Socket, () => void>();
   private nextId = 1;
@@ -437,7 +441,9 @@ export class HttpFrontend extends ComponentDefinition {
             handler,
           );
     server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-    server.maxConnections = limits.maxConnections;
+    // Past the cap a connection is answered 503 (a client sees why, not a reset), and past
+    // twice it closed at once: memory stays bounded either way.
+    server.maxConnections = 2 * limits.maxConnections;
     server.on('drop', () => this.refused.inc({ reason: 'connections' }));
     // Near the cap, idle keep-alive connections make room: held open (each kept alive by a
     // request a minute), they filled the cap and every new client was dropped, the node up
@@ -459,9 +465,22 @@ export class HttpFrontend extends ComponentDefinition {
         idle.destroy();
         staying--;
       }
+      if (tls === undefined && staying > limits.maxConnections) this.refuseConnection(socket);
+    });
+    // Over TLS a request comes on the TLS socket, not the TCP one 'connection' saw.
+    server.on('secureConnection', (socket: Socket) => {
+      if (open > limits.maxConnections) this.refuseConnection(socket);
     });
     server.on('tlsClientError', () => this.refused.inc({ reason: 'tls' }));
     return server;
+  }
+
+  /** A connection past the cap: its first request is answered 503 (limitPipelining). */
+  private refuseConnection(socket: Socket): void {
+    this.refused.inc({ reason: 'connections' });
+    this.overCap.add(socket);
+    // One that sends nothing gives its socket back soon.
+    socket.setTimeout(OVER_CAP_ANSWER_MS, () => socket.destroy());
   }
 
   /**
@@ -557,6 +576,9 @@ export class HttpFrontend extends ComponentDefinition {
    */
   private limitPipelining(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
     const socket = request.raw.socket;
+    if (this.overCap.has(socket)) {
+      return this.answerError(reply.header('connection', 'close'), 'TooManyConnections');
+    }
     const unanswered = (this.unanswered.get(socket) ?? 0) + 1;
     if (unanswered > MAX_PIPELINED_REQUESTS_COUNT) {
       if (!socket.destroyed) {

@@ -229,7 +229,8 @@ describe('limits of the HTTP edge', () => {
     expect(metrics.body).toMatch(/zabkv_http_refused_total\{reason="idle_closed"\} [1-9]/);
   });
 
-  it('closes connections past the cap and counts them', async () => {
+  it('answers a connection past the cap 503 and closes it; past twice the cap, closes at once', async () => {
+    // It was closed at once: a client saw a reset, never why.
     const { port, app } = await startFrontend({ limits: { maxConnections: 2 } });
     const open = await Promise.all(
       [1, 2].map(
@@ -240,12 +241,27 @@ describe('limits of the HTTP edge', () => {
       ),
     );
     await new Promise((resolve) => setTimeout(resolve, 100));
-    // The third is accepted by the kernel and closed by the server at once.
     const third = await raw(port, 'GET /livez HTTP/1.1\r\nHost: x\r\n\r\n', 5_000);
-    expect(third).toBe('');
+    expect(third).toMatch(/^HTTP\/1\.1 503 /);
+    expect(third).toMatch(/connection: close/i);
+    expect(third).toMatch(/retry-after: 1/i);
+    expect(third).toContain('"error":"TooManyConnections"');
+    // Two more held past the cap fill twice it: the next is closed unanswered.
+    open.push(
+      ...(await Promise.all(
+        [3, 4].map(
+          () =>
+            new Promise<ReturnType<typeof connect>>((resolve) => {
+              const socket = connect(port, '127.0.0.1', () => resolve(socket));
+            }),
+        ),
+      )),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await raw(port, 'GET /livez HTTP/1.1\r\nHost: x\r\n\r\n', 5_000)).toBe('');
     for (const socket of open) socket.destroy();
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
-    expect(metrics.body).toMatch(/zabkv_http_refused_total\{reason="connections"\} 1/);
+    expect(metrics.body).toMatch(/zabkv_http_refused_total\{reason="connections"\} 4/);
   });
 
   it('sheds key requests with 503 Busy while the event loop is stalled, never /livez', async () => {
@@ -303,6 +319,21 @@ describe('HTTPS on the client port', () => {
       /certificate/,
     );
     expect(await get(`http://127.0.0.1:${port}/livez`).catch(() => 'refused')).not.toBe(200);
+  });
+
+  it('answers a TLS connection past the cap 503 too', async () => {
+    const { port } = await startFrontend({ tls: tls(false), limits: { maxConnections: 2 } });
+    const held = await Promise.all(
+      [1, 2].map(
+        () =>
+          new Promise<ReturnType<typeof connect>>((resolve) => {
+            const socket = connect(port, '127.0.0.1', () => resolve(socket));
+          }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await get(`https://127.0.0.1:${port}/livez`, { ca: pem(pki.ca) })).toBe(503);
+    for (const socket of held) socket.destroy();
   });
 
   it('with client-cert-auth, refuses a client without a certificate of the CA at the handshake', async () => {

@@ -109,7 +109,7 @@ describe('a local cluster of 6 processes', () => {
       const pid = cluster.process(node)!.pid!;
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       expect(argv.slice(1, 1 + NODE_RUNTIME_FLAGS.length)).toEqual(NODE_RUNTIME_FLAGS);
-      expect(argv).toContain('--max-semi-space-size=64');
+      expect(argv).toContain('--max-semi-space-size=32');
     }
   });
 
