@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
@@ -20,6 +20,21 @@ const tokens = AccessTokens.parse(
   [`${READER} read`, `${WRITER} write`, `${TENANT} write tenant/`, `${ADMIN} admin`].join('\n'),
 );
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** Opens `count` connections that send nothing, once the server has taken them in. */
+async function holdConnections(port: number, count: number): Promise<Socket[]> {
+  const sockets = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Socket>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => resolve(socket));
+        }),
+    ),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return sockets;
+}
 
 describe('bearer tokens on the HTTP API', () => {
   it('answers 401 with WWW-Authenticate and a JSON body without a valid token, and routes nothing', async () => {
@@ -232,32 +247,14 @@ describe('limits of the HTTP edge', () => {
   it('answers a connection past the cap 503 and closes it; past twice the cap, closes at once', async () => {
     // It was closed at once: a client saw a reset, never why.
     const { port, app } = await startFrontend({ limits: { maxConnections: 2 } });
-    const open = await Promise.all(
-      [1, 2].map(
-        () =>
-          new Promise<ReturnType<typeof connect>>((resolve) => {
-            const socket = connect(port, '127.0.0.1', () => resolve(socket));
-          }),
-      ),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const open = await holdConnections(port, 2);
     const third = await raw(port, 'GET /livez HTTP/1.1\r\nHost: x\r\n\r\n', 5_000);
     expect(third).toMatch(/^HTTP\/1\.1 503 /);
     expect(third).toMatch(/connection: close/i);
     expect(third).toMatch(/retry-after: 1/i);
     expect(third).toContain('"error":"TooManyConnections"');
     // Two more held past the cap fill twice it: the next is closed unanswered.
-    open.push(
-      ...(await Promise.all(
-        [3, 4].map(
-          () =>
-            new Promise<ReturnType<typeof connect>>((resolve) => {
-              const socket = connect(port, '127.0.0.1', () => resolve(socket));
-            }),
-        ),
-      )),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    open.push(...(await holdConnections(port, 2)));
     expect(await raw(port, 'GET /livez HTTP/1.1\r\nHost: x\r\n\r\n', 5_000)).toBe('');
     for (const socket of open) socket.destroy();
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
@@ -323,15 +320,7 @@ describe('HTTPS on the client port', () => {
 
   it('answers a TLS connection past the cap 503 too', async () => {
     const { port } = await startFrontend({ tls: tls(false), limits: { maxConnections: 2 } });
-    const held = await Promise.all(
-      [1, 2].map(
-        () =>
-          new Promise<ReturnType<typeof connect>>((resolve) => {
-            const socket = connect(port, '127.0.0.1', () => resolve(socket));
-          }),
-      ),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const held = await holdConnections(port, 2);
     expect(await get(`https://127.0.0.1:${port}/livez`, { ca: pem(pki.ca) })).toBe(503);
     for (const socket of held) socket.destroy();
   });
