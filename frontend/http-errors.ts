@@ -61,6 +61,7 @@ export const HTTP_ERRORS = {
   },
   ValueTooLarge: { status: 413, message: 'the value is larger than 1 MiB' },
   HeadersTooLarge: { status: 431, message: 'the request headers are too large' },
+  UriTooLong: { status: 414, message: 'the request line (its URL) is longer than 16 KiB' },
   Internal: { status: 500, message: 'internal error' },
   Unavailable: { status: 503, message: 'unavailable: the operation did not happen' },
   Overloaded: { status: 503, message: 'too many requests in flight: the operation did not happen' },

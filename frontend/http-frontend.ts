@@ -1,4 +1,9 @@
-import { STATUS_CODES, createServer as createHttpServer, type Server } from 'node:http';
+import {
+  STATUS_CODES,
+  createServer as createHttpServer,
+  maxHeaderSize,
+  type Server,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -494,7 +499,7 @@ export class HttpFrontend extends ComponentDefinition {
       error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? 'RequestTimeout'
         : error.code === 'HPE_HEADER_OVERFLOW'
-          ? 'HeadersTooLarge'
+          ? overflowCode(error)
           : 'BadRequest';
     this.refused.inc({ reason: code === 'RequestTimeout' ? 'timeout' : 'malformed' });
     const { status } = HTTP_ERRORS[code];
@@ -784,6 +789,23 @@ export class HttpFrontend extends ComponentDefinition {
     if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     return reply.code(status).send(errorBody(code, detail));
   }
+}
+
+/**
+ * A header overflow whose request line alone fills Node's header limit is a URL too long (414,
+ * as nginx and etcd's gateway answer), not headers too large (431).
+ */
+function overflowCode(error: Error): HttpErrorCode {
+  // What Node read last: the whole request when it came in one piece, as it does from clients
+  // that write a request at once; a later piece of a long one is left 431.
+  const raw = (error as { rawPacket?: unknown }).rawPacket;
+  if (!Buffer.isBuffer(raw) || !/^[A-Z]+ \S/.test(raw.subarray(0, 16).toString('latin1'))) {
+    return 'HeadersTooLarge';
+  }
+  const lineEnd = raw.indexOf('\r\n');
+  return (lineEnd === -1 ? raw.length : lineEnd) >= maxHeaderSize
+    ? 'UriTooLong'
+    : 'HeadersTooLarge';
 }
 
 /** The `prefix` of a listing or prefix delete, for the token check ('' when absent or repeated). */

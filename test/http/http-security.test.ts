@@ -183,6 +183,21 @@ describe('limits of the HTTP edge', () => {
     expect(host.router.seen).toEqual([]);
   });
 
+  it('answers a URL longer than the header limit 414, and headers too large 431', async () => {
+    // Both overflow Node's 16 KiB header limit; the URL's was answered 431 as well.
+    const { port, host } = await startFrontend();
+    const longUrl = await raw(port, `GET /kv/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(longUrl).toMatch(/^HTTP\/1.1 414 URI Too Long\r\n/);
+    expect(longUrl).toContain('"error":"UriTooLong"');
+    const bigHeader = await raw(
+      port,
+      `GET /kv/k HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(bigHeader).toMatch(/^HTTP\/1.1 431 /);
+    expect(bigHeader).toContain('"error":"HeadersTooLarge"');
+    expect(host.router.seen).toEqual([]);
+  });
+
   it('closes a connection that pipelines more requests than the cap, handling none past it', async () => {
     // A socket that never reads, sending a thousand GETs of a 1 MiB value in one write, had
     // every answer wait in memory: a gigabyte from 33 KB.
